@@ -1,0 +1,199 @@
+#include "engine/catalog/catalog.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "engine/expr/parser.h"
+#include "engine/util/dates.h"
+#include "engine/util/textproto.h"
+#include "re2/re2.h"
+
+namespace polmatch {
+namespace {
+
+using google::protobuf::TextFormat;
+
+struct PolicySource {
+  const std::string* file = nullptr;
+  const std::string* text = nullptr;              // null when built from messages
+  const TextFormat::ParseInfoTree* tree = nullptr;  // the policy's subtree
+  int line = 0;
+};
+
+// Position (line, col) of byte `offset` of string field `field` of a policy.
+std::pair<int, int> FieldPos(const PolicySource& src, const Policy& p, const char* field,
+                             size_t offset) {
+  if (src.text == nullptr || src.tree == nullptr) return {src.line, 0};
+  const auto* fd = p.GetDescriptor()->FindFieldByName(field);
+  auto loc = src.tree->GetLocation(fd, -1);
+  if (loc.line < 0) return {src.line, 0};
+  return LocateStringValue(*src.text, loc.line, loc.column).At(offset);
+}
+
+void CompileField(CompiledPolicy& cp, const PolicySource& src, const Taxonomy& tax,
+                  const char* field, const std::string& text, Type type,
+                  std::unique_ptr<Node>* out, Diagnostics* diags) {
+  ExprError err;
+  absl::StatusOr<std::unique_ptr<Node>> node = CompileExpr(text, tax, type, &err);
+  if (!node.ok()) {
+    auto [line, col] = FieldPos(src, cp.policy, field, err.offset);
+    diags->Error(*src.file, line, col,
+                 absl::StrCat("policy ", cp.id(), ": ", field, ": ", err.message));
+    return;
+  }
+  *out = std::move(*node);
+}
+
+void CompilePolicy(CompiledPolicy& cp, const PolicySource& src, const Taxonomy& tax,
+                   Diagnostics* diags) {
+  const Policy& p = cp.policy;
+  const std::string& file = *src.file;
+  static const LazyRE2 kIdRe = {"[a-z0-9._-]+"};
+  auto error = [&](const char* field, std::string msg) {
+    auto [line, col] = field ? FieldPos(src, p, field, 0) : std::pair<int, int>{src.line, 0};
+    diags->Error(file, line, col, absl::StrCat("policy ", p.id().empty() ? "(no id)" : p.id(), ": ", msg));
+  };
+  if (!RE2::FullMatch(p.id(), *kIdRe)) error(nullptr, "id must match [a-z0-9._-]+");
+  if (p.title().empty()) error(nullptr, "missing title");
+  if (p.eligibility().empty()) {
+    error(nullptr, "empty eligibility expression");
+  } else {
+    CompileField(cp, src, tax, "eligibility", p.eligibility(), Type::kBool, &cp.eligibility, diags);
+  }
+  if (!p.benefit().empty()) {
+    CompileField(cp, src, tax, "benefit", p.benefit(), Type::kNumber, &cp.benefit, diags);
+  } else if (p.mode() == Policy::AUTO_GRANT) {
+    error("mode", "AUTO_GRANT (免申即享) needs a benefit expression to compute the grant");
+  }
+  if (p.limit() < 0) error("limit", "limit must be ≥ 0");
+  if (p.limit() > 0 && p.rank_by().empty()) error("limit", "limit needs rank_by to choose the firms");
+  if (!p.rank_by().empty()) {
+    CompileField(cp, src, tax, "rank_by", p.rank_by(), Type::kNumber, &cp.rank_by, diags);
+    if (p.limit() == 0) error("rank_by", "rank_by without a limit has no effect");
+  }
+  auto date = [&](const char* field, const std::string& text, std::optional<absl::CivilDay>* out) {
+    if (text.empty()) return;
+    absl::StatusOr<absl::CivilDay> d = ParseDate(text);
+    if (!d.ok()) {
+      error(field, std::string(d.status().message()));
+    } else {
+      *out = *d;
+    }
+  };
+  date("valid_from", p.valid_from(), &cp.valid_from);
+  date("valid_to", p.valid_to(), &cp.valid_to);
+  if (cp.valid_from && cp.valid_to && *cp.valid_to < *cp.valid_from) {
+    error("valid_to", "valid_to is before valid_from");
+  }
+  if (cp.eligibility) {
+    cp.conditions = TopLevelConditions(*cp.eligibility);
+    for (const Node* c : cp.conditions) cp.condition_actionable.push_back(IsActionable(*c, tax));
+  }
+}
+
+}  // namespace
+
+// Completes a Catalog from compiled policies (a friend of Catalog through this struct).
+struct CatalogBuilder {
+  static absl::StatusOr<Catalog> Run(std::shared_ptr<const Taxonomy> taxonomy,
+                                     std::vector<CompiledPolicy> policies, Diagnostics* diags,
+                                     int errors_before) {
+    Catalog c;
+    c.taxonomy_ = std::move(taxonomy);
+    std::stable_sort(policies.begin(), policies.end(),
+                     [](const CompiledPolicy& a, const CompiledPolicy& b) { return a.id() < b.id(); });
+    for (size_t i = 0; i < policies.size(); ++i) {
+      const CompiledPolicy& p = policies[i];
+      auto [it, inserted] = c.by_id_.emplace(p.id(), static_cast<int>(i));
+      if (!inserted) {
+        const CompiledPolicy& first = policies[it->second];
+        diags->Error(p.file, p.line, 0,
+                     absl::StrCat("duplicate policy id \"", p.id(), "\" (first at ", first.file,
+                                  ":", first.line, ")"));
+      }
+      if (!p.policy.exclusive_group().empty()) {
+        c.groups_[p.policy.exclusive_group()].push_back(static_cast<int>(i));
+      }
+    }
+    c.policies_ = std::move(policies);
+    if (diags->error_count() > errors_before) return diags->ToStatus();
+    return c;
+  }
+};
+
+absl::StatusOr<Catalog> Catalog::LoadDir(const std::string& rules_dir, Diagnostics* diags) {
+  const int errors_before = diags->error_count();
+  absl::StatusOr<Taxonomy> tax = Taxonomy::LoadDir(rules_dir + "/taxonomy", diags);
+  if (!tax.ok()) return tax.status();
+  auto taxonomy = std::make_shared<const Taxonomy>(std::move(*tax));
+
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  std::error_code ec;
+  const fs::path dir = fs::path(rules_dir) / "policies";
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".textproto") files.push_back(it->path().string());
+  }
+  if (ec) {
+    diags->Error(dir.string(), 0, 0, absl::StrCat("cannot list policies: ", ec.message()));
+    return diags->ToStatus();
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<CompiledPolicy> policies;
+  for (const std::string& file : files) {
+    absl::StatusOr<std::string> text = ReadFileToString(file);
+    if (!text.ok()) {
+      diags->Error(file, 0, 0, "cannot read file");
+      continue;
+    }
+    PolicyCatalog catalog;
+    TextFormat::ParseInfoTree tree;
+    if (!ParseTextProto(file, *text, &catalog, diags, &tree)) continue;
+    const auto* policy_field = catalog.GetDescriptor()->FindFieldByName("policy");
+    for (int i = 0; i < catalog.policy_size(); ++i) {
+      CompiledPolicy cp;
+      cp.policy = catalog.policy(i);
+      cp.file = file;
+      auto loc = tree.GetLocation(policy_field, i);
+      cp.line = loc.line + 1;
+      PolicySource src{&cp.file, &*text, tree.GetTreeForNested(policy_field, i), cp.line};
+      CompilePolicy(cp, src, *taxonomy, diags);
+      policies.push_back(std::move(cp));
+    }
+  }
+  return CatalogBuilder::Run(std::move(taxonomy), std::move(policies), diags, errors_before);
+}
+
+absl::StatusOr<Catalog> Catalog::FromProtos(std::shared_ptr<const Taxonomy> taxonomy,
+                                            const std::vector<PolicyCatalog>& catalogs,
+                                            Diagnostics* diags,
+                                            const std::vector<std::string>& files) {
+  const int errors_before = diags->error_count();
+  std::vector<CompiledPolicy> policies;
+  for (size_t c = 0; c < catalogs.size(); ++c) {
+    const std::string file = c < files.size() ? files[c] : absl::StrCat("<catalog ", c, ">");
+    for (int i = 0; i < catalogs[c].policy_size(); ++i) {
+      CompiledPolicy cp;
+      cp.policy = catalogs[c].policy(i);
+      cp.file = file;
+      cp.line = 0;
+      PolicySource src{&cp.file, nullptr, nullptr, 0};
+      CompilePolicy(cp, src, *taxonomy, diags);
+      policies.push_back(std::move(cp));
+    }
+  }
+  return CatalogBuilder::Run(std::move(taxonomy), std::move(policies), diags, errors_before);
+}
+
+const CompiledPolicy* Catalog::Find(absl::string_view id) const {
+  int i = IndexOf(id);
+  return i < 0 ? nullptr : &policies_[i];
+}
+
+int Catalog::IndexOf(absl::string_view id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? -1 : it->second;
+}
+
+}  // namespace polmatch

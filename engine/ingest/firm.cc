@@ -1,0 +1,140 @@
+#include "engine/ingest/firm.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/ingest/credit_code.h"
+#include "engine/util/dates.h"
+#include "engine/util/status_macros.h"
+
+namespace polmatch {
+namespace {
+
+absl::Status Annotate(const absl::Status& s, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(what, ": ", s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<Firm> FirmFromProfile(const FirmProfile& p, const Taxonomy& tax) {
+  Firm f;
+  RETURN_IF_ERROR(ValidateCreditCode(p.credit_code()));
+  f.credit_code = p.credit_code();
+  f.name = p.name();
+  if (!tax.IsValidRegion(p.region())) {
+    return absl::InvalidArgumentError(
+        p.region().empty() ? "missing region"
+                           : absl::StrCat("region \"", p.region(), "\" is not a GB/T 2260 code"));
+  }
+  f.region = p.region();
+  if (!p.industry().empty() && !tax.IsValidIndustry(p.industry())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("industry \"", p.industry(), "\" is not a GB/T 4754-2017 code"));
+  }
+  f.industry = p.industry();
+  if (!p.founded().empty()) {
+    absl::StatusOr<absl::CivilDay> d = ParseDate(p.founded());
+    if (!d.ok()) return Annotate(d.status(), "founded");
+    f.founded = *d;
+  }
+  f.facts.assign(tax.num_facts(), std::nullopt);
+  // Map iteration order is unspecified; report the smallest bad key for determinism.
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : p.facts()) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& key : keys) {
+    std::optional<FactId> id = tax.FindFact(key);
+    if (!id) return absl::InvalidArgumentError(absl::StrCat("unknown fact id \"", key, "\""));
+    const std::string& text = p.facts().at(key);
+    if (text.empty()) continue;  // empty = unknown
+    absl::StatusOr<Decimal> value = Decimal::Parse(text);
+    if (!value.ok()) return Annotate(value.status(), absl::StrCat("fact ", key));
+    f.facts[id->value] = *value;
+  }
+  for (const TagGrant& g : p.tags()) {
+    std::optional<TagId> id = tax.FindTag(g.id());
+    if (!id) return absl::InvalidArgumentError(absl::StrCat("unknown tag id \"", g.id(), "\""));
+    TagGrantRecord r;
+    r.tag = *id;
+    r.source = g.source();
+    if (!g.valid_from().empty()) {
+      absl::StatusOr<absl::CivilDay> d = ParseDate(g.valid_from());
+      if (!d.ok()) return Annotate(d.status(), absl::StrCat("tag ", g.id(), " valid_from"));
+      r.valid_from = *d;
+    }
+    if (!g.valid_to().empty()) {
+      absl::StatusOr<absl::CivilDay> d = ParseDate(g.valid_to());
+      if (!d.ok()) return Annotate(d.status(), absl::StrCat("tag ", g.id(), " valid_to"));
+      r.valid_to = *d;
+    }
+    if (r.valid_from && r.valid_to && *r.valid_to < *r.valid_from) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tag ", g.id(), ": valid_to is before valid_from"));
+    }
+    f.tags.push_back(std::move(r));
+  }
+  return f;
+}
+
+FirmProfile FirmToProfile(const Firm& f, const Taxonomy& tax) {
+  FirmProfile p;
+  p.set_credit_code(f.credit_code);
+  p.set_name(f.name);
+  p.set_region(f.region);
+  p.set_industry(f.industry);
+  if (f.founded) p.set_founded(FormatDate(*f.founded));
+  for (size_t i = 0; i < f.facts.size(); ++i) {
+    if (f.facts[i]) (*p.mutable_facts())[tax.fact(FactId(i)).id] = f.facts[i]->ToString();
+  }
+  for (const TagGrantRecord& r : f.tags) {
+    TagGrant* g = p.add_tags();
+    g->set_id(tax.tag(r.tag).id);
+    if (r.valid_from) g->set_valid_from(FormatDate(*r.valid_from));
+    if (r.valid_to) g->set_valid_to(FormatDate(*r.valid_to));
+    g->set_source(r.source);
+  }
+  return p;
+}
+
+const TagGrantRecord* FirmView::HoldingGrant(TagId id) const {
+  const TagGrantRecord* best = nullptr;
+  const auto& descendants = tax_.tag(id).descendants;
+  for (const TagGrantRecord& g : firm_.tags) {
+    if (!g.HeldOn(as_of_)) continue;
+    if (std::find(descendants.begin(), descendants.end(), g.tag) == descendants.end()) continue;
+    if (best == nullptr) {
+      best = &g;
+      continue;
+    }
+    // Ends later (open = latest) wins; then starts earlier (open = earliest).
+    const bool g_open_end = !g.valid_to, b_open_end = !best->valid_to;
+    if (g_open_end != b_open_end) {
+      if (g_open_end) best = &g;
+      continue;
+    }
+    if (!g_open_end && *g.valid_to != *best->valid_to) {
+      if (*g.valid_to > *best->valid_to) best = &g;
+      continue;
+    }
+    const bool g_open_start = !g.valid_from, b_open_start = !best->valid_from;
+    if (g_open_start != b_open_start) {
+      if (g_open_start) best = &g;
+      continue;
+    }
+    if (!g_open_start && *g.valid_from < *best->valid_from) best = &g;
+  }
+  return best;
+}
+
+std::optional<absl::CivilDay> FirmView::TagValidFrom(TagId id) const {
+  const TagGrantRecord* g = HoldingGrant(id);
+  return g ? g->valid_from : std::nullopt;
+}
+
+std::optional<absl::CivilDay> FirmView::TagValidTo(TagId id) const {
+  const TagGrantRecord* g = HoldingGrant(id);
+  return g ? g->valid_to : std::nullopt;
+}
+
+}  // namespace polmatch

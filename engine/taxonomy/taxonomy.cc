@@ -1,0 +1,292 @@
+#include "engine/taxonomy/taxonomy.h"
+
+#include <cctype>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "engine/graph/tag_hierarchy.h"
+#include "engine/util/textproto.h"
+#include "re2/re2.h"
+
+namespace polmatch {
+namespace {
+
+using google::protobuf::TextFormat;
+
+// 1-based line of the index-th occurrence of `field` in `tree` (0 if unknown).
+int LineOf(const TextFormat::ParseInfoTree* tree, const google::protobuf::Message& msg,
+           const char* field, int index) {
+  if (tree == nullptr) return 0;
+  const auto* fd = msg.GetDescriptor()->FindFieldByName(field);
+  auto loc = tree->GetLocation(fd, index);
+  return loc.line < 0 ? 0 : loc.line + 1;
+}
+
+bool AllDigits(absl::string_view s) {
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Fills a Taxonomy's private fields (a friend of Taxonomy).
+struct TaxonomyBuilder {
+  static absl::StatusOr<Taxonomy> Run(const TagLibrary& lib, const CodeList& regions,
+                                      const CodeList& industries, Diagnostics* diags,
+                                      const std::string& tag_file, const std::string& region_file,
+                                      const std::string& industry_file,
+                                      const TextFormat::ParseInfoTree* tag_tree,
+                                      const TextFormat::ParseInfoTree* region_tree,
+                                      const TextFormat::ParseInfoTree* industry_tree);
+};
+
+absl::StatusOr<Taxonomy> Taxonomy::LoadDir(const std::string& dir, Diagnostics* diags) {
+  const std::string tag_file = dir + "/tags.textproto";
+  const std::string region_file = dir + "/regions.textproto";
+  const std::string industry_file = dir + "/industries.textproto";
+  TagLibrary lib;
+  CodeList regions, industries;
+  TextFormat::ParseInfoTree tag_tree, region_tree, industry_tree;
+  bool ok = true;
+  auto load = [&](const std::string& file, google::protobuf::Message* msg,
+                  TextFormat::ParseInfoTree* tree) {
+    absl::StatusOr<std::string> text = ReadFileToString(file);
+    if (!text.ok()) {
+      diags->Error(file, 0, 0, "cannot read file");
+      ok = false;
+      return;
+    }
+    ok = ParseTextProto(file, *text, msg, diags, tree) && ok;
+  };
+  load(tag_file, &lib, &tag_tree);
+  load(region_file, &regions, &region_tree);
+  load(industry_file, &industries, &industry_tree);
+  if (!ok) return diags->ToStatus();
+  return TaxonomyBuilder::Run(lib, regions, industries, diags, tag_file, region_file, industry_file, &tag_tree,
+               &region_tree, &industry_tree);
+}
+
+absl::StatusOr<Taxonomy> Taxonomy::FromProtos(const TagLibrary& tags, const CodeList& regions,
+                                              const CodeList& industries, Diagnostics* diags,
+                                              const std::string& file) {
+  return TaxonomyBuilder::Run(tags, regions, industries, diags, file, "<regions>", "<industries>", nullptr,
+               nullptr, nullptr);
+}
+
+absl::StatusOr<Taxonomy> TaxonomyBuilder::Run(
+    const TagLibrary& lib, const CodeList& regions, const CodeList& industries,
+    Diagnostics* diags, const std::string& tag_file, const std::string& region_file,
+    const std::string& industry_file, const TextFormat::ParseInfoTree* tag_tree,
+    const TextFormat::ParseInfoTree* region_tree,
+    const TextFormat::ParseInfoTree* industry_tree) {
+  static const LazyRE2 kIdRe = {R"([a-z][a-z0-9_]*(\.[a-z0-9_]+)*)"};
+  static const LazyRE2 kNameRe = {R"([\p{L}_][\p{L}\p{N}_.]*)"};
+  const int errors_before = diags->error_count();
+  Taxonomy t;
+  absl::flat_hash_map<std::string, std::string> owner;  // name → "tag x" / "fact y"
+  auto add_name = [&](const std::string& name, const std::string& what, int line,
+                      bool must_be_ident) {
+    if (name.empty()) return false;
+    if (must_be_ident && !RE2::FullMatch(name, *kNameRe)) {
+      diags->Warning(tag_file, line, 0,
+                     absl::StrCat("name \"", name, "\" of ", what,
+                                  " is not an identifier and cannot be used in rules"));
+      return false;
+    }
+    auto [it, inserted] = owner.emplace(name, what);
+    if (!inserted && it->second != what) {
+      diags->Error(tag_file, line, 0,
+                   absl::StrCat("name \"", name, "\" of ", what, " is already used by ", it->second));
+      return false;
+    }
+    return inserted;
+  };
+  // Tags.
+  for (int i = 0; i < lib.tag_size(); ++i) {
+    const TagDef& def = lib.tag(i);
+    const int line = LineOf(tag_tree, lib, "tag", i);
+    const std::string what = absl::StrCat("tag ", def.id());
+    if (!RE2::FullMatch(def.id(), *kIdRe)) {
+      diags->Error(tag_file, line, 0, absl::StrCat("bad tag id \"", def.id(), "\" (want a.b_c)"));
+      continue;
+    }
+    if (!add_name(def.id(), what, line, false)) continue;
+    const TagId id(static_cast<uint32_t>(t.tags_.size()));
+    TagInfo info;
+    info.id = def.id();
+    info.name = def.name();
+    info.actionable = def.actionable();
+    t.tags_.push_back(std::move(info));
+    t.tag_by_name_[def.id()] = id;
+    if (add_name(def.name(), what, line, true)) t.tag_by_name_[def.name()] = id;
+    for (const std::string& alias : def.alias()) {
+      if (add_name(alias, what, line, true)) t.tag_by_name_[alias] = id;
+    }
+  }
+  // Parents (second pass, so a parent may be declared after its child).
+  std::vector<std::optional<uint32_t>> parents(t.tags_.size());
+  for (int i = 0; i < lib.tag_size(); ++i) {
+    const TagDef& def = lib.tag(i);
+    if (def.parent().empty()) continue;
+    auto self = t.tag_by_name_.find(def.id());
+    if (self == t.tag_by_name_.end()) continue;
+    auto parent = t.tag_by_name_.find(def.parent());
+    if (parent == t.tag_by_name_.end()) {
+      diags->Error(tag_file, LineOf(tag_tree, lib, "tag", i), 0,
+                   absl::StrCat("tag ", def.id(), ": unknown parent \"", def.parent(), "\""));
+      continue;
+    }
+    parents[self->second.value] = parent->second.value;
+    t.tags_[self->second.value].parent = parent->second;
+  }
+  absl::StatusOr<TagHierarchy> h = BuildTagHierarchy(parents);
+  if (!h.ok()) {
+    uint32_t on_cycle = 0;
+    (void)absl::SimpleAtoi(absl::string_view(h.status().message()).substr(6), &on_cycle);
+    std::string cycle = t.tags_[on_cycle].id;
+    for (uint32_t c = *parents[on_cycle]; c != on_cycle; c = *parents[c]) {
+      absl::StrAppend(&cycle, " → ", t.tags_[c].id);
+    }
+    absl::StrAppend(&cycle, " → ", t.tags_[on_cycle].id);
+    diags->Error(tag_file, 0, 0, absl::StrCat("tag hierarchy has a cycle: ", cycle));
+  } else {
+    for (size_t i = 0; i < t.tags_.size(); ++i) {
+      for (uint32_t a : h->ancestors[i]) t.tags_[i].ancestors.push_back(TagId(a));
+      for (uint32_t d : h->descendants[i]) t.tags_[i].descendants.push_back(TagId(d));
+    }
+  }
+  // Facts.
+  for (int i = 0; i < lib.fact_size(); ++i) {
+    const FactDef& def = lib.fact(i);
+    const int line = LineOf(tag_tree, lib, "fact", i);
+    const std::string what = absl::StrCat("fact ", def.id());
+    if (!RE2::FullMatch(def.id(), *kIdRe)) {
+      diags->Error(tag_file, line, 0, absl::StrCat("bad fact id \"", def.id(), "\""));
+      continue;
+    }
+    static const char* kReserved[] = {"region", "industry", "founded", "as_of", "credit_code",
+                                      "name", "tags", "true", "false", "and", "or", "not",
+                                      "in", "under"};
+    bool reserved = false;
+    for (const char* r : kReserved) reserved = reserved || def.id() == r;
+    if (reserved) {
+      diags->Error(tag_file, line, 0, absl::StrCat("fact id \"", def.id(), "\" is reserved"));
+      continue;
+    }
+    if (!add_name(def.id(), what, line, false)) continue;
+    const FactId id(static_cast<uint32_t>(t.facts_.size()));
+    t.facts_.push_back({def.id(), def.name(), def.unit(), def.actionable()});
+    t.fact_by_name_[def.id()] = id;
+    if (add_name(def.name(), what, line, true)) t.fact_by_name_[def.name()] = id;
+    for (const std::string& alias : def.alias()) {
+      if (add_name(alias, what, line, true)) t.fact_by_name_[alias] = id;
+    }
+  }
+  for (int i = 0; i < lib.ladder_size(); ++i) {
+    for (const std::string& step : lib.ladder(i).step()) {
+      if (!t.tag_by_name_.contains(step)) {
+        diags->Error(tag_file, LineOf(tag_tree, lib, "ladder", i), 0,
+                     absl::StrCat("ladder ", lib.ladder(i).id(), ": unknown tag \"", step, "\""));
+      }
+    }
+    t.ladders_.push_back(lib.ladder(i));
+  }
+  // Regions.
+  for (int i = 0; i < regions.code_size(); ++i) {
+    const CodeDef& c = regions.code(i);
+    const int line = LineOf(region_tree, regions, "code", i);
+    if (c.code().size() != 6 || !AllDigits(c.code())) {
+      diags->Error(region_file, line, 0, absl::StrCat("bad region code \"", c.code(), "\""));
+      continue;
+    }
+    if (!t.region_names_.emplace(c.code(), c.name()).second) {
+      diags->Error(region_file, line, 0, absl::StrCat("duplicate region code ", c.code()));
+    }
+  }
+  for (const auto& [code, name] : t.region_names_) {
+    std::string province = code.substr(0, 2) + "0000";
+    std::string city = code.substr(0, 4) + "00";
+    if (!t.region_names_.contains(province) ||
+        (code.substr(4) != "00" && !t.region_names_.contains(city))) {
+      diags->Error(region_file, 0, 0,
+                   absl::StrCat("region ", code, " (", name, ") has no parent code listed"));
+    }
+  }
+  // Industries.
+  for (int i = 0; i < industries.code_size(); ++i) {
+    const CodeDef& c = industries.code(i);
+    const int line = LineOf(industry_tree, industries, "code", i);
+    const std::string& code = c.code();
+    const bool shape = !code.empty() && code[0] >= 'A' && code[0] <= 'T' &&
+                       (code.size() == 1 || (code.size() >= 3 && code.size() <= 5)) &&
+                       AllDigits(absl::string_view(code).substr(1));
+    if (!shape) {
+      diags->Error(industry_file, line, 0, absl::StrCat("bad industry code \"", code, "\""));
+      continue;
+    }
+    if (!t.industry_names_.emplace(code, c.name()).second) {
+      diags->Error(industry_file, line, 0, absl::StrCat("duplicate industry code ", code));
+    }
+  }
+  for (const auto& [code, name] : t.industry_names_) {
+    if (code.size() > 1 && !t.industry_names_.contains(code.substr(0, code.size() == 3 ? 1 : 3))) {
+      diags->Error(industry_file, 0, 0,
+                   absl::StrCat("industry ", code, " (", name, ") has no parent code listed"));
+    }
+  }
+  if (diags->error_count() > errors_before) return diags->ToStatus();
+  return t;
+}
+
+std::optional<TagId> Taxonomy::FindTag(absl::string_view name) const {
+  auto it = tag_by_name_.find(name);
+  if (it == tag_by_name_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<FactId> Taxonomy::FindFact(absl::string_view name) const {
+  auto it = fact_by_name_.find(name);
+  if (it == fact_by_name_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Taxonomy::IsValidRegion(absl::string_view code) const {
+  if (code.size() != 6 || !AllDigits(code)) return false;
+  return region_names_.contains(absl::StrCat(code.substr(0, 2), "0000"));
+}
+
+absl::string_view Taxonomy::RegionName(absl::string_view code) const {
+  auto it = region_names_.find(code);
+  return it == region_names_.end() ? absl::string_view() : absl::string_view(it->second);
+}
+
+bool Taxonomy::IsValidIndustry(absl::string_view code) const {
+  if (code.empty() || code[0] < 'A' || code[0] > 'T') return false;
+  if (code.size() == 1) return industry_names_.contains(code);
+  if (code.size() < 3 || code.size() > 5 || !AllDigits(code.substr(1))) return false;
+  return industry_names_.contains(code.substr(0, 3));
+}
+
+absl::string_view Taxonomy::IndustryName(absl::string_view code) const {
+  auto it = industry_names_.find(code);
+  return it == industry_names_.end() ? absl::string_view() : absl::string_view(it->second);
+}
+
+bool Taxonomy::RegionUnder(absl::string_view code, absl::string_view ancestor) {
+  if (code.size() != 6 || ancestor.size() != 6) return false;
+  if (ancestor.substr(2) == "0000") return code.substr(0, 2) == ancestor.substr(0, 2);
+  if (ancestor.substr(4) == "00") return code.substr(0, 4) == ancestor.substr(0, 4);
+  return code == ancestor;
+}
+
+bool Taxonomy::IndustryUnder(absl::string_view code, absl::string_view ancestor) {
+  // Levels: section (1 char), division (3), group (4), class (5).
+  if (ancestor.empty() || ancestor.size() == 2 || ancestor.size() > 5) return false;
+  return code.size() >= ancestor.size() && code.substr(0, ancestor.size()) == ancestor;
+}
+
+}  // namespace polmatch

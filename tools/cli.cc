@@ -1,0 +1,79 @@
+#include "tools/cli.h"
+
+#include <filesystem>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "engine/ingest/firm_reader.h"
+#include "engine/util/dates.h"
+
+namespace polmatch::cli {
+
+void PrintError(const std::string& message) { std::cerr << "polmatch: " << message << "\n"; }
+
+std::optional<int> ParseArgs(int argc, char** argv, const std::string& usage,
+                             const std::string& description, po::options_description& options,
+                             const po::positional_options_description& positional,
+                             po::variables_map& vm) {
+  options.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: " << usage << "\n\n" << description << "\n\n" << options << "\n";
+      return kOk;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    PrintError(e.what());
+    std::cerr << "usage: " << usage << "\n(see --help)\n";
+    return kUsage;
+  }
+  return std::nullopt;
+}
+
+std::optional<Catalog> LoadRules(const std::string& dir, int* exit_code) {
+  if (!std::filesystem::is_directory(dir)) {
+    PrintError(absl::StrCat(dir, ": not a rules directory"));
+    *exit_code = kUsage;
+    return std::nullopt;
+  }
+  Diagnostics diags;
+  absl::StatusOr<Catalog> catalog = Catalog::LoadDir(dir, &diags);
+  diags.Sort();
+  for (const Diagnostic& d : diags.items()) std::cerr << d.ToString() << "\n";
+  if (!catalog.ok()) {
+    *exit_code = kProblems;
+    return std::nullopt;
+  }
+  return std::move(*catalog);
+}
+
+std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& paths,
+                                               const Taxonomy& taxonomy) {
+  std::vector<Rejection> rejects;
+  IngestStats stats;
+  absl::StatusOr<std::vector<Firm>> firms = LoadFirms(paths, taxonomy, &rejects, &stats);
+  if (!firms.ok()) {
+    PrintError(std::string(firms.status().message()));
+    return std::nullopt;
+  }
+  if (!rejects.empty()) {
+    std::cerr << "polmatch: " << rejects.size() << " record(s) rejected";
+    for (size_t i = 0; i < rejects.size() && i < 5; ++i) std::cerr << "\n  " << rejects[i].ToString();
+    if (rejects.size() > 5) std::cerr << "\n  …";
+    std::cerr << "\n";
+  }
+  return std::move(*firms);
+}
+
+std::optional<absl::CivilDay> AsOfOption(const po::variables_map& vm) {
+  if (!vm.count("as-of")) return Today();
+  absl::StatusOr<absl::CivilDay> d = ParseDate(vm["as-of"].as<std::string>());
+  if (!d.ok()) {
+    PrintError(absl::StrCat("--as-of: ", d.status().message()));
+    return std::nullopt;
+  }
+  return *d;
+}
+
+}  // namespace polmatch::cli

@@ -1,0 +1,48 @@
+// File: cli.h
+//
+// What the subcommands of the polmatch command line share: exit codes (SPEC §4), option
+// parsing with --help, loading the rules directory and firm files with errors on stderr.
+#ifndef POLMATCH_TOOLS_CLI_H_
+#define POLMATCH_TOOLS_CLI_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/civil_time.h"
+#include "boost/program_options.hpp"
+#include "engine/catalog/catalog.h"
+#include "engine/ingest/firm.h"
+
+namespace polmatch::cli {
+
+inline constexpr int kOk = 0;
+inline constexpr int kProblems = 1;  // ran, but found problems
+inline constexpr int kUsage = 2;     // bad usage or unreadable input
+
+namespace po = boost::program_options;
+
+// Parses argv (after the subcommand) into `vm`. Prints usage and returns kOk through `exit` for
+// --help; prints the error and returns kUsage on bad usage. Returns nullopt to go on.
+std::optional<int> ParseArgs(int argc, char** argv, const std::string& usage,
+                             const std::string& description, po::options_description& options,
+                             const po::positional_options_description& positional,
+                             po::variables_map& vm);
+
+// Loads the rules directory; prints every diagnostic to stderr. nullopt on failure (`exit` gets
+// kProblems for errors in the rules, kUsage for an unreadable directory).
+std::optional<Catalog> LoadRules(const std::string& dir, int* exit_code);
+
+// Loads and merges firm files; rejected records are summarised on stderr. nullopt (exit kUsage)
+// when a file cannot be read.
+std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& paths,
+                                               const Taxonomy& taxonomy);
+
+// --as-of (default today). nullopt after printing an error.
+std::optional<absl::CivilDay> AsOfOption(const po::variables_map& vm);
+
+void PrintError(const std::string& message);
+
+}  // namespace polmatch::cli
+
+#endif  // POLMATCH_TOOLS_CLI_H_

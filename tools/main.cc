@@ -1,0 +1,51 @@
+// polmatch: policy matching and 免申即享 for enterprise-support policies. One subcommand per
+// file; this file only dispatches.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+namespace polmatch::cli {
+int RunLint(int argc, char** argv);
+int RunTest(int argc, char** argv);
+int RunQuery(int argc, char** argv);
+int RunCheck(int argc, char** argv);
+}  // namespace polmatch::cli
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+constexpr Command kCommands[] = {
+    {"lint", polmatch::cli::RunLint, "check the tag library and policy catalogs of a rules directory"},
+    {"test", polmatch::cli::RunTest, "run the policy test cases of RULES_DIR/tests"},
+    {"query", polmatch::cli::RunQuery, "every policy's status for one firm, with reasons"},
+    {"check", polmatch::cli::RunCheck, "why a policy does or does not apply to a firm"},
+};
+
+void Usage(std::ostream& out) {
+  out << "usage: polmatch <command> [options]   (polmatch <command> --help for details)\n\n"
+         "Matches enterprises against government support policies: 精准推送 (push each firm the\n"
+         "policies it qualifies for, or nearly does) and 免申即享 (grant lists without application).\n\n"
+         "commands:\n";
+  for (const Command& c : kCommands) out << "  " << c.name << std::string(8 - std::strlen(c.name), ' ') << c.summary << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    Usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) == 0) return c.run(argc - 1, argv + 1);
+  }
+  std::cerr << "polmatch: unknown command '" << argv[1] << "'\n";
+  Usage(std::cerr);
+  return 2;
+}
