@@ -9,6 +9,7 @@ int RunLint(int argc, char** argv);
 int RunTest(int argc, char** argv);
 int RunQuery(int argc, char** argv);
 int RunCheck(int argc, char** argv);
+int RunGen(int argc, char** argv);
 }  // namespace polmatch::cli
 
 namespace {
@@ -24,6 +25,7 @@ constexpr Command kCommands[] = {
     {"test", polmatch::cli::RunTest, "run the policy test cases of RULES_DIR/tests"},
     {"query", polmatch::cli::RunQuery, "every policy's status for one firm, with reasons"},
     {"check", polmatch::cli::RunCheck, "why a policy does or does not apply to a firm"},
+    {"gen", polmatch::cli::RunGen, "deterministic synthetic firms or policies, for demos and benchmarks"},
 };
 
 void Usage(std::ostream& out) {

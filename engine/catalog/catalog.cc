@@ -63,8 +63,10 @@ void CompilePolicy(CompiledPolicy& cp, const PolicySource& src, const Taxonomy& 
   }
   if (!p.benefit().empty()) {
     CompileField(cp, src, tax, "benefit", p.benefit(), Type::kNumber, &cp.benefit, diags);
-  } else if (p.mode() == Policy::AUTO_GRANT) {
-    error("mode", "AUTO_GRANT (免申即享) needs a benefit expression to compute the grant");
+  } else if (p.mode() == Policy::AUTO_GRANT && p.benefit_note().empty()) {
+    // A non-monetary grant (e.g. entry into a cultivation list) states what it grants instead.
+    error("mode", "AUTO_GRANT (免申即享) needs a benefit expression, or a benefit_note for a "
+                  "non-monetary grant");
   }
   if (p.limit() < 0) error("limit", "limit must be ≥ 0");
   if (p.limit() > 0 && p.rank_by().empty()) error("limit", "limit needs rank_by to choose the firms");

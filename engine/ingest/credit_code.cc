@@ -1,6 +1,7 @@
 #include "engine/ingest/credit_code.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace polmatch {
 namespace {
@@ -34,9 +35,13 @@ absl::Status ValidateCreditCode(absl::string_view code) {
   }
   for (size_t i = 0; i < code.size(); ++i) {
     if (ValueOf(code[i]) < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("credit_code \"", code,
-                                                     "\" has an invalid character at position ",
-                                                     i + 1));
+      const unsigned char c = static_cast<unsigned char>(code[i]);
+      const std::string shown =
+          c >= 0x21 && c < 0x7F ? absl::StrCat("'", std::string(1, code[i]), "'")
+                               : absl::StrFormat("byte 0x%02x", c);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "credit_code \"", code, "\" has invalid character ", shown, " at position ", i + 1,
+          " (allowed: 0-9 and A-Y except I, O, S, V, Z)"));
     }
   }
   const char want = *CreditCodeCheckChar(code.substr(0, 17));

@@ -1,6 +1,7 @@
 #include "engine/ingest/firm.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -39,14 +40,27 @@ absl::StatusOr<Firm> FirmFromProfile(const FirmProfile& p, const Taxonomy& tax) 
     f.founded = *d;
   }
   f.facts.assign(tax.num_facts(), std::nullopt);
-  // Map iteration order is unspecified; report the smallest bad key for determinism.
-  std::vector<std::string> keys;
-  for (const auto& [key, value] : p.facts()) keys.push_back(key);
-  std::sort(keys.begin(), keys.end());
-  for (const std::string& key : keys) {
+  // Map iteration order is unspecified; visit keys in order so the first problem reported, and
+  // which of two names of one fact is named in the error, are deterministic.
+  using FactEntry = google::protobuf::MapPair<std::string, std::string>;
+  std::vector<const FactEntry*> entries;
+  entries.reserve(p.facts().size());
+  for (const FactEntry& entry : p.facts()) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(),
+            [](const FactEntry* a, const FactEntry* b) { return a->first < b->first; });
+  std::vector<const std::string*> given_as(tax.num_facts(), nullptr);
+  for (const FactEntry* entry : entries) {
+    const std::string& key = entry->first;
     std::optional<FactId> id = tax.FindFact(key);
     if (!id) return absl::InvalidArgumentError(absl::StrCat("unknown fact id \"", key, "\""));
-    const std::string& text = p.facts().at(key);
+    // An id and its Chinese name (or two aliases) in one record: which value is meant?
+    if (given_as[id->value] != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("fact \"", *given_as[id->value],
+                                                     "\" is given twice (also as \"", key,
+                                                     "\")"));
+    }
+    given_as[id->value] = &key;
+    const std::string& text = entry->second;
     if (text.empty()) continue;  // empty = unknown
     absl::StatusOr<Decimal> value = Decimal::Parse(text);
     if (!value.ok()) return Annotate(value.status(), absl::StrCat("fact ", key));

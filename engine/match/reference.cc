@@ -17,7 +17,7 @@ Outcome ReferenceMatcher::EvaluatePolicy(const CompiledPolicy& p, const FirmEnv&
         benefit = b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2);
       }
     }
-    if (p.auto_grant() && !benefit) {
+    if (p.auto_grant() && p.benefit && !benefit) {  // a stated amount that cannot be computed
       out.status = UNDETERMINED;
       return out;
     }

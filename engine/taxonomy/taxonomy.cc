@@ -1,5 +1,6 @@
 #include "engine/taxonomy/taxonomy.h"
 
+#include <algorithm>
 #include <cctype>
 #include <utility>
 
@@ -274,6 +275,22 @@ bool Taxonomy::IsValidIndustry(absl::string_view code) const {
 absl::string_view Taxonomy::IndustryName(absl::string_view code) const {
   auto it = industry_names_.find(code);
   return it == industry_names_.end() ? absl::string_view() : absl::string_view(it->second);
+}
+
+std::vector<std::string> Taxonomy::RegionCodes() const {
+  std::vector<std::string> codes;
+  codes.reserve(region_names_.size());
+  for (const auto& [code, name] : region_names_) codes.push_back(code);
+  std::sort(codes.begin(), codes.end());
+  return codes;
+}
+
+std::vector<std::string> Taxonomy::IndustryCodes() const {
+  std::vector<std::string> codes;
+  codes.reserve(industry_names_.size());
+  for (const auto& [code, name] : industry_names_) codes.push_back(code);
+  std::sort(codes.begin(), codes.end());
+  return codes;
 }
 
 bool Taxonomy::RegionUnder(absl::string_view code, absl::string_view ancestor) {

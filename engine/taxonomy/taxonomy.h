@@ -70,6 +70,9 @@ class Taxonomy {
   bool IsValidIndustry(absl::string_view code) const;
   bool IsKnownIndustry(absl::string_view code) const { return industry_names_.contains(code); }
   absl::string_view IndustryName(absl::string_view code) const;
+  // Every listed code, sorted (generators and tools enumerate the classifications).
+  std::vector<std::string> RegionCodes() const;
+  std::vector<std::string> IndustryCodes() const;
 
   // Structural hierarchy tests (SPEC §3 `under`): 440802 is under 440800 and 440000; I6513 is
   // under I651, I65 and I. A code is under itself.

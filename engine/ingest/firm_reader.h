@@ -1,0 +1,96 @@
+// File: firm_reader.h
+//
+// Reading firm registries (SPEC §2): JSON Lines (the protobuf JSON mapping of FirmProfile) and CSV,
+// each record validated and converted to a Firm, and several sources merged by credit code
+// (湖北 "六库融通": 政务数据, third-party data and public information combined into one record per
+// firm). A bad record never stops a run: it is rejected as "file:line: reason", counted, and the
+// good records around it are kept. Only an input that cannot be read at all (or a CSV header that
+// cannot be understood) is an error.
+//
+// Example:
+//   std::vector<Rejection> rejects;
+//   IngestStats stats;
+//   absl::StatusOr<std::vector<Firm>> firms =
+//       LoadFirms({"gov.jsonl", "third_party.csv"}, taxonomy, &rejects, &stats);
+//   if (!firms.ok()) { /* unreadable input: exit 2 */ }
+//   for (const Rejection& r : rejects) std::cerr << r.ToString() << "\n";
+#ifndef POLMATCH_INGEST_FIRM_READER_H_
+#define POLMATCH_INGEST_FIRM_READER_H_
+
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
+#include "engine/ingest/firm.h"
+#include "engine/taxonomy/taxonomy.h"
+#include "proto/polmatch.pb.h"
+
+namespace polmatch {
+
+// A record that was not ingested. `line` is 1-based: a JSONL line, or a CSV record's first line.
+struct Rejection {
+  std::string file;
+  int line = 0;
+  std::string reason;  // one line, specific: "founded: bad date \"2023-02-30\" (want YYYY-MM-DD)"
+
+  std::string ToString() const;  // "file:line: reason"
+};
+
+// Counts over one or more reads; every function adds to the counts it is given.
+struct IngestStats {
+  int64_t records = 0;   // non-blank records seen (a CSV header is not a record)
+  int64_t accepted = 0;  // records that validated
+  int64_t rejected = 0;  // records that did not; records == accepted + rejected
+  int64_t merged = 0;    // accepted records that updated a firm seen earlier (LoadFirms only)
+};
+
+enum class FirmFormat {
+  kAuto,       // by extension (.jsonl/.ndjson/.json, .csv), else '{' as first non-blank byte
+  kJsonLines,  // one FirmProfile JSON object per line
+  kCsv,        // RFC 4180 with a header row
+};
+
+// Parses one JSON object into a FirmProfile with protobuf's JSON parser (snake_case and
+// lowerCamelCase field names; unknown fields are errors). Fact values may be JSON numbers, kept
+// exactly as written (12345.675 becomes "12345.675", never a double), decimal strings, or null
+// (unknown, as an empty string). Errors are one line: "malformed JSON: …", "unknown field \"x\"".
+// Fields are not validated here; FirmFromProfile does that.
+absl::StatusOr<FirmProfile> ParseFirmJson(absl::string_view line);
+
+// Called with each valid, converted firm and its 1-based line, in input order.
+using FirmSink = std::function<void(Firm&&, int line)>;
+
+// Streams the firms of one file to `sink`. Bad records are appended to `rejects` and counted in
+// `stats` (either may be null); reading never stops at a bad record. Errors only for input that
+// cannot be read: NotFound for a missing file, PermissionDenied, InvalidArgument for a directory,
+// DataLoss for a read error, and InvalidArgument "file:line: …" for an unusable CSV header (no
+// credit_code or region column, an unknown or duplicate column).
+absl::Status ReadFirms(const std::string& path, FirmFormat format, const Taxonomy& taxonomy,
+                       const FirmSink& sink, std::vector<Rejection>* rejects,
+                       IngestStats* stats);
+// The same over a stream (fuzzers, stdin, tests); `name` is the file named in rejections and
+// decides kAuto by its extension before sniffing.
+absl::Status ReadFirms(std::istream& in, const std::string& name, FirmFormat format,
+                       const Taxonomy& taxonomy, const FirmSink& sink,
+                       std::vector<Rejection>* rejects, IngestStats* stats);
+
+// Folds a later record of the same firm into `into`: a known fact of `later` overrides (an
+// unknown one never erases a known one), tag grants are united (identical grants kept once, earlier
+// ones first), and a non-empty name, region, industry or founding date of `later` overrides.
+void MergeFirm(Firm* into, Firm&& later);
+
+// Reads every path (format by extension or content) and merges the records by credit code in the
+// order given, a later record over an earlier one by MergeFirm, also within one file. The result is
+// sorted by credit code. Errors as ReadFirms; the first unreadable path ends the load.
+absl::StatusOr<std::vector<Firm>> LoadFirms(const std::vector<std::string>& paths,
+                                            const Taxonomy& taxonomy,
+                                            std::vector<Rejection>* rejects, IngestStats* stats);
+
+}  // namespace polmatch
+
+#endif  // POLMATCH_INGEST_FIRM_READER_H_

@@ -1,0 +1,671 @@
+#include "engine/match/plan_eval.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/util/dates.h"
+#include "engine/util/decimal.h"
+
+namespace polmatch {
+namespace plan_internal {
+namespace {
+
+constexpr int64_t kOne = Decimal::kOne;
+constexpr int64_t kMaxRaw = Decimal::kMaxRaw;
+
+bool InRange(int64_t v) { return v <= kMaxRaw && v >= -kMaxRaw; }
+
+// |n| / d rounded half away from zero, for a 128-bit magnitude given as (hi, lo) and d > 0.
+// False when the quotient does not fit in 63 bits (then it is out of Decimal range anyway).
+bool DivMagnitude(unsigned __int128 n, uint64_t d, uint64_t* q_out) {
+  const uint64_t hi = static_cast<uint64_t>(n >> 64), lo = static_cast<uint64_t>(n);
+  if (hi >= d) return false;  // quotient ≥ 2^64
+  uint64_t q, r;
+#if defined(__x86_64__)
+  __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(d));
+#else
+  q = static_cast<uint64_t>(n / d);
+  r = static_cast<uint64_t>(n % d);
+#endif
+  if (r >= d - r) ++q;  // 2r ≥ d, without overflow
+  if (q > static_cast<uint64_t>(kMaxRaw)) return false;
+  *q_out = q;
+  return true;
+}
+
+uint64_t Magnitude(int64_t v) { return v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v); }
+
+}  // namespace
+
+bool AddRaw(int64_t a, int64_t b, int64_t* out) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r) || !InRange(r)) return false;
+  *out = r;
+  return true;
+}
+
+bool SubRaw(int64_t a, int64_t b, int64_t* out) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r) || !InRange(r)) return false;
+  *out = r;
+  return true;
+}
+
+// a·b / 10⁶, rounded half away from zero (Decimal Mul).
+bool MulRaw(int64_t a, int64_t b, int64_t* out) {
+  int64_t p;
+  if (!__builtin_mul_overflow(a, b, &p)) {
+    int64_t q = p / kOne, r = p % kOne;
+    if (r < 0) r = -r;
+    if (2 * r >= kOne) q += p < 0 ? -1 : 1;
+    if (!InRange(q)) return false;
+    *out = q;
+    return true;
+  }
+  const bool negative = (a < 0) != (b < 0);
+  const unsigned __int128 n = static_cast<unsigned __int128>(Magnitude(a)) * Magnitude(b);
+  uint64_t q;
+  if (!DivMagnitude(n, kOne, &q)) return false;
+  *out = negative ? -static_cast<int64_t>(q) : static_cast<int64_t>(q);
+  return true;
+}
+
+// a·10⁶ / b, rounded half away from zero (Decimal Div); b = 0 is unknown.
+bool DivRaw(int64_t a, int64_t b, int64_t* out) {
+  if (b == 0) return false;
+  const bool negative = (a < 0) != (b < 0);
+  const uint64_t ma = Magnitude(a), mb = Magnitude(b);
+  uint64_t q;
+  if (ma <= static_cast<uint64_t>(INT64_MAX) / kOne) {
+    const uint64_t n = ma * kOne;
+    q = n / mb;
+    const uint64_t r = n % mb;
+    if (r >= mb - r) ++q;
+    if (q > static_cast<uint64_t>(kMaxRaw)) return false;
+  } else if (!DivMagnitude(static_cast<unsigned __int128>(ma) * kOne, mb, &q)) {
+    return false;
+  }
+  *out = negative ? -static_cast<int64_t>(q) : static_cast<int64_t>(q);
+  return true;
+}
+
+bool CompareRaw(Op op, int64_t a, int64_t b) {
+  switch (op) {
+    case Op::kLt: return a < b;
+    case Op::kLe: return a <= b;
+    case Op::kGt: return a > b;
+    case Op::kGe: return a >= b;
+    case Op::kEq: return a == b;
+    case Op::kNe: return a != b;
+    default: return false;
+  }
+}
+
+}  // namespace plan_internal
+
+namespace {
+
+using plan_internal::AddRaw;
+using plan_internal::CompareRaw;
+using plan_internal::DivRaw;
+using plan_internal::MulRaw;
+using plan_internal::SubRaw;
+
+alignas(64) const uint64_t kOnes[kBlockWords] = {
+#define POLMATCH_ONES8 ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL
+    POLMATCH_ONES8, POLMATCH_ONES8, POLMATCH_ONES8, POLMATCH_ONES8, POLMATCH_ONES8, POLMATCH_ONES8,
+    POLMATCH_ONES8, POLMATCH_ONES8, POLMATCH_ONES8, POLMATCH_ONES8, POLMATCH_ONES8, POLMATCH_ONES8,
+    POLMATCH_ONES8, POLMATCH_ONES8, POLMATCH_ONES8, POLMATCH_ONES8,
+#undef POLMATCH_ONES8
+};
+alignas(64) const uint64_t kZeros[kBlockWords] = {};
+
+inline bool Bit(const uint64_t* w, uint32_t i) { return (w[i >> 6] >> (i & 63)) & 1; }
+
+inline int64_t At(const BlockEvaluator::NumView& v, uint32_t i) { return v.v ? v.v[i] : v.scalar; }
+inline bool KnownAt(const BlockEvaluator::NumView& v, uint32_t i) { return Bit(v.known, i); }
+
+// Comparison kernel: T = known ∧ (a op b), F = known ∧ ¬(a op b).
+template <typename Cmp>
+void CompareBlock(const BlockEvaluator::NumView& a, const BlockEvaluator::NumView& b, Cmp cmp,
+                  uint64_t* t, uint64_t* f) {
+  for (uint32_t w = 0; w < kBlockWords; ++w) {
+    const uint64_t known = a.known[w] & b.known[w];
+    uint64_t m = 0;
+    const uint32_t base = w * 64;
+    if (a.v && !b.v) {
+      const int64_t* av = a.v + base;
+      const int64_t c = b.scalar;
+      for (uint32_t j = 0; j < 64; ++j) m |= static_cast<uint64_t>(cmp(av[j], c)) << j;
+    } else if (a.v && b.v) {
+      const int64_t* av = a.v + base;
+      const int64_t* bv = b.v + base;
+      for (uint32_t j = 0; j < 64; ++j) m |= static_cast<uint64_t>(cmp(av[j], bv[j])) << j;
+    } else {
+      for (uint32_t j = 0; j < 64; ++j) m |= static_cast<uint64_t>(cmp(At(a, base + j), At(b, base + j))) << j;
+    }
+    t[w] = known & m;
+    f[w] = known & ~m;
+  }
+}
+
+// Binary arithmetic kernel: rows known in both operands whose result is in range.
+template <typename Fn>
+void ArithBlock(const BlockEvaluator::NumView& a, const BlockEvaluator::NumView& b, Fn fn,
+                int64_t* v, uint64_t* known) {
+  for (uint32_t w = 0; w < kBlockWords; ++w) {
+    uint64_t in = a.known[w] & b.known[w];
+    uint64_t out = 0;
+    while (in != 0) {
+      const uint32_t j = __builtin_ctzll(in);
+      in &= in - 1;
+      const uint32_t i = w * 64 + j;
+      if (fn(At(a, i), At(b, i), &v[i])) out |= 1ULL << j;
+    }
+    known[w] = out;
+  }
+}
+
+}  // namespace
+
+BlockEvaluator::BlockEvaluator(const MatchPlan& plan, const FirmStore& store, absl::CivilDay as_of)
+    : plan_(plan),
+      store_(store),
+      taxonomy_(&plan.taxonomy()),
+      as_of_(DayNumber(as_of)),
+      stamp_(plan.nodes().size(), 0),
+      bool_views_(plan.nodes().size()),
+      num_views_(plan.nodes().size()),
+      bool_slots_(size_t(plan.num_bool_slots()) * 2 * kBlockWords),
+      num_values_(size_t(plan.num_num_slots()) * kBlockRows),
+      num_known_(size_t(plan.num_num_slots()) * kBlockWords),
+      scratch_from_(kBlockRows),
+      scratch_to_(kBlockRows) {}
+
+void BlockEvaluator::SetBlock(uint32_t block) {
+  block_begin_ = block * kBlockRows;
+  ++stamp_now_;
+  std::memset(valid_, 0, sizeof(valid_));
+  const uint32_t end = std::min(store_.num_rows(), block_begin_ + kBlockRows);
+  if (end > block_begin_) SetBitRange(valid_, 0, end - block_begin_);
+}
+
+BlockEvaluator::BoolView BlockEvaluator::Bool(int32_t id) {
+  if (Evaluated(id)) return bool_views_[id];
+  BoolView v = EvalBool(plan_.nodes()[id]);
+  bool_views_[id] = v;
+  stamp_[id] = stamp_now_;
+  return v;
+}
+
+BlockEvaluator::NumView BlockEvaluator::Num(int32_t id) {
+  if (Evaluated(id)) return num_views_[id];
+  NumView v = EvalNum(plan_.nodes()[id]);
+  num_views_[id] = v;
+  stamp_[id] = stamp_now_;
+  return v;
+}
+
+void BlockEvaluator::TagHeld(TagId tag, uint64_t* t) {
+  std::memset(t, 0, kBlockWords * sizeof(uint64_t));
+  const uint32_t end = block_begin_ + kBlockRows;
+  for (TagId d : taxonomy_->tag(tag).descendants) {
+    const TagGrantColumn g = store_.grants(d);
+    size_t k = std::lower_bound(g.rows, g.rows + g.size, block_begin_) - g.rows;
+    for (; k < g.size && g.rows[k] < end; ++k) {
+      if (g.from[k] <= as_of_ && as_of_ <= g.to[k]) SetBit(t, g.rows[k] - block_begin_);
+    }
+  }
+}
+
+void BlockEvaluator::TagValidity(TagId tag, bool want_to, int64_t* v, uint64_t* known) {
+  uint64_t held[kBlockWords] = {};
+  int32_t* best_from = scratch_from_.data();
+  int32_t* best_to = scratch_to_.data();
+  const uint32_t end = block_begin_ + kBlockRows;
+  for (TagId d : taxonomy_->tag(tag).descendants) {
+    const TagGrantColumn g = store_.grants(d);
+    size_t k = std::lower_bound(g.rows, g.rows + g.size, block_begin_) - g.rows;
+    for (; k < g.size && g.rows[k] < end; ++k) {
+      if (!(g.from[k] <= as_of_ && as_of_ <= g.to[k])) continue;
+      const uint32_t i = g.rows[k] - block_begin_;
+      // FirmView::HoldingGrant: the grant that ends last (open = last), then starts first.
+      if (!Bit(held, i) || g.to[k] > best_to[i] || (g.to[k] == best_to[i] && g.from[k] < best_from[i])) {
+        SetBit(held, i);
+        best_from[i] = g.from[k];
+        best_to[i] = g.to[k];
+      }
+    }
+  }
+  std::memset(known, 0, kBlockWords * sizeof(uint64_t));
+  ForEachBit(held, kBlockWords, [&](uint32_t i) {
+    const int32_t d = want_to ? best_to[i] : best_from[i];
+    if (d == (want_to ? kOpenTo : kOpenFrom)) return;
+    v[i] = d;
+    SetBit(known, i);
+  });
+}
+
+bool BlockEvaluator::RowTagGrant(TagId tag, uint32_t row, int32_t* from, int32_t* to) const {
+  bool held = false;
+  for (TagId d : taxonomy_->tag(tag).descendants) {
+    const TagGrantColumn g = store_.grants(d);
+    size_t k = std::lower_bound(g.rows, g.rows + g.size, row) - g.rows;
+    for (; k < g.size && g.rows[k] == row; ++k) {
+      if (!(g.from[k] <= as_of_ && as_of_ <= g.to[k])) continue;
+      if (!held || g.to[k] > *to || (g.to[k] == *to && g.from[k] < *from)) {
+        held = true;
+        *from = g.from[k];
+        *to = g.to[k];
+      }
+    }
+  }
+  return held;
+}
+
+BlockEvaluator::BoolView BlockEvaluator::EvalBool(const PlanNode& n) {
+  if (n.op == PlanOp::kBoolConst) return n.imm ? BoolView{kOnes, kZeros} : BoolView{kZeros, kOnes};
+  if (n.op == PlanOp::kNot) {
+    const BoolView c = Bool(n.args[0]);
+    return {c.f, c.t};
+  }
+  uint64_t* t = BoolSlotT(n.slot);
+  uint64_t* f = BoolSlotF(n.slot);
+  switch (n.op) {
+    case PlanOp::kTagHeld:
+      TagHeld(TagId(static_cast<uint32_t>(n.imm)), t);
+      for (uint32_t w = 0; w < kBlockWords; ++w) f[w] = ~t[w];
+      break;
+    case PlanOp::kHasFact: {
+      const uint64_t* k = store_.fact_known(FactId(static_cast<uint32_t>(n.imm))) + block_begin_ / 64;
+      for (uint32_t w = 0; w < kBlockWords; ++w) {
+        t[w] = k[w];
+        f[w] = ~k[w];
+      }
+      break;
+    }
+    case PlanOp::kRegionSet: {
+      std::memset(t, 0, kBlockWords * sizeof(uint64_t));
+      uint64_t u[kBlockWords] = {};
+      const uint32_t end = block_begin_ + kBlockRows;
+      auto mark = [&](RowRange r, uint64_t* words) {
+        const uint32_t b = std::max(r.begin, block_begin_), e = std::min(r.end, end);
+        if (b < e) SetBitRange(words, b - block_begin_, e - block_begin_);
+      };
+      const auto& rows = plan_.region_sets()[n.aux].true_rows;
+      auto it = std::upper_bound(rows.begin(), rows.end(), block_begin_,
+                                 [](uint32_t x, RowRange r) { return x < r.end; });
+      for (; it != rows.end() && it->begin < end; ++it) mark(*it, t);
+      mark(store_.UnknownRegionRange(), u);
+      for (uint32_t w = 0; w < kBlockWords; ++w) f[w] = ~(t[w] | u[w]);
+      break;
+    }
+    case PlanOp::kIndustrySet: {
+      const uint16_t* ids = store_.industry_ids() + block_begin_;
+      const uint8_t* value = plan_.industry_sets()[n.aux].value.data();
+      for (uint32_t w = 0; w < kBlockWords; ++w) {
+        uint64_t tw = 0, fw = 0;
+        for (uint32_t j = 0; j < 64; ++j) {
+          const uint8_t x = value[ids[w * 64 + j]];
+          tw |= static_cast<uint64_t>(x == 1) << j;
+          fw |= static_cast<uint64_t>(x == 0) << j;
+        }
+        t[w] = tw;
+        f[w] = fw;
+      }
+      break;
+    }
+    case PlanOp::kAnd:
+    case PlanOp::kOr: {
+      const uint64_t* ts[16];
+      const uint64_t* fs[16];
+      std::vector<const uint64_t*> tv, fv;
+      const uint64_t** tp = ts;
+      const uint64_t** fp = fs;
+      if (n.args.size() > 16) {
+        tv.resize(n.args.size());
+        fv.resize(n.args.size());
+        tp = tv.data();
+        fp = fv.data();
+      }
+      for (size_t i = 0; i < n.args.size(); ++i) {
+        const BoolView c = Bool(n.args[i]);
+        tp[i] = c.t;
+        fp[i] = c.f;
+      }
+      if (n.op == PlanOp::kAnd) {
+        KleeneAnd(tp, fp, n.args.size(), t, f);
+      } else {
+        KleeneOr(tp, fp, n.args.size(), t, f);
+      }
+      break;
+    }
+    case PlanOp::kCompare: {
+      const NumView a = Num(n.args[0]);
+      const NumView b = Num(n.args[1]);
+      switch (n.cmp) {
+        case Op::kLt: CompareBlock(a, b, [](int64_t x, int64_t y) { return x < y; }, t, f); break;
+        case Op::kLe: CompareBlock(a, b, [](int64_t x, int64_t y) { return x <= y; }, t, f); break;
+        case Op::kGt: CompareBlock(a, b, [](int64_t x, int64_t y) { return x > y; }, t, f); break;
+        case Op::kGe: CompareBlock(a, b, [](int64_t x, int64_t y) { return x >= y; }, t, f); break;
+        case Op::kEq: CompareBlock(a, b, [](int64_t x, int64_t y) { return x == y; }, t, f); break;
+        default: CompareBlock(a, b, [](int64_t x, int64_t y) { return x != y; }, t, f); break;
+      }
+      break;
+    }
+    case PlanOp::kBoolEq: {
+      const BoolView a = Bool(n.args[0]);
+      const BoolView b = Bool(n.args[1]);
+      for (uint32_t w = 0; w < kBlockWords; ++w) {
+        const uint64_t known = (a.t[w] | a.f[w]) & (b.t[w] | b.f[w]);
+        const uint64_t eq = (a.t[w] & b.t[w]) | (a.f[w] & b.f[w]);
+        const uint64_t ne = known & ~eq;
+        t[w] = n.cmp == Op::kEq ? eq : ne;
+        f[w] = n.cmp == Op::kEq ? ne : eq;
+      }
+      break;
+    }
+    case PlanOp::kIfBool: {
+      const BoolView c = Bool(n.args[0]);
+      const BoolView a = Bool(n.args[1]);
+      const BoolView b = Bool(n.args[2]);
+      for (uint32_t w = 0; w < kBlockWords; ++w) {
+        t[w] = (c.t[w] & a.t[w]) | (c.f[w] & b.t[w]);
+        f[w] = (c.t[w] & a.f[w]) | (c.f[w] & b.f[w]);
+      }
+      break;
+    }
+    default:
+      std::memset(t, 0, kBlockWords * sizeof(uint64_t));
+      std::memset(f, 0, kBlockWords * sizeof(uint64_t));
+      break;
+  }
+  return {t, f};
+}
+
+BlockEvaluator::NumView BlockEvaluator::EvalNum(const PlanNode& n) {
+  switch (n.op) {
+    case PlanOp::kNumConst: return {nullptr, kOnes, n.imm};
+    case PlanOp::kAsOf: return {nullptr, kOnes, as_of_};
+    case PlanOp::kFact: {
+      const FactId fact(static_cast<uint32_t>(n.imm));
+      return {store_.fact_values(fact) + block_begin_, store_.fact_known(fact) + block_begin_ / 64, 0};
+    }
+    default: break;
+  }
+  int64_t* v = NumSlotV(n.slot);
+  uint64_t* known = NumSlotK(n.slot);
+  switch (n.op) {
+    case PlanOp::kFounded: {
+      const int32_t* days = store_.founded_days() + block_begin_;
+      for (uint32_t i = 0; i < kBlockRows; ++i) v[i] = days[i];
+      std::memcpy(known, store_.founded_known() + block_begin_ / 64, kBlockWords * sizeof(uint64_t));
+      break;
+    }
+    case PlanOp::kValidFrom:
+    case PlanOp::kValidTo:
+      TagValidity(TagId(static_cast<uint32_t>(n.imm)), n.op == PlanOp::kValidTo, v, known);
+      break;
+    case PlanOp::kNeg:
+    case PlanOp::kAbs: {
+      const NumView a = Num(n.args[0]);
+      for (uint32_t i = 0; i < kBlockRows; ++i) {
+        const int64_t x = At(a, i);
+        v[i] = (n.op == PlanOp::kNeg || x < 0) ? -x : x;
+      }
+      std::memcpy(known, a.known, kBlockWords * sizeof(uint64_t));
+      break;
+    }
+    case PlanOp::kAdd: ArithBlock(Num(n.args[0]), Num(n.args[1]), AddRaw, v, known); break;
+    case PlanOp::kSub: ArithBlock(Num(n.args[0]), Num(n.args[1]), SubRaw, v, known); break;
+    case PlanOp::kMul: ArithBlock(Num(n.args[0]), Num(n.args[1]), MulRaw, v, known); break;
+    case PlanOp::kDiv: ArithBlock(Num(n.args[0]), Num(n.args[1]), DivRaw, v, known); break;
+    case PlanOp::kMin:
+    case PlanOp::kMax: {
+      const NumView first = Num(n.args[0]);
+      for (uint32_t i = 0; i < kBlockRows; ++i) v[i] = At(first, i);
+      std::memcpy(known, first.known, kBlockWords * sizeof(uint64_t));
+      const bool is_min = n.op == PlanOp::kMin;
+      for (size_t k = 1; k < n.args.size(); ++k) {
+        const NumView a = Num(n.args[k]);
+        for (uint32_t i = 0; i < kBlockRows; ++i) {
+          const int64_t x = At(a, i);
+          v[i] = is_min ? std::min(v[i], x) : std::max(v[i], x);
+        }
+        for (uint32_t w = 0; w < kBlockWords; ++w) known[w] &= a.known[w];
+      }
+      break;
+    }
+    case PlanOp::kIfNum: {
+      const BoolView c = Bool(n.args[0]);
+      const NumView a = Num(n.args[1]);
+      const NumView b = Num(n.args[2]);
+      for (uint32_t w = 0; w < kBlockWords; ++w) {
+        known[w] = (c.t[w] & a.known[w]) | (c.f[w] & b.known[w]);
+        for (uint32_t j = 0; j < 64; ++j) {
+          const uint32_t i = w * 64 + j;
+          v[i] = ((c.t[w] >> j) & 1) ? At(a, i) : At(b, i);
+        }
+      }
+      break;
+    }
+    case PlanOp::kTier: {
+      // The reference order: thresholds in turn; an amount is read only when its threshold is the
+      // highest one ≤ x so far, and an unknown read makes the whole tier unknown.
+      std::vector<NumView> args;
+      args.reserve(n.args.size());
+      for (int32_t a : n.args) args.push_back(Num(a));
+      std::memset(known, 0, kBlockWords * sizeof(uint64_t));
+      for (uint32_t i = 0; i < kBlockRows; ++i) {
+        if (!KnownAt(args[0], i)) continue;
+        const int64_t x = At(args[0], i);
+        bool have_best = false, ok = true;
+        int64_t best = 0, amount = 0;
+        for (size_t k = 1; k + 1 < args.size() && ok; k += 2) {
+          if (!KnownAt(args[k], i)) {
+            ok = false;
+            break;
+          }
+          const int64_t th = At(args[k], i);
+          if (th <= x && (!have_best || th > best)) {
+            if (!KnownAt(args[k + 1], i)) {
+              ok = false;
+              break;
+            }
+            have_best = true;
+            best = th;
+            amount = At(args[k + 1], i);
+          }
+        }
+        if (!ok) continue;
+        v[i] = amount;
+        SetBit(known, i);
+      }
+      break;
+    }
+    case PlanOp::kYearsBetween:
+    case PlanOp::kDaysBetween: {
+      const NumView a = Num(n.args[0]);
+      const NumView b = Num(n.args[1]);
+      const bool years = n.op == PlanOp::kYearsBetween;
+      for (uint32_t w = 0; w < kBlockWords; ++w) {
+        uint64_t in = a.known[w] & b.known[w];
+        known[w] = in;
+        while (in != 0) {
+          const uint32_t i = w * 64 + __builtin_ctzll(in);
+          in &= in - 1;
+          const int64_t x = At(a, i), y = At(b, i);
+          v[i] = (years ? YearsBetween(DayFromNumber(x), DayFromNumber(y)) : y - x) * Decimal::kOne;
+        }
+      }
+      break;
+    }
+    default:
+      std::memset(known, 0, kBlockWords * sizeof(uint64_t));
+      break;
+  }
+  return {v, known, 0};
+}
+
+Tri BlockEvaluator::RowBool(int32_t id, uint32_t i) {
+  if (Evaluated(id)) {
+    const BoolView& v = bool_views_[id];
+    return Bit(v.t, i) ? Tri::kTrue : Bit(v.f, i) ? Tri::kFalse : Tri::kUnknown;
+  }
+  const PlanNode& n = plan_.nodes()[id];
+  const uint32_t row = block_begin_ + i;
+  auto of = [](bool b) { return b ? Tri::kTrue : Tri::kFalse; };
+  switch (n.op) {
+    case PlanOp::kBoolConst: return of(n.imm != 0);
+    case PlanOp::kTagHeld: {
+      int32_t from, to;
+      return of(RowTagGrant(TagId(static_cast<uint32_t>(n.imm)), row, &from, &to));
+    }
+    case PlanOp::kHasFact: return of(Bit(store_.fact_known(FactId(static_cast<uint32_t>(n.imm))), row));
+    case PlanOp::kRegionSet: {
+      if (row < store_.UnknownRegionRange().end) return Tri::kUnknown;
+      const auto& rows = plan_.region_sets()[n.aux].true_rows;
+      auto it = std::upper_bound(rows.begin(), rows.end(), row,
+                                 [](uint32_t x, RowRange r) { return x < r.end; });
+      return of(it != rows.end() && it->begin <= row);
+    }
+    case PlanOp::kIndustrySet:
+      return static_cast<Tri>(plan_.industry_sets()[n.aux].value[store_.industry_ids()[row]]);
+    case PlanOp::kNot: {
+      const Tri c = RowBool(n.args[0], i);
+      return c == Tri::kUnknown ? c : of(c == Tri::kFalse);
+    }
+    case PlanOp::kAnd:
+    case PlanOp::kOr: {
+      const Tri absorbing = n.op == PlanOp::kAnd ? Tri::kFalse : Tri::kTrue;
+      bool unknown = false;
+      for (int32_t a : n.args) {
+        const Tri c = RowBool(a, i);
+        if (c == absorbing) return c;
+        unknown = unknown || c == Tri::kUnknown;
+      }
+      return unknown ? Tri::kUnknown : of(n.op == PlanOp::kAnd);
+    }
+    case PlanOp::kCompare: {
+      int64_t a, b;
+      const bool ka = RowNum(n.args[0], i, &a);
+      const bool kb = RowNum(n.args[1], i, &b);
+      if (!ka || !kb) return Tri::kUnknown;
+      return of(CompareRaw(n.cmp, a, b));
+    }
+    case PlanOp::kBoolEq: {
+      const Tri a = RowBool(n.args[0], i);
+      const Tri b = RowBool(n.args[1], i);
+      if (a == Tri::kUnknown || b == Tri::kUnknown) return Tri::kUnknown;
+      return of((a == b) == (n.cmp == Op::kEq));
+    }
+    case PlanOp::kIfBool: {
+      const Tri c = RowBool(n.args[0], i);
+      if (c == Tri::kUnknown) return c;
+      return RowBool(n.args[c == Tri::kTrue ? 1 : 2], i);
+    }
+    default: return Tri::kUnknown;
+  }
+}
+
+bool BlockEvaluator::RowNum(int32_t id, uint32_t i, int64_t* out) {
+  if (Evaluated(id)) {
+    const NumView& v = num_views_[id];
+    if (!KnownAt(v, i)) return false;
+    *out = At(v, i);
+    return true;
+  }
+  const PlanNode& n = plan_.nodes()[id];
+  const uint32_t row = block_begin_ + i;
+  switch (n.op) {
+    case PlanOp::kNumConst: *out = n.imm; return true;
+    case PlanOp::kAsOf: *out = as_of_; return true;
+    case PlanOp::kFact: {
+      const FactId fact(static_cast<uint32_t>(n.imm));
+      if (!Bit(store_.fact_known(fact), row)) return false;
+      *out = store_.fact_values(fact)[row];
+      return true;
+    }
+    case PlanOp::kFounded:
+      if (!Bit(store_.founded_known(), row)) return false;
+      *out = store_.founded_days()[row];
+      return true;
+    case PlanOp::kValidFrom:
+    case PlanOp::kValidTo: {
+      int32_t from, to;
+      if (!RowTagGrant(TagId(static_cast<uint32_t>(n.imm)), row, &from, &to)) return false;
+      const int32_t d = n.op == PlanOp::kValidTo ? to : from;
+      if (d == (n.op == PlanOp::kValidTo ? kOpenTo : kOpenFrom)) return false;
+      *out = d;
+      return true;
+    }
+    case PlanOp::kNeg:
+    case PlanOp::kAbs: {
+      int64_t x;
+      if (!RowNum(n.args[0], i, &x)) return false;
+      *out = (n.op == PlanOp::kNeg || x < 0) ? -x : x;
+      return true;
+    }
+    case PlanOp::kAdd:
+    case PlanOp::kSub:
+    case PlanOp::kMul:
+    case PlanOp::kDiv: {
+      int64_t a, b;
+      const bool ka = RowNum(n.args[0], i, &a);
+      const bool kb = RowNum(n.args[1], i, &b);
+      if (!ka || !kb) return false;
+      switch (n.op) {
+        case PlanOp::kAdd: return AddRaw(a, b, out);
+        case PlanOp::kSub: return SubRaw(a, b, out);
+        case PlanOp::kMul: return MulRaw(a, b, out);
+        default: return DivRaw(a, b, out);
+      }
+    }
+    case PlanOp::kMin:
+    case PlanOp::kMax: {
+      int64_t best = 0;
+      for (size_t k = 0; k < n.args.size(); ++k) {
+        int64_t x;
+        if (!RowNum(n.args[k], i, &x)) return false;
+        if (k == 0 || (n.op == PlanOp::kMin ? x < best : x > best)) best = x;
+      }
+      *out = best;
+      return true;
+    }
+    case PlanOp::kIfNum: {
+      const Tri c = RowBool(n.args[0], i);
+      if (c == Tri::kUnknown) return false;
+      return RowNum(n.args[c == Tri::kTrue ? 1 : 2], i, out);
+    }
+    case PlanOp::kTier: {
+      int64_t x;
+      if (!RowNum(n.args[0], i, &x)) return false;
+      bool have_best = false;
+      int64_t best = 0, amount = 0;
+      for (size_t k = 1; k + 1 < n.args.size(); k += 2) {
+        int64_t th;
+        if (!RowNum(n.args[k], i, &th)) return false;
+        if (th <= x && (!have_best || th > best)) {
+          if (!RowNum(n.args[k + 1], i, &amount)) return false;
+          have_best = true;
+          best = th;
+        }
+      }
+      *out = have_best ? amount : 0;
+      return true;
+    }
+    case PlanOp::kYearsBetween:
+    case PlanOp::kDaysBetween: {
+      int64_t a, b;
+      const bool ka = RowNum(n.args[0], i, &a);
+      const bool kb = RowNum(n.args[1], i, &b);
+      if (!ka || !kb) return false;
+      *out = (n.op == PlanOp::kYearsBetween ? YearsBetween(DayFromNumber(a), DayFromNumber(b)) : b - a) *
+             Decimal::kOne;
+      return true;
+    }
+    default: return false;
+  }
+}
+
+}  // namespace polmatch

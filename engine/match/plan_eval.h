@@ -1,0 +1,96 @@
+// File: plan_eval.h
+//
+// BlockEvaluator evaluates MatchPlan nodes over one block of a FirmStore (kBlockRows rows) for
+// one as_of date: densely (Bool, Num: whole-block bitsets and value columns, memoised per block so
+// a shared node is computed once) or for single rows (RowBool, RowNum: benefits and rank_by of the
+// few rows that need them). Both paths use the same scalar operations, which are those of the
+// reference evaluator (engine/expr/eval.cc): exact Decimal arithmetic with overflow and division by
+// zero giving unknown, Kleene logic, the same tier/min/max/if evaluation order.
+//
+// Not thread-safe: each matcher thread owns one evaluator (its scratch is the per-block working set).
+#ifndef POLMATCH_MATCH_PLAN_EVAL_H_
+#define POLMATCH_MATCH_PLAN_EVAL_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/time/civil_time.h"
+#include "engine/index/bitset.h"
+#include "engine/index/firm_store.h"
+#include "engine/match/plan.h"
+
+namespace polmatch {
+
+// A three-valued row result.
+enum class Tri : uint8_t { kFalse = 0, kTrue = 1, kUnknown = 2 };
+
+// Scalar operations on Decimal raw values; false = unknown (overflow, division by zero).
+namespace plan_internal {
+bool AddRaw(int64_t a, int64_t b, int64_t* out);
+bool SubRaw(int64_t a, int64_t b, int64_t* out);
+bool MulRaw(int64_t a, int64_t b, int64_t* out);
+bool DivRaw(int64_t a, int64_t b, int64_t* out);
+bool CompareRaw(Op op, int64_t a, int64_t b);
+}  // namespace plan_internal
+
+class BlockEvaluator {
+ public:
+  struct BoolView {
+    const uint64_t* t;
+    const uint64_t* f;
+  };
+  // A numeric block: `v` null means every row has the value `scalar` (and is known).
+  struct NumView {
+    const int64_t* v;
+    const uint64_t* known;
+    int64_t scalar;
+  };
+
+  BlockEvaluator(const MatchPlan& plan, const FirmStore& store, absl::CivilDay as_of);
+
+  // Starts a block; views of the previous block become invalid.
+  void SetBlock(uint32_t block);
+  uint32_t block_begin() const { return block_begin_; }
+  // Rows of the block that exist (the last block is padded).
+  const uint64_t* valid() const { return valid_; }
+
+  BoolView Bool(int32_t node);
+  NumView Num(int32_t node);
+
+  // One row; `i` is the row's offset in the block.
+  Tri RowBool(int32_t node, uint32_t i);
+  bool RowNum(int32_t node, uint32_t i, int64_t* out);
+
+ private:
+  bool Evaluated(int32_t node) const { return stamp_[node] == stamp_now_; }
+  uint64_t* BoolSlotT(int32_t slot) { return &bool_slots_[size_t(slot) * 2 * kBlockWords]; }
+  uint64_t* BoolSlotF(int32_t slot) { return BoolSlotT(slot) + kBlockWords; }
+  int64_t* NumSlotV(int32_t slot) { return &num_values_[size_t(slot) * kBlockRows]; }
+  uint64_t* NumSlotK(int32_t slot) { return &num_known_[size_t(slot) * kBlockWords]; }
+
+  BoolView EvalBool(const PlanNode& n);
+  NumView EvalNum(const PlanNode& n);
+  void TagHeld(TagId tag, uint64_t* t);
+  // valid_from / valid_to of the holding grant (FirmView::HoldingGrant) for each held row.
+  void TagValidity(TagId tag, bool want_to, int64_t* v, uint64_t* known);
+  bool RowTagGrant(TagId tag, uint32_t row, int32_t* from, int32_t* to) const;
+
+  const MatchPlan& plan_;
+  const FirmStore& store_;
+  const Taxonomy* taxonomy_ = nullptr;
+  int32_t as_of_ = 0;
+  uint32_t block_begin_ = 0;
+  uint32_t stamp_now_ = 0;
+  std::vector<uint32_t> stamp_;
+  std::vector<BoolView> bool_views_;
+  std::vector<NumView> num_views_;
+  std::vector<uint64_t> bool_slots_;
+  std::vector<int64_t> num_values_;
+  std::vector<uint64_t> num_known_;
+  uint64_t valid_[kBlockWords];
+  std::vector<int32_t> scratch_from_, scratch_to_;
+};
+
+}  // namespace polmatch
+
+#endif  // POLMATCH_MATCH_PLAN_EVAL_H_

@@ -1,0 +1,79 @@
+// File: night.h
+//
+// NightResult is one nightly run's outcome in credit-code order: what the batch outputs are
+// written from, what the state file keeps, and what the next night diffs against. Firm ids are
+// positions in `credit_codes` (ascending), so two nights compare by credit code, whatever the
+// index's row order. INELIGIBLE is implicit (a firm in no bitmap of a policy).
+#ifndef POLMATCH_OUTPUT_NIGHT_H_
+#define POLMATCH_OUTPUT_NIGHT_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/match/outcome.h"
+#include "engine/util/decimal.h"
+#include "proto/polmatch.pb.h"
+#include "roaring/roaring.hh"
+
+namespace polmatch {
+
+// Statuses kept as bitmaps (INELIGIBLE is the complement).
+inline constexpr std::array<MatchStatus, 5> kKeptStatuses = {ELIGIBLE, UNDETERMINED, NEAR_MISS,
+                                                             EXCLUDED, NOT_SELECTED};
+// Statuses told to firms in pushes.jsonl.
+inline bool IsPushable(MatchStatus s) {
+  return s == ELIGIBLE || s == NEAR_MISS || s == UNDETERMINED;
+}
+
+struct PolicyNight {
+  std::string id;
+  bool auto_grant = false;
+  std::array<Roaring, 7> by_status;  // indexed by MatchStatus; INELIGIBLE left empty
+  // Known benefits (fen-rounded raw Decimal) of firms in ELIGIBLE/EXCLUDED/NOT_SELECTED, by firm id.
+  std::vector<std::pair<uint32_t, int64_t>> benefits;
+
+  MatchStatus StatusOf(uint32_t firm) const;
+  std::optional<Decimal> BenefitOf(uint32_t firm) const;  // binary search
+};
+
+struct NightResult {
+  std::string as_of;
+  std::vector<std::string> credit_codes;  // ascending, unique
+  std::vector<std::string> names;         // parallel to credit_codes (not kept in the state file)
+  std::vector<PolicyNight> policies;      // ascending id
+};
+
+// Fills a NightResult one outcome at a time. Policy ids must be given in ascending order and firms
+// added in ascending credit-code order (the diff of two nights merges on both).
+class NightBuilder {
+ public:
+  NightBuilder(std::string as_of, std::vector<std::string> policy_ids,
+               std::vector<bool> auto_grant);
+  // Returns the new firm's id.
+  uint32_t AddFirm(std::string credit_code, std::string name);
+  void Set(uint32_t firm, size_t policy, const Outcome& outcome);
+  NightResult Finish() &&;
+
+ private:
+  NightResult night_;
+};
+
+// The state file: a versioned header, the credit codes, per policy the status bitmaps (portable
+// Roaring) and benefits, and a CRC-32 of everything before it. Names are not kept.
+std::string SerializeState(const NightResult& night);
+absl::StatusOr<NightResult> ParseState(absl::string_view bytes);
+
+// summary.json, grants.csv and pushes.jsonl contents (SPEC §5). `previous` = the last run's
+// state for a diff; without it every pushable outcome is pushed as NEW.
+BatchSummary Summarize(const NightResult& night);
+std::string SummaryJson(const NightResult& night);
+std::string GrantsCsv(const NightResult& night);
+std::string PushesJsonl(const NightResult& night, const NightResult* previous);
+
+}  // namespace polmatch
+
+#endif  // POLMATCH_OUTPUT_NIGHT_H_

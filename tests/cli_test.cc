@@ -1,0 +1,139 @@
+// The polmatch command line end to end: exit codes, --help, lint/test/query/check output.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace polmatch {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct CmdResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr, interleaved
+};
+
+CmdResult Polmatch(const std::string& args) {
+  CmdResult r;
+  const std::string cmd = std::string(POLMATCH_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("cli_" + std::to_string(counter_++));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "policies");
+    fs::create_directories(dir_ / "tests");
+    fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", dir_ / "taxonomy");
+    std::ofstream(dir_ / "policies/p.textproto") << R"pb(
+      policy { id: "sw-4.4" title: "新型研发机构引进资助" mode: AUTO_GRANT
+        eligibility: "org.new_rd_institution and region under \"441500\" and new_rd_equipment_investment > 0"
+        benefit: "min(new_rd_equipment_investment * 20%, if(org.new_rd_institution.public_interest, 200万, 100万))" }
+      policy { id: "sw-it" title: "培育名录库" eligibility: "industry under \"I\" and revenue >= 1000万元" }
+    )pb";
+    code_ = testing::MakeCreditCode("441502", 42);
+    other_ = testing::MakeCreditCode("441502", 43);
+    std::ofstream(dir_ / "firms.jsonl")
+        << "{\"credit_code\":\"" << code_ << "\",\"name\":\"汕尾海峰研究院\",\"region\":\"441502\","
+        << "\"industry\":\"I6513\",\"founded\":\"2019-03-01\",\"facts\":{\"new_rd_equipment_investment\":"
+        << "15000000,\"revenue\":\"9000000\"},\"tags\":[{\"id\":\"org.new_rd_institution.public_interest\"}]}\n"
+        << "{\"credit_code\":\"" << other_ << "\",\"region\":\"441502\"}\n"
+        << "{\"credit_code\":\"91441502000000000X\",\"region\":\"441502\"}\n";
+  }
+  std::string Rules() const { return dir_.string(); }
+  std::string Firms() const { return (dir_ / "firms.jsonl").string(); }
+  fs::path dir_;
+  std::string code_, other_;
+  static inline int counter_ = 0;
+};
+
+TEST_F(CliTest, UsageAndHelp) {
+  EXPECT_EQ(Polmatch("").exit_code, 2);
+  EXPECT_EQ(Polmatch("frobnicate").exit_code, 2);
+  CmdResult help = Polmatch("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("免申即享"));
+  for (const char* cmd : {"lint", "test", "query", "check"}) {
+    CmdResult r = Polmatch(std::string(cmd) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_THAT(r.out, HasSubstr("usage: polmatch " + std::string(cmd))) << cmd;
+  }
+  EXPECT_EQ(Polmatch("query --rules x").exit_code, 2);
+  EXPECT_EQ(Polmatch("lint --bogus").exit_code, 2);
+}
+
+TEST_F(CliTest, LintCleanAndBroken) {
+  CmdResult ok = Polmatch("lint " + Rules());
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  std::ofstream(dir_ / "policies/bad.textproto")
+      << "policy {\n  id: \"bad\"\n  title: \"t\"\n  eligibility: \"revenue >\"\n}\n";
+  CmdResult bad = Polmatch("lint " + Rules());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.out, HasSubstr("bad.textproto:4:26: policy bad: eligibility: expected a value, found end of expression"));
+  EXPECT_EQ(Polmatch("lint /nonexistent").exit_code, 2);
+}
+
+TEST_F(CliTest, PolicyTests) {
+  std::ofstream(dir_ / "tests/t.textproto") << "test { name: \"n\" policy: \"sw-4.4\" as_of: \"2021-06-30\" "
+      << "expect_status: ELIGIBLE expect_benefit: \"2000000.00\" firm { credit_code: \"" << code_
+      << "\" region: \"441502\" facts { key: \"new_rd_equipment_investment\" value: \"15000000\" } "
+      << "tags { id: \"org.new_rd_institution.public_interest\" } } }\n"
+      << "test { name: \"wrong\" policy: \"sw-4.4\" as_of: \"2021-06-30\" expect_status: ELIGIBLE "
+      << "firm { credit_code: \"" << code_ << "\" region: \"441502\" } }\n";
+  CmdResult r = Polmatch("test " + Rules());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("1 passed, 1 failed"));
+  EXPECT_THAT(r.out, HasSubstr("t.textproto:2: FAIL wrong: expected ELIGIBLE, got INELIGIBLE"));
+}
+
+TEST_F(CliTest, QueryTextAndJson) {
+  CmdResult r = Polmatch("query --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ + " --as-of 2021-06-30");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("1 record(s) rejected"));
+  EXPECT_THAT(r.out, HasSubstr("firms.jsonl:3:"));
+  EXPECT_THAT(r.out, HasSubstr("ELIGIBLE     sw-4.4  新型研发机构引进资助  2000000.00 元  [免申即享]"));
+  EXPECT_THAT(r.out, HasSubstr("NEAR_MISS    sw-it"));
+  CmdResult j = Polmatch("query --json --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ + " --as-of 2021-06-30");
+  EXPECT_EQ(j.exit_code, 0);
+  EXPECT_THAT(j.out, HasSubstr("\"credit_code\":\"" + code_ + "\""));
+  EXPECT_THAT(j.out, HasSubstr("\"as_of\":\"2021-06-30\""));
+  EXPECT_THAT(j.out, HasSubstr("\"status\":\"ELIGIBLE\""));
+  EXPECT_THAT(j.out, HasSubstr("\"benefit_yuan\":\"2000000.00\""));
+  EXPECT_THAT(j.out, HasSubstr("\"value\":\"FALSE\""));
+  EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms " + Firms() + " --firm 91441502000000000X").exit_code, 1);
+  EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms /nope.jsonl --firm " + code_).exit_code, 2);
+  EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ + " --as-of 2021-02-30").exit_code, 2);
+}
+
+TEST_F(CliTest, CheckExplains) {
+  CmdResult r = Polmatch("check --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ +
+                   " --policy sw-it --as-of 2021-06-30");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("status: NEAR_MISS — one condition missing: revenue >= 1000万元"));
+  EXPECT_THAT(r.out, HasSubstr("✗ revenue >= 1000万元   [年营业收入 revenue = 9000000]"));
+  EXPECT_THAT(r.out, HasSubstr("✓ industry under \"I\"   [industry = I6513 应用软件开发]"));
+  CmdResult b = Polmatch("check --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ +
+                   " --policy sw-4.4 --as-of 2021-06-30");
+  EXPECT_THAT(b.out, HasSubstr("= 2000000 → 2000000.00 元"));
+  EXPECT_EQ(Polmatch("check --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ + " --policy nope").exit_code, 1);
+}
+
+}  // namespace
+}  // namespace polmatch

@@ -1,0 +1,146 @@
+#include "engine/index/firm_store.h"
+
+#include <string>
+#include <vector>
+
+#include "engine/util/dates.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace polmatch {
+namespace {
+
+using testing::MakeFirm;
+using testing::MakeProfile;
+using testing::RealTaxonomy;
+
+std::vector<Firm> SampleFirms() {
+  std::vector<Firm> firms;
+  auto add = [&](const std::string& region, int serial, const std::string& industry) {
+    FirmProfile p = MakeProfile(region, serial, industry);
+    (*p.mutable_facts())["revenue"] = std::to_string(serial * 1000) + ".5";
+    if (serial % 2 == 0) (*p.mutable_facts())["employees"] = "12";
+    TagGrant* g = p.add_tags();
+    g->set_id("qual.hitech");
+    if (serial % 3 == 0) g->set_valid_to("2024-12-31");
+    firms.push_back(MakeFirm(p));
+  };
+  add("441502", 5, "I65");
+  add("440802", 9, "C13");
+  add("440811", 2, "");
+  add("440802", 3, "I6513");
+  add("420111", 7, "C26");
+  add("440000", 4, "C13");
+  add("441521", 1, "M");
+  return firms;
+}
+
+TEST(FirmStoreTest, RowsOrderedByRegionThenCreditCode) {
+  const std::vector<Firm> firms = SampleFirms();
+  absl::StatusOr<FirmStore> s = FirmStore::Build(firms, RealTaxonomy());
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->num_rows(), firms.size());
+  EXPECT_EQ(s->padded_rows() % kBlockRows, 0u);
+  for (uint32_t r = 1; r < s->num_rows(); ++r) {
+    const std::string prev = std::string(s->region(r - 1)) + std::string(s->credit_code(r - 1));
+    const std::string cur = std::string(s->region(r)) + std::string(s->credit_code(r));
+    EXPECT_LT(prev, cur);
+  }
+  for (uint32_t r = 0; r < s->num_rows(); ++r) {
+    const Firm& f = firms[s->source_index(r)];
+    EXPECT_EQ(s->credit_code(r), f.credit_code);
+    EXPECT_EQ(s->region(r), f.region);
+    EXPECT_EQ(s->industry(r), f.industry);
+    EXPECT_EQ(s->name(r), f.name);
+    EXPECT_EQ(s->founded(r), f.founded);
+  }
+}
+
+TEST(FirmStoreTest, RegionRangesFollowUnder) {
+  const std::vector<Firm> firms = SampleFirms();
+  absl::StatusOr<FirmStore> s = FirmStore::Build(firms, RealTaxonomy());
+  ASSERT_TRUE(s.ok());
+  for (const char* code : {"440000", "440800", "440802", "440811", "441500", "441502", "420100",
+                           "420111", "110000", "441521", "440801"}) {
+    const RowRange range = s->RegionRange(code);
+    for (uint32_t r = 0; r < s->num_rows(); ++r) {
+      const bool inside = r >= range.begin && r < range.end;
+      EXPECT_EQ(inside, Taxonomy::RegionUnder(s->region(r), code)) << code << " row " << r;
+    }
+    const RowRange exact = s->RegionExactRange(code);
+    for (uint32_t r = 0; r < s->num_rows(); ++r) {
+      EXPECT_EQ(r >= exact.begin && r < exact.end, s->region(r) == code) << code;
+    }
+  }
+  EXPECT_EQ(s->RegionRange("440800").size(), 3u);  // 440802 ×2, 440811
+  EXPECT_EQ(s->RegionRange("440000").size(), 6u);  // and 440000 itself, 441502, 441521
+  EXPECT_TRUE(s->RegionRange("4408").empty());
+  EXPECT_TRUE(s->UnknownRegionRange().empty());
+}
+
+TEST(FirmStoreTest, FindRowAndFacts) {
+  const std::vector<Firm> firms = SampleFirms();
+  absl::StatusOr<FirmStore> s = FirmStore::Build(firms, RealTaxonomy());
+  ASSERT_TRUE(s.ok());
+  const FactId revenue = *RealTaxonomy().FindFact("revenue");
+  const FactId employees = *RealTaxonomy().FindFact("employees");
+  for (size_t i = 0; i < firms.size(); ++i) {
+    std::optional<uint32_t> row = s->FindRow(firms[i].credit_code);
+    ASSERT_TRUE(row.has_value());
+    EXPECT_EQ(s->source_index(*row), i);
+    EXPECT_EQ(s->fact(*row, revenue), firms[i].facts[revenue.value]);
+    EXPECT_EQ(s->fact(*row, employees), firms[i].facts[employees.value]);  // unknown stays unknown
+    // Columns agree with the accessors.
+    EXPECT_EQ(TestBit(s->fact_known(employees), *row), firms[i].facts[employees.value].has_value());
+    if (firms[i].facts[revenue.value]) {
+      EXPECT_EQ(s->fact_values(revenue)[*row], firms[i].facts[revenue.value]->raw());
+    }
+    const Firm back = s->ToFirm(*row);
+    EXPECT_EQ(back.facts, firms[i].facts);
+    ASSERT_EQ(back.tags.size(), firms[i].tags.size());
+    EXPECT_EQ(back.tags[0].valid_to, firms[i].tags[0].valid_to);
+  }
+  EXPECT_FALSE(s->FindRow("91440800MA4UJH1X2Q").has_value());
+  EXPECT_FALSE(s->FindRow("short").has_value());
+  // Padding rows are unknown.
+  EXPECT_FALSE(TestBit(s->fact_known(revenue), s->num_rows()));
+  EXPECT_EQ(s->industry_ids()[s->num_rows()], 0);
+}
+
+TEST(FirmStoreTest, TagGrantsSortedByRow) {
+  const std::vector<Firm> firms = SampleFirms();
+  absl::StatusOr<FirmStore> s = FirmStore::Build(firms, RealTaxonomy());
+  ASSERT_TRUE(s.ok());
+  const TagGrantColumn g = s->grants(*RealTaxonomy().FindTag("qual.hitech"));
+  ASSERT_EQ(g.size, firms.size());
+  for (size_t k = 0; k < g.size; ++k) {
+    if (k > 0) {
+      EXPECT_LT(g.rows[k - 1], g.rows[k]);
+    }
+    EXPECT_EQ(g.from[k], kOpenFrom);
+    const Firm& f = firms[s->source_index(g.rows[k])];
+    EXPECT_EQ(g.to[k], f.tags[0].valid_to ? DayNumber(*f.tags[0].valid_to) : kOpenTo);
+  }
+  EXPECT_EQ(s->grants(*RealTaxonomy().FindTag("credit.blacklist")).size, 0u);
+}
+
+TEST(FirmStoreTest, EmptyAndUnknownRegion) {
+  absl::StatusOr<FirmStore> empty = FirmStore::Build({}, RealTaxonomy());
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->num_rows(), 0u);
+  EXPECT_TRUE(empty->RegionRange("440000").empty());
+
+  std::vector<Firm> firms = SampleFirms();
+  firms[2].region = "";
+  absl::StatusOr<FirmStore> s = FirmStore::Build(firms, RealTaxonomy());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->UnknownRegionRange(), (RowRange{0, 1}));
+  EXPECT_EQ(s->region(0), "");
+  EXPECT_EQ(s->credit_code(0), firms[2].credit_code);
+
+  firms[3].region = "4408";
+  EXPECT_FALSE(FirmStore::Build(firms, RealTaxonomy()).ok());
+}
+
+}  // namespace
+}  // namespace polmatch

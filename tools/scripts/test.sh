@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, runs every test (unit, differential, golden,
+# the seed catalogs' policy tests), then the same suites under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then a short bounded run of every libFuzzer target.
+# Usage: tools/scripts/test.sh [--quick]   (--quick: the Release suites only)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$here"
+jobs="$(nproc)"
+fuzz_seconds="${POLMATCH_FUZZ_SECONDS:-20}"
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "release build + tests"
+tools/scripts/setup.sh build
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+[ "${1:-}" = "--quick" ] && exit 0
+
+step "AddressSanitizer + UndefinedBehaviorSanitizer build + tests"
+CMAKE_BUILD_TYPE=RelWithDebInfo tools/scripts/setup.sh build-asan -DPOLMATCH_SANITIZE=ON \
+  -DPOLMATCH_BUILD_BENCH=OFF -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+step "libFuzzer targets, ${fuzz_seconds}s each"
+POLMATCH_TARGETS=fuzzers CMAKE_BUILD_TYPE=RelWithDebInfo tools/scripts/setup.sh build-fuzz -DPOLMATCH_BUILD_FUZZ=ON \
+  -DPOLMATCH_BUILD_BENCH=OFF -DPOLMATCH_BUILD_TESTS=ON -DPOLMATCH_WERROR=OFF \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+for fuzzer in build-fuzz/tests/*_fuzzer; do
+  name="$(basename "$fuzzer" _fuzzer)"
+  corpus="tests/fuzz/corpus/$name"
+  work="$(mktemp -d)"
+  [ -d "$corpus" ] && cp -r "$corpus/." "$work/"
+  echo "fuzzing $name" >&2
+  "$fuzzer" -max_total_time="$fuzz_seconds" -max_len=4096 -print_final_stats=0 "$work" 2>"$work.log" \
+    || { tail -50 "$work.log" >&2; echo "fuzzer $name failed" >&2; exit 1; }
+  rm -rf "$work" "$work.log"
+done
+step "all tests passed"
