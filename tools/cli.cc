@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "engine/index/snapshot.h"
 #include "engine/ingest/firm_reader.h"
 #include "engine/util/dates.h"
 
@@ -64,6 +65,39 @@ std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& p
     std::cerr << "\n";
   }
   return std::move(*firms);
+}
+
+void AddRegistryOptions(po::options_description& options) {
+  options.add_options()
+      ("snapshot", po::value<std::string>(), "the snapshot written by polmatch index")
+      ("firms", po::value<std::vector<std::string>>()->composing(),
+       "firm data, JSON Lines or CSV, instead of a snapshot; repeat to merge sources");
+}
+
+std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonomy& taxonomy,
+                                      int* exit_code) {
+  *exit_code = kUsage;
+  if (vm.count("snapshot") == vm.count("firms")) {
+    PrintError("give either --snapshot or --firms");
+    return std::nullopt;
+  }
+  if (vm.count("snapshot")) {
+    absl::StatusOr<FirmStore> store = ReadSnapshotFile(vm["snapshot"].as<std::string>(), taxonomy);
+    if (!store.ok()) {
+      PrintError(std::string(store.status().message()));
+      return std::nullopt;
+    }
+    return std::move(*store);
+  }
+  std::optional<std::vector<Firm>> firms =
+      LoadFirmFiles(vm["firms"].as<std::vector<std::string>>(), taxonomy);
+  if (!firms) return std::nullopt;
+  absl::StatusOr<FirmStore> store = FirmStore::Build(*firms, taxonomy);
+  if (!store.ok()) {
+    PrintError(std::string(store.status().message()));
+    return std::nullopt;
+  }
+  return std::move(*store);
 }
 
 std::optional<absl::CivilDay> AsOfOption(const po::variables_map& vm) {

@@ -12,6 +12,7 @@
 #include "absl/time/civil_time.h"
 #include "boost/program_options.hpp"
 #include "engine/catalog/catalog.h"
+#include "engine/index/firm_store.h"
 #include "engine/ingest/firm.h"
 
 namespace polmatch::cli {
@@ -37,6 +38,13 @@ std::optional<Catalog> LoadRules(const std::string& dir, int* exit_code);
 // when a file cannot be read.
 std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& paths,
                                                const Taxonomy& taxonomy);
+
+// The firm registry of a command: --snapshot S, or --firms F… indexed on the fly (exactly one of
+// them). nullopt after printing an error (`exit_code` gets kUsage).
+std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonomy& taxonomy,
+                                      int* exit_code);
+// Adds --snapshot and --firms to `options`.
+void AddRegistryOptions(po::options_description& options);
 
 // --as-of (default today). nullopt after printing an error.
 std::optional<absl::CivilDay> AsOfOption(const po::variables_map& vm);

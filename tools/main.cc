@@ -10,6 +10,8 @@ int RunTest(int argc, char** argv);
 int RunQuery(int argc, char** argv);
 int RunCheck(int argc, char** argv);
 int RunGen(int argc, char** argv);
+int RunBatch(int argc, char** argv);
+int RunIndex(int argc, char** argv);
 }  // namespace polmatch::cli
 
 namespace {
@@ -25,6 +27,8 @@ constexpr Command kCommands[] = {
     {"test", polmatch::cli::RunTest, "run the policy test cases of RULES_DIR/tests"},
     {"query", polmatch::cli::RunQuery, "every policy's status for one firm, with reasons"},
     {"check", polmatch::cli::RunCheck, "why a policy does or does not apply to a firm"},
+    {"index", polmatch::cli::RunIndex, "build the snapshot (bitset index) from firm data"},
+    {"batch", polmatch::cli::RunBatch, "the nightly job: summary, grant lists, pushes, state"},
     {"gen", polmatch::cli::RunGen, "deterministic synthetic firms or policies, for demos and benchmarks"},
 };
 

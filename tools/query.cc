@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "engine/match/bulk_matcher.h"
 #include "engine/match/explain.h"
 #include "engine/match/reference.h"
 #include "engine/util/dates.h"
@@ -35,17 +36,17 @@ const char* ValueMark(ConditionTrace::Value v) {
 
 struct FirmQuery {
   std::optional<Catalog> catalog;
-  std::vector<Firm> firms;
-  const Firm* firm = nullptr;
+  std::optional<FirmStore> store;
+  Firm firm;
   absl::CivilDay as_of;
   std::vector<Outcome> outcomes;  // catalog order, groups and limits applied
 };
 
 void AddCommonOptions(po::options_description& options) {
   options.add_options()
-      ("rules", po::value<std::string>()->required(), "rules directory (taxonomy/, policies/)")
-      ("firms", po::value<std::vector<std::string>>()->required()->composing(),
-       "firm data, JSON Lines or CSV; repeat to merge sources (later facts override)")
+      ("rules", po::value<std::string>()->required(), "rules directory (taxonomy/, policies/)");
+  AddRegistryOptions(options);
+  options.add_options()
       ("firm", po::value<std::string>()->required(), "the firm's 统一社会信用代码")
       ("as-of", po::value<std::string>(), "evaluation date YYYY-MM-DD (default: today)")
       ("json", "print one JSON object instead of text");
@@ -59,30 +60,37 @@ std::optional<int> Prepare(const po::variables_map& vm, FirmQuery* q) {
   std::optional<absl::CivilDay> as_of = AsOfOption(vm);
   if (!as_of) return kUsage;
   q->as_of = *as_of;
-  std::optional<std::vector<Firm>> firms =
-      LoadFirmFiles(vm["firms"].as<std::vector<std::string>>(), q->catalog->taxonomy());
-  if (!firms) return kUsage;
-  q->firms = std::move(*firms);
+  q->store = LoadRegistry(vm, q->catalog->taxonomy(), &exit_code);
+  if (!q->store) return exit_code;
   const std::string code = vm["firm"].as<std::string>();
-  auto it = std::lower_bound(q->firms.begin(), q->firms.end(), code,
-                             [](const Firm& f, const std::string& c) { return f.credit_code < c; });
-  if (it == q->firms.end() || it->credit_code != code) {
+  std::optional<uint32_t> row = q->store->FindRow(code);
+  if (!row) {
     PrintError(absl::StrCat("firm ", code, " not found in the firm data"));
     return kProblems;
   }
-  q->firm = &*it;
+  q->firm = q->store->ToFirm(*row);
   const ReferenceMatcher matcher(*q->catalog);
-  q->outcomes = matcher.EvaluateFirm(FirmView(*q->firm, q->catalog->taxonomy(), q->as_of));
-  // Limits rank a policy's eligible firms across the registry: evaluate everyone only when the
-  // firm is eligible for a limited policy.
+  q->outcomes = matcher.EvaluateFirm(FirmView(q->firm, q->catalog->taxonomy(), q->as_of));
+  // Limits rank a policy's eligible firms across the registry: only when the firm is eligible
+  // for a limited policy, match the whole registry with the bitset engine to place it.
   bool limited = false;
   for (size_t p = 0; p < q->outcomes.size(); ++p) {
     limited = limited || (q->outcomes[p].status == ELIGIBLE &&
                           q->catalog->policies()[p].policy.limit() > 0);
   }
   if (limited) {
-    std::vector<std::vector<Outcome>> all = matcher.EvaluateAll(q->firms, q->as_of);
-    q->outcomes = all[it - q->firms.begin()];
+    absl::StatusOr<BulkMatcher> bulk = BulkMatcher::Create(*q->catalog, *q->store);
+    if (!bulk.ok()) {
+      PrintError(std::string(bulk.status().message()));
+      return kProblems;
+    }
+    const BulkResult all = bulk->Match(q->as_of, 2);
+    for (size_t p = 0; p < q->outcomes.size(); ++p) {
+      if (q->outcomes[p].status == ELIGIBLE && q->catalog->policies()[p].policy.limit() > 0 &&
+          all.Get(*row, static_cast<int>(p)).status == NOT_SELECTED) {
+        q->outcomes[p].status = NOT_SELECTED;
+      }
+    }
   }
   return std::nullopt;
 }
@@ -103,7 +111,7 @@ int RunQuery(int argc, char** argv) {
   options.add_options()("all", "also list ineligible policies");
   po::variables_map vm;
   if (auto exit = ParseArgs(
-          argc, argv, "polmatch query --rules DIR --firms F [--firms F…] --firm CODE [--as-of DATE] [--json]",
+          argc, argv, "polmatch query --rules DIR (--snapshot S | --firms F…) --firm CODE [--as-of DATE] [--json]",
           "Every policy's status for one firm: eligible ones first (highest benefit first), then\n"
           "near misses with the one condition missing, then undetermined ones with the data\n"
           "needed. Exit 0 found, 1 firm unknown or rules invalid, 2 bad usage/unreadable input.\n\n"
@@ -114,12 +122,12 @@ int RunQuery(int argc, char** argv) {
   }
   FirmQuery q;
   if (auto exit = Prepare(vm, &q)) return *exit;
-  FirmMatches m = ExplainFirm(*q.catalog, FirmView(*q.firm, q.catalog->taxonomy(), q.as_of), q.outcomes);
+  FirmMatches m = ExplainFirm(*q.catalog, FirmView(q.firm, q.catalog->taxonomy(), q.as_of), q.outcomes);
   if (vm.count("json")) {
     std::cout << ToJson(m) << "\n";
     return kOk;
   }
-  std::cout << m.credit_code() << "  " << q.firm->name << "  (as of " << m.as_of() << ")\n";
+  std::cout << m.credit_code() << "  " << q.firm.name << "  (as of " << m.as_of() << ")\n";
   int ineligible = 0;
   for (const PolicyResult& r : m.results()) {
     if (r.status() == INELIGIBLE && !vm.count("all")) {
@@ -145,7 +153,7 @@ int RunCheck(int argc, char** argv) {
   po::variables_map vm;
   if (auto exit = ParseArgs(
           argc, argv,
-          "polmatch check --rules DIR --firms F [--firms F…] --firm CODE --policy ID [--as-of DATE] [--json]",
+          "polmatch check --rules DIR (--snapshot S | --firms F…) --firm CODE --policy ID [--as-of DATE] [--json]",
           "Why a policy does or does not apply to a firm: each top-level condition with its value\n"
           "(✓ true, ✗ false, ? unknown) and the firm's data behind it, then the benefit\n"
           "computation. Exit 0 explained, 1 unknown firm/policy or invalid rules, 2 bad usage.",
@@ -160,11 +168,11 @@ int RunCheck(int argc, char** argv) {
     return kProblems;
   }
   const CompiledPolicy& policy = q.catalog->policies()[p];
-  FirmView view(*q.firm, q.catalog->taxonomy(), q.as_of);
+  FirmView view(q.firm, q.catalog->taxonomy(), q.as_of);
   PolicyResult r = ExplainOutcome(policy, q.catalog->taxonomy(), view, q.outcomes[p]);
   if (vm.count("json")) {
     FirmMatches m;
-    m.set_credit_code(q.firm->credit_code);
+    m.set_credit_code(q.firm.credit_code);
     m.set_as_of(FormatDate(q.as_of));
     *m.add_results() = r;
     std::cout << ToJson(m) << "\n";
@@ -174,7 +182,7 @@ int RunCheck(int argc, char** argv) {
             << (policy.auto_grant() ? "免申即享 AUTO_GRANT" : "APPLY") << ")\n"
             << "source: " << policy.policy.source().document() << " "
             << policy.policy.source().clause() << "\n"
-            << "firm:   " << q.firm->credit_code << "  " << q.firm->name << "  as of "
+            << "firm:   " << q.firm.credit_code << "  " << q.firm.name << "  as of "
             << FormatDate(q.as_of) << "\n"
             << "status: " << kStatusLabel[r.status()] << " — " << r.reason() << "\n"
             << "conditions:\n";

@@ -30,6 +30,7 @@ struct Draft {
   std::string benefit;                       // reads only facts bounded by `conditions`
   std::vector<std::string> rank_candidates;  // rank_by expressions that fit the theme
   double limit_rate = 0.06;                  // chance of limit/rank_by when there are candidates
+  std::string variant;                       // with `title`: which conditions the benefit fits
 };
 
 enum class Level { kNational, kProvince, kCity, kCounty };
@@ -76,12 +77,14 @@ class PolicyWriter {
         const int size = remaining >= 3 && rng_.Bernoulli(0.5) ? 3 : 2;
         const std::string group = absl::StrFormat("gen-group-%04d", ++group_serial);
         const int theme = static_cast<int>(rng_.Pick(theme_cumulative_));
+        const Draft base = Theme(theme);
         for (const Scope& scope : GroupScopes(size)) {
-          Emit(++i, theme, scope, group, catalog->add_policy());
+          Emit(++i, theme, scope, group, &base, catalog->add_policy());
         }
         continue;
       }
-      Emit(++i, static_cast<int>(rng_.Pick(theme_cumulative_)), PickScope(), "", catalog->add_policy());
+      Emit(++i, static_cast<int>(rng_.Pick(theme_cumulative_)), PickScope(), "", nullptr,
+           catalog->add_policy());
     }
   }
 
@@ -245,6 +248,7 @@ class PolicyWriter {
           d.conditions.push_back({{"emp_max"}, "employees <= 300"});
         }
         d.benefit = absl::StrCat("min(", fees, " * 50%, ", Pick({"10万", "20万", "30万"}), ")");
+        d.variant = fees;
         break;
       }
       case 9: {
@@ -363,9 +367,17 @@ class PolicyWriter {
 
   // --- one policy -------------------------------------------------------------------------------
 
-  void Emit(int serial, int theme, const Scope& scope, const std::string& group, Policy* p) {
+  // One policy. Members of an exclusive group share the `group_base` draft's conditions (the
+  // same measure at several levels) and differ in amounts.
+  void Emit(int serial, int theme, const Scope& scope, const std::string& group,
+            const Draft* group_base, Policy* p) {
     const int y = static_cast<int>(options_.as_of.year());
     Draft d = Theme(theme);
+    if (group_base != nullptr) {
+      Draft shared = *group_base;
+      if (d.title == shared.title && d.variant == shared.variant) shared.benefit = d.benefit;
+      d = std::move(shared);
+    }
     // 2–8 top-level terms: the region (unless national), the theme's, then fillers.
     const size_t target = static_cast<size_t>(rng_.Between(2, 8));
     std::vector<Condition> terms = d.conditions;

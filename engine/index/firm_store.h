@@ -133,6 +133,7 @@ class FirmStore {
   TagGrantColumn grants(TagId id) const;
 
  private:
+  friend struct SnapshotCodec;  // snapshot.cc reads and writes the columns below
   static constexpr size_t kIndustryWidth = 8;
   static constexpr size_t kRegionWidth = 6;
 

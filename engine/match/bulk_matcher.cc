@@ -6,6 +6,8 @@
 #include <numeric>
 #include <thread>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "engine/index/bitset.h"
 #include "engine/match/plan_eval.h"
 #include "engine/util/status_macros.h"
@@ -21,11 +23,49 @@ struct RowValue {
   bool known;
 };
 
+// The rows of one status of one policy over the blocks one thread took (ascending): a sparse
+// block as bit positions, a dense one as its 128 words — what Roaring containers are made of.
+struct StatusChunks {
+  static constexpr uint32_t kSparseMax = 256;  // ≤ 512 bytes of positions vs 1 KiB of words
+  struct Entry {
+    uint32_t block;
+    uint32_t count;   // set bits
+    uint32_t offset;  // into positions (count ≤ kSparseMax) or words (/ kBlockWords)
+  };
+  std::vector<Entry> entries;
+  std::vector<uint16_t> positions;
+  std::vector<uint64_t> words;
+
+  void Add(uint32_t block, const uint64_t* w) {
+    const uint32_t count = static_cast<uint32_t>(CountBits(w, kBlockWords));
+    if (count == 0) return;
+    if (count <= kSparseMax) {
+      entries.push_back({block, count, static_cast<uint32_t>(positions.size())});
+      ForEachBit(w, kBlockWords, [&](uint32_t i) { positions.push_back(static_cast<uint16_t>(i)); });
+    } else {
+      entries.push_back({block, count, static_cast<uint32_t>(words.size() / kBlockWords)});
+      words.insert(words.end(), w, w + kBlockWords);
+    }
+  }
+  // Calls fn(row) for every row of entry e, ascending.
+  template <typename Fn>
+  void ForEachRow(const Entry& e, Fn&& fn) const {
+    const uint32_t base = e.block * kBlockRows;
+    if (e.count <= kSparseMax) {
+      for (uint32_t k = 0; k < e.count; ++k) fn(base + positions[e.offset + k]);
+    } else {
+      ForEachBit(&words[size_t{e.offset} * kBlockWords], kBlockWords, [&](uint32_t i) { fn(base + i); });
+    }
+  }
+};
+
 // What one thread found for one policy, over the blocks it took (ascending rows).
 struct PolicyOut {
-  std::vector<uint32_t> rows[kNumSlots];
-  std::vector<RowValue> benefits;  // known benefits of rows eligible before groups and limits
-  std::vector<RowValue> ranks;     // rank_by of ELIGIBLE rows of limited policies
+  StatusChunks rows[kNumSlots];
+  // Known benefits of rows eligible before groups and limits.
+  std::vector<uint32_t> benefit_rows;
+  std::vector<int64_t> benefit_raw;
+  std::vector<RowValue> ranks;  // rank_by of ELIGIBLE rows of limited policies
 };
 
 // One policy on one block.
@@ -68,6 +108,8 @@ class MatchRun {
     }
   }
 
+  int64_t policy_blocks() const { return policy_blocks_.load(); }
+
   // Evaluates blocks taken from a shared counter into `out` (one entry per policy).
   void Worker(std::atomic<uint32_t>* next_block, std::vector<PolicyOut>* out) {
     BlockEvaluator ev(plan_, store_, as_of_);
@@ -89,6 +131,7 @@ class MatchRun {
       const int p = unit.policies[k];
       if (!active_[p] || !ScopeTouches(plan_.policies()[p].scope, begin, end)) continue;
       EvaluatePolicy(p, ev, scratch[k]);
+      policy_blocks_.fetch_add(1, std::memory_order_relaxed);
       members.push_back(static_cast<int>(k));
     }
     if (members.empty()) return;
@@ -146,8 +189,10 @@ class MatchRun {
           bits &= bits - 1;
           int64_t raw;
           if (ev.RowNum(pp.benefit, i, &raw)) {
-            const Decimal d = raw < 0 ? Decimal() : Decimal::FromRawUnchecked(raw).RoundHalfUp(2);
-            pb.benefits.push_back({i, d.raw(), true});
+            // Never negative; half-up to the fen (raw ≥ 0 here, so int64 arithmetic is exact).
+            constexpr int64_t kFen = Decimal::kOne / 100;
+            const int64_t fen = raw < 0 ? 0 : (raw + kFen / 2) / kFen * kFen;
+            pb.benefits.push_back({i, fen, true});
           } else if (cp.auto_grant()) {
             // 免申即享 needs the amount: without it the firm must apply.
             ClearBit(pb.el, i);
@@ -155,12 +200,8 @@ class MatchRun {
           }
         }
       }
-    } else if (cp.auto_grant()) {
-      for (uint32_t w = 0; w < kBlockWords; ++w) {
-        pb.un[w] |= pb.el[w];
-        pb.el[w] = 0;
-      }
     }
+    // An AUTO_GRANT policy without a benefit grants something non-monetary: eligible as is.
   }
 
   // Among each firm's ELIGIBLE members keeps the highest benefit (unknown lowest; ties: the
@@ -207,12 +248,13 @@ class MatchRun {
 
   void Emit(int p, BlockEvaluator& ev, const PolicyBlock& pb, PolicyOut& out) {
     const uint32_t base = ev.block_begin();
+    const uint32_t block = base / kBlockRows;
     const uint64_t* words[kNumSlots] = {pb.el, pb.un, pb.nm, pb.ex};
-    for (int s = 0; s < kNumSlots; ++s) {
-      std::vector<uint32_t>& rows = out.rows[s];
-      ForEachBit(words[s], kBlockWords, [&](uint32_t i) { rows.push_back(base + i); });
+    for (int s = 0; s < kNumSlots; ++s) out.rows[s].Add(block, words[s]);
+    for (const RowValue& b : pb.benefits) {
+      out.benefit_rows.push_back(base + b.row);
+      out.benefit_raw.push_back(b.raw);
     }
-    for (const RowValue& b : pb.benefits) out.benefits.push_back({base + b.row, b.raw, true});
     const int32_t rank = plan_.policies()[p].rank;
     if (rank >= 0) {
       ForEachBit(pb.el, kBlockWords, [&](uint32_t i) {
@@ -229,6 +271,7 @@ class MatchRun {
   absl::CivilDay as_of_;
   std::vector<bool> active_;
   std::vector<std::vector<int32_t>> block_units_;
+  std::atomic<int64_t> policy_blocks_{0};
   // Per-thread scratch lives in the worker; these are reused within one EvaluatePolicy call and
   // so must be per thread too.
   static thread_local std::vector<const uint64_t*> cond_t_, cond_f_;
@@ -239,23 +282,74 @@ thread_local std::vector<const uint64_t*> MatchRun::cond_t_;
 thread_local std::vector<const uint64_t*> MatchRun::cond_f_;
 thread_local std::vector<uint64_t> MatchRun::suffix_;
 
-// Merges ascending, disjoint per-thread runs.
-template <typename T, typename Less>
-std::vector<T> MergeRuns(const std::vector<const std::vector<T>*>& runs, Less less) {
-  std::vector<T> out;
-  size_t total = 0;
-  for (const auto* r : runs) total += r->size();
-  out.reserve(total);
-  for (const auto* r : runs) {
-    const size_t mid = out.size();
-    out.insert(out.end(), r->begin(), r->end());
-    std::inplace_merge(out.begin(), out.begin() + mid, out.end(), less);
+// Builds a Roaring bitmap from per-thread block chunks through CRoaring's portable serialization
+// format (RoaringFormatSpec: cookie 12346 without run containers, then per container key and
+// cardinality − 1, then offsets, then each container as sorted uint16 values when it holds at
+// most 4,096 rows, else as 1,024 words). One container covers 65,536 rows = 8 blocks. This costs a
+// copy per container instead of one insertion per row.
+Roaring ChunksToRoaring(const std::vector<const StatusChunks*>& parts, std::vector<char>* buffer) {
+  constexpr uint32_t kBlocksPerContainer = 65536 / kBlockRows;
+  constexpr uint32_t kArrayMax = 4096;
+  // All entries, ascending by block (each part ascends; blocks are disjoint across parts).
+  std::vector<std::pair<const StatusChunks*, const StatusChunks::Entry*>> entries;
+  for (const StatusChunks* part : parts) {
+    for (const auto& e : part->entries) entries.emplace_back(part, &e);
   }
-  return out;
-}
-
-Roaring ToRoaring(const std::vector<uint32_t>& rows) {
-  Roaring r(rows.size(), rows.data());
+  if (entries.empty()) return Roaring();
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.second->block < b.second->block; });
+  struct Container {
+    uint32_t key, card;
+    size_t first, last;  // entries [first, last)
+  };
+  std::vector<Container> containers;
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const uint32_t key = entries[k].second->block / kBlocksPerContainer;
+    if (containers.empty() || containers.back().key != key) containers.push_back({key, 0, k, k});
+    containers.back().card += entries[k].second->count;
+    containers.back().last = k + 1;
+  }
+  size_t size = 8 + containers.size() * 8;
+  for (const Container& c : containers) size += c.card <= kArrayMax ? 2 * c.card : 8192;
+  buffer->assign(size, 0);
+  char* out = buffer->data();
+  auto put32 = [](char* at, uint32_t v) { std::memcpy(at, &v, 4); };
+  auto put16 = [](char* at, uint16_t v) { std::memcpy(at, &v, 2); };
+  put32(out, 12346);
+  put32(out + 4, static_cast<uint32_t>(containers.size()));
+  size_t at = 8 + containers.size() * 8;
+  for (size_t c = 0; c < containers.size(); ++c) {
+    const Container& con = containers[c];
+    put16(out + 8 + 4 * c, static_cast<uint16_t>(con.key));
+    put16(out + 8 + 4 * c + 2, static_cast<uint16_t>(con.card - 1));
+    put32(out + 8 + 4 * containers.size() + 4 * c, static_cast<uint32_t>(at));
+    if (con.card <= kArrayMax) {
+      for (size_t k = con.first; k < con.last; ++k) {
+        entries[k].first->ForEachRow(*entries[k].second, [&](uint32_t row) {
+          put16(out + at, static_cast<uint16_t>(row & 0xFFFF));
+          at += 2;
+        });
+      }
+    } else {
+      uint64_t words[kBlocksPerContainer * kBlockWords] = {};
+      for (size_t k = con.first; k < con.last; ++k) {
+        const StatusChunks::Entry& e = *entries[k].second;
+        uint64_t* dst = words + (e.block % kBlocksPerContainer) * kBlockWords;
+        if (e.count <= StatusChunks::kSparseMax) {
+          entries[k].first->ForEachRow(e, [&](uint32_t row) {
+            const uint32_t i = row % kBlockRows;
+            dst[i / 64] |= 1ULL << (i % 64);
+          });
+        } else {
+          std::memcpy(dst, &entries[k].first->words[size_t{e.offset} * kBlockWords],
+                      kBlockWords * sizeof(uint64_t));
+        }
+      }
+      std::memcpy(out + at, words, sizeof(words));
+      at += sizeof(words);
+    }
+  }
+  Roaring r = Roaring::readSafe(buffer->data(), buffer->size());
   r.runOptimize();
   r.shrinkToFit();
   return r;
@@ -309,12 +403,15 @@ BulkResult BulkMatcher::Match(absl::CivilDay as_of, int threads) const {
   MatchRun run(*catalog_, *store_, *plan_, as_of);
   std::vector<std::vector<PolicyOut>> outs(threads, std::vector<PolicyOut>(num_policies));
   std::atomic<uint32_t> next_block{0};
+  const absl::Time start = absl::Now();
   {
     std::vector<std::thread> pool;
     for (int t = 1; t < threads; ++t) pool.emplace_back([&, t] { run.Worker(&next_block, &outs[t]); });
     run.Worker(&next_block, &outs[0]);
     for (std::thread& th : pool) th.join();
   }
+
+  const absl::Time evaluated = absl::Now();
 
   // Limits rank ties by credit code: the position of each row in code order.
   std::vector<uint32_t> code_rank;
@@ -332,55 +429,53 @@ BulkResult BulkMatcher::Match(absl::CivilDay as_of, int threads) const {
   result.policies_.resize(num_policies);
   std::atomic<size_t> next_policy{0};
   auto finish = [&] {
+    std::vector<char> buffer;
     for (size_t p = next_policy.fetch_add(1); p < num_policies; p = next_policy.fetch_add(1)) {
       BulkPolicyResult& r = result.policies_[p];
-      std::vector<uint32_t> rows[kNumSlots];
+      Roaring* targets[kNumSlots] = {&r.eligible, &r.undetermined, &r.near_miss, &r.excluded};
       for (int s = 0; s < kNumSlots; ++s) {
-        std::vector<const std::vector<uint32_t>*> runs;
-        for (auto& out : outs) runs.push_back(&out[p].rows[s]);
-        rows[s] = MergeRuns(runs, std::less<uint32_t>());
+        std::vector<const StatusChunks*> parts;
+        for (auto& out : outs) parts.push_back(&out[p].rows[s]);
+        *targets[s] = ChunksToRoaring(parts, &buffer);
       }
-      auto by_row = [](const RowValue& a, const RowValue& b) { return a.row < b.row; };
-      std::vector<const std::vector<RowValue>*> benefit_runs, rank_runs;
+      // Benefits: each thread's rows ascend; merge them.
+      std::vector<std::pair<uint32_t, int64_t>> benefits;
       for (auto& out : outs) {
-        benefit_runs.push_back(&out[p].benefits);
-        rank_runs.push_back(&out[p].ranks);
+        const size_t mid = benefits.size();
+        for (size_t k = 0; k < out[p].benefit_rows.size(); ++k) {
+          benefits.emplace_back(out[p].benefit_rows[k], out[p].benefit_raw[k]);
+        }
+        std::inplace_merge(benefits.begin(), benefits.begin() + mid, benefits.end());
       }
-      const std::vector<RowValue> benefits = MergeRuns(benefit_runs, by_row);
       r.benefit_rows.reserve(benefits.size());
       r.benefits.reserve(benefits.size());
-      for (const RowValue& b : benefits) {
-        r.benefit_rows.push_back(b.row);
-        r.benefits.push_back(Decimal::FromRawUnchecked(b.raw));
+      for (const auto& [row, raw] : benefits) {
+        r.benefit_rows.push_back(row);
+        r.benefits.push_back(Decimal::FromRawUnchecked(raw));
       }
       // Limit: rank the ELIGIBLE rows (highest rank first, unknown last, ties by credit code).
-      std::vector<uint32_t> not_selected;
       const int limit = catalog_->policies()[p].policy.limit();
-      if (limit > 0 && rows[kEligible].size() > static_cast<size_t>(limit)) {
-        std::vector<RowValue> ranks = MergeRuns(rank_runs, by_row);
+      if (limit > 0 && r.eligible.cardinality() > static_cast<uint64_t>(limit)) {
+        std::vector<RowValue> ranks;
+        for (auto& out : outs) ranks.insert(ranks.end(), out[p].ranks.begin(), out[p].ranks.end());
         std::sort(ranks.begin(), ranks.end(), [&](const RowValue& a, const RowValue& b) {
           if (a.known != b.known) return a.known;
           if (a.known && a.raw != b.raw) return a.raw > b.raw;
           return code_rank[a.row] < code_rank[b.row];
         });
-        std::vector<uint32_t> kept;
-        for (size_t k = 0; k < ranks.size(); ++k) {
-          (k < static_cast<size_t>(limit) ? kept : not_selected).push_back(ranks[k].row);
-        }
-        std::sort(kept.begin(), kept.end());
+        std::vector<uint32_t> not_selected;
+        for (size_t k = limit; k < ranks.size(); ++k) not_selected.push_back(ranks[k].row);
         std::sort(not_selected.begin(), not_selected.end());
-        rows[kEligible] = std::move(kept);
+        r.not_selected = Roaring(not_selected.size(), not_selected.data());
+        r.eligible -= r.not_selected;
+        r.not_selected.runOptimize();
+        r.eligible.runOptimize();
       }
-      r.eligible = ToRoaring(rows[kEligible]);
-      r.undetermined = ToRoaring(rows[kUndetermined]);
-      r.near_miss = ToRoaring(rows[kNearMiss]);
-      r.excluded = ToRoaring(rows[kExcluded]);
-      r.not_selected = ToRoaring(not_selected);
-      r.count[ELIGIBLE] = rows[kEligible].size();
-      r.count[UNDETERMINED] = rows[kUndetermined].size();
-      r.count[NEAR_MISS] = rows[kNearMiss].size();
-      r.count[EXCLUDED] = rows[kExcluded].size();
-      r.count[NOT_SELECTED] = not_selected.size();
+      r.count[ELIGIBLE] = r.eligible.cardinality();
+      r.count[UNDETERMINED] = r.undetermined.cardinality();
+      r.count[NEAR_MISS] = r.near_miss.cardinality();
+      r.count[EXCLUDED] = r.excluded.cardinality();
+      r.count[NOT_SELECTED] = r.not_selected.cardinality();
       r.count[INELIGIBLE] = store_->num_rows() - r.count[ELIGIBLE] - r.count[UNDETERMINED] -
                             r.count[NEAR_MISS] - r.count[EXCLUDED] - r.count[NOT_SELECTED];
       for (auto& out : outs) out[p] = PolicyOut();  // free as we go
@@ -392,6 +487,9 @@ BulkResult BulkMatcher::Match(absl::CivilDay as_of, int threads) const {
     finish();
     for (std::thread& th : pool) th.join();
   }
+  result.stats_.evaluate_seconds = absl::ToDoubleSeconds(evaluated - start);
+  result.stats_.finish_seconds = absl::ToDoubleSeconds(absl::Now() - evaluated);
+  result.stats_.policy_blocks = run.policy_blocks();
   return result;
 }
 

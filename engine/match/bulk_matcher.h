@@ -61,6 +61,13 @@ struct BulkPolicyResult {
   std::optional<Decimal> Benefit(uint32_t row) const;
 };
 
+// Where a Match() spent its time (wall clock).
+struct BulkMatchStats {
+  double evaluate_seconds = 0;  // blocks: predicates, statuses, benefits, groups
+  double finish_seconds = 0;    // merging the threads' rows, limits, Roaring bitmaps
+  int64_t policy_blocks = 0;    // (policy, block) pairs evaluated
+};
+
 class BulkResult {
  public:
   uint32_t num_rows() const { return num_rows_; }
@@ -68,10 +75,12 @@ class BulkResult {
   const BulkPolicyResult& policy(int index) const { return policies_[index]; }  // catalog order
   // The outcome of one pair (rank is not kept).
   Outcome Get(uint32_t row, int policy) const;
+  const BulkMatchStats& stats() const { return stats_; }
 
  private:
   friend class BulkMatcher;
   uint32_t num_rows_ = 0;
+  BulkMatchStats stats_;
   std::vector<BulkPolicyResult> policies_;
 };
 

@@ -89,6 +89,35 @@ bool DivRaw(int64_t a, int64_t b, int64_t* out) {
   return true;
 }
 
+// Whole years from day `from` to day `to` (days since 1970-01-01), exactly as YearsBetween of
+// dates.h counts them, with civil dates from days by Howard Hinnant's algorithm (no table, no
+// time-zone library on the per-row path).
+namespace {
+struct Ymd {
+  int64_t y;
+  int m, d;
+};
+Ymd CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return {yoe + era * 400 + (m <= 2), m, d};
+}
+}  // namespace
+
+int64_t YearsBetweenDays(int64_t from, int64_t to) {
+  if (to < from) return -YearsBetweenDays(to, from);
+  const Ymd a = CivilFromDays(from), b = CivilFromDays(to);
+  int64_t years = b.y - a.y;
+  if (b.m < a.m || (b.m == a.m && b.d < a.d)) --years;
+  return years;
+}
+
 bool CompareRaw(Op op, int64_t a, int64_t b) {
   switch (op) {
     case Op::kLt: return a < b;
@@ -110,6 +139,7 @@ using plan_internal::CompareRaw;
 using plan_internal::DivRaw;
 using plan_internal::MulRaw;
 using plan_internal::SubRaw;
+using plan_internal::YearsBetweenDays;
 
 alignas(64) const uint64_t kOnes[kBlockWords] = {
 #define POLMATCH_ONES8 ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL
@@ -495,7 +525,7 @@ BlockEvaluator::NumView BlockEvaluator::EvalNum(const PlanNode& n) {
           const uint32_t i = w * 64 + __builtin_ctzll(in);
           in &= in - 1;
           const int64_t x = At(a, i), y = At(b, i);
-          v[i] = (years ? YearsBetween(DayFromNumber(x), DayFromNumber(y)) : y - x) * Decimal::kOne;
+          v[i] = (years ? YearsBetweenDays(x, y) : y - x) * Decimal::kOne;
         }
       }
       break;
@@ -660,8 +690,7 @@ bool BlockEvaluator::RowNum(int32_t id, uint32_t i, int64_t* out) {
       const bool ka = RowNum(n.args[0], i, &a);
       const bool kb = RowNum(n.args[1], i, &b);
       if (!ka || !kb) return false;
-      *out = (n.op == PlanOp::kYearsBetween ? YearsBetween(DayFromNumber(a), DayFromNumber(b)) : b - a) *
-             Decimal::kOne;
+      *out = (n.op == PlanOp::kYearsBetween ? YearsBetweenDays(a, b) : b - a) * Decimal::kOne;
       return true;
     }
     default: return false;

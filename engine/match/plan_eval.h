@@ -31,6 +31,7 @@ bool SubRaw(int64_t a, int64_t b, int64_t* out);
 bool MulRaw(int64_t a, int64_t b, int64_t* out);
 bool DivRaw(int64_t a, int64_t b, int64_t* out);
 bool CompareRaw(Op op, int64_t a, int64_t b);
+int64_t YearsBetweenDays(int64_t from_day, int64_t to_day);
 }  // namespace plan_internal
 
 class BlockEvaluator {

@@ -124,6 +124,13 @@ void AppendCsvField(std::string* out, absl::string_view s) {
   out->push_back('"');
 }
 
+std::vector<uint32_t> CodeOrder(const std::vector<std::string>& codes) {
+  std::vector<uint32_t> order(codes.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return codes[a] < codes[b]; });
+  return order;
+}
+
 }  // namespace
 
 MatchStatus PolicyNight::StatusOf(uint32_t firm) const {
@@ -164,6 +171,7 @@ void NightBuilder::Set(uint32_t firm, size_t policy, const Outcome& o) {
 }
 
 NightResult NightBuilder::Finish() && {
+  night_.code_order = CodeOrder(night_.credit_codes);
   for (PolicyNight& p : night_.policies) {
     for (Roaring& r : p.by_status) r.runOptimize();
     std::sort(p.benefits.begin(), p.benefits.end());
@@ -227,8 +235,13 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
     absl::string_view code;
     in.GetBytes(kCodeLen, &code);
     while (!code.empty() && code.back() == ' ') code.remove_suffix(1);
-    if (i > 0 && !(night.credit_codes.back() < code)) return corrupt("codes out of order");
     night.credit_codes.emplace_back(code);
+  }
+  night.code_order = CodeOrder(night.credit_codes);
+  for (size_t i = 1; i < night.code_order.size(); ++i) {
+    if (night.credit_codes[night.code_order[i - 1]] == night.credit_codes[night.code_order[i]]) {
+      return corrupt("duplicate credit code");
+    }
   }
   night.names.assign(nfirms, std::string());
   if (!in.Get(&npolicies)) return corrupt("truncated policy count");
@@ -299,9 +312,15 @@ std::string SummaryJson(const NightResult& night) {
 
 std::string GrantsCsv(const NightResult& night) {
   std::string out = "policy_id,credit_code,name,benefit_yuan\n";
+  std::vector<uint32_t> rank(night.code_order.size());
+  for (uint32_t i = 0; i < rank.size(); ++i) rank[night.code_order[i]] = i;
+  std::vector<uint32_t> firms;
   for (const PolicyNight& p : night.policies) {
     if (!p.auto_grant) continue;
-    for (uint32_t firm : p.by_status[ELIGIBLE]) {
+    firms.resize(p.by_status[ELIGIBLE].cardinality());
+    p.by_status[ELIGIBLE].toUint32Array(firms.data());
+    std::sort(firms.begin(), firms.end(), [&](uint32_t a, uint32_t b) { return rank[a] < rank[b]; });
+    for (uint32_t firm : firms) {
       AppendCsvField(&out, p.id);
       out.push_back(',');
       out.append(night.credit_codes[firm]);
@@ -338,15 +357,19 @@ std::string PushesJsonl(const NightResult& night, const NightResult* previous) {
   if (previous != nullptr) {
     same_firms = previous->credit_codes == night.credit_codes;
     prev_of.assign(night.credit_codes.size(), -1);
+    // Merge the two registries in credit-code order.
+    const auto& cur_codes = night.credit_codes;
+    const auto& prev_codes = previous->credit_codes;
+    const auto& co = night.code_order;
+    const auto& po = previous->code_order;
     size_t i = 0, j = 0;
-    while (i < night.credit_codes.size() || j < previous->credit_codes.size()) {
-      if (j == previous->credit_codes.size() ||
-          (i < night.credit_codes.size() && night.credit_codes[i] < previous->credit_codes[j])) {
+    while (i < co.size() || j < po.size()) {
+      if (j == po.size() || (i < co.size() && cur_codes[co[i]] < prev_codes[po[j]])) {
         ++i;
-      } else if (i == night.credit_codes.size() || previous->credit_codes[j] < night.credit_codes[i]) {
-        gone_prev.push_back(static_cast<int64_t>(j++));
+      } else if (i == co.size() || prev_codes[po[j]] < cur_codes[co[i]]) {
+        gone_prev.push_back(po[j++]);
       } else {
-        prev_of[i++] = static_cast<int64_t>(j++);
+        prev_of[co[i++]] = po[j++];
       }
     }
     size_t k = 0;

@@ -1,9 +1,11 @@
 // File: night.h
 //
-// NightResult is one nightly run's outcome in credit-code order: what the batch outputs are
-// written from, what the state file keeps, and what the next night diffs against. Firm ids are
-// positions in `credit_codes` (ascending), so two nights compare by credit code, whatever the
-// index's row order. INELIGIBLE is implicit (a firm in no bitmap of a policy).
+// NightResult is one nightly run's outcome: what the batch outputs are written from, what the
+// state file keeps, and what the next night diffs against. Firms are numbered by "firm id" (the
+// matcher's row order, whatever it is); `code_order` lists them by credit code, so outputs are
+// sorted by credit code and two nights are matched by credit code. When two nights have the same
+// firms in the same order (the common case: an unchanged registry), their bitmaps compare
+// directly. INELIGIBLE is implicit (a firm in no bitmap of a policy).
 #ifndef POLMATCH_OUTPUT_NIGHT_H_
 #define POLMATCH_OUTPUT_NIGHT_H_
 
@@ -42,13 +44,14 @@ struct PolicyNight {
 
 struct NightResult {
   std::string as_of;
-  std::vector<std::string> credit_codes;  // ascending, unique
-  std::vector<std::string> names;         // parallel to credit_codes (not kept in the state file)
+  std::vector<std::string> credit_codes;  // by firm id; unique
+  std::vector<std::string> names;         // by firm id (not kept in the state file)
+  std::vector<uint32_t> code_order;       // firm ids by ascending credit code (derived)
   std::vector<PolicyNight> policies;      // ascending id
 };
 
-// Fills a NightResult one outcome at a time. Policy ids must be given in ascending order and firms
-// added in ascending credit-code order (the diff of two nights merges on both).
+// Fills a NightResult one outcome at a time. Policy ids must be given in ascending order; firms
+// may be added in any order (each credit code once).
 class NightBuilder {
  public:
   NightBuilder(std::string as_of, std::vector<std::string> policy_ids,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, checks the seed catalogs, and runs polmatch on the
-# bundled demo registry (rules/demo). Outputs go to out/demo/.
+# The main job: installs what is missing, builds, checks the seed catalogs, indexes the bundled
+# demo registry (rules/demo: 3,000 generated firms of the five seed regions + hand-made notable
+# firms) and runs the nightly batch on it twice (a first night, then the next night with
+# --previous, which pushes only what changed). Outputs go to out/demo/.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$here"
@@ -13,6 +15,18 @@ echo "== lint and policy tests of the seed catalogs" >&2
 "$pm" lint rules
 "$pm" test rules
 
-echo "== a notable firm: 汕尾 公益类新型研发机构 (2021)" >&2
-"$pm" query --rules rules --firms rules/demo/notable_firms.jsonl --firm 91441502MA4W0PA9X8 --as-of 2021-06-30 \
-  | tee "$out/query.txt"
+echo "== index the demo registry" >&2
+"$pm" index --rules rules --firms rules/demo/generated_firms.jsonl --firms rules/demo/notable_firms.jsonl \
+  --out "$out/registry.snap" --rejects "$out/rejects.txt"
+
+echo "== night of 2023-06-30 (first night: every push)" >&2
+"$pm" batch --rules rules --snapshot "$out/registry.snap" --as-of 2023-06-30 --out "$out/night-2023-06-30"
+echo "== night of 2024-01-01 (--previous: only what changed)" >&2
+"$pm" batch --rules rules --snapshot "$out/registry.snap" --as-of 2024-01-01 --out "$out/night-2024-01-01" \
+  --previous "$out/night-2023-06-30"
+
+for night in "$out"/night-*; do
+  printf '%s: %s grants, %s pushes\n' "$(basename "$night")" \
+    "$(($(wc -l < "$night/grants.csv") - 1))" "$(wc -l < "$night/pushes.jsonl")"
+done
+echo "outputs: $out/night-*/{summary.json,grants.csv,pushes.jsonl,state.pmstate}" >&2

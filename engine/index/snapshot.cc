@@ -1,0 +1,332 @@
+#include "engine/index/snapshot.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace polmatch {
+namespace {
+
+constexpr char kMagic[8] = {'P', 'M', 'S', 'N', 'A', 'P', 0x1A, '\n'};
+constexpr uint32_t kVersion = 1;
+
+constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL;
+constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4FULL;
+constexpr uint64_t kP3 = 0x165667B19E3779F9ULL;
+
+uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+uint64_t Round(uint64_t acc, uint64_t v) { return Rotl(acc + v * kP2, 31) * kP1; }
+
+class Writer {
+ public:
+  template <typename T>
+  void Put(T v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof(T));
+  }
+  void PutString(absl::string_view s) {
+    Put<uint32_t>(static_cast<uint32_t>(s.size()));
+    out_.append(s.data(), s.size());
+    Align();
+  }
+  template <typename T>
+  void PutVector(const std::vector<T>& v) {
+    Put<uint64_t>(v.size());
+    out_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    Align();
+  }
+  void Align() { out_.resize((out_.size() + 7) & ~size_t{7}, '\0'); }
+  std::string& out() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(absl::string_view data) : data_(data) {}
+  template <typename T>
+  bool Get(T* v) {
+    if (data_.size() - pos_ < sizeof(T)) return false;
+    std::memcpy(v, data_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  bool GetString(std::string* s) {
+    uint32_t n;
+    if (!Get(&n) || data_.size() - pos_ < n) return false;
+    s->assign(data_.data() + pos_, n);
+    pos_ += n;
+    return Align();
+  }
+  template <typename T>
+  bool GetVector(std::vector<T>* v) {
+    uint64_t n;
+    if (!Get(&n) || n > (data_.size() - pos_) / sizeof(T)) return false;
+    v->resize(n);
+    std::memcpy(v->data(), data_.data() + pos_, n * sizeof(T));
+    pos_ += n * sizeof(T);
+    return Align();
+  }
+  bool Align() {
+    const size_t aligned = (pos_ + 7) & ~size_t{7};
+    if (aligned > data_.size()) return false;
+    pos_ = aligned;
+    return true;
+  }
+  bool done() const { return pos_ == data_.size(); }
+
+ private:
+  absl::string_view data_;
+  size_t pos_ = 0;
+};
+
+template <typename T>
+bool Monotone(const std::vector<T>& v) {
+  for (size_t i = 1; i < v.size(); ++i) {
+    if (v[i] < v[i - 1]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+uint64_t Checksum64(absl::string_view data) {
+  const char* p = data.data();
+  size_t n = data.size();
+  uint64_t a = kP1 + kP2, b = kP2, c = 0, d = 0 - kP1;
+  while (n >= 32) {
+    uint64_t w[4];
+    std::memcpy(w, p, 32);
+    a = Round(a, w[0]);
+    b = Round(b, w[1]);
+    c = Round(c, w[2]);
+    d = Round(d, w[3]);
+    p += 32;
+    n -= 32;
+  }
+  uint64_t h = Rotl(a, 1) + Rotl(b, 7) + Rotl(c, 12) + Rotl(d, 18) + data.size();
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = Rotl(h ^ Round(0, w), 27) * kP1 + kP3;
+    p += 8;
+    n -= 8;
+  }
+  while (n > 0) {
+    h = Rotl(h ^ (static_cast<unsigned char>(*p) * kP3), 11) * kP1;
+    ++p;
+    --n;
+  }
+  h ^= h >> 33;
+  h *= kP2;
+  h ^= h >> 29;
+  h *= kP3;
+  return h ^ (h >> 32);
+}
+
+struct SnapshotCodec {
+  static std::string Serialize(const FirmStore& s, const Taxonomy& tax) {
+    Writer w;
+    w.out().append(kMagic, sizeof kMagic);
+    w.Put<uint32_t>(kVersion);
+    w.Put<uint32_t>(s.num_rows_);
+    w.Put<uint32_t>(s.padded_rows_);
+    w.Put<uint32_t>(s.unknown_region_rows_);
+    w.Put<uint32_t>(static_cast<uint32_t>(s.num_facts_));
+    w.Put<uint32_t>(static_cast<uint32_t>(s.num_tags_));
+    for (int f = 0; f < s.num_facts_; ++f) w.PutString(tax.fact(FactId(f)).id);
+    for (int t = 0; t < s.num_tags_; ++t) w.PutString(tax.tag(TagId(t)).id);
+    w.PutVector(s.credit_codes_);
+    w.PutVector(s.names_);
+    w.PutVector(s.name_offsets_);
+    w.PutVector(s.source_index_);
+    w.PutVector(s.rows_by_code_);
+    w.PutVector(s.region_dict_);
+    w.PutVector(s.region_begin_);
+    w.PutVector(s.industry_dict_);
+    w.PutVector(s.industry_ids_);
+    w.PutVector(s.founded_days_);
+    w.PutVector(s.founded_known_);
+    w.PutVector(s.fact_raw_);
+    w.PutVector(s.fact_known_);
+    w.PutVector(s.grant_begin_);
+    w.PutVector(s.grant_rows_);
+    w.PutVector(s.grant_from_);
+    w.PutVector(s.grant_to_);
+    const uint64_t sum = Checksum64(w.out());
+    w.Put<uint64_t>(sum);
+    return std::move(w.out());
+  }
+
+  static absl::StatusOr<FirmStore> Parse(absl::string_view bytes, const Taxonomy& tax) {
+    auto corrupt = [](absl::string_view why) {
+      return absl::DataLossError(absl::StrCat("snapshot is corrupt or truncated: ", why));
+    };
+    if (bytes.size() < sizeof kMagic + 8 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
+      return corrupt("not a polmatch snapshot");
+    }
+    uint64_t stored;
+    std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+    if (Checksum64(bytes.substr(0, bytes.size() - 8)) != stored) return corrupt("checksum mismatch");
+    Reader r(bytes.substr(sizeof kMagic, bytes.size() - sizeof kMagic - 8));
+    uint32_t version = 0, rows = 0, padded = 0, unknown_region = 0, nfacts = 0, ntags = 0;
+    if (!r.Get(&version)) return corrupt("header");
+    if (version != kVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "snapshot version ", version, " is not supported (want ", kVersion, "); re-run polmatch index"));
+    }
+    if (!r.Get(&rows) || !r.Get(&padded) || !r.Get(&unknown_region) || !r.Get(&nfacts) ||
+        !r.Get(&ntags)) {
+      return corrupt("header");
+    }
+    std::vector<std::string> fact_ids(nfacts), tag_ids(ntags);
+    for (auto& id : fact_ids) {
+      if (!r.GetString(&id)) return corrupt("fact ids");
+    }
+    for (auto& id : tag_ids) {
+      if (!r.GetString(&id)) return corrupt("tag ids");
+    }
+    FirmStore s;
+    std::vector<int64_t> fact_raw;
+    std::vector<uint64_t> fact_known;
+    std::vector<uint32_t> grant_begin, grant_rows;
+    std::vector<int32_t> grant_from, grant_to;
+    if (!r.GetVector(&s.credit_codes_) || !r.GetVector(&s.names_) || !r.GetVector(&s.name_offsets_) ||
+        !r.GetVector(&s.source_index_) || !r.GetVector(&s.rows_by_code_) ||
+        !r.GetVector(&s.region_dict_) || !r.GetVector(&s.region_begin_) ||
+        !r.GetVector(&s.industry_dict_) || !r.GetVector(&s.industry_ids_) ||
+        !r.GetVector(&s.founded_days_) || !r.GetVector(&s.founded_known_) ||
+        !r.GetVector(&fact_raw) || !r.GetVector(&fact_known) || !r.GetVector(&grant_begin) ||
+        !r.GetVector(&grant_rows) || !r.GetVector(&grant_from) || !r.GetVector(&grant_to) ||
+        !r.done()) {
+      return corrupt("columns");
+    }
+    // Shapes: a file that passes the checksum but was written wrongly must still not be trusted.
+    const size_t words = padded / 64;
+    const bool shapes_ok =
+        padded >= rows && padded % 64 == 0 && unknown_region <= rows &&
+        s.credit_codes_.size() == size_t{rows} * FirmStore::kCreditCodeLen &&
+        s.name_offsets_.size() == size_t{rows} + 1 && Monotone(s.name_offsets_) &&
+        s.name_offsets_.back() == s.names_.size() && s.source_index_.size() == rows &&
+        s.rows_by_code_.size() == rows && s.region_dict_.size() % FirmStore::kRegionWidth == 0 &&
+        s.region_begin_.size() == s.region_dict_.size() / FirmStore::kRegionWidth + 1 &&
+        Monotone(s.region_begin_) && s.region_begin_.back() == rows &&
+        s.industry_dict_.size() % FirmStore::kIndustryWidth == 0 && !s.industry_dict_.empty() &&
+        s.industry_ids_.size() == padded && s.founded_days_.size() == padded &&
+        s.founded_known_.size() == words && fact_raw.size() == size_t{nfacts} * padded &&
+        fact_known.size() == size_t{nfacts} * words && grant_begin.size() == size_t{ntags} + 1 &&
+        Monotone(grant_begin) && grant_begin.front() == 0 && grant_begin.back() == grant_rows.size() &&
+        grant_from.size() == grant_rows.size() && grant_to.size() == grant_rows.size();
+    if (!shapes_ok) return corrupt("inconsistent column sizes");
+    const size_t industries = s.industry_dict_.size() / FirmStore::kIndustryWidth;
+    for (uint32_t v : s.rows_by_code_) {
+      if (v >= rows) return corrupt("row index out of range");
+    }
+    for (uint16_t v : s.industry_ids_) {
+      if (v >= industries) return corrupt("industry id out of range");
+    }
+    for (uint32_t v : grant_rows) {
+      if (v >= rows) return corrupt("grant row out of range");
+    }
+    s.num_rows_ = rows;
+    s.padded_rows_ = padded;
+    s.unknown_region_rows_ = unknown_region;
+    // Remap facts and tags to the current tag library by id.
+    s.num_facts_ = tax.num_facts();
+    s.num_tags_ = tax.num_tags();
+    absl::flat_hash_map<std::string, uint32_t> fact_at, tag_at;
+    for (uint32_t i = 0; i < nfacts; ++i) fact_at[fact_ids[i]] = i;
+    for (uint32_t i = 0; i < ntags; ++i) tag_at[tag_ids[i]] = i;
+    s.fact_raw_.assign(size_t(s.num_facts_) * padded, 0);
+    s.fact_known_.assign(size_t(s.num_facts_) * words, 0);
+    for (int f = 0; f < s.num_facts_; ++f) {
+      auto it = fact_at.find(tax.fact(FactId(f)).id);
+      if (it == fact_at.end()) continue;  // a fact added since: unknown for every firm
+      std::memcpy(&s.fact_raw_[size_t(f) * padded], &fact_raw[size_t(it->second) * padded],
+                  padded * sizeof(int64_t));
+      std::memcpy(&s.fact_known_[size_t(f) * words], &fact_known[size_t(it->second) * words],
+                  words * sizeof(uint64_t));
+    }
+    s.grant_begin_.assign(1, 0);
+    for (int t = 0; t < s.num_tags_; ++t) {
+      auto it = tag_at.find(tax.tag(TagId(t)).id);
+      if (it != tag_at.end()) {
+        for (uint32_t g = grant_begin[it->second]; g < grant_begin[it->second + 1]; ++g) {
+          s.grant_rows_.push_back(grant_rows[g]);
+          s.grant_from_.push_back(grant_from[g]);
+          s.grant_to_.push_back(grant_to[g]);
+        }
+      }
+      s.grant_begin_.push_back(static_cast<uint32_t>(s.grant_rows_.size()));
+    }
+    return s;
+  }
+};
+
+std::string SerializeSnapshot(const FirmStore& store, const Taxonomy& taxonomy) {
+  return SnapshotCodec::Serialize(store, taxonomy);
+}
+
+absl::StatusOr<FirmStore> ParseSnapshot(absl::string_view bytes, const Taxonomy& taxonomy) {
+  return SnapshotCodec::Parse(bytes, taxonomy);
+}
+
+absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
+                               const Taxonomy& taxonomy) {
+  const std::string bytes = SerializeSnapshot(store, taxonomy);
+  const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat(tmp, ": ", std::strerror(errno)));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const std::string err = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return absl::UnavailableError(absl::StrCat(tmp, ": ", err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string err = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat(path, ": ", err));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxonomy& taxonomy) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return absl::UnavailableError(absl::StrCat(path, ": ", std::strerror(errno)));
+  }
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (done != bytes.size()) return absl::DataLossError(absl::StrCat(path, ": short read"));
+  absl::StatusOr<FirmStore> store = ParseSnapshot(bytes, taxonomy);
+  if (!store.ok()) {
+    return absl::Status(store.status().code(), absl::StrCat(path, ": ", store.status().message()));
+  }
+  return store;
+}
+
+}  // namespace polmatch

@@ -1,0 +1,34 @@
+// File: snapshot.h
+//
+// The snapshot file: a FirmStore as written by `polmatch index` and loaded by `batch`, `query`,
+// `check` and the embedded engine with one read. Layout: an 8-byte magic, a version, the tag and
+// fact ids the columns were built with (so a snapshot survives additions to the tag library: its
+// columns are remapped by id on load), then every column as a length-prefixed, 8-byte-aligned
+// section, then a 64-bit checksum of everything before it. A truncated, corrupted or foreign file
+// is refused with an error naming the reason; it never loads partially.
+#ifndef POLMATCH_INDEX_SNAPSHOT_H_
+#define POLMATCH_INDEX_SNAPSHOT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/index/firm_store.h"
+#include "engine/taxonomy/taxonomy.h"
+
+namespace polmatch {
+
+std::string SerializeSnapshot(const FirmStore& store, const Taxonomy& taxonomy);
+absl::StatusOr<FirmStore> ParseSnapshot(absl::string_view bytes, const Taxonomy& taxonomy);
+
+// Writes atomically (temporary file, fsync, rename) / reads with one read.
+absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
+                               const Taxonomy& taxonomy);
+absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxonomy& taxonomy);
+
+// A fast 64-bit checksum (four independent multiply-rotate lanes; ~10 GB/s).
+uint64_t Checksum64(absl::string_view data);
+
+}  // namespace polmatch
+
+#endif  // POLMATCH_INDEX_SNAPSHOT_H_

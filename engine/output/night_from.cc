@@ -1,0 +1,71 @@
+#include "engine/output/night_from.h"
+
+#include <algorithm>
+
+#include "engine/match/reference.h"
+#include "engine/util/dates.h"
+
+namespace polmatch {
+namespace {
+
+NightBuilder MakeBuilder(const Catalog& catalog, absl::CivilDay as_of) {
+  std::vector<std::string> ids;
+  std::vector<bool> auto_grant;
+  for (const CompiledPolicy& p : catalog.policies()) {
+    ids.push_back(p.id());
+    auto_grant.push_back(p.auto_grant());
+  }
+  return NightBuilder(FormatDate(as_of), std::move(ids), std::move(auto_grant));
+}
+
+}  // namespace
+
+NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, const BulkResult& result,
+                          absl::CivilDay as_of) {
+  NightResult night = std::move(MakeBuilder(catalog, as_of)).Finish();
+  night.credit_codes.reserve(store.num_rows());
+  night.names.reserve(store.num_rows());
+  for (uint32_t row = 0; row < store.num_rows(); ++row) {
+    night.credit_codes.emplace_back(store.credit_code(row));
+    night.names.emplace_back(store.name(row));
+  }
+  for (int p = 0; p < result.num_policies(); ++p) {
+    const BulkPolicyResult& r = result.policy(p);
+    PolicyNight& out = night.policies[p];
+    for (MatchStatus s : kKeptStatuses) out.by_status[s] = *r.rows(s);
+    out.benefits.reserve(r.benefit_rows.size());
+    for (size_t i = 0; i < r.benefit_rows.size(); ++i) {
+      out.benefits.emplace_back(r.benefit_rows[i], r.benefits[i].raw());
+    }
+  }
+  // Finish() ran before the firms were known; derive the code order now.
+  std::vector<uint32_t> order(night.credit_codes.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return night.credit_codes[a] < night.credit_codes[b];
+  });
+  night.code_order = std::move(order);
+  return night;
+}
+
+NightResult NightFromReference(const Catalog& catalog, const std::vector<Firm>& firms,
+                               absl::CivilDay as_of, const std::function<void(size_t)>& progress) {
+  const ReferenceMatcher matcher(catalog);
+  std::vector<std::vector<Outcome>> outcomes;
+  outcomes.reserve(firms.size());
+  std::vector<const std::string*> codes;
+  for (size_t f = 0; f < firms.size(); ++f) {
+    outcomes.push_back(matcher.EvaluateFirm(FirmView(firms[f], catalog.taxonomy(), as_of)));
+    codes.push_back(&firms[f].credit_code);
+    if (progress && (f % 1024 == 0 || f + 1 == firms.size())) progress(f + 1);
+  }
+  ApplyLimits(catalog, codes, outcomes);
+  NightBuilder builder = MakeBuilder(catalog, as_of);
+  for (size_t f = 0; f < firms.size(); ++f) {
+    const uint32_t id = builder.AddFirm(firms[f].credit_code, firms[f].name);
+    for (size_t p = 0; p < outcomes[f].size(); ++p) builder.Set(id, p, outcomes[f][p]);
+  }
+  return std::move(builder).Finish();
+}
+
+}  // namespace polmatch
