@@ -328,6 +328,11 @@ void BM_BulkMatchS1(benchmark::State& state) {
     finish += r.stats().finish_seconds;
     benchmark::DoNotOptimize(r);
   }
+  {
+    BulkResult r = w.matcher->Match(kAsOf, 1);
+    state.counters["policy_blocks"] = static_cast<double>(r.stats().policy_blocks);
+    state.counters["node_blocks"] = static_cast<double>(r.stats().node_blocks);
+  }
   state.counters["eval_ms"] = 1000 * evaluate / state.iterations();
   state.counters["finish_ms"] = 1000 * finish / state.iterations();
   state.counters["undetermined"] = static_cast<double>(count[UNDETERMINED]);

@@ -70,7 +70,7 @@ TEST_F(CliTest, UsageAndHelp) {
   CmdResult help = Polmatch("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("免申即享"));
-  for (const char* cmd : {"lint", "test", "query", "check"}) {
+  for (const char* cmd : {"lint", "test", "query", "check", "index", "batch", "gen"}) {
     CmdResult r = Polmatch(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr("usage: polmatch " + std::string(cmd))) << cmd;
@@ -133,6 +133,66 @@ TEST_F(CliTest, CheckExplains) {
                    " --policy sw-4.4 --as-of 2021-06-30");
   EXPECT_THAT(b.out, HasSubstr("= 2000000 → 2000000.00 元"));
   EXPECT_EQ(Polmatch("check --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ + " --policy nope").exit_code, 1);
+}
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(CliTest, IndexBatchAndPrevious) {
+  const fs::path snap = dir_ / "r.snap";
+  CmdResult idx = Polmatch("index --rules " + Rules() + " --firms " + Firms() + " --out " + snap.string() +
+                           " --rejects " + (dir_ / "rejects.txt").string());
+  ASSERT_EQ(idx.exit_code, 0) << idx.out;
+  EXPECT_THAT(Slurp(dir_ / "rejects.txt"), HasSubstr("firms.jsonl:3: "));
+  EXPECT_EQ(Polmatch("index --strict --rules " + Rules() + " --firms " + Firms() + " --out " + snap.string()).exit_code, 1);
+
+  const std::string batch = "batch --rules " + Rules() + " --as-of 2021-06-30 ";
+  CmdResult first = Polmatch(batch + "--snapshot " + snap.string() + " --out " + (dir_ / "n1").string());
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  EXPECT_THAT(first.out, HasSubstr("peak RSS"));
+  EXPECT_EQ(Slurp(dir_ / "n1/grants.csv"),
+            "policy_id,credit_code,name,benefit_yuan\nsw-4.4," + code_ + ",汕尾海峰研究院,2000000.00\n");
+  EXPECT_THAT(Slurp(dir_ / "n1/summary.json"), HasSubstr("\"benefit_total_yuan\": \"2000000.00\""));
+  EXPECT_THAT(Slurp(dir_ / "n1/pushes.jsonl"), HasSubstr("\"change\":\"NEW\""));
+
+  // The same inputs give byte-identical outputs, from a snapshot or from the files, with either engine.
+  ASSERT_EQ(Polmatch(batch + "--firms " + Firms() + " --out " + (dir_ / "n1b").string()).exit_code, 0);
+  ASSERT_EQ(Polmatch(batch + "--snapshot " + snap.string() + " --engine reference --out " + (dir_ / "n1c").string()).exit_code, 0);
+  for (const char* f : {"summary.json", "grants.csv", "pushes.jsonl", "state.pmstate"}) {
+    EXPECT_EQ(Slurp(dir_ / "n1" / f), Slurp(dir_ / "n1b" / f)) << f;
+    EXPECT_EQ(Slurp(dir_ / "n1" / f), Slurp(dir_ / "n1c" / f)) << f;
+  }
+
+  // An unchanged night pushes nothing.
+  ASSERT_EQ(Polmatch(batch + "--snapshot " + snap.string() + " --out " + (dir_ / "n2").string() +
+                     " --previous " + (dir_ / "n1").string()).exit_code, 0);
+  EXPECT_EQ(Slurp(dir_ / "n2/pushes.jsonl"), "");
+
+  // One changed firm (a later source raises its revenue) pushes only that firm.
+  std::ofstream(dir_ / "update.csv") << "credit_code,name,region,industry,founded,revenue\n"
+                                     << code_ << ",汕尾海峰研究院,441502,I6513,2019-03-01,12000000\n";
+  ASSERT_EQ(Polmatch(batch + "--firms " + Firms() + " --firms " + (dir_ / "update.csv").string() +
+                     " --out " + (dir_ / "n3").string() + " --previous " + (dir_ / "n1").string()).exit_code, 0);
+  EXPECT_EQ(Slurp(dir_ / "n3/pushes.jsonl"),
+            "{\"credit_code\":\"" + code_ + "\",\"policy\":\"sw-it\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"CHANGED\"}\n");
+
+  // A truncated snapshot or a corrupt previous state is refused with exit 2; outputs untouched.
+  const std::string bytes = Slurp(snap);
+  std::ofstream(dir_ / "cut.snap", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  CmdResult cut = Polmatch(batch + "--snapshot " + (dir_ / "cut.snap").string() + " --out " + (dir_ / "n1").string());
+  EXPECT_EQ(cut.exit_code, 2);
+  EXPECT_THAT(cut.out, HasSubstr("snapshot is corrupt or truncated"));
+  std::ofstream(dir_ / "n2/state.pmstate", std::ios::binary) << "garbage";
+  EXPECT_EQ(Polmatch(batch + "--snapshot " + snap.string() + " --out " + (dir_ / "n1").string() +
+                     " --previous " + (dir_ / "n2").string()).exit_code, 2);
+  EXPECT_EQ(Slurp(dir_ / "n1/grants.csv"), Slurp(dir_ / "n1b/grants.csv"));
+  // Query from the snapshot.
+  CmdResult q = Polmatch("query --rules " + Rules() + " --snapshot " + snap.string() + " --firm " + code_ + " --as-of 2021-06-30");
+  EXPECT_EQ(q.exit_code, 0) << q.out;
+  EXPECT_THAT(q.out, HasSubstr("2000000.00 元"));
+  EXPECT_EQ(Polmatch("query --rules " + Rules() + " --snapshot " + snap.string() + " --firms " + Firms() + " --firm " + code_).exit_code, 2);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 // with file:line, exact fact numbers, format detection and the merge of several sources.
 #include "engine/ingest/firm_reader.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -28,8 +31,10 @@ using testing::MakeCreditCode;
 using testing::MakeProfile;
 using testing::RealTaxonomy;
 
+// Under the test temp directory, named by process so concurrent runs of the suite do not collide.
 std::string WriteTempFile(const std::string& name, const std::string& contents) {
-  const std::string path = ::testing::TempDir() + "/ingest_test_" + name;
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/ingest_test_", ::getpid(), "_", name);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;
   return path;
@@ -263,6 +268,7 @@ TEST(IngestJsonlTest, ToleratesBomCrlfAndLinesLongerThanTheBuffer) {
   EXPECT_TRUE(r.rejects.empty()) << absl::StrJoin(r.rejections(), "\n");
   EXPECT_THAT(r.lines(), ElementsAre(1, 3, 4));
   EXPECT_EQ(r.firms[1].first.name.size(), long_name.size());
+  std::remove(path.c_str());
 }
 
 TEST(IngestJsonlTest, RejectsInvalidUtf8) {

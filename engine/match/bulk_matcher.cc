@@ -74,7 +74,9 @@ struct PolicyBlock {
   uint64_t un[kBlockWords];
   uint64_t nm[kBlockWords];
   uint64_t ex[kBlockWords];
-  std::vector<RowValue> benefits;  // by block offset, ascending; known only
+  // Known benefits of ELIGIBLE rows, by block offset ascending.
+  std::vector<uint32_t> benefit_pos;
+  std::vector<int64_t> benefit_raw;
 };
 
 bool ScopeTouches(const std::vector<RowRange>& scope, uint32_t begin, uint32_t end) {
@@ -109,6 +111,7 @@ class MatchRun {
   }
 
   int64_t policy_blocks() const { return policy_blocks_.load(); }
+  int64_t node_blocks() const { return node_blocks_.load(); }
 
   // Evaluates blocks taken from a shared counter into `out` (one entry per policy).
   void Worker(std::atomic<uint32_t>* next_block, std::vector<PolicyOut>* out) {
@@ -119,6 +122,7 @@ class MatchRun {
       ev.SetBlock(b);
       for (int32_t u : block_units_[b]) RunUnit(plan_.units()[u], ev, scratch, *out);
     }
+    node_blocks_.fetch_add(ev.dense_evaluations());
   }
 
  private:
@@ -180,28 +184,41 @@ class MatchRun {
         pb.nm[w] = nm & rows_false;
       }
     }
-    pb.benefits.clear();
+    pb.benefit_pos.clear();
+    pb.benefit_raw.clear();
     if (pp.benefit >= 0) {
-      for (uint32_t w = 0; w < kBlockWords; ++w) {
-        uint64_t bits = pb.el[w];
-        while (bits != 0) {
-          const uint32_t i = w * 64 + __builtin_ctzll(bits);
-          bits &= bits - 1;
-          int64_t raw;
-          if (ev.RowNum(pp.benefit, i, &raw)) {
-            // Never negative; half-up to the fen (raw ≥ 0 here, so int64 arithmetic is exact).
-            constexpr int64_t kFen = Decimal::kOne / 100;
-            const int64_t fen = raw < 0 ? 0 : (raw + kFen / 2) / kFen * kFen;
-            pb.benefits.push_back({i, fen, true});
-          } else if (cp.auto_grant()) {
-            // 免申即享 needs the amount: without it the firm must apply.
-            ClearBit(pb.el, i);
-            SetBit(pb.un, i);
-          }
+      const uint32_t n = Select(pb.el);
+      if (n > 0) ev.SelectedNum(pp.benefit, sel_.data(), n, sel_v_.data(), sel_k_.data());
+      constexpr int64_t kFen = Decimal::kOne / 100;
+      for (uint32_t k = 0; k < n; ++k) {
+        const uint32_t i = sel_[k];
+        if (sel_k_[k]) {
+          // Never negative; half-up to the fen (the value is ≥ 0 here, so int64 is exact).
+          const int64_t raw = sel_v_[k];
+          pb.benefit_pos.push_back(i);
+          pb.benefit_raw.push_back(raw < 0 ? 0 : (raw + kFen / 2) / kFen * kFen);
+        } else if (cp.auto_grant()) {
+          // 免申即享 needs the amount: without it the firm must apply.
+          ClearBit(pb.el, i);
+          SetBit(pb.un, i);
         }
       }
+    } else if (cp.auto_grant()) {
+      for (uint32_t w = 0; w < kBlockWords; ++w) {
+        pb.un[w] |= pb.el[w];
+        pb.el[w] = 0;
+      }
     }
-    // An AUTO_GRANT policy without a benefit grants something non-monetary: eligible as is.
+  }
+
+  // Fills sel_ with the set bits of `words` (block offsets, ascending); returns how many.
+  uint32_t Select(const uint64_t* words) {
+    sel_.resize(kBlockRows);
+    sel_v_.resize(kBlockRows);
+    sel_k_.resize(kBlockRows);
+    uint32_t n = 0;
+    ForEachBit(words, kBlockWords, [&](uint32_t i) { sel_[n++] = i; });
+    return n;
   }
 
   // Among each firm's ELIGIBLE members keeps the highest benefit (unknown lowest; ties: the
@@ -216,11 +233,10 @@ class MatchRun {
       }
     }
     auto benefit = [&](int k, uint32_t i, int64_t* out) {
-      const auto& b = scratch[k].benefits;
-      auto it = std::lower_bound(b.begin(), b.end(), i,
-                                 [](const RowValue& v, uint32_t x) { return v.row < x; });
-      if (it == b.end() || it->row != i) return false;
-      *out = it->raw;
+      const auto& pos = scratch[k].benefit_pos;
+      auto it = std::lower_bound(pos.begin(), pos.end(), i);
+      if (it == pos.end() || *it != i) return false;
+      *out = scratch[k].benefit_raw[it - pos.begin()];
       return true;
     };
     ForEachBit(twice, kBlockWords, [&](uint32_t i) {
@@ -251,17 +267,15 @@ class MatchRun {
     const uint32_t block = base / kBlockRows;
     const uint64_t* words[kNumSlots] = {pb.el, pb.un, pb.nm, pb.ex};
     for (int s = 0; s < kNumSlots; ++s) out.rows[s].Add(block, words[s]);
-    for (const RowValue& b : pb.benefits) {
-      out.benefit_rows.push_back(base + b.row);
-      out.benefit_raw.push_back(b.raw);
-    }
+    for (uint32_t i : pb.benefit_pos) out.benefit_rows.push_back(base + i);
+    out.benefit_raw.insert(out.benefit_raw.end(), pb.benefit_raw.begin(), pb.benefit_raw.end());
     const int32_t rank = plan_.policies()[p].rank;
     if (rank >= 0) {
-      ForEachBit(pb.el, kBlockWords, [&](uint32_t i) {
-        int64_t raw = 0;
-        const bool known = ev.RowNum(rank, i, &raw);
-        out.ranks.push_back({base + i, raw, known});
-      });
+      const uint32_t n = Select(pb.el);
+      if (n > 0) ev.SelectedNum(rank, sel_.data(), n, sel_v_.data(), sel_k_.data());
+      for (uint32_t k = 0; k < n; ++k) {
+        out.ranks.push_back({base + sel_[k], sel_v_[k], sel_k_[k] != 0});
+      }
     }
   }
 
@@ -272,15 +286,22 @@ class MatchRun {
   std::vector<bool> active_;
   std::vector<std::vector<int32_t>> block_units_;
   std::atomic<int64_t> policy_blocks_{0};
+  std::atomic<int64_t> node_blocks_{0};
   // Per-thread scratch lives in the worker; these are reused within one EvaluatePolicy call and
   // so must be per thread too.
   static thread_local std::vector<const uint64_t*> cond_t_, cond_f_;
   static thread_local std::vector<uint64_t> suffix_;
+  static thread_local std::vector<uint32_t> sel_;
+  static thread_local std::vector<int64_t> sel_v_;
+  static thread_local std::vector<uint8_t> sel_k_;
 };
 
 thread_local std::vector<const uint64_t*> MatchRun::cond_t_;
 thread_local std::vector<const uint64_t*> MatchRun::cond_f_;
 thread_local std::vector<uint64_t> MatchRun::suffix_;
+thread_local std::vector<uint32_t> MatchRun::sel_;
+thread_local std::vector<int64_t> MatchRun::sel_v_;
+thread_local std::vector<uint8_t> MatchRun::sel_k_;
 
 // Builds a Roaring bitmap from per-thread block chunks through CRoaring's portable serialization
 // format (RoaringFormatSpec: cookie 12346 without run containers, then per container key and
@@ -490,6 +511,7 @@ BulkResult BulkMatcher::Match(absl::CivilDay as_of, int threads) const {
   result.stats_.evaluate_seconds = absl::ToDoubleSeconds(evaluated - start);
   result.stats_.finish_seconds = absl::ToDoubleSeconds(absl::Now() - evaluated);
   result.stats_.policy_blocks = run.policy_blocks();
+  result.stats_.node_blocks = run.node_blocks();
   return result;
 }
 

@@ -66,6 +66,8 @@ struct BulkMatchStats {
   double evaluate_seconds = 0;  // blocks: predicates, statuses, benefits, groups
   double finish_seconds = 0;    // merging the threads' rows, limits, Roaring bitmaps
   int64_t policy_blocks = 0;    // (policy, block) pairs evaluated
+  int64_t node_blocks = 0;      // (plan node, block) pairs evaluated densely
+  int64_t benefit_rows = 0;     // rows whose benefit or rank was computed
 };
 
 class BulkResult {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "engine/util/dates.h"
 #include "engine/util/decimal.h"
@@ -222,6 +223,7 @@ void BlockEvaluator::SetBlock(uint32_t block) {
 
 BlockEvaluator::BoolView BlockEvaluator::Bool(int32_t id) {
   if (Evaluated(id)) return bool_views_[id];
+  ++dense_evaluations_;
   BoolView v = EvalBool(plan_.nodes()[id]);
   bool_views_[id] = v;
   stamp_[id] = stamp_now_;
@@ -230,6 +232,7 @@ BlockEvaluator::BoolView BlockEvaluator::Bool(int32_t id) {
 
 BlockEvaluator::NumView BlockEvaluator::Num(int32_t id) {
   if (Evaluated(id)) return num_views_[id];
+  ++dense_evaluations_;
   NumView v = EvalNum(plan_.nodes()[id]);
   num_views_[id] = v;
   stamp_[id] = stamp_now_;
@@ -695,6 +698,168 @@ bool BlockEvaluator::RowNum(int32_t id, uint32_t i, int64_t* out) {
     }
     default: return false;
   }
+}
+
+// The scratch stack is sized by SelectedNum before any evaluation, so it never moves while
+// pointers into it are held.
+int64_t* BlockEvaluator::PushValues(uint32_t n) {
+  int64_t* p = &sel_values_[sel_values_top_];
+  sel_values_top_ += n;
+  return p;
+}
+
+uint8_t* BlockEvaluator::PushKnown(uint32_t n) {
+  uint8_t* p = &sel_known_[sel_known_top_];
+  sel_known_top_ += n;
+  return p;
+}
+
+void BlockEvaluator::SelectedNum(int32_t id, const uint32_t* sel, uint32_t n, int64_t* v,
+                                 uint8_t* known) {
+  // Each node keeps at most (arity − 1)·n scratch entries while its children run.
+  std::function<size_t(int32_t)> need = [&](int32_t node) -> size_t {
+    const PlanNode& x = plan_.nodes()[node];
+    size_t deepest = 0;
+    for (int32_t a : x.args) deepest = std::max(deepest, need(a));
+    return (x.args.empty() ? 0 : x.args.size() - 1) + deepest;
+  };
+  const size_t entries = need(id) * size_t{n};
+  sel_values_top_ = sel_known_top_ = 0;
+  if (sel_values_.size() < entries) sel_values_.resize(entries);
+  if (sel_known_.size() < entries) sel_known_.resize(entries);
+  SelectedNumImpl(id, sel, n, v, known);
+}
+
+void BlockEvaluator::SelectedNumImpl(int32_t id, const uint32_t* sel, uint32_t n, int64_t* v,
+                                     uint8_t* known) {
+  if (Evaluated(id)) {
+    const NumView& view = num_views_[id];
+    for (uint32_t k = 0; k < n; ++k) {
+      v[k] = At(view, sel[k]);
+      known[k] = KnownAt(view, sel[k]);
+    }
+    return;
+  }
+  const PlanNode& node = plan_.nodes()[id];
+  // Children are evaluated into stack scratch: reserve it all up front (pointers into a vector
+  // that a nested call may grow must not be held), then recurse.
+  const size_t values_mark = sel_values_top_, known_mark = sel_known_top_;
+  const size_t arity = node.args.size();
+  auto child = [&](size_t c, int64_t** cv, uint8_t** ck) {
+    *cv = &sel_values_[values_mark + c * n];
+    *ck = &sel_known_[known_mark + c * n];
+  };
+  switch (node.op) {
+    case PlanOp::kNumConst:
+    case PlanOp::kAsOf: {
+      const int64_t x = node.op == PlanOp::kAsOf ? as_of_ : node.imm;
+      for (uint32_t k = 0; k < n; ++k) {
+        v[k] = x;
+        known[k] = 1;
+      }
+      return;
+    }
+    case PlanOp::kFact: {
+      const FactId fact(static_cast<uint32_t>(node.imm));
+      const int64_t* col = store_.fact_values(fact) + block_begin_;
+      const uint64_t* kw = store_.fact_known(fact) + block_begin_ / 64;
+      for (uint32_t k = 0; k < n; ++k) {
+        v[k] = col[sel[k]];
+        known[k] = Bit(kw, sel[k]);
+      }
+      return;
+    }
+    case PlanOp::kFounded:
+    case PlanOp::kValidFrom:
+    case PlanOp::kValidTo:
+    case PlanOp::kIfNum:
+    case PlanOp::kYearsBetween:
+    case PlanOp::kDaysBetween:
+      // Rare in amounts: row by row.
+      for (uint32_t k = 0; k < n; ++k) known[k] = RowNum(id, sel[k], &v[k]);
+      return;
+    default:
+      break;
+  }
+  // Reserve scratch for the children (all but the first, which goes straight into v/known).
+  if (arity > 1) {
+    PushValues(static_cast<uint32_t>((arity - 1) * n));
+    PushKnown(static_cast<uint32_t>((arity - 1) * n));
+  }
+  SelectedNumImpl(node.args[0], sel, n, v, known);
+  for (size_t c = 1; c < arity; ++c) {
+    int64_t* cv;
+    uint8_t* ck;
+    child(c - 1, &cv, &ck);
+    SelectedNumImpl(node.args[c], sel, n, cv, ck);
+  }
+  int64_t* bv = nullptr;
+  uint8_t* bk = nullptr;
+  if (arity > 1) child(0, &bv, &bk);
+  switch (node.op) {
+    case PlanOp::kNeg:
+    case PlanOp::kAbs:
+      for (uint32_t k = 0; k < n; ++k) v[k] = (node.op == PlanOp::kNeg || v[k] < 0) ? -v[k] : v[k];
+      break;
+    case PlanOp::kAdd:
+      for (uint32_t k = 0; k < n; ++k) known[k] = known[k] & bk[k] && AddRaw(v[k], bv[k], &v[k]);
+      break;
+    case PlanOp::kSub:
+      for (uint32_t k = 0; k < n; ++k) known[k] = known[k] & bk[k] && SubRaw(v[k], bv[k], &v[k]);
+      break;
+    case PlanOp::kMul:
+      for (uint32_t k = 0; k < n; ++k) known[k] = known[k] & bk[k] && MulRaw(v[k], bv[k], &v[k]);
+      break;
+    case PlanOp::kDiv:
+      for (uint32_t k = 0; k < n; ++k) known[k] = known[k] & bk[k] && DivRaw(v[k], bv[k], &v[k]);
+      break;
+    case PlanOp::kMin:
+    case PlanOp::kMax:
+      for (size_t c = 1; c < arity; ++c) {
+        int64_t* cv;
+        uint8_t* ck;
+        child(c - 1, &cv, &ck);
+        for (uint32_t k = 0; k < n; ++k) {
+          known[k] &= ck[k];
+          v[k] = node.op == PlanOp::kMin ? std::min(v[k], cv[k]) : std::max(v[k], cv[k]);
+        }
+      }
+      break;
+    case PlanOp::kTier:
+      for (uint32_t k = 0; k < n; ++k) {
+        if (!known[k]) continue;
+        const int64_t x = v[k];
+        bool have_best = false, ok = true;
+        int64_t best = 0, amount = 0;
+        for (size_t c = 1; c + 1 < arity; c += 2) {
+          int64_t *tv, *av;
+          uint8_t *tk, *ak;
+          child(c - 1, &tv, &tk);
+          child(c, &av, &ak);
+          if (!tk[k]) {
+            ok = false;
+            break;
+          }
+          if (tv[k] <= x && (!have_best || tv[k] > best)) {
+            if (!ak[k]) {
+              ok = false;
+              break;
+            }
+            have_best = true;
+            best = tv[k];
+            amount = av[k];
+          }
+        }
+        known[k] = ok;
+        v[k] = amount;
+      }
+      break;
+    default:
+      for (uint32_t k = 0; k < n; ++k) known[k] = RowNum(id, sel[k], &v[k]);
+      break;
+  }
+  sel_values_top_ = values_mark;
+  sel_known_top_ = known_mark;
 }
 
 }  // namespace polmatch

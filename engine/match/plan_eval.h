@@ -62,6 +62,14 @@ class BlockEvaluator {
   Tri RowBool(int32_t node, uint32_t i);
   bool RowNum(int32_t node, uint32_t i, int64_t* out);
 
+  // A numeric node for the selected rows `sel[0..n)` (block offsets): v[k], known[k] (0 or 1) of
+  // row sel[k]. Operation by operation over the selection (no per-row tree walk), for benefits and
+  // rank_by of the eligible rows. Same results as RowNum.
+  void SelectedNum(int32_t node, const uint32_t* sel, uint32_t n, int64_t* v, uint8_t* known);
+
+  // Dense node evaluations so far (each is one node over one block).
+  int64_t dense_evaluations() const { return dense_evaluations_; }
+
  private:
   bool Evaluated(int32_t node) const { return stamp_[node] == stamp_now_; }
   uint64_t* BoolSlotT(int32_t slot) { return &bool_slots_[size_t(slot) * 2 * kBlockWords]; }
@@ -75,6 +83,10 @@ class BlockEvaluator {
   // valid_from / valid_to of the holding grant (FirmView::HoldingGrant) for each held row.
   void TagValidity(TagId tag, bool want_to, int64_t* v, uint64_t* known);
   bool RowTagGrant(TagId tag, uint32_t row, int32_t* from, int32_t* to) const;
+  void SelectedNumImpl(int32_t node, const uint32_t* sel, uint32_t n, int64_t* v, uint8_t* known);
+  // Scratch for SelectedNum, used as a stack.
+  int64_t* PushValues(uint32_t n);
+  uint8_t* PushKnown(uint32_t n);
 
   const MatchPlan& plan_;
   const FirmStore& store_;
@@ -82,6 +94,7 @@ class BlockEvaluator {
   int32_t as_of_ = 0;
   uint32_t block_begin_ = 0;
   uint32_t stamp_now_ = 0;
+  int64_t dense_evaluations_ = 0;
   std::vector<uint32_t> stamp_;
   std::vector<BoolView> bool_views_;
   std::vector<NumView> num_views_;
@@ -90,6 +103,9 @@ class BlockEvaluator {
   std::vector<uint64_t> num_known_;
   uint64_t valid_[kBlockWords];
   std::vector<int32_t> scratch_from_, scratch_to_;
+  std::vector<int64_t> sel_values_;
+  std::vector<uint8_t> sel_known_;
+  size_t sel_values_top_ = 0, sel_known_top_ = 0;
 };
 
 }  // namespace polmatch

@@ -6,7 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$here"
-POLMATCH_TARGETS=polmatch tools/scripts/setup.sh build -DPOLMATCH_BUILD_TESTS=OFF -DPOLMATCH_BUILD_BENCH=OFF
+POLMATCH_TARGETS=polmatch tools/scripts/setup.sh build
 pm=build/tools/polmatch
 out=out/demo
 mkdir -p "$out"
