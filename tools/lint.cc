@@ -1,6 +1,8 @@
-// polmatch lint RULES_DIR
+// polmatch lint RULES_DIR [--as-of DATE]
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
+#include "engine/analysis/rule_checks.h"
 #include "engine/util/diagnostics.h"
 #include "tools/cli.h"
 
@@ -8,26 +10,46 @@ namespace polmatch::cli {
 
 int RunLint(int argc, char** argv) {
   po::options_description options("options");
-  options.add_options()("rules", po::value<std::string>()->required(), "rules directory");
+  options.add_options()
+      ("rules", po::value<std::string>()->required(), "rules directory")
+      ("as-of", po::value<std::string>(), "date the [expired] check is relative to (default: today)");
   po::positional_options_description positional;
   positional.add("rules", 1);
   po::variables_map vm;
-  if (auto exit = ParseArgs(argc, argv, "polmatch lint RULES_DIR",
+  if (auto exit = ParseArgs(argc, argv, "polmatch lint RULES_DIR [--as-of DATE]",
                             "Checks the tag library (RULES_DIR/taxonomy) and every policy catalog\n"
                             "(RULES_DIR/policies/*.textproto): syntax, unknown identifiers, type errors,\n"
-                            "cycles in the tag hierarchy, duplicate ids, dates and modes. Prints one\n"
-                            "`file:line:col: message` per problem. Exit 0 clean, 1 errors found,\n"
-                            "2 unreadable directory.",
+                            "cycles in the tag hierarchy, duplicate ids, dates and modes; then the rule\n"
+                            "checks (engine/analysis/rule_checks.h), each finding ending in its name:\n"
+                            "  [unsatisfiable]  error: the conditions can never all be true\n"
+                            "  [always-true]    warning: a condition true for every firm with its data,\n"
+                            "                   or implied by the other conditions\n"
+                            "  [tier-order]     tier() thresholds that do not rise (warning) or repeat (error)\n"
+                            "  [unit-mismatch]  error: yuan compared with or added to persons or a count\n"
+                            "  [expired]        warning: valid_to is before --as-of\n"
+                            "  [group]          warning: an exclusive group whose members never both apply\n"
+                            "  [duplicate]      warning: equal eligibility and benefit in force together\n"
+                            "Prints one `file:line:col: message` per finding. Exit 0 no errors (warnings\n"
+                            "allowed), 1 errors found, 2 unreadable directory or bad usage.",
                             options, positional, vm)) {
     return *exit;
   }
+  std::optional<absl::CivilDay> as_of = AsOfOption(vm);
+  if (!as_of) return kUsage;
   int exit_code = kOk;
   std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
   if (!catalog) return exit_code;
+  Diagnostics findings;
+  CheckRules(*catalog, RuleCheckOptions{*as_of}, &findings);
+  findings.Sort();
+  for (const Diagnostic& d : findings.items()) std::cerr << d.ToString() << "\n";
+  const int errors = findings.error_count();
+  const int warnings = static_cast<int>(findings.items().size()) - errors;
   std::cerr << "lint: " << catalog->policies().size() << " policies, "
             << catalog->taxonomy().num_tags() << " tags, " << catalog->taxonomy().num_facts()
-            << " facts: no errors\n";
-  return kOk;
+            << " facts: " << (errors == 0 ? std::string("no errors") : absl::StrCat(errors, " error(s)"))
+            << ", " << warnings << " warning(s)\n";
+  return errors > 0 ? kProblems : kOk;
 }
 
 }  // namespace polmatch::cli

@@ -58,11 +58,8 @@ inline void ForEachBit(const uint64_t* words, size_t n, Fn&& fn) {
   }
 }
 
-inline size_t CountBits(const uint64_t* words, size_t n) {
-  size_t c = 0;
-  for (size_t w = 0; w < n; ++w) c += PopCount(words[w]);
-  return c;
-}
+// Set bits of words[0..n). Compiled for the popcnt instruction where the CPU has it.
+size_t CountBits(const uint64_t* words, size_t n);
 
 inline bool AnyBit(const uint64_t* words, size_t n) {
   uint64_t acc = 0;

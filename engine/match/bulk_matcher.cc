@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 #include <thread>
+#include <time.h>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -78,6 +79,30 @@ struct PolicyBlock {
   std::vector<uint32_t> benefit_pos;
   std::vector<int64_t> benefit_raw;
 };
+
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// Runs fn on `threads` threads (the caller's included); returns their total CPU seconds.
+template <typename Fn>
+double RunThreads(int threads, Fn fn) {
+  std::vector<double> cpu(threads, 0);
+  auto timed = [&](int t) {
+    const double start = ThreadCpuSeconds();
+    fn(t);
+    cpu[t] = ThreadCpuSeconds() - start;
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(timed, t);
+  timed(0);
+  for (std::thread& th : pool) th.join();
+  double total = 0;
+  for (double c : cpu) total += c;
+  return total;
+}
 
 bool ScopeTouches(const std::vector<RowRange>& scope, uint32_t begin, uint32_t end) {
   auto it = std::upper_bound(scope.begin(), scope.end(), begin,
@@ -424,13 +449,10 @@ BulkResult BulkMatcher::Match(absl::CivilDay as_of, int threads) const {
   MatchRun run(*catalog_, *store_, *plan_, as_of);
   std::vector<std::vector<PolicyOut>> outs(threads, std::vector<PolicyOut>(num_policies));
   std::atomic<uint32_t> next_block{0};
+  BulkMatchStats result_stats;
   const absl::Time start = absl::Now();
-  {
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back([&, t] { run.Worker(&next_block, &outs[t]); });
-    run.Worker(&next_block, &outs[0]);
-    for (std::thread& th : pool) th.join();
-  }
+  result_stats.evaluate_cpu_seconds =
+      RunThreads(threads, [&](int t) { run.Worker(&next_block, &outs[t]); });
 
   const absl::Time evaluated = absl::Now();
 
@@ -502,12 +524,8 @@ BulkResult BulkMatcher::Match(absl::CivilDay as_of, int threads) const {
       for (auto& out : outs) out[p] = PolicyOut();  // free as we go
     }
   };
-  {
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(finish);
-    finish();
-    for (std::thread& th : pool) th.join();
-  }
+  result_stats.finish_cpu_seconds = RunThreads(threads, [&](int) { finish(); });
+  result.stats_ = result_stats;
   result.stats_.evaluate_seconds = absl::ToDoubleSeconds(evaluated - start);
   result.stats_.finish_seconds = absl::ToDoubleSeconds(absl::Now() - evaluated);
   result.stats_.policy_blocks = run.policy_blocks();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <nmmintrin.h>
+#include <xmmintrin.h>
 #include <functional>
 
 #include "engine/util/dates.h"
@@ -109,15 +111,37 @@ Ymd CivilFromDays(int64_t z) {
   const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
   return {yoe + era * 400 + (m <= 2), m, d};
 }
-}  // namespace
 
-int64_t YearsBetweenDays(int64_t from, int64_t to) {
-  if (to < from) return -YearsBetweenDays(to, from);
-  const Ymd a = CivilFromDays(from), b = CivilFromDays(to);
+// Birthday counting from a to b, a ≤ b.
+int64_t YearsUpTo(const Ymd& a, const Ymd& b) {
   int64_t years = b.y - a.y;
   if (b.m < a.m || (b.m == a.m && b.d < a.d)) --years;
   return years;
 }
+
+// YearsBetweenDays with one side's civil date already known.
+int64_t YearsBetweenDays(int64_t from, const Ymd& from_ymd, int64_t to, const Ymd& to_ymd) {
+  return to < from ? -YearsUpTo(to_ymd, from_ymd) : YearsUpTo(from_ymd, to_ymd);
+}
+}  // namespace
+
+int64_t YearsBetweenDays(int64_t from, int64_t to) {
+  return YearsBetweenDays(from, CivilFromDays(from), to, CivilFromDays(to));
+}
+
+namespace {
+// Whole years from each row's day in `a` to the day `b` (or the reverse), b fixed.
+void YearsToScalar(const int64_t* a, int64_t b, bool a_first, uint64_t in, uint32_t base, int64_t* v) {
+  const Ymd bymd = CivilFromDays(b);
+  while (in != 0) {
+    const uint32_t i = base + __builtin_ctzll(in);
+    in &= in - 1;
+    const Ymd aymd = CivilFromDays(a[i]);
+    v[i] = (a_first ? YearsBetweenDays(a[i], aymd, b, bymd) : YearsBetweenDays(b, bymd, a[i], aymd)) *
+           Decimal::kOne;
+  }
+}
+}  // namespace
 
 bool CompareRaw(Op op, int64_t a, int64_t b) {
   switch (op) {
@@ -141,6 +165,7 @@ using plan_internal::DivRaw;
 using plan_internal::MulRaw;
 using plan_internal::SubRaw;
 using plan_internal::YearsBetweenDays;
+using plan_internal::YearsToScalar;
 
 alignas(64) const uint64_t kOnes[kBlockWords] = {
 #define POLMATCH_ONES8 ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL
@@ -155,6 +180,63 @@ inline bool Bit(const uint64_t* w, uint32_t i) { return (w[i >> 6] >> (i & 63)) 
 
 inline int64_t At(const BlockEvaluator::NumView& v, uint32_t i) { return v.v ? v.v[i] : v.scalar; }
 inline bool KnownAt(const BlockEvaluator::NumView& v, uint32_t i) { return Bit(v.known, i); }
+
+// Comparisons with SSE4.2's 64-bit compare (pcmpgtq/pcmpeqq), two rows per instruction, 16
+// rows packed to 16 bits at a time; m[w] gets bit j set when row 64w+j compares true. kOp: 0 is
+// a > b, 1 is a < b, 2 is a == b; kInvert negates (≤, ≥, ≠). b is a constant when kScalar.
+template <int kOp>
+__attribute__((target("sse4.2"))) inline __m128i Compare2(__m128i a, __m128i b) {
+  if (kOp == 0) return _mm_cmpgt_epi64(a, b);
+  if (kOp == 1) return _mm_cmpgt_epi64(b, a);
+  return _mm_cmpeq_epi64(a, b);
+}
+
+// The low 32 bits of each 64-bit lane of x and y: four 0/−1 lanes.
+__attribute__((target("sse4.2"))) inline __m128i Evens(__m128i x, __m128i y) {
+  return _mm_castps_si128(
+      _mm_shuffle_ps(_mm_castsi128_ps(x), _mm_castsi128_ps(y), _MM_SHUFFLE(2, 0, 2, 0)));
+}
+
+template <int kOp, bool kInvert, bool kScalar>
+__attribute__((target("sse4.2"))) void CompareBlockSse42(const int64_t* a, const int64_t* b,
+                                                          int64_t c, uint64_t* m) {
+  const __m128i cv = _mm_set1_epi64x(c);
+  for (uint32_t w = 0; w < kBlockWords; ++w) {
+    uint64_t bits = 0;
+    for (uint32_t j = 0; j < 64; j += 16) {
+      const uint32_t i = w * 64 + j;
+      __m128i r[8];
+      for (int q = 0; q < 8; ++q) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i + 2 * q));
+        const __m128i y =
+            kScalar ? cv : _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i + 2 * q));
+        r[q] = Compare2<kOp>(x, y);
+      }
+      const __m128i lo = _mm_packs_epi32(Evens(r[0], r[1]), Evens(r[2], r[3]));
+      const __m128i hi = _mm_packs_epi32(Evens(r[4], r[5]), Evens(r[6], r[7]));
+      bits |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(_mm_packs_epi16(lo, hi))))
+              << j;
+    }
+    m[w] = kInvert ? ~bits : bits;
+  }
+}
+
+template <bool kScalar>
+void CompareSse42(Op op, const int64_t* a, const int64_t* b, int64_t c, uint64_t* m) {
+  switch (op) {
+    case Op::kGt: CompareBlockSse42<0, false, kScalar>(a, b, c, m); break;
+    case Op::kLe: CompareBlockSse42<0, true, kScalar>(a, b, c, m); break;
+    case Op::kLt: CompareBlockSse42<1, false, kScalar>(a, b, c, m); break;
+    case Op::kGe: CompareBlockSse42<1, true, kScalar>(a, b, c, m); break;
+    case Op::kEq: CompareBlockSse42<2, false, kScalar>(a, b, c, m); break;
+    default: CompareBlockSse42<2, true, kScalar>(a, b, c, m); break;
+  }
+}
+
+bool HaveSse42() {
+  static const bool have = __builtin_cpu_supports("sse4.2");
+  return have;
+}
 
 // Comparison kernel: T = known ∧ (a op b), F = known ∧ ¬(a op b).
 template <typename Cmp>
@@ -376,6 +458,19 @@ BlockEvaluator::BoolView BlockEvaluator::EvalBool(const PlanNode& n) {
     case PlanOp::kCompare: {
       const NumView a = Num(n.args[0]);
       const NumView b = Num(n.args[1]);
+      if (a.v != nullptr && HaveSse42()) {
+        if (b.v == nullptr) {
+          CompareSse42<true>(n.cmp, a.v, nullptr, b.scalar, t);
+        } else {
+          CompareSse42<false>(n.cmp, a.v, b.v, 0, t);
+        }
+        for (uint32_t w = 0; w < kBlockWords; ++w) {
+          const uint64_t known = a.known[w] & b.known[w];
+          f[w] = known & ~t[w];
+          t[w] &= known;
+        }
+        break;
+      }
       switch (n.cmp) {
         case Op::kLt: CompareBlock(a, b, [](int64_t x, int64_t y) { return x < y; }, t, f); break;
         case Op::kLe: CompareBlock(a, b, [](int64_t x, int64_t y) { return x <= y; }, t, f); break;
@@ -524,6 +619,14 @@ BlockEvaluator::NumView BlockEvaluator::EvalNum(const PlanNode& n) {
       for (uint32_t w = 0; w < kBlockWords; ++w) {
         uint64_t in = a.known[w] & b.known[w];
         known[w] = in;
+        if (years && a.v != nullptr && b.v == nullptr) {
+          YearsToScalar(a.v, b.scalar, /*a_first=*/true, in, w * 64, v);
+          continue;
+        }
+        if (years && a.v == nullptr && b.v != nullptr) {
+          YearsToScalar(b.v, a.scalar, /*a_first=*/false, in, w * 64, v);
+          continue;
+        }
         while (in != 0) {
           const uint32_t i = w * 64 + __builtin_ctzll(in);
           in &= in - 1;

@@ -1,0 +1,47 @@
+// File: policy_locations.h
+//
+// Where each field of a loaded policy was written: the rule checks report findings as
+// `file:line:col` pointing into the .textproto (at the offending condition inside an eligibility
+// string, at a valid_to, at an exclusive_group). Catalog keeps only each policy's first line, so
+// this re-reads the catalog files once.
+//
+// Example:
+//   PolicyLocations where(catalog);
+//   SourcePosition pos = where.Of(policy, "eligibility", condition->begin);
+#ifndef POLMATCH_ANALYSIS_POLICY_LOCATIONS_H_
+#define POLMATCH_ANALYSIS_POLICY_LOCATIONS_H_
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/strings/string_view.h"
+#include "engine/catalog/catalog.h"
+#include "engine/util/textproto.h"
+
+namespace polmatch {
+
+struct SourcePosition {
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based, in characters; 0 = whole line
+};
+
+class PolicyLocations {
+ public:
+  // Reads the files of `catalog`'s policies. Policies built from messages (line 0), and files
+  // that no longer read or parse, get their policy's line only.
+  explicit PolicyLocations(const Catalog& catalog);
+
+  // Byte `offset` of string field `field` of `policy` ("eligibility", "benefit", "rank_by",
+  // "valid_from", "valid_to", "exclusive_group", …); the policy's own line when the field is
+  // not written.
+  SourcePosition Of(const CompiledPolicy& policy, absl::string_view field, size_t offset = 0) const;
+
+ private:
+  // (file, policy line) → field name → span.
+  std::map<std::pair<std::string, int>, std::map<std::string, SourceSpan, std::less<>>> spans_;
+};
+
+}  // namespace polmatch
+
+#endif  // POLMATCH_ANALYSIS_POLICY_LOCATIONS_H_

@@ -1,0 +1,153 @@
+// The embedded API (engine/include/polmatch/engine.h): queries, errors, and reload under load.
+#include "polmatch/engine.h"
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "engine/index/firm_store.h"
+#include "engine/index/snapshot.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace polmatch {
+namespace {
+
+namespace fs = std::filesystem;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::path(::testing::TempDir()) / ("engine_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    for (const char* amount : {"10万", "20万"}) {
+      const fs::path dir = root_ / (std::string("rules_") + (amount[0] == '1' ? "a" : "b"));
+      fs::create_directories(dir / "policies");
+      fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", dir / "taxonomy");
+      std::ofstream(dir / "policies/p.textproto")
+          << "policy { id: \"grant\" title: \"高企奖励\" mode: AUTO_GRANT eligibility: \"qual.hitech and region under \\\"441500\\\"\" benefit: \""
+          << amount << "\" }\n"
+          << "policy { id: \"top1\" title: \"择优\" eligibility: \"qual.hitech\" limit: 1 rank_by: \"revenue\" }\n"
+          << "policy { id: \"wuhan\" title: \"武汉\" eligibility: \"region under \\\"420100\\\" and qual.hitech\" }\n";
+    }
+    std::vector<Firm> firms;
+    for (int i = 0; i < 3; ++i) {
+      FirmProfile p = testing::MakeProfile("441502", 500 + i);
+      p.add_tags()->set_id("qual.hitech");
+      (*p.mutable_facts())["revenue"] = std::to_string(100 + i);
+      codes_.push_back(p.credit_code());
+      firms.push_back(testing::MakeFirm(p));
+    }
+    absl::StatusOr<FirmStore> store = FirmStore::Build(firms, testing::RealTaxonomy());
+    ASSERT_TRUE(store.ok());
+    snapshot_ = (root_ / "r.snap").string();
+    ASSERT_TRUE(WriteSnapshotFile(snapshot_, *store, testing::RealTaxonomy()).ok());
+  }
+  EngineOptions Options(const char* rules) const {
+    EngineOptions o;
+    o.rules_dir = (root_ / rules).string();
+    o.snapshot_path = snapshot_;
+    return o;
+  }
+  static const PolicyResult* Find(const FirmMatches& m, const std::string& id) {
+    for (const PolicyResult& r : m.results()) {
+      if (r.policy() == id) return &r;
+    }
+    return nullptr;
+  }
+  fs::path root_;
+  std::string snapshot_;
+  std::vector<std::string> codes_;
+  const absl::CivilDay as_of_{2023, 6, 30};
+};
+
+TEST_F(EngineTest, MatchExplainEvaluate) {
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(Options("rules_a"));
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_EQ((*engine)->num_firms(), 3u);
+  EXPECT_EQ((*engine)->num_policies(), 3u);
+  absl::StatusOr<FirmMatches> m = (*engine)->Match(codes_[0], as_of_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->credit_code(), codes_[0]);
+  EXPECT_EQ(m->results(0).policy(), "grant");  // eligible with the largest amount first
+  EXPECT_EQ(m->results(0).benefit_yuan(), "100000.00");
+  EXPECT_EQ(Find(*m, "top1")->status(), NOT_SELECTED);  // revenue 100 < 102
+  EXPECT_EQ(Find(*m, "wuhan")->status(), INELIGIBLE);   // out of region: never evaluated
+  absl::StatusOr<FirmMatches> best = (*engine)->Match(codes_[2], as_of_);
+  EXPECT_EQ(Find(*best, "top1")->status(), ELIGIBLE);
+
+  absl::StatusOr<PolicyResult> why = (*engine)->Explain(codes_[0], "grant", as_of_);
+  ASSERT_TRUE(why.ok());
+  EXPECT_EQ(why->conditions_size(), 2);
+  EXPECT_EQ(why->conditions(0).value(), ConditionTrace::TRUE);
+
+  FirmProfile what_if = testing::MakeProfile("420102", 900);
+  what_if.add_tags()->set_id("qual.hitech");
+  absl::StatusOr<FirmMatches> calc = (*engine)->Evaluate(what_if, as_of_);
+  ASSERT_TRUE(calc.ok()) << calc.status();
+  EXPECT_EQ(Find(*calc, "wuhan")->status(), ELIGIBLE);
+  EXPECT_EQ(Find(*calc, "grant")->status(), INELIGIBLE);
+  EXPECT_EQ(Find(*calc, "top1")->status(), ELIGIBLE);  // a hypothetical firm is not ranked
+
+  EXPECT_TRUE((*engine)->GetPolicy("grant").ok());
+  EXPECT_EQ((*engine)->GetPolicy("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, Errors) {
+  EngineOptions bad = Options("rules_a");
+  bad.rules_dir = (root_ / "missing").string();
+  EXPECT_FALSE(Engine::Create(bad).ok());
+  bad = Options("rules_a");
+  bad.snapshot_path = (root_ / "missing.snap").string();
+  EXPECT_EQ(Engine::Create(bad).status().code(), absl::StatusCode::kNotFound);
+  auto engine = Engine::Create(Options("rules_a"));
+  ASSERT_TRUE(engine.ok());
+  EXPECT_EQ((*engine)->Match("not-a-code", as_of_).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*engine)->Match(testing::MakeCreditCode("441502", 77), as_of_).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ((*engine)->Explain(codes_[0], "nope", as_of_).status().code(), absl::StatusCode::kNotFound);
+  FirmProfile bad_profile = testing::MakeProfile("441502", 1);
+  (*bad_profile.mutable_facts())["turnover"] = "1";
+  EXPECT_EQ((*engine)->Evaluate(bad_profile, as_of_).status().code(), absl::StatusCode::kInvalidArgument);
+  // A failed reload keeps serving the previous state.
+  EXPECT_FALSE((*engine)->Reload(bad).ok());
+  EXPECT_TRUE((*engine)->Match(codes_[0], as_of_).ok());
+}
+
+TEST_F(EngineTest, ReloadWhileQueriesRun) {
+  auto engine = Engine::Create(Options("rules_a"));
+  ASSERT_TRUE(engine.ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, seen_a{0}, seen_b{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&, t] {
+      while (!stop.load()) {
+        absl::StatusOr<FirmMatches> m = (*engine)->Match(codes_[t % 3], as_of_);
+        if (!m.ok()) {
+          ++failures;
+          continue;
+        }
+        const std::string& amount = Find(*m, "grant")->benefit_yuan();
+        if (amount == "100000.00") {
+          ++seen_a;
+        } else if (amount == "200000.00") {
+          ++seen_b;
+        } else {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE((*engine)->Reload(Options(i % 2 ? "rules_a" : "rules_b")).ok());
+  }
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(seen_a.load() + seen_b.load(), 0);
+}
+
+}  // namespace
+}  // namespace polmatch
