@@ -456,6 +456,21 @@ std::string CanonicalText(const Node& n, const Taxonomy& tax) {
   return s + ")";
 }
 
+std::string SourceText(absl::string_view source, const Node& n) {
+  std::string out;
+  bool space = false;
+  for (char c : source.substr(n.begin, n.end - n.begin)) {
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // NumericSet
 

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "engine/expr/ast.h"
 #include "engine/taxonomy/taxonomy.h"
 #include "engine/util/decimal.h"
@@ -43,6 +44,10 @@ std::optional<bool> FoldConstantBool(const Node& node);
 // A canonical text of an expression: like Node::ToString, but identifiers by their ids (an alias
 // and the id it stands for print alike), so equal texts mean structurally equal expressions.
 std::string CanonicalText(const Node& node, const Taxonomy& taxonomy);
+
+// The source text of `node` inside the expression `source` it was parsed from, runs of
+// whitespace collapsed to one space (catalogs split long rules over several lines).
+std::string SourceText(absl::string_view source, const Node& node);
 
 // A set of numbers described by comparisons with constants: a conjunction of clauses, each a
 // disjunction of `x OP c` (OP one of < <= > >= == !=). Membership changes only at the constants,

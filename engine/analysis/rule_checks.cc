@@ -38,30 +38,14 @@ class Reporter {
 constexpr auto kError = Diagnostic::Severity::kError;
 constexpr auto kWarning = Diagnostic::Severity::kWarning;
 
-// The text of a node of a policy field, whitespace collapsed.
-std::string Text(const std::string& source, const Node& n) {
-  std::string out;
-  bool space = false;
-  for (char c : absl::string_view(source).substr(n.begin, n.end - n.begin)) {
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-  }
-  return out;
-}
-
 std::string Quoted(const std::string& source, const Node& n) {
-  return absl::StrCat("`", Text(source, n), "`");
+  return absl::StrCat("`", SourceText(source, n), "`");
 }
 
 // ---------------------------------------------------------------------------------------------
 // [unsatisfiable] and [always-true]
 
-// Whether a policy's eligibility can be true; fills `reason` when it cannot.
+// An eligibility that can never be true; conditions that always are, or follow from others.
 void CheckEligibility(const CompiledPolicy& p, const Taxonomy& tax, Reporter& out) {
   if (!p.eligibility) return;
   const std::string& src = p.policy.eligibility();
@@ -446,7 +430,7 @@ void CheckDuplicates(const Catalog& catalog, Reporter& out) {
     const CompiledPolicy& p = policies[i];
     if (!p.eligibility) continue;
     buckets[absl::StrCat(CanonicalText(*p.eligibility, tax), "\n",
-                         p.benefit ? CanonicalText(*p.benefit, tax) : "")]
+                         p.benefit ? CanonicalText(*p.benefit, tax) : p.policy.benefit_note())]
         .push_back(static_cast<int>(i));
   }
   for (const auto& [key, members] : buckets) {
@@ -454,8 +438,10 @@ void CheckDuplicates(const Catalog& catalog, Reporter& out) {
       const CompiledPolicy& b = policies[members[j]];
       for (size_t i = 0; i < j; ++i) {
         const CompiledPolicy& a = policies[members[i]];
-        const bool same_benefit = (a.benefit == nullptr) == (b.benefit == nullptr) &&
-                                  (!a.benefit || a.benefit->Equals(*b.benefit));
+        // Without an amount, the benefit is what benefit_note says is granted.
+        const bool same_benefit =
+            a.benefit ? b.benefit && a.benefit->Equals(*b.benefit)
+                      : !b.benefit && a.policy.benefit_note() == b.policy.benefit_note();
         if (!a.eligibility->Equals(*b.eligibility) || !same_benefit || !WindowsOverlap(a, b)) continue;
         const bool grouped = !a.policy.exclusive_group().empty() &&
                              a.policy.exclusive_group() == b.policy.exclusive_group();

@@ -37,7 +37,7 @@ struct StatusChunks {
   std::vector<uint16_t> positions;
   std::vector<uint64_t> words;
 
-  void Add(uint32_t block, const uint64_t* w) {
+  __attribute__((noinline)) void Add(uint32_t block, const uint64_t* w) {
     const uint32_t count = static_cast<uint32_t>(CountBits(w, kBlockWords));
     if (count == 0) return;
     if (count <= kSparseMax) {
@@ -168,7 +168,7 @@ class MatchRun {
     for (int k : members) Emit(unit.policies[k], ev, scratch[k], out[unit.policies[k]]);
   }
 
-  void EvaluatePolicy(int p, BlockEvaluator& ev, PolicyBlock& pb) {
+  __attribute__((noinline)) void EvaluatePolicy(int p, BlockEvaluator& ev, PolicyBlock& pb) {
     const PolicyPlan& pp = plan_.policies()[p];
     const CompiledPolicy& cp = catalog_.policies()[p];
     const uint64_t* valid = ev.valid();
@@ -185,26 +185,37 @@ class MatchRun {
     // prefix and suffix ANDs of the T bitsets, "all but i true" is pre_i ∧ suf_i.
     const size_t k = pp.conditions.size();
     if (k >= 2 && pp.any_actionable && any_false) {
-      cond_t_.resize(k);
-      cond_f_.resize(k);
-      suffix_.resize(k);
+      // Condition views in local arrays (the loop below is hot; no thread-local lookups in it).
+      constexpr size_t kLocal = 32;
+      const uint64_t* local_t[kLocal];
+      const uint64_t* local_f[kLocal];
+      uint64_t local_suffix[kLocal];
+      if (k > kLocal) {
+        cond_t_.resize(k);
+        cond_f_.resize(k);
+        suffix_.resize(k);
+      }
+      const uint64_t** ct = k > kLocal ? cond_t_.data() : local_t;
+      const uint64_t** cf = k > kLocal ? cond_f_.data() : local_f;
+      uint64_t* suffix = k > kLocal ? suffix_.data() : local_suffix;
       for (size_t i = 0; i < k; ++i) {
         const BlockEvaluator::BoolView c = ev.Bool(pp.conditions[i]);
-        cond_t_[i] = c.t;
-        cond_f_[i] = c.f;
+        ct[i] = c.t;
+        cf[i] = c.f;
       }
+      const std::vector<bool>& actionable = pp.actionable;
       for (uint32_t w = 0; w < kBlockWords; ++w) {
         const uint64_t rows_false = e.f[w] & valid[w];
         if (rows_false == 0) continue;
         uint64_t suf = ~0ULL;
         for (size_t i = k; i-- > 0;) {
-          suffix_[i] = suf;
-          suf &= cond_t_[i][w];
+          suffix[i] = suf;
+          suf &= ct[i][w];
         }
         uint64_t pre = ~0ULL, nm = 0;
         for (size_t i = 0; i < k; ++i) {
-          if (pp.actionable[i]) nm |= cond_f_[i][w] & pre & suffix_[i];
-          pre &= cond_t_[i][w];
+          if (actionable[i]) nm |= cf[i][w] & pre & suffix[i];
+          pre &= ct[i][w];
         }
         pb.nm[w] = nm & rows_false;
       }
@@ -237,7 +248,7 @@ class MatchRun {
   }
 
   // Fills sel_ with the set bits of `words` (block offsets, ascending); returns how many.
-  uint32_t Select(const uint64_t* words) {
+  __attribute__((noinline)) uint32_t Select(const uint64_t* words) {
     sel_.resize(kBlockRows);
     sel_v_.resize(kBlockRows);
     sel_k_.resize(kBlockRows);
@@ -287,7 +298,7 @@ class MatchRun {
     });
   }
 
-  void Emit(int p, BlockEvaluator& ev, const PolicyBlock& pb, PolicyOut& out) {
+  __attribute__((noinline)) void Emit(int p, BlockEvaluator& ev, const PolicyBlock& pb, PolicyOut& out) {
     const uint32_t base = ev.block_begin();
     const uint32_t block = base / kBlockRows;
     const uint64_t* words[kNumSlots] = {pb.el, pb.un, pb.nm, pb.ex};
@@ -314,7 +325,7 @@ class MatchRun {
   std::atomic<int64_t> node_blocks_{0};
   // Per-thread scratch lives in the worker; these are reused within one EvaluatePolicy call and
   // so must be per thread too.
-  static thread_local std::vector<const uint64_t*> cond_t_, cond_f_;
+  static thread_local std::vector<const uint64_t*> cond_t_, cond_f_;  // > 32 conditions
   static thread_local std::vector<uint64_t> suffix_;
   static thread_local std::vector<uint32_t> sel_;
   static thread_local std::vector<int64_t> sel_v_;
@@ -481,20 +492,35 @@ BulkResult BulkMatcher::Match(absl::CivilDay as_of, int threads) const {
         for (auto& out : outs) parts.push_back(&out[p].rows[s]);
         *targets[s] = ChunksToRoaring(parts, &buffer);
       }
-      // Benefits: each thread's rows ascend; merge them.
-      std::vector<std::pair<uint32_t, int64_t>> benefits;
-      for (auto& out : outs) {
-        const size_t mid = benefits.size();
-        for (size_t k = 0; k < out[p].benefit_rows.size(); ++k) {
-          benefits.emplace_back(out[p].benefit_rows[k], out[p].benefit_raw[k]);
+      // Benefits: each thread's rows ascend and threads took disjoint blocks; merge them.
+      size_t total = 0;
+      for (auto& out : outs) total += out[p].benefit_rows.size();
+      r.benefit_rows.reserve(total);
+      r.benefits.reserve(total);
+      std::vector<size_t> at(outs.size(), 0);
+      while (r.benefit_rows.size() < total) {
+        size_t best = outs.size();
+        for (size_t t = 0; t < outs.size(); ++t) {
+          const auto& rows = outs[t][p].benefit_rows;
+          if (at[t] < rows.size() && (best == outs.size() || rows[at[t]] < outs[best][p].benefit_rows[at[best]])) {
+            best = t;
+          }
         }
-        std::inplace_merge(benefits.begin(), benefits.begin() + mid, benefits.end());
-      }
-      r.benefit_rows.reserve(benefits.size());
-      r.benefits.reserve(benefits.size());
-      for (const auto& [row, raw] : benefits) {
-        r.benefit_rows.push_back(row);
-        r.benefits.push_back(Decimal::FromRawUnchecked(raw));
+        // Copy the run of `best` up to the next row of another thread (runs are whole blocks).
+        const auto& rows = outs[best][p].benefit_rows;
+        const auto& raws = outs[best][p].benefit_raw;
+        uint32_t limit_row = UINT32_MAX;
+        for (size_t t = 0; t < outs.size(); ++t) {
+          if (t != best && at[t] < outs[t][p].benefit_rows.size()) {
+            limit_row = std::min(limit_row, outs[t][p].benefit_rows[at[t]]);
+          }
+        }
+        size_t k = at[best];
+        for (; k < rows.size() && rows[k] < limit_row; ++k) {
+          r.benefit_rows.push_back(rows[k]);
+          r.benefits.push_back(Decimal::FromRawUnchecked(raws[k]));
+        }
+        at[best] = k;
       }
       // Limit: rank the ELIGIBLE rows (highest rank first, unknown last, ties by credit code).
       const int limit = catalog_->policies()[p].policy.limit();
