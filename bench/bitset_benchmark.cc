@@ -308,6 +308,10 @@ void BM_RatioPredicate(benchmark::State& state) { PredicateBench(state, "rd_expe
 BENCHMARK(BM_RatioPredicate);
 void BM_IndustryPredicate(benchmark::State& state) { PredicateBench(state, "industry under \"C\""); }
 BENCHMARK(BM_IndustryPredicate);
+void BM_YearsPredicate(benchmark::State& state) {
+  PredicateBench(state, "years_between(founded, as_of) >= 2");
+}
+BENCHMARK(BM_YearsPredicate);
 void BM_TagPredicate(benchmark::State& state) { PredicateBench(state, "qual.hitech"); }
 BENCHMARK(BM_TagPredicate);
 
