@@ -53,7 +53,8 @@ TEST(OutputTest, StateRoundTrips) {
   absl::StatusOr<NightResult> back = ParseState(bytes);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->as_of, "2023-06-30");
-  EXPECT_EQ(back->credit_codes, n.credit_codes);
+  EXPECT_EQ(back->codes, n.codes);
+  EXPECT_EQ(back->code_order, n.code_order);
   ASSERT_EQ(back->policies.size(), 2u);
   for (size_t p = 0; p < 2; ++p) {
     EXPECT_EQ(back->policies[p].id, n.policies[p].id);
@@ -143,7 +144,7 @@ TEST(OutputTest, FirmsAndPoliciesComeAndGo) {
             "{\"credit_code\":\"91440000000000004D\",\"policy\":\"p.auto\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"7.00\",\"change\":\"NEW\"}\n");
   // A withdrawn policy revokes its pushes.
   NightBuilder nb("2023-07-01", {"p.auto"}, {true});
-  for (size_t f = 0; f < 3; ++f) nb.Set(nb.AddFirm(a.credit_codes[f], ""), 0, Base()[f][0]);
+  for (size_t f = 0; f < 3; ++f) nb.Set(nb.AddFirm(std::string(a.code(f)), ""), 0, Base()[f][0]);
   NightResult c = std::move(nb).Finish();
   EXPECT_EQ(PushesJsonl(c, &a),
             "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.apply\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\"}\n"

@@ -5,27 +5,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/index/snapshot.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace polmatch {
 namespace {
 
 // ---- bytes ------------------------------------------------------------------------------------
-
-uint32_t Crc32(absl::string_view data) {
-  static const auto* table = [] {
-    auto* t = new std::array<uint32_t, 256>();
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      (*t)[i] = c;
-    }
-    return t;
-  }();
-  uint32_t crc = 0xFFFFFFFFu;
-  for (unsigned char b : data) crc = (*table)[(crc ^ b) & 0xFF] ^ (crc >> 8);
-  return crc ^ 0xFFFFFFFFu;
-}
 
 template <typename T>
 void Put(std::string* out, T v) {
@@ -69,8 +55,8 @@ class Reader {
 };
 
 constexpr char kMagic[8] = {'P', 'M', 'S', 'T', 'A', 'T', 'E', '\n'};
-constexpr uint32_t kVersion = 1;
-constexpr size_t kCodeLen = 18;
+constexpr uint32_t kVersion = 2;
+constexpr size_t kCodeLen = NightResult::kCodeLen;
 
 
 // Sum of raw Decimals in 128 bits, formatted as money (exact even past 9e12).
@@ -124,10 +110,11 @@ void AppendCsvField(std::string* out, absl::string_view s) {
   out->push_back('"');
 }
 
-std::vector<uint32_t> CodeOrder(const std::vector<std::string>& codes) {
-  std::vector<uint32_t> order(codes.size());
+std::vector<uint32_t> CodeOrder(const NightResult& night) {
+  std::vector<uint32_t> order(night.num_firms());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return codes[a] < codes[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return night.code(a) < night.code(b); });
   return order;
 }
 
@@ -157,9 +144,10 @@ NightBuilder::NightBuilder(std::string as_of, std::vector<std::string> policy_id
 }
 
 uint32_t NightBuilder::AddFirm(std::string credit_code, std::string name) {
-  night_.credit_codes.push_back(std::move(credit_code));
+  credit_code.resize(kCodeLen, ' ');
+  night_.codes.append(credit_code);
   night_.names.push_back(std::move(name));
-  return static_cast<uint32_t>(night_.credit_codes.size() - 1);
+  return night_.num_firms() - 1;
 }
 
 void NightBuilder::Set(uint32_t firm, size_t policy, const Outcome& o) {
@@ -171,7 +159,7 @@ void NightBuilder::Set(uint32_t firm, size_t policy, const Outcome& o) {
 }
 
 NightResult NightBuilder::Finish() && {
-  night_.code_order = CodeOrder(night_.credit_codes);
+  night_.code_order = CodeOrder(night_);
   for (PolicyNight& p : night_.policies) {
     for (Roaring& r : p.by_status) r.runOptimize();
     std::sort(p.benefits.begin(), p.benefits.end());
@@ -183,12 +171,9 @@ std::string SerializeState(const NightResult& night) {
   std::string out(kMagic, sizeof kMagic);
   Put<uint32_t>(&out, kVersion);
   PutString(&out, night.as_of);
-  Put<uint32_t>(&out, static_cast<uint32_t>(night.credit_codes.size()));
-  for (const std::string& c : night.credit_codes) {
-    std::string fixed = c;
-    fixed.resize(kCodeLen, ' ');
-    out.append(fixed);
-  }
+  Put<uint32_t>(&out, night.num_firms());
+  out.append(night.codes);
+  for (uint32_t firm : night.code_order) Put<uint32_t>(&out, firm);
   Put<uint32_t>(&out, static_cast<uint32_t>(night.policies.size()));
   std::string buf;
   for (const PolicyNight& p : night.policies) {
@@ -206,7 +191,7 @@ std::string SerializeState(const NightResult& night) {
       Put<int64_t>(&out, raw);
     }
   }
-  Put<uint32_t>(&out, Crc32(out));
+  Put<uint64_t>(&out, Checksum64(out));
   return out;
 }
 
@@ -217,10 +202,10 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
   if (bytes.size() < sizeof kMagic + 8 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     return corrupt("not a polmatch state file");
   }
-  uint32_t stored_crc;
-  std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
-  if (Crc32(bytes.substr(0, bytes.size() - 4)) != stored_crc) return corrupt("checksum mismatch");
-  Reader in(bytes.substr(sizeof kMagic, bytes.size() - sizeof kMagic - 4));
+  uint64_t stored_sum;
+  std::memcpy(&stored_sum, bytes.data() + bytes.size() - 8, 8);
+  if (Checksum64(bytes.substr(0, bytes.size() - 8)) != stored_sum) return corrupt("checksum mismatch");
+  Reader in(bytes.substr(sizeof kMagic, bytes.size() - sizeof kMagic - 8));
   NightResult night;
   uint32_t version, nfirms, npolicies;
   if (!in.Get(&version)) return corrupt("truncated header");
@@ -229,21 +214,24 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
         absl::StrCat("state file version ", version, " is not supported (want ", kVersion, ")"));
   }
   if (!in.GetString(&night.as_of) || !in.Get(&nfirms)) return corrupt("truncated header");
-  if (static_cast<uint64_t>(nfirms) * kCodeLen > in.remaining()) return corrupt("truncated codes");
-  night.credit_codes.reserve(nfirms);
-  for (uint32_t i = 0; i < nfirms; ++i) {
-    absl::string_view code;
-    in.GetBytes(kCodeLen, &code);
-    while (!code.empty() && code.back() == ' ') code.remove_suffix(1);
-    night.credit_codes.emplace_back(code);
+  absl::string_view codes;
+  if (static_cast<uint64_t>(nfirms) * (kCodeLen + 4) > in.remaining() ||
+      !in.GetBytes(size_t{nfirms} * kCodeLen, &codes)) {
+    return corrupt("truncated codes");
   }
-  night.code_order = CodeOrder(night.credit_codes);
-  for (size_t i = 1; i < night.code_order.size(); ++i) {
-    if (night.credit_codes[night.code_order[i - 1]] == night.credit_codes[night.code_order[i]]) {
-      return corrupt("duplicate credit code");
+  night.codes = std::string(codes);
+  night.code_order.resize(nfirms);
+  std::vector<bool> seen(nfirms, false);
+  for (uint32_t i = 0; i < nfirms; ++i) {
+    uint32_t firm = 0;
+    in.Get(&firm);
+    if (firm >= nfirms || seen[firm]) return corrupt("code order is not a permutation");
+    seen[firm] = true;
+    night.code_order[i] = firm;
+    if (i > 0 && !(night.code(night.code_order[i - 1]) < night.code(firm))) {
+      return corrupt("codes out of order");
     }
   }
-  night.names.assign(nfirms, std::string());
   if (!in.Get(&npolicies)) return corrupt("truncated policy count");
   for (uint32_t i = 0; i < npolicies; ++i) {
     PolicyNight p;
@@ -281,7 +269,7 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
 BatchSummary Summarize(const NightResult& night) {
   BatchSummary s;
   s.set_as_of(night.as_of);
-  s.set_firms(static_cast<int32_t>(night.credit_codes.size()));
+  s.set_firms(static_cast<int32_t>(night.num_firms()));
   for (const PolicyNight& p : night.policies) {
     PolicySummary* ps = s.add_policies();
     ps->set_policy(p.id);
@@ -312,7 +300,7 @@ std::string SummaryJson(const NightResult& night) {
 
 std::string GrantsCsv(const NightResult& night) {
   std::string out = "policy_id,credit_code,name,benefit_yuan\n";
-  std::vector<uint32_t> rank(night.code_order.size());
+  std::vector<uint32_t> rank(night.num_firms());
   for (uint32_t i = 0; i < rank.size(); ++i) rank[night.code_order[i]] = i;
   std::vector<uint32_t> firms;
   for (const PolicyNight& p : night.policies) {
@@ -323,9 +311,10 @@ std::string GrantsCsv(const NightResult& night) {
     for (uint32_t firm : firms) {
       AppendCsvField(&out, p.id);
       out.push_back(',');
-      out.append(night.credit_codes[firm]);
+      const absl::string_view code = night.code(firm);
+      out.append(code.data(), code.size());
       out.push_back(',');
-      AppendCsvField(&out, night.names[firm]);
+      AppendCsvField(&out, night.name(firm));
       out.push_back(',');
       if (std::optional<Decimal> b = p.BenefitOf(firm)) out.append(FormatYuan(*b));
       out.push_back('\n');
@@ -355,18 +344,16 @@ std::string PushesJsonl(const NightResult& night, const NightResult* previous) {
   std::vector<const PolicyNight*> prev_policy(night.policies.size(), nullptr);
   bool same_firms = false;
   if (previous != nullptr) {
-    same_firms = previous->credit_codes == night.credit_codes;
-    prev_of.assign(night.credit_codes.size(), -1);
+    same_firms = previous->codes == night.codes;
+    prev_of.assign(night.num_firms(), -1);
     // Merge the two registries in credit-code order.
-    const auto& cur_codes = night.credit_codes;
-    const auto& prev_codes = previous->credit_codes;
     const auto& co = night.code_order;
     const auto& po = previous->code_order;
     size_t i = 0, j = 0;
     while (i < co.size() || j < po.size()) {
-      if (j == po.size() || (i < co.size() && cur_codes[co[i]] < prev_codes[po[j]])) {
+      if (j == po.size() || (i < co.size() && night.code(co[i]) < previous->code(po[j]))) {
         ++i;
-      } else if (i == co.size() || prev_codes[po[j]] < cur_codes[co[i]]) {
+      } else if (i == co.size() || previous->code(po[j]) < night.code(co[i])) {
         gone_prev.push_back(po[j++]);
       } else {
         prev_of[co[i++]] = po[j++];
@@ -448,12 +435,12 @@ std::string PushesJsonl(const NightResult& night, const NightResult* previous) {
       }
     }
   }
-  auto code_of = [&](const PushRow& r) -> const std::string& {
-    return r.gone ? previous->credit_codes[r.firm] : night.credit_codes[r.firm];
+  auto code_of = [&](const PushRow& r) -> absl::string_view {
+    return r.gone ? previous->code(r.firm) : night.code(r.firm);
   };
   std::sort(rows.begin(), rows.end(), [&](const PushRow& a, const PushRow& b) {
-    const std::string& ca = code_of(a);
-    const std::string& cb = code_of(b);
+    const absl::string_view ca = code_of(a);
+    const absl::string_view cb = code_of(b);
     if (ca != cb) return ca < cb;
     return ids[a.policy] < ids[b.policy];
   });
@@ -461,7 +448,8 @@ std::string PushesJsonl(const NightResult& night, const NightResult* previous) {
   out.reserve(rows.size() * 110);
   for (const PushRow& r : rows) {
     out.append("{\"credit_code\":\"");
-    out.append(code_of(r));
+    const absl::string_view code = code_of(r);
+    out.append(code.data(), code.size());
     out.append("\",\"policy\":");
     AppendJsonString(&out, ids[r.policy]);
     out.append(",\"status\":\"");

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/index/firm_store.h"
 #include "engine/match/outcome.h"
 #include "engine/util/decimal.h"
 #include "proto/polmatch.pb.h"
@@ -43,11 +44,23 @@ struct PolicyNight {
 };
 
 struct NightResult {
+  static constexpr size_t kCodeLen = 18;
+
   std::string as_of;
-  std::vector<std::string> credit_codes;  // by firm id; unique
-  std::vector<std::string> names;         // by firm id (not kept in the state file)
-  std::vector<uint32_t> code_order;       // firm ids by ascending credit code (derived)
-  std::vector<PolicyNight> policies;      // ascending id
+  std::string codes;                   // kCodeLen bytes per firm, by firm id; unique
+  std::vector<uint32_t> code_order;    // firm ids by ascending credit code
+  std::vector<std::string> names;      // by firm id, unless `name_source` is set
+  const FirmStore* name_source = nullptr;  // names of store rows (firm id = row)
+  std::vector<PolicyNight> policies;   // ascending id
+
+  uint32_t num_firms() const { return static_cast<uint32_t>(codes.size() / kCodeLen); }
+  absl::string_view code(uint32_t firm) const {
+    return absl::string_view(codes).substr(size_t{firm} * kCodeLen, kCodeLen);
+  }
+  absl::string_view name(uint32_t firm) const {
+    if (name_source != nullptr) return name_source->name(firm);
+    return firm < names.size() ? absl::string_view(names[firm]) : absl::string_view();
+  }
 };
 
 // Fills a NightResult one outcome at a time. Policy ids must be given in ascending order; firms
@@ -65,8 +78,9 @@ class NightBuilder {
   NightResult night_;
 };
 
-// The state file: a versioned header, the credit codes, per policy the status bitmaps (portable
-// Roaring) and benefits, and a CRC-32 of everything before it. Names are not kept.
+// The state file: a versioned header, the credit codes and their order, per policy the status
+// bitmaps (portable Roaring) and benefits, and a 64-bit checksum of everything before it. Names
+// are not kept.
 std::string SerializeState(const NightResult& night);
 absl::StatusOr<NightResult> ParseState(absl::string_view bytes);
 

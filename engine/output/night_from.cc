@@ -23,12 +23,13 @@ NightBuilder MakeBuilder(const Catalog& catalog, absl::CivilDay as_of) {
 NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, const BulkResult& result,
                           absl::CivilDay as_of) {
   NightResult night = std::move(MakeBuilder(catalog, as_of)).Finish();
-  night.credit_codes.reserve(store.num_rows());
-  night.names.reserve(store.num_rows());
+  night.codes.reserve(size_t{store.num_rows()} * NightResult::kCodeLen);
   for (uint32_t row = 0; row < store.num_rows(); ++row) {
-    night.credit_codes.emplace_back(store.credit_code(row));
-    night.names.emplace_back(store.name(row));
+    const absl::string_view code = store.credit_code(row);
+    night.codes.append(code.data(), code.size());
   }
+  night.code_order = store.rows_by_code();
+  night.name_source = &store;
   for (int p = 0; p < result.num_policies(); ++p) {
     const BulkPolicyResult& r = result.policy(p);
     PolicyNight& out = night.policies[p];
@@ -38,13 +39,6 @@ NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, const 
       out.benefits.emplace_back(r.benefit_rows[i], r.benefits[i].raw());
     }
   }
-  // Finish() ran before the firms were known; derive the code order now.
-  std::vector<uint32_t> order(night.credit_codes.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return night.credit_codes[a] < night.credit_codes[b];
-  });
-  night.code_order = std::move(order);
   return night;
 }
 

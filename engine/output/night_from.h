@@ -17,7 +17,7 @@
 
 namespace polmatch {
 
-// Firm ids are store rows.
+// Firm ids are store rows; names are read from `store`, which must outlive the result.
 NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, const BulkResult& result,
                           absl::CivilDay as_of);
 
