@@ -77,6 +77,15 @@ TEST_F(EngineTest, MatchExplainEvaluate) {
   absl::StatusOr<FirmMatches> best = (*engine)->Match(codes_[2], as_of_);
   EXPECT_EQ(Find(*best, "top1")->status(), ELIGIBLE);
 
+  absl::StatusOr<std::vector<PolicyMatch>> fast = (*engine)->MatchStatuses(codes_[0], as_of_);
+  ASSERT_TRUE(fast.ok());
+  ASSERT_EQ(fast->size(), 2u);  // grant ELIGIBLE, top1 NOT_SELECTED; wuhan INELIGIBLE is left out
+  EXPECT_EQ((*fast)[0].policy, "grant");
+  EXPECT_EQ((*fast)[0].status, ELIGIBLE);
+  EXPECT_EQ((*fast)[0].benefit_fen, 10000000);
+  EXPECT_EQ((*fast)[1].status, NOT_SELECTED);
+  EXPECT_EQ((*fast)[1].benefit_fen, -1);
+
   absl::StatusOr<PolicyResult> why = (*engine)->Explain(codes_[0], "grant", as_of_);
   ASSERT_TRUE(why.ok());
   EXPECT_EQ(why->conditions_size(), 2);

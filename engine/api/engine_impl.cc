@@ -165,6 +165,23 @@ class EngineImpl : public Engine {
     return ExplainFirm(s->catalog, view, outcomes);
   }
 
+  absl::StatusOr<std::vector<PolicyMatch>> MatchStatuses(absl::string_view credit_code,
+                                                         absl::CivilDay as_of) const override {
+    const std::shared_ptr<const State> s = Current();
+    absl::StatusOr<Firm> firm = Registered(*s, credit_code);
+    if (!firm.ok()) return firm.status();
+    const FirmView view(*firm, s->catalog.taxonomy(), as_of);
+    std::vector<Outcome> outcomes = s->Evaluate(view);
+    s->ApplyLimits(*s->store->FindRow(credit_code), as_of, outcomes);
+    std::vector<PolicyMatch> out;
+    for (size_t p = 0; p < outcomes.size(); ++p) {
+      if (outcomes[p].status == INELIGIBLE) continue;
+      out.push_back({s->catalog.policies()[p].id(), outcomes[p].status,
+                     outcomes[p].benefit ? outcomes[p].benefit->raw() / 10000 : -1});
+    }
+    return out;
+  }
+
   absl::StatusOr<FirmMatches> Evaluate(const FirmProfile& profile,
                                        absl::CivilDay as_of) const override {
     const std::shared_ptr<const State> s = Current();

@@ -20,6 +20,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -28,6 +29,13 @@
 #include "proto/polmatch.pb.h"
 
 namespace polmatch {
+
+// One policy that applies to a firm, without explanation: the microsecond path.
+struct PolicyMatch {
+  std::string policy;         // policy id
+  MatchStatus status;         // never INELIGIBLE
+  int64_t benefit_fen = -1;   // the amount in fen (0.01 yuan); -1 when unknown or none stated
+};
 
 class Engine {
  public:
@@ -45,6 +53,12 @@ class Engine {
   // InvalidArgument for a malformed credit code, NotFound for a firm not in the snapshot.
   virtual absl::StatusOr<FirmMatches> Match(absl::string_view credit_code,
                                             absl::CivilDay as_of) const = 0;
+
+  // The policies that apply to a registered firm (every status but INELIGIBLE), in catalog
+  // (policy id) order, with amounts but no explanations: what a portal shows first, in
+  // microseconds. Errors as Match().
+  virtual absl::StatusOr<std::vector<PolicyMatch>> MatchStatuses(absl::string_view credit_code,
+                                                                 absl::CivilDay as_of) const = 0;
 
   // The same for a firm that need not be registered (政策计算器: "what if I had…"). Limits are
   // not applied (a hypothetical firm is not ranked against the registry). InvalidArgument for a

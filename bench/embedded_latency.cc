@@ -1,0 +1,77 @@
+// Single-firm latency through the embedded API (BENCH.md: warm p50/p99), one thread, over random
+// registered firms of a snapshot.
+// usage: polmatch_latency RULES_DIR SNAPSHOT [QUERIES] [AS_OF]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/index/snapshot.h"
+#include "engine/taxonomy/taxonomy.h"
+#include "engine/util/dates.h"
+#include "polmatch/engine.h"
+
+namespace {
+
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(q * (v.size() - 1))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: polmatch_latency RULES_DIR SNAPSHOT [QUERIES] [AS_OF]\n");
+    return 2;
+  }
+  const int queries = argc > 3 ? std::stoi(argv[3]) : 20000;
+  const absl::CivilDay as_of = argc > 4 ? *polmatch::ParseDate(argv[4]) : absl::CivilDay(2025, 6, 30);
+  polmatch::EngineOptions options;
+  options.rules_dir = argv[1];
+  options.snapshot_path = argv[2];
+  const auto t0 = std::chrono::steady_clock::now();
+  auto engine = polmatch::Engine::Create(options);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "%s\n", engine.status().ToString().c_str());
+    return 1;
+  }
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // The credit codes to ask for, read from the snapshot itself.
+  polmatch::Diagnostics diags;
+  auto tax = polmatch::Taxonomy::LoadDir(std::string(argv[1]) + "/taxonomy", &diags);
+  auto store = polmatch::ReadSnapshotFile(argv[2], *tax);
+  std::mt19937_64 rng(42);
+  std::vector<std::string> codes;
+  for (int i = 0; i < queries; ++i) {
+    codes.emplace_back(store->credit_code(static_cast<uint32_t>(rng() % store->num_rows())));
+  }
+  store = absl::UnknownError("released");
+  auto run = [&](const char* what, auto&& query) {
+    for (int i = 0; i < std::min(queries, 1000); ++i) query(codes[i]);  // warm up
+    std::vector<double> us;
+    us.reserve(codes.size());
+    size_t applied = 0;
+    for (const std::string& code : codes) {
+      const auto a = std::chrono::steady_clock::now();
+      applied += query(code);
+      us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count());
+    }
+    std::printf("%-14s p50 %8.2f us  p99 %8.2f us  max %9.2f us  (%zu queries, %.1f results/query)\n",
+                what, Percentile(us, 0.5), Percentile(us, 0.99), Percentile(us, 1.0), us.size(),
+                static_cast<double>(applied) / us.size());
+  };
+  std::printf("engine load %.3f s: %zu firms x %zu policies\n", load_s, (*engine)->num_firms(),
+              (*engine)->num_policies());
+  run("MatchStatuses", [&](const std::string& code) {
+    auto r = (*engine)->MatchStatuses(code, as_of);
+    return r.ok() ? r->size() : 0;
+  });
+  run("Match", [&](const std::string& code) {
+    auto r = (*engine)->Match(code, as_of);
+    return r.ok() ? static_cast<size_t>(r->results_size()) : 0;
+  });
+  return 0;
+}
