@@ -162,7 +162,7 @@ class EngineImpl : public Engine {
     const FirmView view(*firm, s->catalog.taxonomy(), as_of);
     std::vector<Outcome> outcomes = s->Evaluate(view);
     s->ApplyLimits(*s->store->FindRow(credit_code), as_of, outcomes);
-    return ExplainFirm(s->catalog, view, outcomes);
+    return ExplainFirm(s->catalog, view, outcomes, /*trace_ineligible=*/false);
   }
 
   absl::StatusOr<std::vector<PolicyMatch>> MatchStatuses(absl::string_view credit_code,
@@ -192,7 +192,7 @@ class EngineImpl : public Engine {
     absl::StatusOr<Firm> firm = FirmFromProfile(profile, s->catalog.taxonomy());
     if (!firm.ok()) return firm.status();
     const FirmView view(*firm, s->catalog.taxonomy(), as_of);
-    return ExplainFirm(s->catalog, view, s->Evaluate(view));
+    return ExplainFirm(s->catalog, view, s->Evaluate(view), /*trace_ineligible=*/false);
   }
 
   absl::StatusOr<PolicyResult> Explain(absl::string_view credit_code, absl::string_view policy_id,

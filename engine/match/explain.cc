@@ -148,7 +148,7 @@ PolicyResult ExplainOutcome(const CompiledPolicy& p, const Taxonomy& tax, const 
 }
 
 FirmMatches ExplainFirm(const Catalog& catalog, const FirmView& firm,
-                        const std::vector<Outcome>& outcomes) {
+                        const std::vector<Outcome>& outcomes, bool trace_ineligible) {
   FirmMatches m;
   m.set_credit_code(firm.firm().credit_code);
   m.set_as_of(FormatDate(firm.AsOf()));
@@ -167,7 +167,16 @@ FirmMatches ExplainFirm(const Catalog& catalog, const FirmView& firm,
     return a < b;  // catalog order = id order
   });
   for (size_t i : order) {
-    *m.add_results() = ExplainOutcome(catalog.policies()[i], catalog.taxonomy(), firm, outcomes[i]);
+    const CompiledPolicy& p = catalog.policies()[i];
+    if (!trace_ineligible && outcomes[i].status == INELIGIBLE) {
+      PolicyResult* r = m.add_results();
+      r->set_policy(p.id());
+      r->set_title(p.policy.title());
+      r->set_status(INELIGIBLE);
+      r->set_mode(p.policy.mode());
+      continue;
+    }
+    *m.add_results() = ExplainOutcome(p, catalog.taxonomy(), firm, outcomes[i]);
   }
   return m;
 }

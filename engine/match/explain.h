@@ -22,8 +22,10 @@ PolicyResult ExplainOutcome(const CompiledPolicy& policy, const Taxonomy& taxono
 // Every policy's result for one firm: ELIGIBLE first (highest benefit first), then NEAR_MISS,
 // UNDETERMINED, EXCLUDED, NOT_SELECTED and INELIGIBLE; ties by policy id. `outcomes` is in
 // catalog order.
+// With `trace_ineligible` false, INELIGIBLE results carry their status but no condition trace
+// (the embedded engine's fast form; Explain() traces any one policy on demand).
 FirmMatches ExplainFirm(const Catalog& catalog, const FirmView& firm,
-                        const std::vector<Outcome>& outcomes);
+                        const std::vector<Outcome>& outcomes, bool trace_ineligible = true);
 
 // "年营业收入 revenue = 12000000" for every fact, tag and built-in `node` reads.
 std::string DescribeData(const Node& node, const Taxonomy& taxonomy, const FirmView& firm);

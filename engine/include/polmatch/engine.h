@@ -49,7 +49,8 @@ class Engine {
   virtual ~Engine() = default;
 
   // Every policy's result for a registered firm on `as_of`, ordered as `polmatch query` orders
-  // them (eligible by benefit, near misses, undetermined, …), each with its conditions traced.
+  // them (eligible by benefit, near misses, undetermined, …), each with its conditions traced
+  // (INELIGIBLE results carry only their status; Explain() traces any policy).
   // InvalidArgument for a malformed credit code, NotFound for a firm not in the snapshot.
   virtual absl::StatusOr<FirmMatches> Match(absl::string_view credit_code,
                                             absl::CivilDay as_of) const = 0;
