@@ -1,13 +1,16 @@
-// Micro benchmarks of the bitset engine: block kernels (Kleene and/or over 8,192-row blocks, a
-// numeric threshold over a fact column), and the bulk matcher on the S1 workload of BENCH.md
-// (1,000,000 firms × 1,000 policies, synthetic and skewed: Zipf regions over real county codes,
-// log-normal revenue and employees, ~10% missing facts, tags at real rates with validity windows;
-// policies ~70% city/county, ~25% province, ~5% national scoped with 2–8 conditions, ~30%
-// AUTO_GRANT with fixed, capped-ratio and tier benefits, ~10% in exclusive groups, a few limits),
-// with the reference evaluator on a subset of the same firms for the ratio.
+// Micro benchmarks of the bitset engine — block kernels (Kleene and/or over 8,192-row blocks,
+// threshold, ratio, industry, tag and years_between predicates over a block) — and the bulk
+// matcher on the S1 scenario of BENCH.md (1,000,000 firms × 1,000 policies) with the reference
+// evaluator on 1,000 of the same firms for the ratio. Two S1 workloads:
+//   S1     synthetic, built here: Zipf regions over real county codes of six provinces, log-normal
+//          revenue and employees, ~10% missing facts, tags at real rates with validity windows;
+//          policies ~70% city/county, ~25% province, ~5% national scoped with 2–8 conditions,
+//          ~30% AUTO_GRANT (fixed, capped ratio, tier), ~10% exclusive groups, a few limits.
+//   S1Gen  the project's generator (`polmatch gen`, seed 1), firms read back from JSON Lines.
+// Counters: eval/finish wall and CPU milliseconds (CPU is the figure to trust on a busy machine),
+// pairs/s, (policy, block) and (node, block) evaluations, Roaring result size.
 //
-//   polmatch_bench --benchmark_filter=BM_BulkMatchS1        # pairs/s of the matching phase
-//   polmatch_bench --benchmark_filter=BM_ReferenceS1        # the row-at-a-time reference
+//   polmatch_bench --benchmark_filter='BM_BulkMatchS1Gen|BM_ReferenceS1Gen' --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -23,7 +26,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "engine/catalog/catalog.h"
+#include "engine/gen/firm_generator.h"
+#include "engine/gen/policy_generator.h"
 #include "engine/index/bitset.h"
+#include "engine/ingest/firm_reader.h"
 #include "engine/index/firm_store.h"
 #include "engine/match/bulk_matcher.h"
 #include "engine/match/plan_eval.h"
@@ -242,6 +248,40 @@ Workload& S1() {
   return *w;
 }
 
+// The same scenario from the project's own generator (`polmatch gen`): 1,000,000 firms and
+// 1,000 policies, seed 1, its default provinces and as_of.
+Workload& S1Gen() {
+  static Workload* w = [] {
+    auto* w = new Workload;
+    w->taxonomy = LoadTaxonomy();
+    gen::GenOptions options;
+    options.seed = 1;
+    absl::StatusOr<gen::FirmGenerator> firms = gen::FirmGenerator::Create(*w->taxonomy, options);
+    absl::StatusOr<PolicyCatalog> policies = gen::GeneratePolicyCatalog(*w->taxonomy, 1000, options);
+    if (!firms.ok() || !policies.ok()) {
+      std::fprintf(stderr, "gen failed\n");
+      std::abort();
+    }
+    std::string jsonl;
+    for (int i = 0; i < 1000000; ++i) firms->AppendNext(&jsonl);
+    std::istringstream in(jsonl);
+    absl::Status read = ReadFirms(in, "gen.jsonl", FirmFormat::kJsonLines, *w->taxonomy,
+                                  [&](Firm&& f, int) { w->firms.push_back(std::move(f)); }, nullptr, nullptr);
+    Diagnostics diags;
+    absl::StatusOr<Catalog> catalog = Catalog::FromProtos(w->taxonomy, {*policies}, &diags);
+    if (!read.ok() || !catalog.ok()) {
+      std::fprintf(stderr, "gen data: %s %s\n", std::string(read.message()).c_str(),
+                   std::string(catalog.status().message()).c_str());
+      std::abort();
+    }
+    w->catalog = std::make_unique<Catalog>(std::move(*catalog));
+    w->store = std::make_unique<FirmStore>(std::move(*FirmStore::Build(w->firms, *w->taxonomy)));
+    w->matcher = std::make_unique<BulkMatcher>(std::move(*BulkMatcher::Create(*w->catalog, *w->store)));
+    return w;
+  }();
+  return *w;
+}
+
 // ---- Kernels ---------------------------------------------------------------------------------
 
 void BM_KleeneAnd5(benchmark::State& state) {
@@ -317,8 +357,7 @@ BENCHMARK(BM_TagPredicate);
 
 // ---- S1 --------------------------------------------------------------------------------------
 
-void BM_BulkMatchS1(benchmark::State& state) {
-  Workload& w = S1();
+void MatchBench(benchmark::State& state, Workload& w) {
   const double pairs = double(w.store->num_rows()) * w.catalog->policies().size();
   int64_t count[7] = {};
   double evaluate = 0, finish = 0, evaluate_cpu = 0, finish_cpu = 0;
@@ -338,6 +377,13 @@ void BM_BulkMatchS1(benchmark::State& state) {
     BulkResult r = w.matcher->Match(kAsOf, 1);
     state.counters["policy_blocks"] = static_cast<double>(r.stats().policy_blocks);
     state.counters["node_blocks"] = static_cast<double>(r.stats().node_blocks);
+    double bytes = 0;
+    for (int p = 0; p < r.num_policies(); ++p) {
+      for (MatchStatus s : {ELIGIBLE, UNDETERMINED, NEAR_MISS, EXCLUDED, NOT_SELECTED}) {
+        bytes += r.policy(p).rows(s)->getSizeInBytes();
+      }
+    }
+    state.counters["roaring_MB"] = bytes / 1e6;
   }
   state.counters["eval_ms"] = 1000 * evaluate / state.iterations();
   state.counters["finish_ms"] = 1000 * finish / state.iterations();
@@ -349,7 +395,10 @@ void BM_BulkMatchS1(benchmark::State& state) {
   state.counters["pairs/s"] = benchmark::Counter(pairs, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["eligible"] = static_cast<double>(eligible);
 }
+void BM_BulkMatchS1(benchmark::State& state) { MatchBench(state, S1()); }
 BENCHMARK(BM_BulkMatchS1)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+void BM_BulkMatchS1Gen(benchmark::State& state) { MatchBench(state, S1Gen()); }
+BENCHMARK(BM_BulkMatchS1Gen)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_CompileS1(benchmark::State& state) {
   Workload& w = S1();
@@ -360,15 +409,17 @@ void BM_CompileS1(benchmark::State& state) {
 BENCHMARK(BM_CompileS1)->Unit(benchmark::kMillisecond);
 
 // The reference evaluator on the first 1,000 firms (all 1,000 policies), single thread.
-void BM_ReferenceS1(benchmark::State& state) {
-  Workload& w = S1();
+void ReferenceBench(benchmark::State& state, Workload& w) {
   std::vector<Firm> subset(w.firms.begin(), w.firms.begin() + 1000);
   ReferenceMatcher reference(*w.catalog);
   const double pairs = double(subset.size()) * w.catalog->policies().size();
   for (auto _ : state) benchmark::DoNotOptimize(reference.EvaluateAll(subset, kAsOf));
   state.counters["pairs/s"] = benchmark::Counter(pairs, benchmark::Counter::kIsIterationInvariantRate);
 }
+void BM_ReferenceS1(benchmark::State& state) { ReferenceBench(state, S1()); }
 BENCHMARK(BM_ReferenceS1)->Unit(benchmark::kMillisecond);
+void BM_ReferenceS1Gen(benchmark::State& state) { ReferenceBench(state, S1Gen()); }
+BENCHMARK(BM_ReferenceS1Gen)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace polmatch

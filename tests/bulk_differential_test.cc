@@ -14,6 +14,7 @@
 #include "engine/catalog/catalog.h"
 #include "engine/index/firm_store.h"
 #include "engine/match/bulk_matcher.h"
+#include "engine/match/plan_eval.h"
 #include "engine/match/reference.h"
 #include "engine/util/dates.h"
 #include "gtest/gtest.h"
@@ -247,7 +248,11 @@ class Gen {
     const int mode = Uniform(10);
     if (mode < 4) {
       p.set_mode(Policy::AUTO_GRANT);
-      p.set_benefit(Benefit());
+      if (mode > 0) {
+        p.set_benefit(Benefit());
+      } else {
+        p.set_benefit_note("认定为研发机构 (non-monetary grant)");
+      }
     } else if (mode < 7) {
       p.set_benefit(Benefit());
     }
@@ -302,6 +307,8 @@ void CheckSeed(uint64_t seed, int num_firms, int num_policies, int threads, RunS
 
   std::vector<Firm> firms;
   for (int i = 0; i < num_firms; ++i) firms.push_back(gen.RandomFirm(static_cast<int>(seed * 1000003 % 7919) * 100000 + i));
+  // Unknown regions (the store sorts them first; region conditions are unknown for them).
+  for (int i = 3; i < num_firms; i += 97) firms[i].region = "";
   // A few firms of identical data (ties in limits go by credit code).
   for (int i = 0; i + 1 < num_firms && i < 20; i += 2) {
     Firm copy = firms[i];
@@ -345,9 +352,62 @@ void CheckSeed(uint64_t seed, int num_firms, int num_policies, int threads, RunS
   }
 }
 
+// The matcher's calendar arithmetic against dates.h, exhaustively over 30 years of days around
+// anchors that include leap days and year ends.
+TEST(BulkPlanTest, YearsBetweenMatchesDates) {
+  const absl::CivilDay anchors[] = {
+      absl::CivilDay(2024, 2, 29), absl::CivilDay(2023, 2, 28), absl::CivilDay(2024, 3, 1),
+      absl::CivilDay(2023, 12, 31), absl::CivilDay(2024, 1, 1), absl::CivilDay(2000, 2, 29),
+      absl::CivilDay(2023, 6, 15), absl::CivilDay(1900, 3, 1)};
+  for (absl::CivilDay anchor : anchors) {
+    plan_internal::FixedDateYears fixed(DayNumber(anchor));
+    for (absl::CivilDay x = anchor - 365 * 15; x <= anchor + 365 * 15; ++x) {
+      ASSERT_EQ(fixed.YearsFrom(DayNumber(x)), YearsBetween(x, anchor)) << FormatDate(x) << " → " << FormatDate(anchor);
+      ASSERT_EQ(fixed.YearsTo(DayNumber(x)), YearsBetween(anchor, x)) << FormatDate(anchor) << " → " << FormatDate(x);
+      if (x.day() % 7 == 0) {
+        ASSERT_EQ(plan_internal::YearsBetweenDays(DayNumber(x), DayNumber(anchor)), YearsBetween(x, anchor));
+      }
+    }
+    EXPECT_EQ(fixed.YearsFrom(DayNumber(absl::CivilDay(1000, 1, 1))),
+              YearsBetween(absl::CivilDay(1000, 1, 1), anchor));
+  }
+}
+
+// Decimal kernels of the matcher against engine/util/decimal.
+TEST(BulkPlanTest, ArithmeticMatchesDecimal) {
+  std::mt19937_64 rng(5);
+  const int64_t edges[] = {0, 1, -1, 5, 500000, -500000, 1500000, Decimal::kMaxRaw, -Decimal::kMaxRaw,
+                           Decimal::kMaxRaw - 1, 3037000499LL, 9223372036LL, 999999, 1000000};
+  auto pick = [&]() -> int64_t {
+    switch (rng() % 4) {
+      case 0: return edges[rng() % (sizeof(edges) / sizeof(edges[0]))];
+      case 1: {
+        const int64_t x = static_cast<int64_t>(rng() % static_cast<uint64_t>(Decimal::kMaxRaw + 1));
+        return (rng() & 1) ? x : -x;
+      }
+      case 2: return static_cast<int64_t>(rng() % 20000000) - 10000000;
+      default: return static_cast<int64_t>(rng() % 20000000000000ULL) - 10000000000000LL;
+    }
+  };
+  for (int i = 0; i < 2000000; ++i) {
+    const Decimal a = Decimal::FromRawUnchecked(pick()), b = Decimal::FromRawUnchecked(pick());
+    int64_t out = 0;
+    auto check = [&](bool ok, std::optional<Decimal> want, const char* op) {
+      ASSERT_EQ(ok, want.has_value()) << a.ToString() << " " << op << " " << b.ToString();
+      if (ok) {
+        ASSERT_EQ(out, want->raw()) << a.ToString() << " " << op << " " << b.ToString();
+      }
+    };
+    check(plan_internal::AddRaw(a.raw(), b.raw(), &out), Add(a, b), "+");
+    check(plan_internal::SubRaw(a.raw(), b.raw(), &out), Sub(a, b), "-");
+    check(plan_internal::MulRaw(a.raw(), b.raw(), &out), Mul(a, b), "*");
+    check(plan_internal::DivRaw(a.raw(), b.raw(), &out), Div(a, b), "/");
+  }
+}
+
 TEST(BulkDifferentialTest, SmallPopulationsManyPolicies) {
   RunStats stats;
-  for (uint64_t seed = 1; seed <= 12; ++seed) {
+  for (uint64_t seed = 1; seed <= 24; ++seed) {
     CheckSeed(seed, 400, 160, seed % 2 == 0 ? 2 : 1, &stats);
     if (HasFailure()) break;
   }
@@ -357,10 +417,18 @@ TEST(BulkDifferentialTest, SmallPopulationsManyPolicies) {
             << ", not selected " << stats.by_status[NOT_SELECTED] << ")\n";
 }
 
+// The portable comparison kernels (the SIMD ones are used above where the CPU has SSE4.2).
+TEST(BulkDifferentialTest, WithoutSimd) {
+  RunStats stats;
+  plan_internal::DisableSimdForTesting(true);
+  CheckSeed(7, 9000, 60, 2, &stats);
+  plan_internal::DisableSimdForTesting(false);
+}
+
 TEST(BulkDifferentialTest, SeveralBlocks) {
   RunStats stats;
   for (uint64_t seed = 101; seed <= 103; ++seed) {
-    CheckSeed(seed, 20000 + static_cast<int>(seed) * 7, 30, 2, &stats);
+    CheckSeed(seed, 20000 + static_cast<int>(seed) * 7, 40, seed == 102 ? 3 : 2, &stats);
     if (HasFailure()) break;
   }
   std::cout << "pairs: " << stats.pairs << " (eligible " << stats.by_status[ELIGIBLE]

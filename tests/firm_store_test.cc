@@ -78,6 +78,20 @@ TEST(FirmStoreTest, RegionRangesFollowUnder) {
   EXPECT_TRUE(s->UnknownRegionRange().empty());
 }
 
+TEST(FirmStoreTest, IndustryDictionaryInCodeOrder) {
+  const std::vector<Firm> firms = SampleFirms();
+  absl::StatusOr<FirmStore> s = FirmStore::Build(firms, RealTaxonomy());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->industry_code(0), "");
+  for (int id = 2; id < s->num_industry_codes(); ++id) {
+    EXPECT_LT(s->industry_code(id - 1), s->industry_code(id));
+  }
+  EXPECT_EQ(s->num_industry_codes(), 6);  // "", C13, C26, I65, I6513, M
+  for (uint32_t r = 0; r < s->num_rows(); ++r) {
+    EXPECT_EQ(s->industry_code(s->industry_ids()[r]), firms[s->source_index(r)].industry);
+  }
+}
+
 TEST(FirmStoreTest, FindRowAndFacts) {
   const std::vector<Firm> firms = SampleFirms();
   absl::StatusOr<FirmStore> s = FirmStore::Build(firms, RealTaxonomy());

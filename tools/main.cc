@@ -12,6 +12,10 @@ int RunCheck(int argc, char** argv);
 int RunGen(int argc, char** argv);
 int RunBatch(int argc, char** argv);
 int RunIndex(int argc, char** argv);
+int RunSimulate(int argc, char** argv);
+int RunReserve(int argc, char** argv);
+int RunPath(int argc, char** argv);
+int RunServe(int argc, char** argv);
 }  // namespace polmatch::cli
 
 namespace {
@@ -29,6 +33,10 @@ constexpr Command kCommands[] = {
     {"check", polmatch::cli::RunCheck, "why a policy does or does not apply to a firm"},
     {"index", polmatch::cli::RunIndex, "build the snapshot (bitset index) from firm data"},
     {"batch", polmatch::cli::RunBatch, "the nightly job: summary, grant lists, pushes, state"},
+    {"serve", polmatch::cli::RunServe, "the HTTP service and portal over one engine (SPEC §6)"},
+    {"simulate", polmatch::cli::RunSimulate, " what-if: a policy reform against the baseline over the registry"},
+    {"reserve", polmatch::cli::RunReserve, "reserve lists (后备库): firms one condition away, closest first"},
+    {"path", polmatch::cli::RunPath, "cultivation path: the qualifications that unlock the most for a firm"},
     {"gen", polmatch::cli::RunGen, "deterministic synthetic firms or policies, for demos and benchmarks"},
 };
 

@@ -1,5 +1,7 @@
 #include "engine/analysis/amounts.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace polmatch {
 
 std::string YuanTotal::ToFixed2() const {
@@ -26,7 +28,7 @@ std::string WithThousands(absl::string_view text) {
     const size_t left = end - i - 1;
     if (left > 0 && left % 3 == 0) out.push_back(',');
   }
-  out.append(text.substr(end));
+  absl::StrAppend(&out, text.substr(end));
   return out;
 }
 

@@ -13,16 +13,6 @@ constexpr absl::CivilDay kEpoch(1970, 1, 1);
 
 bool IsOrderedType(Type t) { return t == Type::kNumber || t == Type::kDate; }
 
-Op Flip(Op op) {  // c OP x  ⇔  x Flip(OP) c
-  switch (op) {
-    case Op::kLt: return Op::kGt;
-    case Op::kLe: return Op::kGe;
-    case Op::kGt: return Op::kLt;
-    case Op::kGe: return Op::kLe;
-    default: return op;
-  }
-}
-
 Op Negate(Op op) {
   switch (op) {
     case Op::kLt: return Op::kGe;
@@ -60,10 +50,16 @@ std::vector<Decimal> TestPoints(std::vector<Decimal> constants) {
   for (size_t i = 0; i < constants.size(); ++i) {
     points.push_back(constants[i]);
     if (i + 1 < constants.size()) {
-      std::optional<Decimal> half = Div(*Sub(constants[i + 1], constants[i]), two);
-      if (half) {
-        if (auto mid = Add(constants[i], *half)) points.push_back(*mid);
+      // (a + b) / 2 as a + (b − a) / 2, or a/2 + b/2 when b − a leaves the range.
+      std::optional<Decimal> mid;
+      if (std::optional<Decimal> span = Sub(constants[i + 1], constants[i])) {
+        if (std::optional<Decimal> half = Div(*span, two)) mid = Add(constants[i], *half);
+      } else {
+        std::optional<Decimal> a = Div(constants[i], two);
+        std::optional<Decimal> b = Div(constants[i + 1], two);
+        if (a && b) mid = Add(*a, *b);
       }
+      if (mid) points.push_back(*mid);
     }
   }
   if (auto above = Add(constants.back(), one)) points.push_back(*above);
@@ -97,7 +93,7 @@ std::optional<std::pair<const Node*, NumericSet>> ReadComparison(const Node& n, 
   std::optional<Decimal> ca = FoldConstant(a);
   std::optional<Decimal> cb = FoldConstant(b);
   if (cb && !ca) return std::make_pair(&a, NumericSet::Of(op, *cb));
-  if (ca && !cb) return std::make_pair(&b, NumericSet::Of(Flip(op), *ca));
+  if (ca && !cb) return std::make_pair(&b, NumericSet::Of(MirrorComparison(op), *ca));
   return std::nullopt;
 }
 
@@ -167,6 +163,9 @@ ConditionReading ReadNot(const Node& inner, const Taxonomy& tax) {
       ReadInto(*inner.children[0], tax, &r);
       return r;
     }
+    case NodeKind::kOr:  // not (a or b) = not a and not b
+      for (const auto& c : inner.children) Append(&r, ReadNot(*c, tax));
+      return r;
     case NodeKind::kCompare:
       if (numeric(ReadComparison(inner, /*negate=*/true))) return r;
       break;
@@ -323,6 +322,16 @@ bool IsAncestorOrSelf(const Taxonomy& tax, TagId ancestor, TagId tag) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+
+Op MirrorComparison(Op op) {
+  switch (op) {
+    case Op::kLt: return Op::kGt;
+    case Op::kLe: return Op::kGe;
+    case Op::kGt: return Op::kLt;
+    case Op::kGe: return Op::kLe;
+    default: return op;
+  }
+}
 
 std::optional<Decimal> FoldConstant(const Node& n) {
   switch (n.kind) {
@@ -584,7 +593,7 @@ std::optional<Contradiction> ConstraintSet::Check(const Entry& added) const {
   };
   switch (a.kind) {
     case K::kNever:
-      return Contradiction{"the condition can never be true", {added.source}};
+      return Contradiction{"it can never be true", {added.source}};
     case K::kNumeric: {
       NumericSet all;
       std::vector<int> sources;

@@ -1,7 +1,6 @@
 #include "engine/analysis/reserve.h"
 
 #include <algorithm>
-#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "engine/analysis/amounts.h"
@@ -11,16 +10,6 @@
 
 namespace polmatch {
 namespace {
-
-Op Flip(Op op) {
-  switch (op) {
-    case Op::kLt: return Op::kGt;
-    case Op::kLe: return Op::kGe;
-    case Op::kGt: return Op::kLt;
-    case Op::kGe: return Op::kLe;
-    default: return op;
-  }
-}
 
 Decimal Abs(Decimal d) { return d.is_negative() ? *Neg(d) : d; }
 
@@ -45,7 +34,7 @@ std::optional<ThresholdGap> GapOf(const Node& c, const std::string& source, cons
   g.value = v.number;
   g.threshold = t.number;
   if (!FoldConstant(threshold)) g.threshold_text = SourceText(source, threshold);
-  g.needed = flipped ? Flip(c.op) : c.op;
+  g.needed = flipped ? MirrorComparison(c.op) : c.op;
   std::optional<Decimal> diff = Sub(g.threshold, g.value);
   if (!diff) return std::nullopt;
   g.gap = Abs(*diff);
@@ -59,7 +48,10 @@ std::optional<ThresholdGap> GapOf(const Node& c, const std::string& source, cons
 std::string ThresholdGap::ToString() const {
   const char* rel = value < threshold ? "<" : value == threshold ? "=" : ">";
   std::string s = absl::StrCat(subject, " ", Number(value), " ", rel, " ", Number(threshold));
-  if (!threshold_text.empty()) absl::StrAppend(&s, " (", threshold_text, ")");
+  // A short threshold expression helps (`employees * 10%`); a long one is the condition itself.
+  if (!threshold_text.empty() && threshold_text.size() <= 40) {
+    absl::StrAppend(&s, " (", threshold_text, ")");
+  }
   if (gap.is_zero()) {
     absl::StrAppend(&s, " (needs ", OpText(needed), " ", Number(threshold), ")");
   } else {

@@ -35,7 +35,7 @@ struct ThresholdGap {
   std::string subject;         // a fact's name ("年营业收入") or the expression as written
   Decimal value;               // the firm's value of the subject
   Decimal threshold;           // what the condition compares it with, for this firm
-  std::string threshold_text;  // the threshold as written when it is not a constant
+  std::string threshold_text;  // the threshold as written when it is not a constant (shown if short)
   Op needed = Op::kGe;         // the condition asks: value `needed` threshold
   Decimal gap;                 // |threshold − value|
   Decimal relative;            // gap / max(|threshold|, |value|); 0 when both are 0

@@ -73,7 +73,10 @@ void CheckEligibility(const CompiledPolicy& p, const Taxonomy& tax, Reporter& ou
                             constant ? " is always true: it tests no firm data"
                                      : " is true for every firm that has the data it reads: it "
                                        "only asks for that data to be present",
-                            p.conditions.size() == 1 ? " (the policy applies to every firm)" : ""),
+                            p.conditions.size() == 1
+                                ? (constant ? " (the policy applies to every firm)"
+                                            : " (the policy applies to every firm with that data)")
+                                : ""),
                "always-true");
   }
   std::vector<int> redundant;

@@ -65,9 +65,29 @@ absl::StatusOr<FirmStore> FirmStore::Build(const std::vector<Firm>& firms,
   s.founded_known_.assign(s.padded_rows_ / 64, 0);
   s.fact_raw_.assign(size_t{s.padded_rows_} * s.num_facts_, 0);
   s.fact_known_.assign(size_t{s.padded_rows_ / 64} * s.num_facts_, 0);
-  s.industry_dict_.assign(kIndustryWidth, 0);  // entry 0 = unknown
+  // Industry dictionary in code order (entry 0 = unknown), so that the codes under any code
+  // have consecutive ids and an `under` test is an id range.
+  std::vector<std::string> industry_codes;
+  {
+    absl::flat_hash_map<std::string, uint16_t> seen;
+    for (const Firm& f : firms) {
+      if (!f.industry.empty() && seen.try_emplace(f.industry, 0).second) {
+        industry_codes.push_back(f.industry);
+      }
+    }
+  }
+  if (industry_codes.size() >= std::numeric_limits<uint16_t>::max()) {
+    return absl::InvalidArgumentError("more than 65534 distinct industry codes");
+  }
+  std::sort(industry_codes.begin(), industry_codes.end());
   absl::flat_hash_map<std::string, uint16_t> industry_ids;
   industry_ids[""] = 0;
+  s.industry_dict_.assign((industry_codes.size() + 1) * kIndustryWidth, 0);
+  for (size_t i = 0; i < industry_codes.size(); ++i) {
+    industry_ids[industry_codes[i]] = static_cast<uint16_t>(i + 1);
+    std::memcpy(&s.industry_dict_[(i + 1) * kIndustryWidth], industry_codes[i].data(),
+                industry_codes[i].size());
+  }
 
   struct Grant {
     uint32_t tag, row;
@@ -89,17 +109,7 @@ absl::StatusOr<FirmStore> FirmStore::Build(const std::vector<Firm>& firms,
       s.region_dict_.insert(s.region_dict_.end(), f.region.begin(), f.region.end());
       s.region_begin_.push_back(row);
     }
-    auto [it, inserted] = industry_ids.try_emplace(f.industry, 0);
-    if (inserted) {
-      const size_t id = s.industry_dict_.size() / kIndustryWidth;
-      if (id > std::numeric_limits<uint16_t>::max()) {
-        return absl::InvalidArgumentError("more than 65535 distinct industry codes");
-      }
-      it->second = static_cast<uint16_t>(id);
-      s.industry_dict_.resize(s.industry_dict_.size() + kIndustryWidth, 0);
-      std::memcpy(&s.industry_dict_[id * kIndustryWidth], f.industry.data(), f.industry.size());
-    }
-    s.industry_ids_[row] = it->second;
+    s.industry_ids_[row] = industry_ids.at(f.industry);
     if (f.founded) {
       s.founded_days_[row] = DayNumber(*f.founded);
       SetBit(s.founded_known_.data(), row);

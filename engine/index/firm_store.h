@@ -10,7 +10,7 @@
 //   names            one byte arena + offsets
 //   region           a sorted dictionary of 6-byte codes, each with its first row (the column is
 //                    run-length encoded by the row order itself; rows of unknown region come first)
-//   industry         a dictionary of codes (entry 0 = unknown) + a uint16 column
+//   industry         a dictionary of codes in code order (entry 0 = unknown) + a uint16 column
 //   founded          days since 1970-01-01 (int32) + a known bitmask
 //   each fact        the Decimal raw value (int64 millionths) + a known bitmask
 //   tag grants       per tag (not closed over the hierarchy): rows, valid_from, valid_to (days)
@@ -91,7 +91,7 @@ class FirmStore {
 
   // Per row.
   absl::string_view credit_code(uint32_t row) const {
-    return absl::string_view(&credit_codes_[row * kCreditCodeLen], kCreditCodeLen);
+    return absl::string_view(credit_codes_.data() + size_t{row} * kCreditCodeLen, kCreditCodeLen);
   }
   absl::string_view name(uint32_t row) const {
     return absl::string_view(names_.data() + name_offsets_[row],
@@ -120,13 +120,14 @@ class FirmStore {
   RowRange UnknownRegionRange() const { return {0, unknown_region_rows_}; }
 
   // Columns (padded_rows() values; known masks padded_rows()/64 words).
-  const int64_t* fact_values(FactId id) const { return &fact_raw_[size_t{id.value} * padded_rows_]; }
+  const int64_t* fact_values(FactId id) const { return fact_raw_.data() + size_t{id.value} * padded_rows_; }
   const uint64_t* fact_known(FactId id) const {
-    return &fact_known_[size_t{id.value} * (padded_rows_ / 64)];
+    return fact_known_.data() + size_t{id.value} * (padded_rows_ / 64);
   }
   const int32_t* founded_days() const { return founded_days_.data(); }
   const uint64_t* founded_known() const { return founded_known_.data(); }
-  // Industry dictionary: id 0 = unknown; codes are at most 7 bytes.
+  // Industry dictionary: id 0 = unknown, then the codes in ascending order (so the codes under a
+  // code have consecutive ids); codes are at most 7 bytes.
   const uint16_t* industry_ids() const { return industry_ids_.data(); }
   int num_industry_codes() const { return static_cast<int>(industry_dict_.size() / kIndustryWidth); }
   absl::string_view industry_code(int id) const;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <numeric>
 #include <thread>
 #include <time.h>
 
@@ -37,12 +36,15 @@ struct StatusChunks {
   std::vector<uint16_t> positions;
   std::vector<uint64_t> words;
 
-  __attribute__((noinline)) void Add(uint32_t block, const uint64_t* w) {
+  void Add(uint32_t block, const uint64_t* w) {
+    if (!AnyBit(w, kBlockWords)) return;
     const uint32_t count = static_cast<uint32_t>(CountBits(w, kBlockWords));
-    if (count == 0) return;
     if (count <= kSparseMax) {
-      entries.push_back({block, count, static_cast<uint32_t>(positions.size())});
-      ForEachBit(w, kBlockWords, [&](uint32_t i) { positions.push_back(static_cast<uint16_t>(i)); });
+      const size_t at = positions.size();
+      entries.push_back({block, count, static_cast<uint32_t>(at)});
+      positions.resize(at + count);
+      uint16_t* out = positions.data() + at;
+      ForEachBit(w, kBlockWords, [&](uint32_t i) { *out++ = static_cast<uint16_t>(i); });
     } else {
       entries.push_back({block, count, static_cast<uint32_t>(words.size() / kBlockWords)});
       words.insert(words.end(), w, w + kBlockWords);
@@ -104,6 +106,16 @@ double RunThreads(int threads, Fn fn) {
   return total;
 }
 
+// What one worker thread reuses from block to block.
+struct WorkerScratch {
+  std::vector<PolicyBlock> policies;  // one per policy of the unit being evaluated
+  std::vector<int> members;           // which of them were evaluated on this block
+  int64_t policy_blocks = 0;
+  std::vector<uint32_t> sel = std::vector<uint32_t>(kBlockRows);  // selected block offsets
+  std::vector<int64_t> values = std::vector<int64_t>(kBlockRows);  // their benefit or rank
+  std::vector<uint8_t> known = std::vector<uint8_t>(kBlockRows);
+};
+
 bool ScopeTouches(const std::vector<RowRange>& scope, uint32_t begin, uint32_t end) {
   auto it = std::upper_bound(scope.begin(), scope.end(), begin,
                              [](uint32_t x, RowRange r) { return x < r.end; });
@@ -141,34 +153,37 @@ class MatchRun {
   // Evaluates blocks taken from a shared counter into `out` (one entry per policy).
   void Worker(std::atomic<uint32_t>* next_block, std::vector<PolicyOut>* out) {
     BlockEvaluator ev(plan_, store_, as_of_);
-    std::vector<PolicyBlock> scratch(1);
+    WorkerScratch scratch;
     for (uint32_t b = next_block->fetch_add(1); b < store_.num_blocks(); b = next_block->fetch_add(1)) {
       if (block_units_[b].empty()) continue;
       ev.SetBlock(b);
       for (int32_t u : block_units_[b]) RunUnit(plan_.units()[u], ev, scratch, *out);
     }
     node_blocks_.fetch_add(ev.dense_evaluations());
+    policy_blocks_.fetch_add(scratch.policy_blocks);
   }
 
  private:
-  void RunUnit(const PlanUnit& unit, BlockEvaluator& ev, std::vector<PolicyBlock>& scratch,
+  void RunUnit(const PlanUnit& unit, BlockEvaluator& ev, WorkerScratch& scratch,
                std::vector<PolicyOut>& out) {
     const uint32_t begin = ev.block_begin(), end = begin + kBlockRows;
-    if (scratch.size() < unit.policies.size()) scratch.resize(unit.policies.size());
-    std::vector<int> members;  // indexes into unit.policies that were evaluated
+    std::vector<PolicyBlock>& blocks = scratch.policies;
+    if (blocks.size() < unit.policies.size()) blocks.resize(unit.policies.size());
+    std::vector<int>& members = scratch.members;  // indexes into unit.policies
+    members.clear();
     for (size_t k = 0; k < unit.policies.size(); ++k) {
       const int p = unit.policies[k];
       if (!active_[p] || !ScopeTouches(plan_.policies()[p].scope, begin, end)) continue;
-      EvaluatePolicy(p, ev, scratch[k]);
-      policy_blocks_.fetch_add(1, std::memory_order_relaxed);
+      EvaluatePolicy(p, ev, scratch, blocks[k]);
+      ++scratch.policy_blocks;
       members.push_back(static_cast<int>(k));
     }
     if (members.empty()) return;
-    if (members.size() >= 2) ResolveGroup(unit, members, scratch);
-    for (int k : members) Emit(unit.policies[k], ev, scratch[k], out[unit.policies[k]]);
+    if (members.size() >= 2) ResolveGroup(members, blocks);
+    for (int k : members) Emit(unit.policies[k], ev, scratch, blocks[k], out[unit.policies[k]]);
   }
 
-  __attribute__((noinline)) void EvaluatePolicy(int p, BlockEvaluator& ev, PolicyBlock& pb) {
+  void EvaluatePolicy(int p, BlockEvaluator& ev, WorkerScratch& scratch, PolicyBlock& pb) {
     const PolicyPlan& pp = plan_.policies()[p];
     const CompiledPolicy& cp = catalog_.policies()[p];
     const uint64_t* valid = ev.valid();
@@ -181,86 +196,73 @@ class MatchRun {
       pb.ex[w] = 0;
       any_false = any_false || (e.f[w] & valid[w]) != 0;
     }
-    // Near miss: exactly one top-level condition false, it actionable, all others true. With
-    // prefix and suffix ANDs of the T bitsets, "all but i true" is pre_i ∧ suf_i.
+    // Near miss: exactly one top-level condition false, it actionable, all others true —
+    // counted bit-parallel: `one`/`two` saturate the number of false conditions at two, `act`
+    // marks a false actionable condition, `unk` an unknown one.
     const size_t k = pp.conditions.size();
     if (k >= 2 && pp.any_actionable && any_false) {
-      // Condition views in local arrays (the loop below is hot; no thread-local lookups in it).
-      constexpr size_t kLocal = 32;
-      const uint64_t* local_t[kLocal];
-      const uint64_t* local_f[kLocal];
-      uint64_t local_suffix[kLocal];
-      if (k > kLocal) {
-        cond_t_.resize(k);
-        cond_f_.resize(k);
-        suffix_.resize(k);
-      }
-      const uint64_t** ct = k > kLocal ? cond_t_.data() : local_t;
-      const uint64_t** cf = k > kLocal ? cond_f_.data() : local_f;
-      uint64_t* suffix = k > kLocal ? suffix_.data() : local_suffix;
+      uint64_t one[kBlockWords] = {}, two[kBlockWords] = {}, act[kBlockWords] = {}, unk[kBlockWords] = {};
       for (size_t i = 0; i < k; ++i) {
         const BlockEvaluator::BoolView c = ev.Bool(pp.conditions[i]);
-        ct[i] = c.t;
-        cf[i] = c.f;
+        const uint64_t* ct = c.t;
+        const uint64_t* cf = c.f;
+        const uint64_t act_mask = pp.actionable[i] ? ~0ULL : 0;
+        for (uint32_t w = 0; w < kBlockWords; ++w) {
+          two[w] |= one[w] & cf[w];
+          one[w] |= cf[w];
+          act[w] |= cf[w] & act_mask;
+          unk[w] |= ~(ct[w] | cf[w]);
+        }
       }
-      const std::vector<bool>& actionable = pp.actionable;
       for (uint32_t w = 0; w < kBlockWords; ++w) {
-        const uint64_t rows_false = e.f[w] & valid[w];
-        if (rows_false == 0) continue;
-        uint64_t suf = ~0ULL;
-        for (size_t i = k; i-- > 0;) {
-          suffix[i] = suf;
-          suf &= ct[i][w];
-        }
-        uint64_t pre = ~0ULL, nm = 0;
-        for (size_t i = 0; i < k; ++i) {
-          if (actionable[i]) nm |= cf[i][w] & pre & suffix[i];
-          pre &= ct[i][w];
-        }
-        pb.nm[w] = nm & rows_false;
+        pb.nm[w] = one[w] & ~two[w] & act[w] & ~unk[w] & e.f[w] & valid[w];
       }
     }
     pb.benefit_pos.clear();
     pb.benefit_raw.clear();
     if (pp.benefit >= 0) {
-      const uint32_t n = Select(pb.el);
-      if (n > 0) ev.SelectedNum(pp.benefit, sel_.data(), n, sel_v_.data(), sel_k_.data());
+      const uint32_t n = Select(pb.el, scratch);
+      const uint32_t* sel = scratch.sel.data();
+      const int64_t* values = scratch.values.data();
+      const uint8_t* known = scratch.known.data();
+      if (n > 0) ev.SelectedNum(pp.benefit, sel, n, scratch.values.data(), scratch.known.data());
+      const bool auto_grant = cp.auto_grant();
+      pb.benefit_pos.resize(n);
+      pb.benefit_raw.resize(n);
+      uint32_t* pos = pb.benefit_pos.data();
+      int64_t* raw = pb.benefit_raw.data();
+      uint32_t kept = 0;
       constexpr int64_t kFen = Decimal::kOne / 100;
       for (uint32_t k = 0; k < n; ++k) {
-        const uint32_t i = sel_[k];
-        if (sel_k_[k]) {
+        if (known[k]) {
           // Never negative; half-up to the fen (the value is ≥ 0 here, so int64 is exact).
-          const int64_t raw = sel_v_[k];
-          pb.benefit_pos.push_back(i);
-          pb.benefit_raw.push_back(raw < 0 ? 0 : (raw + kFen / 2) / kFen * kFen);
-        } else if (cp.auto_grant()) {
+          const int64_t v = values[k];
+          pos[kept] = sel[k];
+          raw[kept] = v < 0 ? 0 : (v + kFen / 2) / kFen * kFen;
+          ++kept;
+        } else if (auto_grant) {
           // 免申即享 needs the amount: without it the firm must apply.
-          ClearBit(pb.el, i);
-          SetBit(pb.un, i);
+          ClearBit(pb.el, sel[k]);
+          SetBit(pb.un, sel[k]);
         }
       }
-    } else if (cp.auto_grant()) {
-      for (uint32_t w = 0; w < kBlockWords; ++w) {
-        pb.un[w] |= pb.el[w];
-        pb.el[w] = 0;
-      }
+      pb.benefit_pos.resize(kept);
+      pb.benefit_raw.resize(kept);
     }
+    // An AUTO_GRANT policy without a benefit grants something non-monetary: eligible as is.
   }
 
-  // Fills sel_ with the set bits of `words` (block offsets, ascending); returns how many.
-  __attribute__((noinline)) uint32_t Select(const uint64_t* words) {
-    sel_.resize(kBlockRows);
-    sel_v_.resize(kBlockRows);
-    sel_k_.resize(kBlockRows);
+  // Fills scratch.sel with the set bits of `words` (block offsets, ascending); returns how many.
+  static uint32_t Select(const uint64_t* words, WorkerScratch& scratch) {
+    uint32_t* sel = scratch.sel.data();
     uint32_t n = 0;
-    ForEachBit(words, kBlockWords, [&](uint32_t i) { sel_[n++] = i; });
+    ForEachBit(words, kBlockWords, [&](uint32_t i) { sel[n++] = i; });
     return n;
   }
 
   // Among each firm's ELIGIBLE members keeps the highest benefit (unknown lowest; ties: the
   // smaller policy index, i.e. id) and marks the others EXCLUDED — ApplyExclusiveGroups.
-  void ResolveGroup(const PlanUnit& unit, const std::vector<int>& members,
-                    std::vector<PolicyBlock>& scratch) {
+  static void ResolveGroup(const std::vector<int>& members, std::vector<PolicyBlock>& scratch) {
     uint64_t once[kBlockWords] = {}, twice[kBlockWords] = {};
     for (int k : members) {
       for (uint32_t w = 0; w < kBlockWords; ++w) {
@@ -298,19 +300,21 @@ class MatchRun {
     });
   }
 
-  __attribute__((noinline)) void Emit(int p, BlockEvaluator& ev, const PolicyBlock& pb, PolicyOut& out) {
+  void Emit(int p, BlockEvaluator& ev, WorkerScratch& scratch, const PolicyBlock& pb, PolicyOut& out) {
     const uint32_t base = ev.block_begin();
     const uint32_t block = base / kBlockRows;
     const uint64_t* words[kNumSlots] = {pb.el, pb.un, pb.nm, pb.ex};
     for (int s = 0; s < kNumSlots; ++s) out.rows[s].Add(block, words[s]);
-    for (uint32_t i : pb.benefit_pos) out.benefit_rows.push_back(base + i);
+    const size_t at = out.benefit_rows.size();
+    out.benefit_rows.resize(at + pb.benefit_pos.size());
+    for (size_t k = 0; k < pb.benefit_pos.size(); ++k) out.benefit_rows[at + k] = base + pb.benefit_pos[k];
     out.benefit_raw.insert(out.benefit_raw.end(), pb.benefit_raw.begin(), pb.benefit_raw.end());
     const int32_t rank = plan_.policies()[p].rank;
     if (rank >= 0) {
-      const uint32_t n = Select(pb.el);
-      if (n > 0) ev.SelectedNum(rank, sel_.data(), n, sel_v_.data(), sel_k_.data());
+      const uint32_t n = Select(pb.el, scratch);
+      if (n > 0) ev.SelectedNum(rank, scratch.sel.data(), n, scratch.values.data(), scratch.known.data());
       for (uint32_t k = 0; k < n; ++k) {
-        out.ranks.push_back({base + sel_[k], sel_v_[k], sel_k_[k] != 0});
+        out.ranks.push_back({base + scratch.sel[k], scratch.values[k], scratch.known[k] != 0});
       }
     }
   }
@@ -323,21 +327,7 @@ class MatchRun {
   std::vector<std::vector<int32_t>> block_units_;
   std::atomic<int64_t> policy_blocks_{0};
   std::atomic<int64_t> node_blocks_{0};
-  // Per-thread scratch lives in the worker; these are reused within one EvaluatePolicy call and
-  // so must be per thread too.
-  static thread_local std::vector<const uint64_t*> cond_t_, cond_f_;  // > 32 conditions
-  static thread_local std::vector<uint64_t> suffix_;
-  static thread_local std::vector<uint32_t> sel_;
-  static thread_local std::vector<int64_t> sel_v_;
-  static thread_local std::vector<uint8_t> sel_k_;
 };
-
-thread_local std::vector<const uint64_t*> MatchRun::cond_t_;
-thread_local std::vector<const uint64_t*> MatchRun::cond_f_;
-thread_local std::vector<uint64_t> MatchRun::suffix_;
-thread_local std::vector<uint32_t> MatchRun::sel_;
-thread_local std::vector<int64_t> MatchRun::sel_v_;
-thread_local std::vector<uint8_t> MatchRun::sel_k_;
 
 // Builds a Roaring bitmap from per-thread block chunks through CRoaring's portable serialization
 // format (RoaringFormatSpec: cookie 12346 without run containers, then per container key and

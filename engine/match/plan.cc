@@ -188,7 +188,21 @@ class PlanCompiler {
     std::string key(value.begin(), value.end());
     auto [it, inserted] =
         industry_keys_.try_emplace(key, static_cast<int>(plan_.industry_sets_.size()));
-    if (inserted) plan_.industry_sets_.push_back({std::move(value)});
+    if (inserted) {
+      IndustrySet set;
+      set.ranges_valid = !value.empty() && value[0] == 2;
+      for (size_t id = 1; id < value.size(); ++id) {
+        if (value[id] == 2) set.ranges_valid = false;
+        if (value[id] != 1) continue;
+        if (!set.true_ids.empty() && set.true_ids.back().second == id) {
+          ++set.true_ids.back().second;
+        } else {
+          set.true_ids.push_back({static_cast<uint16_t>(id), static_cast<uint32_t>(id + 1)});
+        }
+      }
+      set.value = std::move(value);
+      plan_.industry_sets_.push_back(std::move(set));
+    }
     PlanNode n;
     n.op = PlanOp::kIndustrySet;
     n.aux = it->second;

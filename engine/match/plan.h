@@ -89,9 +89,13 @@ struct RegionSet {
   std::vector<RowRange> true_rows;
 };
 
-// Per industry dictionary id of the store: 0 false, 1 true, 2 unknown.
+// Per industry dictionary id of the store: 0 false, 1 true, 2 unknown. Where unknown is exactly
+// id 0 (always, for sets built from codes), `true_ids` lists the ids that are true as ranges
+// [first, second) — the store orders its dictionary by code, so an `under` test is one range.
 struct IndustrySet {
   std::vector<uint8_t> value;
+  std::vector<std::pair<uint16_t, uint32_t>> true_ids;  // empty with ranges_valid: none true
+  bool ranges_valid = false;
 };
 
 struct PolicyPlan {

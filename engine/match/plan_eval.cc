@@ -1,7 +1,9 @@
 #include "engine/match/plan_eval.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <emmintrin.h>
 #include <nmmintrin.h>
 #include <xmmintrin.h>
 #include <functional>
@@ -13,10 +15,11 @@ namespace polmatch {
 namespace plan_internal {
 namespace {
 
+std::atomic<bool> simd_disabled{false};
+
 constexpr int64_t kOne = Decimal::kOne;
 constexpr int64_t kMaxRaw = Decimal::kMaxRaw;
 
-bool InRange(int64_t v) { return v <= kMaxRaw && v >= -kMaxRaw; }
 
 // |n| / d rounded half away from zero, for a 128-bit magnitude given as (hi, lo) and d > 0.
 // False when the quotient does not fit in 63 bits (then it is out of Decimal range anyway).
@@ -40,31 +43,9 @@ uint64_t Magnitude(int64_t v) { return v < 0 ? 0 - static_cast<uint64_t>(v) : st
 
 }  // namespace
 
-bool AddRaw(int64_t a, int64_t b, int64_t* out) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r) || !InRange(r)) return false;
-  *out = r;
-  return true;
-}
+void DisableSimdForTesting(bool disabled) { simd_disabled = disabled; }
 
-bool SubRaw(int64_t a, int64_t b, int64_t* out) {
-  int64_t r;
-  if (__builtin_sub_overflow(a, b, &r) || !InRange(r)) return false;
-  *out = r;
-  return true;
-}
-
-// a·b / 10⁶, rounded half away from zero (Decimal Mul).
-bool MulRaw(int64_t a, int64_t b, int64_t* out) {
-  int64_t p;
-  if (!__builtin_mul_overflow(a, b, &p)) {
-    int64_t q = p / kOne, r = p % kOne;
-    if (r < 0) r = -r;
-    if (2 * r >= kOne) q += p < 0 ? -1 : 1;
-    if (!InRange(q)) return false;
-    *out = q;
-    return true;
-  }
+bool MulRawWide(int64_t a, int64_t b, int64_t* out) {
   const bool negative = (a < 0) != (b < 0);
   const unsigned __int128 n = static_cast<unsigned __int128>(Magnitude(a)) * Magnitude(b);
   uint64_t q;
@@ -130,15 +111,67 @@ int64_t YearsBetweenDays(int64_t from, int64_t to) {
 }
 
 namespace {
-// Whole years from each row's day in `a` to the day `b` (or the reverse), b fixed.
-void YearsToScalar(const int64_t* a, int64_t b, bool a_first, uint64_t in, uint32_t base, int64_t* v) {
-  const Ymd bymd = CivilFromDays(b);
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+bool IsLeap(int64_t y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
+}  // namespace
+
+FixedDateYears::FixedDateYears(int64_t day) : day_(day) {
+  const Ymd c = CivilFromDays(day);
+  y_ = c.y;
+  m_ = c.m;
+  d_ = c.d;
+}
+
+// The last day x with years_between(x, day) ≥ k: the anniversary k years back (Feb 28 for a
+// Feb 29 date in a common year).
+int64_t FixedDateYears::Back(int64_t k) {
+  if (k < kCache && back_[k] != kUnset) return back_[k];
+  const int64_t y = y_ - k;
+  const int64_t t = DaysFromCivil(y, m_, (m_ == 2 && d_ == 29 && !IsLeap(y)) ? 28 : d_);
+  if (k < kCache) back_[k] = t;
+  return t;
+}
+
+// The first day x with years_between(day, x) ≥ k: the anniversary k years on (Mar 1 for a
+// Feb 29 date in a common year).
+int64_t FixedDateYears::Forward(int64_t k) {
+  if (k < kCache && forward_[k] != kUnset) return forward_[k];
+  const int64_t y = y_ + k;
+  const int64_t t = (m_ == 2 && d_ == 29 && !IsLeap(y)) ? DaysFromCivil(y, 3, 1) : DaysFromCivil(y, m_, d_);
+  if (k < kCache) forward_[k] = t;
+  return t;
+}
+
+int64_t FixedDateYears::UpTo(int64_t x) {  // x ≤ day: years_between(x, day)
+  int64_t k = (day_ - x) / 365 + 1;  // an upper bound: every year has ≥ 365 days
+  while (k > 0 && x > Back(k)) --k;
+  return k;
+}
+
+int64_t FixedDateYears::From(int64_t x) {  // x ≥ day: years_between(day, x)
+  int64_t k = (x - day_) / 365 + 1;
+  while (k > 0 && x < Forward(k)) --k;
+  return k;
+}
+
+int64_t FixedDateYears::YearsFrom(int64_t x) { return x <= day_ ? UpTo(x) : -From(x); }
+int64_t FixedDateYears::YearsTo(int64_t x) { return x >= day_ ? From(x) : -UpTo(x); }
+
+namespace {
+// years_between(row, b) (a_first) or years_between(b, row) for the rows of `in`, b fixed.
+void YearsToScalar(const int64_t* a, int64_t b, bool a_first, uint64_t in, uint32_t base, int64_t* v,
+                   FixedDateYears* fixed) {
   while (in != 0) {
     const uint32_t i = base + __builtin_ctzll(in);
     in &= in - 1;
-    const Ymd aymd = CivilFromDays(a[i]);
-    v[i] = (a_first ? YearsBetweenDays(a[i], aymd, b, bymd) : YearsBetweenDays(b, bymd, a[i], aymd)) *
-           Decimal::kOne;
+    v[i] = (a_first ? fixed->YearsFrom(a[i]) : fixed->YearsTo(a[i])) * Decimal::kOne;
   }
 }
 }  // namespace
@@ -165,6 +198,7 @@ using plan_internal::DivRaw;
 using plan_internal::MulRaw;
 using plan_internal::SubRaw;
 using plan_internal::YearsBetweenDays;
+using plan_internal::FixedDateYears;
 using plan_internal::YearsToScalar;
 
 alignas(64) const uint64_t kOnes[kBlockWords] = {
@@ -233,9 +267,42 @@ void CompareSse42(Op op, const int64_t* a, const int64_t* b, int64_t c, uint64_t
   }
 }
 
+// Industry id ranges, 16 rows at a time with SSE2 (x86-64 baseline): T where the id is in one
+// of `ranges`, F where it is known (not 0) and in none.
+void IndustryRangesBlock(const uint16_t* ids, const std::vector<std::pair<uint16_t, uint32_t>>& ranges,
+                         uint64_t* t, uint64_t* f) {
+  constexpr size_t kMaxRanges = 16;
+  __m128i lo[kMaxRanges], len[kMaxRanges];
+  const __m128i bias = _mm_set1_epi16(static_cast<int16_t>(0x8000));
+  const size_t n = ranges.size();
+  for (size_t r = 0; r < n; ++r) {
+    lo[r] = _mm_set1_epi16(static_cast<int16_t>(ranges[r].first));
+    // (id − lo) <ᵤ len, as a signed compare after flipping the top bit.
+    len[r] = _mm_set1_epi16(static_cast<int16_t>((ranges[r].second - ranges[r].first) ^ 0x8000));
+  }
+  const __m128i zero = _mm_setzero_si128();
+  for (uint32_t w = 0; w < kBlockWords; ++w) {
+    uint64_t tb = 0, ub = 0;
+    for (uint32_t j = 0; j < 64; j += 16) {
+      const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ids + w * 64 + j));
+      const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ids + w * 64 + j + 8));
+      __m128i m0 = zero, m1 = zero;
+      for (size_t r = 0; r < n; ++r) {
+        m0 = _mm_or_si128(m0, _mm_cmplt_epi16(_mm_xor_si128(_mm_sub_epi16(x0, lo[r]), bias), len[r]));
+        m1 = _mm_or_si128(m1, _mm_cmplt_epi16(_mm_xor_si128(_mm_sub_epi16(x1, lo[r]), bias), len[r]));
+      }
+      tb |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(_mm_packs_epi16(m0, m1)))) << j;
+      const __m128i u = _mm_packs_epi16(_mm_cmpeq_epi16(x0, zero), _mm_cmpeq_epi16(x1, zero));
+      ub |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(u))) << j;
+    }
+    t[w] = tb;
+    f[w] = ~(tb | ub);
+  }
+}
+
 bool HaveSse42() {
   static const bool have = __builtin_cpu_supports("sse4.2");
-  return have;
+  return have && !plan_internal::simd_disabled.load(std::memory_order_relaxed);
 }
 
 // Comparison kernel: T = known ∧ (a op b), F = known ∧ ¬(a op b).
@@ -417,7 +484,12 @@ BlockEvaluator::BoolView BlockEvaluator::EvalBool(const PlanNode& n) {
     }
     case PlanOp::kIndustrySet: {
       const uint16_t* ids = store_.industry_ids() + block_begin_;
-      const uint8_t* value = plan_.industry_sets()[n.aux].value.data();
+      const IndustrySet& set = plan_.industry_sets()[n.aux];
+      if (set.ranges_valid && set.true_ids.size() <= 16 && !plan_internal::simd_disabled) {
+        IndustryRangesBlock(ids, set.true_ids, t, f);
+        break;
+      }
+      const uint8_t* value = set.value.data();
       for (uint32_t w = 0; w < kBlockWords; ++w) {
         uint64_t tw = 0, fw = 0;
         for (uint32_t j = 0; j < 64; ++j) {
@@ -616,15 +688,17 @@ BlockEvaluator::NumView BlockEvaluator::EvalNum(const PlanNode& n) {
       const NumView a = Num(n.args[0]);
       const NumView b = Num(n.args[1]);
       const bool years = n.op == PlanOp::kYearsBetween;
+      std::optional<FixedDateYears> fixed;
+      if (years && (a.v == nullptr) != (b.v == nullptr)) fixed.emplace(a.v == nullptr ? a.scalar : b.scalar);
       for (uint32_t w = 0; w < kBlockWords; ++w) {
         uint64_t in = a.known[w] & b.known[w];
         known[w] = in;
         if (years && a.v != nullptr && b.v == nullptr) {
-          YearsToScalar(a.v, b.scalar, /*a_first=*/true, in, w * 64, v);
+          YearsToScalar(a.v, b.scalar, /*a_first=*/true, in, w * 64, v, &*fixed);
           continue;
         }
         if (years && a.v == nullptr && b.v != nullptr) {
-          YearsToScalar(b.v, a.scalar, /*a_first=*/false, in, w * 64, v);
+          YearsToScalar(b.v, a.scalar, /*a_first=*/false, in, w * 64, v, &*fixed);
           continue;
         }
         while (in != 0) {

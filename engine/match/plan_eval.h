@@ -12,12 +12,14 @@
 #define POLMATCH_MATCH_PLAN_EVAL_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/time/civil_time.h"
 #include "engine/index/bitset.h"
 #include "engine/index/firm_store.h"
 #include "engine/match/plan.h"
+#include "engine/util/decimal.h"
 
 namespace polmatch {
 
@@ -26,12 +28,57 @@ enum class Tri : uint8_t { kFalse = 0, kTrue = 1, kUnknown = 2 };
 
 // Scalar operations on Decimal raw values; false = unknown (overflow, division by zero).
 namespace plan_internal {
-bool AddRaw(int64_t a, int64_t b, int64_t* out);
-bool SubRaw(int64_t a, int64_t b, int64_t* out);
-bool MulRaw(int64_t a, int64_t b, int64_t* out);
+inline bool InDecimalRange(int64_t v) { return v <= Decimal::kMaxRaw && v >= -Decimal::kMaxRaw; }
+inline bool AddRaw(int64_t a, int64_t b, int64_t* out) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r) || !InDecimalRange(r)) return false;
+  *out = r;
+  return true;
+}
+inline bool SubRaw(int64_t a, int64_t b, int64_t* out) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r) || !InDecimalRange(r)) return false;
+  *out = r;
+  return true;
+}
+bool MulRawWide(int64_t a, int64_t b, int64_t* out);  // the 128-bit path
+// a·b / 10⁶ rounded half away from zero (Decimal Mul).
+inline bool MulRaw(int64_t a, int64_t b, int64_t* out) {
+  int64_t p;
+  if (__builtin_mul_overflow(a, b, &p)) return MulRawWide(a, b, out);
+  int64_t q = p / Decimal::kOne, r = p % Decimal::kOne;
+  if (r < 0) r = -r;
+  if (2 * r >= Decimal::kOne) q += p < 0 ? -1 : 1;
+  if (!InDecimalRange(q)) return false;
+  *out = q;
+  return true;
+}
 bool DivRaw(int64_t a, int64_t b, int64_t* out);
+// Forces the portable comparison kernels (tests cover both paths on SIMD machines).
+void DisableSimdForTesting(bool disabled);
 bool CompareRaw(Op op, int64_t a, int64_t b);
 int64_t YearsBetweenDays(int64_t from_day, int64_t to_day);
+
+// years_between against one fixed date (as_of, a date literal) for many days, by the fixed
+// date's anniversaries instead of a calendar conversion per row. Same results as YearsBetween.
+class FixedDateYears {
+ public:
+  explicit FixedDateYears(int64_t day);
+  int64_t YearsFrom(int64_t x);  // years_between(x, day)
+  int64_t YearsTo(int64_t x);    // years_between(day, x)
+
+ private:
+  static constexpr int kCache = 512;
+  static constexpr int64_t kUnset = INT64_MIN;
+  int64_t UpTo(int64_t x);
+  int64_t From(int64_t x);
+  int64_t Back(int64_t k);
+  int64_t Forward(int64_t k);
+  int64_t day_, y_;
+  int m_, d_;
+  std::vector<int64_t> back_ = std::vector<int64_t>(kCache, kUnset);
+  std::vector<int64_t> forward_ = std::vector<int64_t>(kCache, kUnset);
+};
 }  // namespace plan_internal
 
 class BlockEvaluator {

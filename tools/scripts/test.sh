@@ -14,6 +14,7 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "release build + tests"
 tools/scripts/setup.sh build -DPOLMATCH_BUILD_TESTS=ON
 ctest --test-dir build --output-on-failure --no-tests=error -j "$jobs"
+tools/scripts/browser_test.sh build
 
 [ "${1:-}" = "--quick" ] && exit 0
 
