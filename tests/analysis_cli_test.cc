@@ -1,4 +1,6 @@
 // The analysis subcommands end to end: simulate, reserve, path, and lint's rule checks.
+#include <unistd.h>
+
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -38,7 +40,7 @@ CmdResult Polmatch(const std::string& args) {
 class AnalysisCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("analysis_cli_" + std::to_string(counter_++));
+    dir_ = fs::path(::testing::TempDir()) / ("analysis_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "policies");
     fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", dir_ / "taxonomy");

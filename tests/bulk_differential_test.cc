@@ -417,6 +417,25 @@ TEST(BulkDifferentialTest, SmallPopulationsManyPolicies) {
             << ", not selected " << stats.by_status[NOT_SELECTED] << ")\n";
 }
 
+TEST(BulkDifferentialTest, EmptyStore) {
+  auto taxonomy = std::make_shared<const Taxonomy>(RealTaxonomy());
+  Gen gen(1, absl::CivilDay(2023, 6, 15));
+  PolicyCatalog msg;
+  for (int i = 0; i < 20; ++i) *msg.add_policy() = gen.RandomPolicy(i);
+  Diagnostics diags;
+  absl::StatusOr<Catalog> catalog = Catalog::FromProtos(taxonomy, {msg}, &diags);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  absl::StatusOr<FirmStore> store = FirmStore::Build({}, *taxonomy);
+  ASSERT_TRUE(store.ok());
+  absl::StatusOr<BulkMatcher> bulk = BulkMatcher::Create(*catalog, *store);
+  ASSERT_TRUE(bulk.ok()) << bulk.status();
+  const BulkResult r = bulk->Match(absl::CivilDay(2023, 6, 15), 2);
+  ASSERT_EQ(r.num_policies(), 20);
+  for (int p = 0; p < 20; ++p) {
+    for (int s = 0; s < 7; ++s) EXPECT_EQ(r.policy(p).count[s], 0);
+  }
+}
+
 // The portable comparison kernels (the SIMD ones are used above where the CPU has SSE4.2).
 TEST(BulkDifferentialTest, WithoutSimd) {
   RunStats stats;

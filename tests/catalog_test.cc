@@ -1,6 +1,8 @@
 // Loading rules directories: errors point to file:line:col inside the .textproto.
 #include "engine/catalog/catalog.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -15,7 +17,7 @@ namespace fs = std::filesystem;
 class CatalogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("rules_" + std::to_string(counter_++));
+    dir_ = fs::path(::testing::TempDir()) / ("rules_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "policies");
     fs::create_directories(dir_ / "taxonomy");

@@ -1,4 +1,6 @@
 // The polmatch command line end to end: exit codes, --help, lint/test/query/check output.
+#include <unistd.h>
+
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -37,7 +39,7 @@ CmdResult Polmatch(const std::string& args) {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("cli_" + std::to_string(counter_++));
+    dir_ = fs::path(::testing::TempDir()) / ("cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "policies");
     fs::create_directories(dir_ / "tests");

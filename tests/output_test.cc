@@ -154,7 +154,7 @@ TEST(OutputTest, FirmsAndPoliciesComeAndGo) {
 std::string Slurp(const fs::path& p) { return *ReadFileToString(p.string()); }
 
 TEST(OutputDirTest, ReplacesAtomicallyEvenWhenKilled) {
-  const fs::path dir = fs::path(::testing::TempDir()) / "atomic_out";
+  const fs::path dir = fs::path(::testing::TempDir()) / ("atomic_out_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   ASSERT_TRUE(WriteDirectoryAtomically(dir.string(), {{"a.txt", "old a"}, {"b.txt", "old b"}}).ok());
   EXPECT_EQ(Slurp(dir / "a.txt"), "old a");

@@ -3,6 +3,8 @@
 // file:line:col, and stays quiet on correct rules.
 #include "engine/analysis/rule_checks.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -125,7 +127,7 @@ TEST(ConditionsTest, ConstraintSetFindsContradictionsAndImplications) {
 class RuleChecksTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / absl::StrCat("rule_checks_", counter_++);
+    dir_ = fs::path(::testing::TempDir()) / absl::StrCat("rule_checks_", ::getpid(), "_", counter_++);
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "policies");
     fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", dir_ / "taxonomy");
