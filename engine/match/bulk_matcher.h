@@ -67,6 +67,7 @@ struct BulkMatchStats {
   double finish_seconds = 0;    // merging the threads' rows, limits, Roaring bitmaps
   double evaluate_cpu_seconds = 0;  // CPU time of all threads in the two phases (a busy
   double finish_cpu_seconds = 0;    // machine inflates wall time, not these)
+  double evaluate_max_thread_cpu_seconds = 0;  // the busiest thread: balance across threads
   int64_t policy_blocks = 0;    // (policy, block) pairs evaluated
   int64_t node_blocks = 0;      // (plan node, block) pairs evaluated densely
   int64_t benefit_rows = 0;     // rows whose benefit or rank was computed

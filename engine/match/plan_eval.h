@@ -1,11 +1,16 @@
 // File: plan_eval.h
 //
 // BlockEvaluator evaluates MatchPlan nodes over one block of a FirmStore (kBlockRows rows) for
-// one as_of date: densely (Bool, Num: whole-block bitsets and value columns, memoised per block so
-// a shared node is computed once) or for single rows (RowBool, RowNum: benefits and rank_by of the
-// few rows that need them). Both paths use the same scalar operations, which are those of the
-// reference evaluator (engine/expr/eval.cc): exact Decimal arithmetic with overflow and division by
-// zero giving unknown, Kleene logic, the same tier/min/max/if evaluation order.
+// one as_of date, three ways:
+//   * densely (Bool, Num): whole-block (T, F) bitsets and value columns, memoised per block so a
+//     shared node is computed once; comparisons and industry tests use SSE4.2/SSE2 kernels where
+//     the CPU has them (portable loops otherwise; DisableSimdForTesting forces those);
+//   * over a selection (SelectedNum): a numeric node for a list of rows, operation by operation —
+//     benefits and rank_by of the eligible rows;
+//   * for one row (RowBool, RowNum): the fallback for anything else.
+// All use the same scalar operations, which are those of the reference evaluator
+// (engine/expr/eval.cc): exact Decimal arithmetic with overflow and division by zero giving
+// unknown, Kleene logic, the same tier/min/max/if evaluation order.
 //
 // Not thread-safe: each matcher thread owns one evaluator (its scratch is the per-block working set).
 #ifndef POLMATCH_MATCH_PLAN_EVAL_H_
