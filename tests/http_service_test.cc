@@ -625,7 +625,7 @@ TEST_F(HttpServiceTest, ServeProcess) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_TRUE(wait_for("GET /api/v1/firms/" + codes_[0] + "/matches?as_of=2023-06-30 200 "));
-  // The same bytes as `polmatch query --json`.
+  // The same bytes as `polmatch query --json` (both leave INELIGIBLE results untraced).
   std::string cli;
   FILE* query = popen((std::string(POLMATCH_BINARY) + " query --json --rules " + rules + " --snapshot " +
                        snapshot_ + " --firm " + codes_[0] + " --as-of 2023-06-30 2>/dev/null").c_str(), "r");

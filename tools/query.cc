@@ -122,7 +122,9 @@ int RunQuery(int argc, char** argv) {
   }
   FirmQuery q;
   if (auto exit = Prepare(vm, &q)) return *exit;
-  FirmMatches m = ExplainFirm(*q.catalog, FirmView(q.firm, q.catalog->taxonomy(), q.as_of), q.outcomes);
+  // As the embedded engine and the HTTP service answer: INELIGIBLE results untraced (`check` explains any).
+  FirmMatches m = ExplainFirm(*q.catalog, FirmView(q.firm, q.catalog->taxonomy(), q.as_of), q.outcomes,
+                              /*trace_ineligible=*/false);
   if (vm.count("json")) {
     std::cout << ToJson(m) << "\n";
     return kOk;
@@ -140,7 +142,7 @@ int RunQuery(int argc, char** argv) {
     if (!r.benefit_yuan().empty()) std::cout << "  " << r.benefit_yuan() << " 元";
     if (r.status() == ELIGIBLE && r.mode() == Policy::AUTO_GRANT) std::cout << "  [免申即享]";
     std::cout << "\n";
-    if (r.status() != ELIGIBLE) std::cout << "             " << r.reason() << "\n";
+    if (r.status() != ELIGIBLE && !r.reason().empty()) std::cout << "             " << r.reason() << "\n";
   }
   if (ineligible > 0) std::cout << ineligible << " other policies do not apply (--all lists them)\n";
   return kOk;
