@@ -45,7 +45,7 @@ void Usage(std::ostream& out) {
          "Matches enterprises against government support policies: 精准推送 (push each firm the\n"
          "policies it qualifies for, or nearly does) and 免申即享 (grant lists without application).\n\n"
          "commands:\n";
-  for (const Command& c : kCommands) out << "  " << c.name << std::string(8 - std::strlen(c.name), ' ') << c.summary << "\n";
+  for (const Command& c : kCommands) out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
 }
 
 }  // namespace
