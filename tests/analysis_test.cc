@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/analysis/amounts.h"
+#include "engine/util/amounts.h"
 #include "engine/analysis/catalog_edit.h"
 #include "engine/analysis/cultivation_path.h"
 #include "engine/analysis/reserve.h"

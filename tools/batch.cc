@@ -105,14 +105,7 @@ int RunBatch(int argc, char** argv) {
       return kUsage;
     }
     if (!rejects.empty()) std::cerr << "batch: " << rejects.size() << " records rejected\n";
-    if (vm.count("rejects")) {
-      std::ofstream out(vm["rejects"].as<std::string>());
-      for (const Rejection& r : rejects) out << r.ToString() << "\n";
-      if (!out) {
-        PrintError(absl::StrCat(vm["rejects"].as<std::string>(), ": cannot write"));
-        return kUsage;
-      }
-    }
+    if (!WriteRejectsOption(vm, rejects)) return kUsage;
     timer.Lap("ingest");
     absl::StatusOr<FirmStore> built = FirmStore::Build(*firms, catalog->taxonomy());
     if (!built.ok()) {

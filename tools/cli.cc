@@ -1,6 +1,7 @@
 #include "tools/cli.h"
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -98,6 +99,19 @@ std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonom
     return std::nullopt;
   }
   return std::move(*store);
+}
+
+bool WriteRejectsOption(const po::variables_map& vm, const std::vector<Rejection>& rejects) {
+  if (!vm.count("rejects")) return true;
+  const std::string path = vm["rejects"].as<std::string>();
+  std::ofstream out(path);
+  for (const Rejection& r : rejects) out << r.ToString() << "\n";
+  out.close();
+  if (!out) {
+    PrintError(absl::StrCat(path, ": cannot write"));
+    return false;
+  }
+  return true;
 }
 
 std::optional<absl::CivilDay> AsOfOption(const po::variables_map& vm) {

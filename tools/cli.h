@@ -14,6 +14,7 @@
 #include "engine/catalog/catalog.h"
 #include "engine/index/firm_store.h"
 #include "engine/ingest/firm.h"
+#include "engine/ingest/firm_reader.h"
 
 namespace polmatch::cli {
 
@@ -45,6 +46,10 @@ std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonom
                                       int* exit_code);
 // Adds --snapshot and --firms to `options`.
 void AddRegistryOptions(po::options_description& options);
+
+// Writes `rejects` to the --rejects file if the option was given, one `file:line: reason` each.
+// False (after printing the error) when the file cannot be written.
+bool WriteRejectsOption(const po::variables_map& vm, const std::vector<Rejection>& rejects);
 
 // --as-of (default today). nullopt after printing an error.
 std::optional<absl::CivilDay> AsOfOption(const po::variables_map& vm);

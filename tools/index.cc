@@ -47,14 +47,7 @@ int RunIndex(int argc, char** argv) {
   std::cerr << "index: " << stats.records << " records, " << firms->size() << " firms, "
             << rejects.size() << " rejected\n";
   for (size_t i = 0; i < rejects.size() && i < 5; ++i) std::cerr << "  " << rejects[i].ToString() << "\n";
-  if (vm.count("rejects")) {
-    std::ofstream out(vm["rejects"].as<std::string>());
-    for (const Rejection& r : rejects) out << r.ToString() << "\n";
-    if (!out) {
-      PrintError(absl::StrCat(vm["rejects"].as<std::string>(), ": cannot write"));
-      return kUsage;
-    }
-  }
+  if (!WriteRejectsOption(vm, rejects)) return kUsage;
   absl::StatusOr<FirmStore> store = FirmStore::Build(*firms, catalog->taxonomy());
   if (!store.ok()) {
     PrintError(std::string(store.status().message()));

@@ -34,7 +34,7 @@ constexpr Command kCommands[] = {
     {"index", polmatch::cli::RunIndex, "build the snapshot (bitset index) from firm data"},
     {"batch", polmatch::cli::RunBatch, "the nightly job: summary, grant lists, pushes, state"},
     {"serve", polmatch::cli::RunServe, "the HTTP service and portal over one engine (SPEC §6)"},
-    {"simulate", polmatch::cli::RunSimulate, " what-if: a policy reform against the baseline over the registry"},
+    {"simulate", polmatch::cli::RunSimulate, "what-if: a policy reform against the baseline over the registry"},
     {"reserve", polmatch::cli::RunReserve, "reserve lists (后备库): firms one condition away, closest first"},
     {"path", polmatch::cli::RunPath, "cultivation path: the qualifications that unlock the most for a firm"},
     {"gen", polmatch::cli::RunGen, "deterministic synthetic firms or policies, for demos and benchmarks"},

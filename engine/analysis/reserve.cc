@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "engine/analysis/amounts.h"
+#include "engine/util/amounts.h"
 #include "engine/analysis/conditions.h"
 #include "engine/expr/eval.h"
 #include "engine/match/explain.h"

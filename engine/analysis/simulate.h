@@ -26,7 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
-#include "engine/analysis/amounts.h"
+#include "engine/util/amounts.h"
 #include "engine/catalog/catalog.h"
 #include "engine/index/firm_store.h"
 #include "engine/util/diagnostics.h"

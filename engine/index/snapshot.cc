@@ -71,7 +71,7 @@ class Reader {
     uint64_t n;
     if (!Get(&n) || n > (data_.size() - pos_) / sizeof(T)) return false;
     v->resize(n);
-    std::memcpy(v->data(), data_.data() + pos_, n * sizeof(T));
+    if (n > 0) std::memcpy(v->data(), data_.data() + pos_, n * sizeof(T));
     pos_ += n * sizeof(T);
     return Align();
   }
@@ -187,6 +187,9 @@ struct SnapshotCodec {
         !r.Get(&ntags)) {
       return corrupt("header");
     }
+    // Every id takes at least 8 bytes (length + alignment): bound the counts by the file size
+    // before allocating for them.
+    if (nfacts > bytes.size() / 8 || ntags > bytes.size() / 8) return corrupt("header");
     std::vector<std::string> fact_ids(nfacts), tag_ids(ntags);
     for (auto& id : fact_ids) {
       if (!r.GetString(&id)) return corrupt("fact ids");

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/index/snapshot.h"
+#include "engine/util/amounts.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace polmatch {
@@ -58,22 +59,6 @@ constexpr char kMagic[8] = {'P', 'M', 'S', 'T', 'A', 'T', 'E', '\n'};
 constexpr uint32_t kVersion = 2;
 constexpr size_t kCodeLen = NightResult::kCodeLen;
 
-
-// Sum of raw Decimals in 128 bits, formatted as money (exact even past 9e12).
-std::string SumYuan(__int128 total_raw) {
-  const bool neg = total_raw < 0;
-  unsigned __int128 mag = neg ? -static_cast<unsigned __int128>(total_raw) : total_raw;
-  // Values are fen-rounded, so the last 4 digits of the millionths are zero.
-  unsigned __int128 fen = mag / 10000;
-  std::string digits;
-  do {
-    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(fen % 10)));
-    fen /= 10;
-  } while (fen > 0);
-  while (digits.size() < 3) digits.insert(digits.begin(), '0');
-  digits.insert(digits.end() - 2, '.');
-  return neg ? "-" + digits : digits;
-}
 
 void AppendJsonString(std::string* out, absl::string_view s) {
   out->push_back('"');
@@ -279,11 +264,11 @@ BatchSummary Summarize(const NightResult& night) {
     ps->set_excluded(static_cast<int32_t>(p.by_status[EXCLUDED].cardinality()));
     ps->set_not_selected(static_cast<int32_t>(p.by_status[NOT_SELECTED].cardinality()));
     ps->set_auto_granted(p.auto_grant ? ps->eligible() : 0);
-    __int128 total = 0;
+    YuanTotal total;
     for (const auto& [firm, raw] : p.benefits) {
-      if (p.by_status[ELIGIBLE].contains(firm)) total += raw;
+      if (p.by_status[ELIGIBLE].contains(firm)) total.Add(Decimal::FromRawUnchecked(raw));
     }
-    ps->set_benefit_total_yuan(SumYuan(total));
+    ps->set_benefit_total_yuan(total.ToFixed2());
   }
   return s;
 }

@@ -2,6 +2,8 @@
 // failure is only ever an unusable header named by file and line, that the counts add up, that
 // every rejection is one line of valid UTF-8 with a line number, and that accepted firms
 // round-trip through FirmToProfile.
+#include "tests/fuzz/fuzz_taxonomy.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,18 +19,7 @@
 
 namespace {
 
-const polmatch::Taxonomy& Tax() {
-  static const polmatch::Taxonomy* t = [] {
-    polmatch::Diagnostics d;
-    auto r = polmatch::Taxonomy::LoadDir(std::string(POLMATCH_SOURCE_DIR) + "/rules/taxonomy", &d);
-    if (!r.ok()) {
-      std::cerr << r.status() << "\n";
-      std::abort();
-    }
-    return new polmatch::Taxonomy(std::move(*r));
-  }();
-  return *t;
-}
+const polmatch::Taxonomy& Tax() { return polmatch::FuzzTaxonomy(); }
 
 void Check(bool ok, const char* what) {
   if (!ok) {

@@ -2,6 +2,8 @@
 // that the counts add up, that every rejection is one line of valid UTF-8 with a line number,
 // that every accepted firm round-trips through FirmToProfile and protobuf's JSON printer, and that
 // the fast parser agrees with protobuf's on every line it accepts.
+#include "tests/fuzz/fuzz_taxonomy.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -21,18 +23,7 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 
-const polmatch::Taxonomy& Tax() {
-  static const polmatch::Taxonomy* t = [] {
-    polmatch::Diagnostics d;
-    auto r = polmatch::Taxonomy::LoadDir(std::string(POLMATCH_SOURCE_DIR) + "/rules/taxonomy", &d);
-    if (!r.ok()) {
-      std::cerr << r.status() << "\n";
-      std::abort();
-    }
-    return new polmatch::Taxonomy(std::move(*r));
-  }();
-  return *t;
-}
+const polmatch::Taxonomy& Tax() { return polmatch::FuzzTaxonomy(); }
 
 void Check(bool ok, const char* what) {
   if (!ok) {

@@ -1,6 +1,8 @@
 // libFuzzer target for the rule language: lexer, parser, checker and (on success) the reference
 // evaluator on a fixed firm. Inputs are bounded so deep recursion is caught by the parser's own
 // depth limit, not the stack.
+#include "tests/fuzz/fuzz_taxonomy.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,18 +16,7 @@
 
 namespace {
 
-const polmatch::Taxonomy& Tax() {
-  static const polmatch::Taxonomy* t = [] {
-    polmatch::Diagnostics d;
-    auto r = polmatch::Taxonomy::LoadDir(std::string(POLMATCH_SOURCE_DIR) + "/rules/taxonomy", &d);
-    if (!r.ok()) {
-      std::cerr << r.status() << "\n";
-      std::abort();
-    }
-    return new polmatch::Taxonomy(std::move(*r));
-  }();
-  return *t;
-}
+const polmatch::Taxonomy& Tax() { return polmatch::FuzzTaxonomy(); }
 
 }  // namespace
 

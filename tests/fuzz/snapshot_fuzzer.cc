@@ -1,5 +1,7 @@
 // libFuzzer target for the two binary formats: the snapshot and the batch state file. Whatever
 // the bytes, parsing must return an error or a value that serializes back without crashing.
+#include "tests/fuzz/fuzz_taxonomy.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,18 +13,7 @@
 
 namespace {
 
-const polmatch::Taxonomy& Tax() {
-  static const polmatch::Taxonomy* t = [] {
-    polmatch::Diagnostics d;
-    auto r = polmatch::Taxonomy::LoadDir(std::string(POLMATCH_SOURCE_DIR) + "/rules/taxonomy", &d);
-    if (!r.ok()) {
-      std::cerr << r.status() << "\n";
-      std::abort();
-    }
-    return new polmatch::Taxonomy(std::move(*r));
-  }();
-  return *t;
-}
+const polmatch::Taxonomy& Tax() { return polmatch::FuzzTaxonomy(); }
 
 }  // namespace
 
@@ -44,6 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s2.ok()) {
       for (uint32_t row = 0; row < s2->num_rows(); ++row) (void)s2->ToFirm(row);
     }
+    auto state2 = polmatch::ParseState(fixed);  // the state file has the same trailer
+    if (state2.ok()) (void)polmatch::PushesJsonl(*state2, &*state2);
   }
   return 0;
 }

@@ -34,7 +34,8 @@ for fuzzer in build-fuzz/tests/*_fuzzer; do
   work="$(mktemp -d)"
   [ -d "$corpus" ] && cp -r "$corpus/." "$work/"
   echo "fuzzing $name" >&2
-  "$fuzzer" -max_total_time="$fuzz_seconds" -max_len=4096 -print_final_stats=0 "$work" 2>"$work.log" \
+  "$fuzzer" -max_total_time="$fuzz_seconds" -max_len=4096 -print_final_stats=0 \
+    -artifact_prefix="$work." "$work" 2>"$work.log" \
     || { tail -50 "$work.log" >&2; echo "fuzzer $name failed" >&2; exit 1; }
   rm -rf "$work" "$work.log"
 done

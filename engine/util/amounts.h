@@ -9,8 +9,8 @@
 //   t.Add(*Decimal::Parse("1200000.5"));
 //   t.ToFixed2();                                  // "1200000.50"
 //   WithThousands("9000000");                      // "9,000,000"
-#ifndef POLMATCH_ANALYSIS_AMOUNTS_H_
-#define POLMATCH_ANALYSIS_AMOUNTS_H_
+#ifndef POLMATCH_UTIL_AMOUNTS_H_
+#define POLMATCH_UTIL_AMOUNTS_H_
 
 #include <string>
 
@@ -39,4 +39,4 @@ std::string WithThousands(absl::string_view decimal_text);
 
 }  // namespace polmatch
 
-#endif  // POLMATCH_ANALYSIS_AMOUNTS_H_
+#endif  // POLMATCH_UTIL_AMOUNTS_H_

@@ -1,4 +1,4 @@
-#include "engine/analysis/amounts.h"
+#include "engine/util/amounts.h"
 
 #include "absl/strings/str_cat.h"
 
