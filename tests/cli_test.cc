@@ -18,23 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct CmdResult {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr, interleaved
-};
-
-CmdResult Polmatch(const std::string& args) {
-  CmdResult r;
-  const std::string cmd = std::string(POLMATCH_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::CmdResult;
+using testing::Polmatch;
 
 class CliTest : public ::testing::Test {
  protected:

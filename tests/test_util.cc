@@ -1,5 +1,8 @@
 #include "tests/test_util.h"
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -51,6 +54,19 @@ Firm MakeFirm(const FirmProfile& profile) {
   absl::StatusOr<Firm> f = FirmFromProfile(profile, RealTaxonomy());
   EXPECT_TRUE(f.ok()) << f.status();
   return f.ok() ? *f : Firm{};
+}
+
+CmdResult Polmatch(const std::string& args) {
+  CmdResult r;
+  const std::string cmd = std::string(POLMATCH_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 }  // namespace polmatch::testing

@@ -25,6 +25,13 @@ FirmProfile MakeProfile(const std::string& region, int serial, const std::string
 // Converts, failing the current test on error.
 Firm MakeFirm(const FirmProfile& profile);
 
+// The polmatch binary run with `args` (a shell command line tail), stdout and stderr together.
+struct CmdResult {
+  int exit_code = -1;
+  std::string out;
+};
+CmdResult Polmatch(const std::string& args);
+
 }  // namespace polmatch::testing
 
 #endif  // POLMATCH_TESTS_TEST_UTIL_H_
