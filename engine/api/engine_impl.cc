@@ -72,7 +72,15 @@ struct State {
     std::vector<Outcome> out(catalog.policies().size());  // INELIGIBLE by default
     const ReferenceMatcher matcher(catalog);
     for (int p : Candidates(view.Region())) {
-      out[p] = matcher.EvaluatePolicy(catalog.policies()[p], view);
+      const CompiledPolicy& policy = catalog.policies()[p];
+      // A false non-actionable top-level condition (industry, credit, park, founding date…) makes
+      // the policy INELIGIBLE whatever the rest: it is false, and cannot be a near miss.
+      bool gated = false;
+      for (size_t c = 0; c < policy.conditions.size() && !gated; ++c) {
+        gated = !policy.condition_actionable[c] && policy.ActiveOn(view.AsOf()) &&
+                polmatch::Evaluate(*policy.conditions[c], view).is_false();
+      }
+      if (!gated) out[p] = matcher.EvaluatePolicy(policy, view);
     }
     ApplyExclusiveGroups(catalog, out);
     return out;
