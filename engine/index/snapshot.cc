@@ -11,19 +11,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/util/framing.h"
 
 namespace polmatch {
 namespace {
 
 constexpr char kMagic[8] = {'P', 'M', 'S', 'N', 'A', 'P', 0x1A, '\n'};
 constexpr uint32_t kVersion = 1;
-
-constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL;
-constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4FULL;
-constexpr uint64_t kP3 = 0x165667B19E3779F9ULL;
-
-uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-uint64_t Round(uint64_t acc, uint64_t v) { return Rotl(acc + v * kP2, 31) * kP1; }
 
 class Writer {
  public:
@@ -98,40 +92,6 @@ bool Monotone(const std::vector<T>& v) {
 
 }  // namespace
 
-uint64_t Checksum64(absl::string_view data) {
-  const char* p = data.data();
-  size_t n = data.size();
-  uint64_t a = kP1 + kP2, b = kP2, c = 0, d = 0 - kP1;
-  while (n >= 32) {
-    uint64_t w[4];
-    std::memcpy(w, p, 32);
-    a = Round(a, w[0]);
-    b = Round(b, w[1]);
-    c = Round(c, w[2]);
-    d = Round(d, w[3]);
-    p += 32;
-    n -= 32;
-  }
-  uint64_t h = Rotl(a, 1) + Rotl(b, 7) + Rotl(c, 12) + Rotl(d, 18) + data.size();
-  while (n >= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = Rotl(h ^ Round(0, w), 27) * kP1 + kP3;
-    p += 8;
-    n -= 8;
-  }
-  while (n > 0) {
-    h = Rotl(h ^ (static_cast<unsigned char>(*p) * kP3), 11) * kP1;
-    ++p;
-    --n;
-  }
-  h ^= h >> 33;
-  h *= kP2;
-  h ^= h >> 29;
-  h *= kP3;
-  return h ^ (h >> 32);
-}
-
 struct SnapshotCodec {
   static std::string Serialize(const FirmStore& s, const Taxonomy& tax) {
     Writer w;
@@ -161,22 +121,19 @@ struct SnapshotCodec {
     w.PutVector(s.grant_rows_);
     w.PutVector(s.grant_from_);
     w.PutVector(s.grant_to_);
-    const uint64_t sum = Checksum64(w.out());
-    w.Put<uint64_t>(sum);
+    AppendChecksum(&w.out());
     return std::move(w.out());
   }
 
   static absl::StatusOr<FirmStore> Parse(absl::string_view bytes, const Taxonomy& tax) {
-    auto corrupt = [](absl::string_view why) {
-      return absl::DataLossError(absl::StrCat("snapshot is corrupt or truncated: ", why));
+    constexpr absl::string_view kCorrupt = "snapshot is corrupt or truncated";
+    auto corrupt = [&](absl::string_view why) {
+      return absl::DataLossError(absl::StrCat(kCorrupt, ": ", why));
     };
-    if (bytes.size() < sizeof kMagic + 8 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
-      return corrupt("not a polmatch snapshot");
-    }
-    uint64_t stored;
-    std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
-    if (Checksum64(bytes.substr(0, bytes.size() - 8)) != stored) return corrupt("checksum mismatch");
-    Reader r(bytes.substr(sizeof kMagic, bytes.size() - sizeof kMagic - 8));
+    absl::StatusOr<absl::string_view> body =
+        VerifyFrame(bytes, absl::string_view(kMagic, sizeof kMagic), "snapshot", kCorrupt);
+    if (!body.ok()) return body.status();
+    Reader r(*body);
     uint32_t version = 0, rows = 0, padded = 0, unknown_region = 0, nfacts = 0, ntags = 0;
     if (!r.Get(&version)) return corrupt("header");
     if (version != kVersion) {

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/index/firm_store.h"
 #include "engine/taxonomy/taxonomy.h"
+#include "engine/util/framing.h"
 
 namespace polmatch {
 
@@ -25,9 +26,6 @@ absl::StatusOr<FirmStore> ParseSnapshot(absl::string_view bytes, const Taxonomy&
 absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
                                const Taxonomy& taxonomy);
 absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxonomy& taxonomy);
-
-// A fast 64-bit checksum (four independent multiply-rotate lanes; ~10 GB/s).
-uint64_t Checksum64(absl::string_view data);
 
 }  // namespace polmatch
 

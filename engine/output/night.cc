@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "engine/index/snapshot.h"
+#include "engine/util/framing.h"
 #include "engine/util/amounts.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -176,21 +176,19 @@ std::string SerializeState(const NightResult& night) {
       Put<int64_t>(&out, raw);
     }
   }
-  Put<uint64_t>(&out, Checksum64(out));
+  AppendChecksum(&out);
   return out;
 }
 
 absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
-  auto corrupt = [](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat("state file is corrupt: ", why));
+  constexpr absl::string_view kCorrupt = "state file is corrupt";
+  auto corrupt = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(kCorrupt, ": ", why));
   };
-  if (bytes.size() < sizeof kMagic + 8 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
-    return corrupt("not a polmatch state file");
-  }
-  uint64_t stored_sum;
-  std::memcpy(&stored_sum, bytes.data() + bytes.size() - 8, 8);
-  if (Checksum64(bytes.substr(0, bytes.size() - 8)) != stored_sum) return corrupt("checksum mismatch");
-  Reader in(bytes.substr(sizeof kMagic, bytes.size() - sizeof kMagic - 8));
+  absl::StatusOr<absl::string_view> body =
+      VerifyFrame(bytes, absl::string_view(kMagic, sizeof kMagic), "state file", kCorrupt);
+  if (!body.ok()) return body.status();
+  Reader in(*body);
   NightResult night;
   uint32_t version, nfirms, npolicies;
   if (!in.Get(&version)) return corrupt("truncated header");
