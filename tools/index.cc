@@ -1,11 +1,13 @@
 // polmatch index: builds the snapshot (the columnar firm store) from firm data.
 #include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
 #include "engine/ingest/firm_reader.h"
+#include "engine/ingest/firm_table.h"
 #include "tools/cli.h"
 #include "tools/progress.h"
 
@@ -37,24 +39,35 @@ int RunIndex(int argc, char** argv) {
   if (!catalog) return exit_code;
   std::vector<Rejection> rejects;
   IngestStats stats;
-  absl::StatusOr<std::vector<Firm>> firms =
-      LoadFirms(vm["firms"].as<std::vector<std::string>>(), catalog->taxonomy(), &rejects, &stats);
-  if (!firms.ok()) {
-    PrintError(std::string(firms.status().message()));
+  const std::vector<std::string>& paths = vm["firms"].as<std::vector<std::string>>();
+  // Firms go into a compact table (JSON Lines parsed on two threads), never a vector of Firm.
+  absl::StatusOr<FirmTable> table = [&] {
+    uint64_t shown_total = 0;
+    std::unique_ptr<ProgressBar> sized;
+    return LoadFirmTable(paths, catalog->taxonomy(), &rejects, &stats, /*threads=*/2,
+                         [&](uint64_t done, uint64_t total) {
+                           if (sized == nullptr || total != shown_total) {
+                             shown_total = total;
+                             sized = std::make_unique<ProgressBar>("reading firms", total);
+                           }
+                           sized->Update(done);
+                         });
+  }();
+  if (!table.ok()) {
+    PrintError(std::string(table.status().message()));
     return kUsage;
   }
   timer.Lap("ingest");
-  std::cerr << "index: " << stats.records << " records, " << firms->size() << " firms, "
+  std::cerr << "index: " << stats.records << " records, " << table->size() << " firms, "
             << rejects.size() << " rejected\n";
   for (size_t i = 0; i < rejects.size() && i < 5; ++i) std::cerr << "  " << rejects[i].ToString() << "\n";
   if (!WriteRejectsOption(vm, rejects)) return kUsage;
-  absl::StatusOr<FirmStore> store = FirmStore::Build(*firms, catalog->taxonomy());
+  absl::StatusOr<FirmStore> store = FirmStore::BuildFromTable(*table, catalog->taxonomy());
   if (!store.ok()) {
     PrintError(std::string(store.status().message()));
     return kUsage;
   }
-  firms->clear();
-  firms->shrink_to_fit();
+  *table = FirmTable();
   timer.Lap("columns");
   absl::Status written = WriteSnapshotFile(vm["out"].as<std::string>(), *store, catalog->taxonomy());
   if (!written.ok()) {

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <thread>
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/ingest/firm_table.h"
 
 namespace polmatch {
 
@@ -148,6 +150,220 @@ absl::StatusOr<FirmStore> FirmStore::Build(const std::vector<Firm>& firms,
                               &s.credit_codes_[size_t{b} * kCreditCodeLen], kCreditCodeLen);
     return c != 0 ? c < 0 : a < b;
   });
+  return s;
+}
+
+namespace {
+
+// Big-endian loads: integer order = byte order.
+uint64_t LoadBE(const char* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v << (8 * (8 - n));
+}
+
+// Sorts `v` on up to two threads (halves sorted apart, then merged).
+template <typename T, typename Less>
+void SortOnThreads(std::vector<T>& v, Less less, int threads) {
+  if (threads < 2 || v.size() < 65536) {
+    std::sort(v.begin(), v.end(), less);
+    return;
+  }
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::thread other([&] { std::sort(v.begin(), mid, less); });
+  std::sort(mid, v.end(), less);
+  other.join();
+  std::vector<T> out(v.size());
+  std::merge(v.begin(), mid, mid, v.end(), out.begin(), less);
+  v = std::move(out);
+}
+
+// Runs fn(begin, end) over [0, n) cut at multiples of `align`, on up to two threads.
+template <typename Fn>
+void ForRanges(uint32_t n, uint32_t align, int threads, Fn fn) {
+  if (threads < 2 || n < 2 * align) {
+    fn(0u, n);
+    return;
+  }
+  const uint32_t cut = (n / 2) / align * align;
+  std::thread other([&] { fn(0u, cut); });
+  fn(cut, n);
+  other.join();
+}
+
+}  // namespace
+
+absl::StatusOr<FirmStore> FirmStore::BuildFromTable(const FirmTable& t, const Taxonomy& taxonomy,
+                                                    int threads) {
+  if (t.size() > std::numeric_limits<uint32_t>::max() - 2 * kBlockRows) {
+    return absl::InvalidArgumentError("too many firms for one store");
+  }
+  if (t.num_facts() != taxonomy.num_facts()) {
+    return absl::InvalidArgumentError(absl::StrCat("the table has ", t.num_facts(),
+                                                   " facts, the tag library ", taxonomy.num_facts()));
+  }
+  static_assert(FirmTable::kCodeWidth == kCreditCodeLen && FirmTable::kRegionWidth == kRegionWidth &&
+                FirmTable::kIndustryWidth == kIndustryWidth);
+  FirmStore s;
+  const uint32_t n = static_cast<uint32_t>(t.size());
+  s.num_rows_ = n;
+  s.padded_rows_ = (n + kBlockRows - 1) / kBlockRows * kBlockRows;
+  s.num_facts_ = taxonomy.num_facts();
+  s.num_tags_ = taxonomy.num_tags();
+  for (const FirmTable::Grant& g : t.grants()) {
+    if (g.tag >= static_cast<uint32_t>(s.num_tags_)) {
+      return absl::InvalidArgumentError(absl::StrCat("firm ", t.code(g.row), ": bad tag id"));
+    }
+  }
+
+  // Credit-code order: the rank of a table row is its index in LoadFirms' sorted vector.
+  struct CodeKey {
+    uint64_t hi, mid;
+    uint32_t lo, slot;
+  };
+  std::vector<uint32_t> slot_by_rank(n);
+  {
+    std::vector<CodeKey> keys(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      const char* c = t.code(i).data();
+      keys[i] = {LoadBE(c, 8), LoadBE(c + 8, 8), static_cast<uint32_t>(LoadBE(c + 16, 2) >> 48), i};
+    }
+    SortOnThreads(
+        keys,
+        [](const CodeKey& a, const CodeKey& b) {
+          return std::tie(a.hi, a.mid, a.lo, a.slot) < std::tie(b.hi, b.mid, b.lo, b.slot);
+        },
+        threads);
+    for (uint32_t r = 0; r < n; ++r) slot_by_rank[r] = keys[r].slot;
+  }
+
+  // Regions: id 0 = unknown, then the codes present in ascending order.
+  std::vector<uint32_t> region_of_slot(n);
+  std::vector<uint64_t> region_codes;  // ascending, big-endian packed
+  {
+    absl::flat_hash_map<uint64_t, uint32_t> ids;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint64_t code = LoadBE(t.region_bytes(i), kRegionWidth);
+      if (code != 0 && ids.try_emplace(code, 0).second) region_codes.push_back(code);
+    }
+    std::sort(region_codes.begin(), region_codes.end());
+    for (size_t k = 0; k < region_codes.size(); ++k) ids[region_codes[k]] = static_cast<uint32_t>(k + 1);
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint64_t code = LoadBE(t.region_bytes(i), kRegionWidth);
+      region_of_slot[i] = code == 0 ? 0 : ids[code];
+    }
+  }
+  // Row order (region, credit code): a counting sort by region over the code order.
+  std::vector<uint32_t> start(region_codes.size() + 2, 0);
+  for (uint32_t i = 0; i < n; ++i) ++start[region_of_slot[i] + 1];
+  for (size_t k = 1; k < start.size(); ++k) start[k] += start[k - 1];
+  s.unknown_region_rows_ = start[1];
+  s.region_dict_.resize(region_codes.size() * kRegionWidth);
+  s.region_begin_.clear();
+  for (size_t k = 0; k < region_codes.size(); ++k) {
+    for (size_t b = 0; b < kRegionWidth; ++b) {
+      s.region_dict_[k * kRegionWidth + b] = static_cast<char>(region_codes[k] >> (8 * (7 - b)));
+    }
+    s.region_begin_.push_back(start[k + 1]);
+  }
+  s.region_begin_.push_back(n);
+  std::vector<uint32_t> slot_of_row(n), row_of_slot(n);
+  s.rows_by_code_.resize(n);
+  s.source_index_.resize(n);
+  {
+    std::vector<uint32_t> next(start.begin(), start.end() - 1);
+    for (uint32_t r = 0; r < n; ++r) {
+      const uint32_t slot = slot_by_rank[r];
+      const uint32_t row = next[region_of_slot[slot]]++;
+      s.rows_by_code_[r] = row;
+      s.source_index_[row] = r;
+      slot_of_row[row] = slot;
+      row_of_slot[slot] = row;
+    }
+  }
+  region_of_slot = {};
+  slot_by_rank = {};
+
+  // Industry dictionary in code order (entry 0 = unknown).
+  absl::flat_hash_map<uint64_t, uint16_t> industry_ids;
+  {
+    std::vector<uint64_t> codes;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint64_t code = LoadBE(t.industry_bytes(i), kIndustryWidth);
+      if (code != 0 && industry_ids.try_emplace(code, 0).second) codes.push_back(code);
+    }
+    if (codes.size() >= std::numeric_limits<uint16_t>::max()) {
+      return absl::InvalidArgumentError("more than 65534 distinct industry codes");
+    }
+    std::sort(codes.begin(), codes.end());
+    s.industry_dict_.assign((codes.size() + 1) * kIndustryWidth, 0);
+    industry_ids[0] = 0;
+    for (size_t k = 0; k < codes.size(); ++k) {
+      industry_ids[codes[k]] = static_cast<uint16_t>(k + 1);
+      for (size_t b = 0; b < kIndustryWidth; ++b) {
+        s.industry_dict_[(k + 1) * kIndustryWidth + b] = static_cast<char>(codes[k] >> (8 * (7 - b)));
+      }
+    }
+  }
+
+  // Names: offsets in row order, then the bytes.
+  s.name_offsets_.resize(size_t{n} + 1);
+  s.name_offsets_[0] = 0;
+  for (uint32_t row = 0; row < n; ++row) {
+    s.name_offsets_[row + 1] = s.name_offsets_[row] + t.name(slot_of_row[row]).size();
+  }
+  s.names_.resize(s.name_offsets_[n]);
+  s.credit_codes_.resize(size_t{n} * kCreditCodeLen);
+  s.industry_ids_.assign(s.padded_rows_, 0);
+  s.founded_days_.assign(s.padded_rows_, 0);
+  s.founded_known_.assign(s.padded_rows_ / 64, 0);
+  s.fact_raw_.assign(size_t{s.padded_rows_} * s.num_facts_, 0);
+  s.fact_known_.assign(size_t{s.padded_rows_ / 64} * s.num_facts_, 0);
+  // Columns, rows cut at whole known-mask words between the threads.
+  ForRanges(n, 64, threads, [&](uint32_t begin, uint32_t end) {
+    const size_t words = s.padded_rows_ / 64;
+    for (uint32_t row = begin; row < end; ++row) {
+      const uint32_t slot = slot_of_row[row];
+      std::memcpy(&s.credit_codes_[size_t{row} * kCreditCodeLen], t.code(slot).data(), kCreditCodeLen);
+      const absl::string_view name = t.name(slot);
+      if (!name.empty()) std::memcpy(&s.names_[s.name_offsets_[row]], name.data(), name.size());
+      s.industry_ids_[row] = industry_ids.find(LoadBE(t.industry_bytes(slot), kIndustryWidth))->second;
+      if (t.founded_known(slot)) {
+        s.founded_days_[row] = t.founded_day(slot);
+        SetBit(s.founded_known_.data(), row);
+      }
+      for (int k = 0; k < s.num_facts_; ++k) {
+        if (!t.fact_known(slot, k)) continue;
+        s.fact_raw_[static_cast<size_t>(k) * s.padded_rows_ + row] = t.fact_raw(slot, k);
+        SetBit(&s.fact_known_[static_cast<size_t>(k) * words], row);
+      }
+    }
+  });
+
+  struct Grant {
+    uint32_t tag, row;
+    int32_t from, to;
+  };
+  std::vector<Grant> grants;
+  grants.reserve(t.grants().size());
+  for (const FirmTable::Grant& g : t.grants()) grants.push_back({g.tag, row_of_slot[g.row], g.from, g.to});
+  SortOnThreads(
+      grants,
+      [](const Grant& a, const Grant& b) {
+        return std::tie(a.tag, a.row, a.from, a.to) < std::tie(b.tag, b.row, b.from, b.to);
+      },
+      threads);
+  s.grant_begin_.assign(s.num_tags_ + 1, 0);
+  for (const Grant& g : grants) ++s.grant_begin_[g.tag + 1];
+  for (int k = 0; k < s.num_tags_; ++k) s.grant_begin_[k + 1] += s.grant_begin_[k];
+  s.grant_rows_.reserve(grants.size());
+  s.grant_from_.reserve(grants.size());
+  s.grant_to_.reserve(grants.size());
+  for (const Grant& g : grants) {
+    s.grant_rows_.push_back(g.row);
+    s.grant_from_.push_back(g.from);
+    s.grant_to_.push_back(g.to);
+  }
   return s;
 }
 

@@ -42,6 +42,8 @@
 
 namespace polmatch {
 
+class FirmTable;  // engine/ingest/firm_table.h
+
 // [begin, end) rows.
 struct RowRange {
   uint32_t begin = 0;
@@ -75,6 +77,11 @@ class FirmStore {
   // 6 characters or "" (unknown), an industry of at most 7 characters, and one fact slot per fact
   // of `taxonomy`. Credit codes are expected to be unique (FindRow returns one of equal codes).
   static absl::StatusOr<FirmStore> Build(const std::vector<Firm>& firms, const Taxonomy& taxonomy);
+  // The same store from a merged table (LoadFirmTable), on `threads` threads: equal, column for
+  // column, to Build() of the table's firms sorted by credit code (as LoadFirms returns them), so
+  // source_index() is a row's rank in credit-code order. Codes must be unique.
+  static absl::StatusOr<FirmStore> BuildFromTable(const FirmTable& table, const Taxonomy& taxonomy,
+                                                  int threads = 2);
 
   FirmStore() = default;
   FirmStore(FirmStore&&) = default;

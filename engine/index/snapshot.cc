@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -19,28 +21,170 @@ namespace {
 constexpr char kMagic[8] = {'P', 'M', 'S', 'N', 'A', 'P', 0x1A, '\n'};
 constexpr uint32_t kVersion = 1;
 
+// Checksum64 (framing.h) computed over data given in pieces: equal to Checksum64 of the
+// concatenation.
+class ChecksumStream {
+ public:
+  void Update(const char* p, size_t n) {
+    total_ += n;
+    if (pending_ > 0) {
+      const size_t take = std::min(n, sizeof buf_ - pending_);
+      std::memcpy(buf_ + pending_, p, take);
+      pending_ += take;
+      p += take;
+      n -= take;
+      if (pending_ < sizeof buf_) return;
+      Lanes(buf_);
+      pending_ = 0;
+    }
+    while (n >= 32) {
+      Lanes(p);
+      p += 32;
+      n -= 32;
+    }
+    std::memcpy(buf_, p, n);
+    pending_ = n;
+  }
+  uint64_t Finish() const {
+    uint64_t h = Rotl(a_, 1) + Rotl(b_, 7) + Rotl(c_, 12) + Rotl(d_, 18) + total_;
+    const char* p = buf_;
+    size_t n = pending_;
+    while (n >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      h = Rotl(h ^ Round(0, w), 27) * kP1 + kP3;
+      p += 8;
+      n -= 8;
+    }
+    while (n > 0) {
+      h = Rotl(h ^ (static_cast<unsigned char>(*p) * kP3), 11) * kP1;
+      ++p;
+      --n;
+    }
+    h ^= h >> 33;
+    h *= kP2;
+    h ^= h >> 29;
+    h *= kP3;
+    return h ^ (h >> 32);
+  }
+
+ private:
+  static constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL;
+  static constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4FULL;
+  static constexpr uint64_t kP3 = 0x165667B19E3779F9ULL;
+  static uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+  static uint64_t Round(uint64_t acc, uint64_t v) { return Rotl(acc + v * kP2, 31) * kP1; }
+  void Lanes(const char* p) {
+    uint64_t w[4];
+    std::memcpy(w, p, 32);
+    a_ = Round(a_, w[0]);
+    b_ = Round(b_, w[1]);
+    c_ = Round(c_, w[2]);
+    d_ = Round(d_, w[3]);
+  }
+
+  uint64_t a_ = kP1 + kP2, b_ = kP2, c_ = 0, d_ = 0 - kP1;
+  uint64_t total_ = 0;
+  char buf_[32];
+  size_t pending_ = 0;
+};
+
+// Collects the snapshot in memory.
+class StringSink {
+ public:
+  void Append(const char* p, size_t n) { out_.append(p, n); }
+  void Finish() { AppendChecksum(&out_); }
+  std::string& out() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+// Streams the snapshot to a file descriptor through a buffer, checksumming as it goes: the file
+// is never held in memory a second time.
+class FdSink {
+ public:
+  explicit FdSink(int fd) : fd_(fd), buffer_(new char[kBuffer]) {}
+  void Append(const char* p, size_t n) {
+    sum_.Update(p, n);
+    if (!error_.empty()) return;
+    if (used_ + n > kBuffer) {
+      Flush();
+      if (n >= kBuffer) {
+        WriteAll(p, n);
+        return;
+      }
+    }
+    std::memcpy(buffer_.get() + used_, p, n);
+    used_ += n;
+  }
+  // Appends the checksum and flushes; the error (errno text) of the first failed write, if any.
+  std::string Finish() {
+    const uint64_t sum = sum_.Finish();
+    Append(reinterpret_cast<const char*>(&sum), sizeof sum);
+    Flush();
+    return error_;
+  }
+
+ private:
+  static constexpr size_t kBuffer = size_t{1} << 20;
+  void Flush() {
+    if (used_ > 0 && error_.empty()) WriteAll(buffer_.get(), used_);
+    used_ = 0;
+  }
+  void WriteAll(const char* p, size_t n) {
+    while (n > 0 && error_.empty()) {
+      const ssize_t w = ::write(fd_, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        error_ = std::strerror(errno);
+        return;
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+
+  int fd_;
+  std::unique_ptr<char[]> buffer_;
+  size_t used_ = 0;
+  ChecksumStream sum_;
+  std::string error_;
+};
+
+template <typename Sink>
 class Writer {
  public:
+  explicit Writer(Sink* sink) : sink_(sink) {}
   template <typename T>
   void Put(T v) {
-    out_.append(reinterpret_cast<const char*>(&v), sizeof(T));
+    Append(reinterpret_cast<const char*>(&v), sizeof(T));
   }
   void PutString(absl::string_view s) {
     Put<uint32_t>(static_cast<uint32_t>(s.size()));
-    out_.append(s.data(), s.size());
+    Append(s.data(), s.size());
     Align();
   }
   template <typename T>
   void PutVector(const std::vector<T>& v) {
     Put<uint64_t>(v.size());
-    out_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    Append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
     Align();
   }
-  void Align() { out_.resize((out_.size() + 7) & ~size_t{7}, '\0'); }
-  std::string& out() { return out_; }
+  void Append(const char* p, size_t n) {
+    if (n == 0) return;
+    sink_->Append(p, n);
+    size_ += n;
+  }
+  void Align() {
+    static constexpr char kZeros[8] = {};
+    const size_t aligned = (size_ + 7) & ~size_t{7};
+    Append(kZeros, aligned - size_);
+  }
 
  private:
-  std::string out_;
+  Sink* sink_;
+  size_t size_ = 0;
 };
 
 class Reader {
@@ -93,15 +237,16 @@ bool Monotone(const std::vector<T>& v) {
 }  // namespace
 
 struct SnapshotCodec {
-  static std::string Serialize(const FirmStore& s, const Taxonomy& tax) {
-    Writer w;
-    w.out().append(kMagic, sizeof kMagic);
-    w.Put<uint32_t>(kVersion);
-    w.Put<uint32_t>(s.num_rows_);
-    w.Put<uint32_t>(s.padded_rows_);
-    w.Put<uint32_t>(s.unknown_region_rows_);
-    w.Put<uint32_t>(static_cast<uint32_t>(s.num_facts_));
-    w.Put<uint32_t>(static_cast<uint32_t>(s.num_tags_));
+  template <typename Sink>
+  static void Serialize(const FirmStore& s, const Taxonomy& tax, Sink* sink) {
+    Writer<Sink> w(sink);
+    w.Append(kMagic, sizeof kMagic);
+    w.template Put<uint32_t>(kVersion);
+    w.template Put<uint32_t>(s.num_rows_);
+    w.template Put<uint32_t>(s.padded_rows_);
+    w.template Put<uint32_t>(s.unknown_region_rows_);
+    w.template Put<uint32_t>(static_cast<uint32_t>(s.num_facts_));
+    w.template Put<uint32_t>(static_cast<uint32_t>(s.num_tags_));
     for (int f = 0; f < s.num_facts_; ++f) w.PutString(tax.fact(FactId(f)).id);
     for (int t = 0; t < s.num_tags_; ++t) w.PutString(tax.tag(TagId(t)).id);
     w.PutVector(s.credit_codes_);
@@ -121,8 +266,6 @@ struct SnapshotCodec {
     w.PutVector(s.grant_rows_);
     w.PutVector(s.grant_from_);
     w.PutVector(s.grant_to_);
-    AppendChecksum(&w.out());
-    return std::move(w.out());
   }
 
   static absl::StatusOr<FirmStore> Parse(absl::string_view bytes, const Taxonomy& tax) {
@@ -245,7 +388,10 @@ struct SnapshotCodec {
 };
 
 std::string SerializeSnapshot(const FirmStore& store, const Taxonomy& taxonomy) {
-  return SnapshotCodec::Serialize(store, taxonomy);
+  StringSink sink;
+  SnapshotCodec::Serialize(store, taxonomy, &sink);
+  sink.Finish();
+  return std::move(sink.out());
 }
 
 absl::StatusOr<FirmStore> ParseSnapshot(absl::string_view bytes, const Taxonomy& taxonomy) {
@@ -254,21 +400,17 @@ absl::StatusOr<FirmStore> ParseSnapshot(absl::string_view bytes, const Taxonomy&
 
 absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
                                const Taxonomy& taxonomy) {
-  const std::string bytes = SerializeSnapshot(store, taxonomy);
   const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return absl::UnavailableError(absl::StrCat(tmp, ": ", std::strerror(errno)));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string err = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return absl::UnavailableError(absl::StrCat(tmp, ": ", err));
-    }
-    done += static_cast<size_t>(n);
+  // Streamed: the same bytes as SerializeSnapshot without a second copy of the store in memory.
+  FdSink sink(fd);
+  SnapshotCodec::Serialize(store, taxonomy, &sink);
+  const std::string write_error = sink.Finish();
+  if (!write_error.empty()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat(tmp, ": ", write_error));
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string err = std::strerror(errno);
