@@ -58,6 +58,8 @@ class FirmTable {
 
   size_t size() const { return num_rows_; }
   int num_facts() const { return num_facts_; }
+  // Empties the table, keeping its buffers' capacity.
+  void Clear();
   // Reserves room for `rows` rows (untouched memory until used).
   void Reserve(size_t rows, size_t name_bytes);
 
@@ -90,6 +92,17 @@ class FirmTable {
   }
   int64_t fact_raw(size_t row, int k) const { return facts_[row * num_facts_ + k]; }
   const std::vector<Grant>& grants() const { return grants_; }
+  // Hints the row's columns into the cache (builders reading rows out of order).
+  void Prefetch(size_t row) const {
+    __builtin_prefetch(&codes_[row * kCodeWidth]);
+    __builtin_prefetch(&industries_[row * kIndustryWidth]);
+    __builtin_prefetch(&name_offsets_[row]);
+    __builtin_prefetch(&name_lengths_[row]);
+    __builtin_prefetch(&founded_[row]);
+    __builtin_prefetch(&fact_known_[row * known_words_]);
+    const char* facts = reinterpret_cast<const char*>(facts_.data() + row * num_facts_);
+    for (size_t b = 0; b < num_facts_ * sizeof(int64_t); b += 64) __builtin_prefetch(facts + b);
+  }
   const std::vector<std::string>& sources() const { return sources_; }
 
   // Row `row` as a Firm (tests, LoadFirms equivalence).
