@@ -1,14 +1,17 @@
-// Batch outputs: state round trip and corruption, summary/grants/pushes, --previous diffs, and
-// atomic replacement of the output directory under a kill.
+// Batch outputs: state round trip and corruption, summary/grants/pushes, --previous diffs, the
+// streamed outputs equal to the in-memory formatting, and atomic replacement of the output
+// directory under a kill.
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "engine/output/night.h"
 #include "engine/output/output_dir.h"
+#include "engine/util/framing.h"
 #include "engine/util/textproto.h"
 #include "google/protobuf/util/json_util.h"
 #include "gmock/gmock.h"
@@ -19,6 +22,224 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+
+// ---- The in-memory formatting as it was before the outputs were streamed (one sorted vector of
+// every push), kept as the reference the streamed pushes must equal byte for byte.
+
+void AppendJsonString(std::string* out, absl::string_view s) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out->append(buf);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+struct PushRow {
+  uint32_t firm;       // current id, or previous id for firms gone tonight
+  bool gone;           // the firm is not in tonight's registry
+  uint32_t policy;     // index in `ids`
+  MatchStatus status;
+  std::optional<Decimal> benefit;
+  Push::Change change;
+};
+
+std::string LegacyPushesJsonl(const NightResult& night, const NightResult* previous) {
+  std::vector<PushRow> rows;
+  // Previous firm id of each current firm (-1 = new firm), and policy index maps by id.
+  std::vector<int64_t> prev_of;
+  std::vector<int64_t> gone_prev;  // previous ids of firms no longer registered
+  std::vector<const PolicyNight*> prev_policy(night.policies.size(), nullptr);
+  bool same_firms = false;
+  if (previous != nullptr) {
+    same_firms = previous->codes == night.codes;
+    prev_of.assign(night.num_firms(), -1);
+    // Merge the two registries in credit-code order.
+    const auto& co = night.code_order;
+    const auto& po = previous->code_order;
+    size_t i = 0, j = 0;
+    while (i < co.size() || j < po.size()) {
+      if (j == po.size() || (i < co.size() && night.code(co[i]) < previous->code(po[j]))) {
+        ++i;
+      } else if (i == co.size() || previous->code(po[j]) < night.code(co[i])) {
+        gone_prev.push_back(po[j++]);
+      } else {
+        prev_of[co[i++]] = po[j++];
+      }
+    }
+    size_t k = 0;
+    for (size_t p = 0; p < night.policies.size(); ++p) {
+      while (k < previous->policies.size() && previous->policies[k].id < night.policies[p].id) ++k;
+      if (k < previous->policies.size() && previous->policies[k].id == night.policies[p].id) {
+        prev_policy[p] = &previous->policies[k];
+      }
+    }
+  }
+  // Policies: tonight's, plus (for revocations) last night's that are gone.
+  std::vector<std::string> ids;
+  for (const PolicyNight& p : night.policies) ids.push_back(p.id);
+  for (size_t p = 0; p < night.policies.size(); ++p) {
+    const PolicyNight& cur = night.policies[p];
+    const PolicyNight* prev = prev_policy[p];
+    if (prev != nullptr && same_firms && prev->benefits == cur.benefits) {
+      bool same = true;
+      for (MatchStatus s : kKeptStatuses) same = same && prev->by_status[s] == cur.by_status[s];
+      if (same) continue;  // the steady-state fast path: nothing changed for this policy
+    }
+    Roaring pushable = cur.by_status[ELIGIBLE] | cur.by_status[NEAR_MISS] | cur.by_status[UNDETERMINED];
+    for (uint32_t firm : pushable) {
+      const MatchStatus status = cur.StatusOf(firm);
+      const std::optional<Decimal> benefit = cur.BenefitOf(firm);
+      Push::Change change = Push::NEW;
+      if (prev != nullptr && prev_of[firm] >= 0) {
+        const uint32_t pf = static_cast<uint32_t>(prev_of[firm]);
+        const MatchStatus before = prev->StatusOf(pf);
+        if (IsPushable(before)) {
+          if (before == status && prev->BenefitOf(pf) == benefit) continue;
+          change = Push::CHANGED;
+        }
+      }
+      rows.push_back({firm, false, static_cast<uint32_t>(p), status, benefit, change});
+    }
+    if (prev == nullptr) continue;
+    // Revocations of firms still registered: pushable before, not now.
+    Roaring prev_pushable = prev->by_status[ELIGIBLE] | prev->by_status[NEAR_MISS] | prev->by_status[UNDETERMINED];
+    if (same_firms) {
+      for (uint32_t firm : prev_pushable - pushable) {
+        rows.push_back({firm, false, static_cast<uint32_t>(p), cur.StatusOf(firm), std::nullopt, Push::REVOKED});
+      }
+    } else {
+      for (size_t firm = 0; firm < prev_of.size(); ++firm) {
+        if (prev_of[firm] >= 0 && prev_pushable.contains(static_cast<uint32_t>(prev_of[firm])) &&
+            !pushable.contains(static_cast<uint32_t>(firm))) {
+          rows.push_back({static_cast<uint32_t>(firm), false, static_cast<uint32_t>(p),
+                          cur.StatusOf(static_cast<uint32_t>(firm)), std::nullopt, Push::REVOKED});
+        }
+      }
+    }
+  }
+  if (previous != nullptr) {
+    // Policies withdrawn from the catalog, and firms gone from the registry: revoke their pushes.
+    for (const PolicyNight& prev : previous->policies) {
+      const auto tonight_end = ids.begin() + static_cast<std::ptrdiff_t>(night.policies.size());
+      const bool withdrawn = !std::binary_search(ids.begin(), tonight_end, prev.id);
+      Roaring prev_pushable = prev.by_status[ELIGIBLE] | prev.by_status[NEAR_MISS] | prev.by_status[UNDETERMINED];
+      uint32_t pidx = 0;
+      if (withdrawn) {
+        pidx = static_cast<uint32_t>(ids.size());
+        ids.push_back(prev.id);
+        for (size_t firm = 0; firm < prev_of.size(); ++firm) {
+          if (prev_of[firm] >= 0 && prev_pushable.contains(static_cast<uint32_t>(prev_of[firm]))) {
+            rows.push_back({static_cast<uint32_t>(firm), false, pidx, INELIGIBLE, std::nullopt, Push::REVOKED});
+          }
+        }
+      } else {
+        pidx = static_cast<uint32_t>(std::lower_bound(ids.begin(), tonight_end, prev.id) - ids.begin());
+      }
+      for (int64_t pf : gone_prev) {
+        if (prev_pushable.contains(static_cast<uint32_t>(pf))) {
+          rows.push_back({static_cast<uint32_t>(pf), true, pidx, INELIGIBLE, std::nullopt, Push::REVOKED});
+        }
+      }
+    }
+  }
+  auto code_of = [&](const PushRow& r) -> absl::string_view {
+    return r.gone ? previous->code(r.firm) : night.code(r.firm);
+  };
+  std::sort(rows.begin(), rows.end(), [&](const PushRow& a, const PushRow& b) {
+    const absl::string_view ca = code_of(a);
+    const absl::string_view cb = code_of(b);
+    if (ca != cb) return ca < cb;
+    return ids[a.policy] < ids[b.policy];
+  });
+  std::string out;
+  out.reserve(rows.size() * 110);
+  for (const PushRow& r : rows) {
+    out.append("{\"credit_code\":\"");
+    const absl::string_view code = code_of(r);
+    out.append(code.data(), code.size());
+    out.append("\",\"policy\":");
+    AppendJsonString(&out, ids[r.policy]);
+    out.append(",\"status\":\"");
+    out.append(MatchStatus_Name(r.status));
+    out.append("\",\"benefit_yuan\":\"");
+    if (r.benefit) out.append(FormatYuan(*r.benefit));
+    out.append("\",\"change\":\"");
+    out.append(Push::Change_Name(r.change));
+    out.append("\"}\n");
+  }
+  return out;
+}
+
+
+// A night of `codes` × `ids` with random outcomes (benefits for the eligible ones, mostly).
+NightResult RandomNight(std::mt19937* rng, const std::vector<std::string>& codes,
+                        const std::vector<std::string>& ids, int change_percent,
+                        const NightResult* base = nullptr) {
+  std::vector<bool> auto_grant;
+  for (size_t p = 0; p < ids.size(); ++p) auto_grant.push_back(p % 3 == 0);
+  NightBuilder b("2023-06-30", ids, auto_grant);
+  std::uniform_int_distribution<int> pct(0, 99);
+  const MatchStatus statuses[] = {ELIGIBLE, UNDETERMINED, NEAR_MISS, INELIGIBLE, INELIGIBLE, EXCLUDED, NOT_SELECTED};
+  for (const std::string& code : codes) {
+    const uint32_t id = b.AddFirm(code, "n" + code.substr(10));
+    for (size_t p = 0; p < ids.size(); ++p) {
+      Outcome o;
+      std::optional<uint32_t> before;
+      if (base != nullptr && pct(*rng) >= change_percent) {
+        // Keep last night's outcome of this firm and policy, if both existed.
+        for (uint32_t f = 0; f < base->num_firms() && !before; ++f) {
+          if (base->code(f) == code) before = f;
+        }
+        for (const PolicyNight& bp : base->policies) {
+          if (bp.id == ids[p] && before) {
+            o.status = bp.StatusOf(*before);
+            o.benefit = bp.BenefitOf(*before);
+          }
+        }
+        if (o.status != STATUS_UNSPECIFIED) {
+          b.Set(id, p, o);
+          continue;
+        }
+      }
+      o.status = statuses[pct(*rng) % 7];
+      if ((o.status == ELIGIBLE || o.status == EXCLUDED || o.status == NOT_SELECTED) && pct(*rng) < 70) {
+        o.benefit = Decimal::FromRawUnchecked(int64_t{pct(*rng)} * 1234567);
+      }
+      b.Set(id, p, o);
+    }
+  }
+  return std::move(b).Finish();
+}
+
+std::string Code(int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "9144%012dX%d", (i * 7919) % 100000, i % 10);
+  return std::string(buf).substr(0, 18);
+}
+
+std::string Streamed(const NightResult& night, const NightResult* previous, size_t chunk, int threads) {
+  std::string out;
+  StringSink sink(&out);
+  StreamOptions o;
+  o.chunk = chunk;
+  o.threads = threads;
+  EXPECT_TRUE(WritePushesJsonl(night, previous, &sink, o).ok());
+  return out;
+}
 
 Outcome O(MatchStatus s, const char* benefit = nullptr) {
   Outcome o;
@@ -181,6 +402,104 @@ TEST(OutputDirTest, ReplacesAtomicallyEvenWhenKilled) {
   EXPECT_EQ(Slurp(dir / "a.txt"), "new a");
   EXPECT_EQ(Slurp(dir / "c.txt"), "new c");
   EXPECT_FALSE(fs::exists(dir / "b.txt"));  // exactly the new set
+}
+
+
+// Streamed in small chunks, on 1 or 2 threads, the pushes equal the in-memory formatting: first
+// nights, unchanged nights, changed outcomes, firms and policies coming and going.
+TEST(OutputTest, StreamedPushesEqualInMemoryFormatting) {
+  std::mt19937 rng(7);
+  std::vector<std::string> codes, codes2;
+  for (int i = 0; i < 3000; ++i) codes.push_back(Code(i));
+  for (int i = 200; i < 3300; ++i) codes2.push_back(Code(i));  // 200 gone, 300 new
+  std::vector<std::string> ids = {"a.1", "a.2", "b", "c.x", "d\"q\"", "e"};
+  std::vector<std::string> ids2 = {"a.2", "b", "c.w", "c.x", "d\"q\"", "f"};  // withdrawn, new
+  const NightResult n1 = RandomNight(&rng, codes, ids, 100);
+  const NightResult same = RandomNight(&rng, codes, ids, 0, &n1);
+  const NightResult some = RandomNight(&rng, codes, ids, 3, &n1);
+  const NightResult moved = RandomNight(&rng, codes2, ids2, 5, &n1);
+  const NightResult moved_same_ids = RandomNight(&rng, codes2, ids, 5, &n1);
+  struct Case { const NightResult* night; const NightResult* previous; };
+  for (Case c : {Case{&n1, nullptr}, Case{&same, &n1}, Case{&some, &n1}, Case{&moved, &n1},
+                 Case{&n1, &moved}, Case{&moved_same_ids, &n1}, Case{&n1, &n1}}) {
+    const std::string want = LegacyPushesJsonl(*c.night, c.previous);
+    EXPECT_EQ(PushesJsonl(*c.night, c.previous), want);
+    EXPECT_EQ(Streamed(*c.night, c.previous, 100, 2), want);
+    EXPECT_EQ(Streamed(*c.night, c.previous, 1, 1), want);
+  }
+  EXPECT_GT(LegacyPushesJsonl(n1, nullptr).size(), 100000u);
+  EXPECT_EQ(PushesJsonl(same, &n1), "");
+}
+
+TEST(OutputTest, StreamedStateAndGrantsEqualInMemory) {
+  std::mt19937 rng(11);
+  std::vector<std::string> codes;
+  for (int i = 0; i < 2000; ++i) codes.push_back(Code(i));
+  const NightResult n = RandomNight(&rng, codes, {"p1", "p2", "p3", "p,4"}, 100);
+  const std::string state = SerializeState(n);
+  const std::string grants = GrantsCsv(n);
+  EXPECT_GT(grants.size(), 10000u);
+  for (size_t chunk : {size_t{1}, size_t{7}, size_t{4096}}) {
+    StreamOptions o;
+    o.chunk = chunk;
+    std::string s, g;
+    StringSink ss(&s), gs(&g);
+    ASSERT_TRUE(WriteState(n, &ss, o).ok());
+    ASSERT_TRUE(WriteGrantsCsv(n, &gs, o).ok());
+    EXPECT_EQ(s, state);
+    EXPECT_EQ(g, grants);
+  }
+  absl::StatusOr<NightResult> back = ParseState(state);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(SerializeState(*back), state);
+}
+
+TEST(OutputTest, ChecksumStreamEqualsChecksum) {
+  std::string data;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 1000; ++i) data.push_back(static_cast<char>(rng()));
+  for (size_t len : {0, 1, 7, 8, 31, 32, 33, 64, 100, 999, 1000}) {
+    const absl::string_view d = absl::string_view(data).substr(0, len);
+    for (size_t piece : {1, 3, 32, 50, 2000}) {
+      Checksum64Stream s;
+      for (size_t at = 0; at < d.size(); at += piece) s.Update(d.substr(at, piece));
+      EXPECT_EQ(s.Finish(), Checksum64(d)) << len << " " << piece;
+    }
+  }
+}
+
+TEST(OutputDirTest, StreamedFilesAndAbandonedWrites) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("stream_out_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_TRUE(WriteDirectoryAtomically(dir.string(), {{"a.txt", "old a"}}).ok());
+  {
+    // A failed fill, and a writer dropped without Commit: the old set stays, no temporary left.
+    absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(dir.string());
+    ASSERT_TRUE(out.ok());
+    EXPECT_FALSE((*out)->WriteFile("a.txt", [](ByteSink* sink) {
+                   (void)sink->Write("partial");
+                   return absl::InternalError("boom");
+                 }).ok());
+  }
+  EXPECT_EQ(Slurp(dir / "a.txt"), "old a");
+  for (const auto& e : fs::directory_iterator(dir.parent_path())) {
+    EXPECT_EQ(e.path().filename().string().find(".stream_out_"), std::string::npos) << e.path();
+  }
+  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(dir.string());
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE((*out)->WriteFile("big.txt", [](ByteSink* sink) {
+                      ChunkedWriter w(sink, 1000);
+                      for (int i = 0; i < 100000; ++i) {
+                        w.buf().append(std::to_string(i)).push_back('\n');
+                        if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+                      }
+                      return w.Flush();
+                    }).ok());
+  ASSERT_TRUE((*out)->Commit().ok());
+  std::string want;
+  for (int i = 0; i < 100000; ++i) want.append(std::to_string(i)).push_back('\n');
+  EXPECT_EQ(Slurp(dir / "big.txt"), want);
+  EXPECT_FALSE(fs::exists(dir / "a.txt"));
 }
 
 }  // namespace

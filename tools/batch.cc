@@ -135,22 +135,42 @@ int RunBatch(int argc, char** argv) {
     }
     BulkResult result = matcher->Match(*as_of, std::max(1, vm["threads"].as<int>()));
     timer.Lap("match");
-    night = NightFromBulk(*catalog, *store, result, *as_of);
+    night = NightFromBulk(*catalog, *store, std::move(result), *as_of);
     timer.Lap("collect");
   }
 
-  std::vector<OutputFile> files;
-  files.push_back({"summary.json", SummaryJson(night)});
-  files.push_back({"grants.csv", GrantsCsv(night)});
-  files.push_back({"pushes.jsonl", PushesJsonl(night, previous ? &*previous : nullptr)});
-  files.push_back({kStateFile, SerializeState(night)});
-  timer.Lap("format");
-  absl::Status written = WriteDirectoryAtomically(vm["out"].as<std::string>(), files);
+  // Each file is streamed into the new directory (bounded buffers), then the directory replaces
+  // --out in one exchange.
+  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(vm["out"].as<std::string>());
+  if (!out.ok()) {
+    PrintError(std::string(out.status().message()));
+    return kUsage;
+  }
+  StreamOptions stream;
+  stream.threads = std::max(1, vm["threads"].as<int>());
+  absl::Status written = (*out)->WriteFile("summary.json", [&](ByteSink* sink) {
+    return sink->Write(SummaryJson(night));
+  });
+  if (written.ok()) {
+    written = (*out)->WriteFile("grants.csv", [&](ByteSink* sink) { return WriteGrantsCsv(night, sink, stream); });
+  }
+  if (written.ok()) timer.Lap("grants");
+  if (written.ok()) {
+    written = (*out)->WriteFile("pushes.jsonl", [&](ByteSink* sink) {
+      return WritePushesJsonl(night, previous ? &*previous : nullptr, sink, stream);
+    });
+  }
+  if (written.ok()) timer.Lap("pushes");
+  if (written.ok()) {
+    written = (*out)->WriteFile(kStateFile, [&](ByteSink* sink) { return WriteState(night, sink, stream); });
+  }
+  if (written.ok()) timer.Lap("state");
+  if (written.ok()) written = (*out)->Commit();
   if (!written.ok()) {
     PrintError(std::string(written.message()));
     return kUsage;
   }
-  timer.Lap("write");
+  timer.Lap("commit");
   timer.Done("batch");
   return (vm.count("strict") && !rejects.empty()) ? kProblems : kOk;
 }

@@ -78,6 +78,8 @@ class BulkResult {
   uint32_t num_rows() const { return num_rows_; }
   int num_policies() const { return static_cast<int>(policies_.size()); }
   const BulkPolicyResult& policy(int index) const { return policies_[index]; }  // catalog order
+  // For taking the results over without a copy (the batch moves the bitmaps into its outputs).
+  BulkPolicyResult* mutable_policy(int index) { return &policies_[index]; }
   // The outcome of one pair (rank is not kept).
   Outcome Get(uint32_t row, int policy) const;
   const BulkMatchStats& stats() const { return stats_; }

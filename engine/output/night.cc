@@ -1,7 +1,9 @@
 #include "engine/output/night.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -152,31 +154,133 @@ NightResult NightBuilder::Finish() && {
   return std::move(night_);
 }
 
-std::string SerializeState(const NightResult& night) {
-  std::string out(kMagic, sizeof kMagic);
+namespace {
+
+constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL;
+constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4FULL;
+constexpr uint64_t kP3 = 0x165667B19E3779F9ULL;
+uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+uint64_t Round(uint64_t acc, uint64_t v) { return Rotl(acc + v * kP2, 31) * kP1; }
+
+// Passes bytes on and checksums them.
+class ChecksummingSink : public ByteSink {
+ public:
+  explicit ChecksummingSink(ByteSink* next) : next_(next) {}
+  absl::Status Write(absl::string_view bytes) override {
+    sum_.Update(bytes);
+    return next_->Write(bytes);
+  }
+  uint64_t checksum() const { return sum_.Finish(); }
+
+ private:
+  ByteSink* next_;
+  Checksum64Stream sum_;
+};
+
+}  // namespace
+
+void Checksum64Stream::Update(absl::string_view data) {
+  total_ += data.size();
+  const char* p = data.data();
+  size_t n = data.size();
+  auto block = [&](const char* q) {
+    uint64_t w[4];
+    std::memcpy(w, q, 32);
+    for (int i = 0; i < 4; ++i) lanes_[i] = Round(lanes_[i], w[i]);
+  };
+  if (tail_size_ > 0) {
+    const size_t take = std::min(n, 32 - tail_size_);
+    std::memcpy(tail_ + tail_size_, p, take);
+    tail_size_ += take;
+    p += take;
+    n -= take;
+    if (tail_size_ < 32) return;
+    block(tail_);
+    tail_size_ = 0;
+  }
+  while (n >= 32) {
+    block(p);
+    p += 32;
+    n -= 32;
+  }
+  std::memcpy(tail_, p, n);
+  tail_size_ = n;
+}
+
+uint64_t Checksum64Stream::Finish() const {
+  uint64_t h = Rotl(lanes_[0], 1) + Rotl(lanes_[1], 7) + Rotl(lanes_[2], 12) + Rotl(lanes_[3], 18) + total_;
+  const char* p = tail_;
+  size_t n = tail_size_;
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = Rotl(h ^ Round(0, w), 27) * kP1 + kP3;
+    p += 8;
+    n -= 8;
+  }
+  while (n > 0) {
+    h = Rotl(h ^ (static_cast<unsigned char>(*p) * kP3), 11) * kP1;
+    ++p;
+    --n;
+  }
+  h ^= h >> 33;
+  h *= kP2;
+  h ^= h >> 29;
+  h *= kP3;
+  return h ^ (h >> 32);
+}
+
+absl::Status WriteState(const NightResult& night, ByteSink* sink, const StreamOptions& options) {
+  ChecksummingSink summed(sink);
+  ChunkedWriter w(&summed, options.chunk);
+  std::string& out = w.buf();
+  out.append(kMagic, sizeof kMagic);
   Put<uint32_t>(&out, kVersion);
   PutString(&out, night.as_of);
   Put<uint32_t>(&out, night.num_firms());
-  out.append(night.codes);
-  for (uint32_t firm : night.code_order) Put<uint32_t>(&out, firm);
+  for (size_t at = 0; at < night.codes.size();) {
+    const size_t n = std::min(night.codes.size() - at, options.chunk);
+    out.append(night.codes, at, n);
+    at += n;
+    if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+  }
+  for (size_t i = 0; i < night.code_order.size();) {
+    const size_t n = std::min(night.code_order.size() - i, options.chunk / 4 + 1);
+    out.append(reinterpret_cast<const char*>(night.code_order.data() + i), n * 4);
+    i += n;
+    if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+  }
   Put<uint32_t>(&out, static_cast<uint32_t>(night.policies.size()));
-  std::string buf;
   for (const PolicyNight& p : night.policies) {
     PutString(&out, p.id);
     Put<uint8_t>(&out, p.auto_grant ? 1 : 0);
     for (MatchStatus s : kKeptStatuses) {
       const Roaring& r = p.by_status[s];
-      buf.resize(r.getSizeInBytes(true));
-      r.write(buf.data(), true);
-      PutString(&out, buf);
+      const size_t n = r.getSizeInBytes(true);
+      Put<uint32_t>(&out, static_cast<uint32_t>(n));
+      const size_t at = out.size();
+      out.resize(at + n);
+      r.write(out.data() + at, true);
     }
     Put<uint32_t>(&out, static_cast<uint32_t>(p.benefits.size()));
-    for (const auto& [firm, raw] : p.benefits) {
-      Put<uint32_t>(&out, firm);
-      Put<int64_t>(&out, raw);
+    for (size_t i = 0; i < p.benefits.size(); ++i) {
+      Put<uint32_t>(&out, p.benefits[i].first);
+      Put<int64_t>(&out, p.benefits[i].second);
+      if ((i & 0xffff) == 0xffff) {
+        if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+      }
     }
+    if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
   }
-  AppendChecksum(&out);
+  if (absl::Status s = w.Flush(); !s.ok()) return s;
+  const uint64_t sum = summed.checksum();
+  return sink->Write(absl::string_view(reinterpret_cast<const char*>(&sum), sizeof sum));
+}
+
+std::string SerializeState(const NightResult& night) {
+  std::string out;
+  StringSink sink(&out);
+  (void)WriteState(night, &sink);
   return out;
 }
 
@@ -281,18 +385,27 @@ std::string SummaryJson(const NightResult& night) {
   return out;
 }
 
-std::string GrantsCsv(const NightResult& night) {
-  std::string out = "policy_id,credit_code,name,benefit_yuan\n";
-  std::vector<uint32_t> rank(night.num_firms());
-  for (uint32_t i = 0; i < rank.size(); ++i) rank[night.code_order[i]] = i;
+absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options) {
+  ChunkedWriter w(sink, options.chunk);
+  std::string& out = w.buf();
+  out.append("policy_id,credit_code,name,benefit_yuan\n");
+  std::vector<uint32_t> rank;
   std::vector<uint32_t> firms;
   for (const PolicyNight& p : night.policies) {
     if (!p.auto_grant) continue;
+    if (rank.empty()) {
+      rank.resize(night.num_firms());
+      for (uint32_t i = 0; i < rank.size(); ++i) rank[night.code_order[i]] = i;
+    }
     firms.resize(p.by_status[ELIGIBLE].cardinality());
     p.by_status[ELIGIBLE].toUint32Array(firms.data());
-    std::sort(firms.begin(), firms.end(), [&](uint32_t a, uint32_t b) { return rank[a] < rank[b]; });
-    for (uint32_t firm : firms) {
-      AppendCsvField(&out, p.id);
+    for (uint32_t& f : firms) f = rank[f];  // sort by rank, then map back
+    std::sort(firms.begin(), firms.end());
+    std::string id;
+    AppendCsvField(&id, p.id);
+    for (uint32_t r : firms) {
+      const uint32_t firm = night.code_order[r];
+      out.append(id);
       out.push_back(',');
       const absl::string_view code = night.code(firm);
       out.append(code.data(), code.size());
@@ -301,148 +414,299 @@ std::string GrantsCsv(const NightResult& night) {
       out.push_back(',');
       if (std::optional<Decimal> b = p.BenefitOf(firm)) out.append(FormatYuan(*b));
       out.push_back('\n');
+      if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
     }
   }
+  return w.Flush();
+}
+
+std::string GrantsCsv(const NightResult& night) {
+  std::string out;
+  StringSink sink(&out);
+  (void)WriteGrantsCsv(night, &sink);
   return out;
 }
 
 namespace {
 
-struct PushRow {
-  uint32_t firm;       // current id, or previous id for firms gone tonight
-  bool gone;           // the firm is not in tonight's registry
-  uint32_t policy;     // index in `ids`
-  MatchStatus status;
-  std::optional<Decimal> benefit;
-  Push::Change change;
+constexpr uint32_t kNone = UINT32_MAX;
+constexpr uint32_t kGoneBit = 0x80000000u;  // in MergedFirms::at: a previous firm id
+
+// Tonight's and last night's registries merged in credit-code order: a push's firm is identified
+// by its merged position, which is also the output order.
+struct MergedFirms {
+  bool same_firms = false;            // the same codes by firm id (ids correspond one to one)
+  uint32_t size = 0;                  // merged positions
+  std::vector<uint32_t> m_of_cur;     // merged position of each current firm
+  std::vector<uint32_t> m_of_prev;    // of each previous firm (registry changed only)
+  std::vector<uint32_t> prev_of_cur;  // previous id of each current firm, kNone = new (changed only)
+  std::vector<uint32_t> cur_of_prev;  // current id of each previous firm, kNone = gone (changed only)
+  std::vector<uint32_t> at_storage;
+  const uint32_t* at = nullptr;       // merged position → current id, or previous id | kGoneBit
 };
+
+MergedFirms MergeFirms(const NightResult& night, const NightResult* previous) {
+  MergedFirms m;
+  const uint32_t n = night.num_firms();
+  m.same_firms = previous != nullptr && previous->codes == night.codes;
+  if (previous == nullptr || m.same_firms) {
+    m.size = n;
+    m.m_of_cur.resize(n);
+    for (uint32_t i = 0; i < n; ++i) m.m_of_cur[night.code_order[i]] = i;
+    m.at = night.code_order.data();
+    return m;
+  }
+  const auto& co = night.code_order;
+  const auto& po = previous->code_order;
+  m.m_of_cur.assign(n, kNone);
+  m.prev_of_cur.assign(n, kNone);
+  m.m_of_prev.assign(previous->num_firms(), kNone);
+  m.cur_of_prev.assign(previous->num_firms(), kNone);
+  m.at_storage.reserve(size_t{n} + previous->num_firms());
+  size_t i = 0, j = 0;
+  while (i < co.size() || j < po.size()) {
+    const uint32_t pos = static_cast<uint32_t>(m.at_storage.size());
+    if (j == po.size() || (i < co.size() && night.code(co[i]) < previous->code(po[j]))) {
+      m.m_of_cur[co[i]] = pos;
+      m.at_storage.push_back(co[i++]);
+    } else if (i == co.size() || previous->code(po[j]) < night.code(co[i])) {
+      m.m_of_prev[po[j]] = pos;
+      m.at_storage.push_back(po[j++] | kGoneBit);
+    } else {
+      m.m_of_cur[co[i]] = pos;
+      m.m_of_prev[po[j]] = pos;
+      m.prev_of_cur[co[i]] = po[j];
+      m.cur_of_prev[po[j]] = co[i];
+      m.at_storage.push_back(co[i]);
+      ++i;
+      ++j;
+    }
+  }
+  m.size = static_cast<uint32_t>(m.at_storage.size());
+  m.at = m.at_storage.data();
+  return m;
+}
+
+// One policy of the output (tonight's, or last night's withdrawn one).
+struct PushKey {
+  std::string json_id;               // the id as a JSON string
+  const PolicyNight* cur = nullptr;  // tonight's policy, if any
+  const PolicyNight* prev = nullptr; // last night's, if any (with a --previous)
+};
+
+// A key's pushes, ascending by merged position.
+struct PushList {
+  std::vector<uint32_t> pos;
+  std::vector<uint8_t> meta;        // status | change << 3 | has_benefit << 5
+  std::vector<int64_t> benefits;    // raw, for the entries with has_benefit, in order
+};
+
+struct PushEntry {
+  uint32_t pos;
+  uint8_t meta;
+  int64_t benefit;
+};
+
+uint8_t Meta(MatchStatus status, Push::Change change, bool has_benefit) {
+  return static_cast<uint8_t>(status | (change << 3) | (has_benefit ? 1 << 5 : 0));
+}
+
+Roaring Pushable(const PolicyNight& p) {
+  return p.by_status[ELIGIBLE] | p.by_status[NEAR_MISS] | p.by_status[UNDETERMINED];
+}
+
+bool SamePolicy(const PolicyNight& a, const PolicyNight& b) {
+  if (a.benefits != b.benefits) return false;
+  for (MatchStatus s : kKeptStatuses) {
+    if (!(a.by_status[s] == b.by_status[s])) return false;
+  }
+  return true;
+}
+
+// The pushes of one key, in the semantics of SPEC §5 (see PushesJsonl).
+void BuildPushList(const PushKey& key, const MergedFirms& m, std::vector<PushEntry>* entries,
+                   PushList* out) {
+  entries->clear();
+  const PolicyNight* cur = key.cur;
+  const PolicyNight* prev = key.prev;
+  if (cur != nullptr && prev != nullptr && m.same_firms && SamePolicy(*cur, *prev)) return;
+  Roaring prev_pushable;
+  if (prev != nullptr) prev_pushable = Pushable(*prev);
+  if (cur != nullptr) {
+    for (MatchStatus status : {ELIGIBLE, NEAR_MISS, UNDETERMINED}) {
+      auto b = cur->benefits.begin();
+      for (uint32_t firm : cur->by_status[status]) {
+        std::optional<Decimal> benefit;  // == cur->BenefitOf(firm), walking along
+        while (b != cur->benefits.end() && b->first < firm) ++b;
+        if (b != cur->benefits.end() && b->first == firm) benefit = Decimal::FromRawUnchecked(b->second);
+        Push::Change change = Push::NEW;
+        if (prev != nullptr) {
+          const uint32_t pf = m.same_firms ? firm : m.prev_of_cur[firm];
+          if (pf != kNone && prev_pushable.contains(pf)) {
+            const MatchStatus before = prev->StatusOf(pf);
+            if (before == status && prev->BenefitOf(pf) == benefit) continue;
+            change = Push::CHANGED;
+          }
+        }
+        entries->push_back({m.m_of_cur[firm], Meta(status, change, benefit.has_value()),
+                            benefit ? benefit->raw() : 0});
+      }
+    }
+    if (prev != nullptr) {
+      // Revocations of firms still registered: pushable before, not now.
+      const Roaring pushable = Pushable(*cur);
+      if (m.same_firms) {
+        for (uint32_t firm : prev_pushable - pushable) {
+          entries->push_back({m.m_of_cur[firm], Meta(cur->StatusOf(firm), Push::REVOKED, false), 0});
+        }
+      } else {
+        for (uint32_t pf : prev_pushable) {
+          const uint32_t firm = m.cur_of_prev[pf];
+          if (firm != kNone && !pushable.contains(firm)) {
+            entries->push_back({m.m_of_cur[firm], Meta(cur->StatusOf(firm), Push::REVOKED, false), 0});
+          }
+        }
+      }
+    }
+  }
+  if (prev != nullptr) {
+    for (uint32_t pf : prev_pushable) {
+      const uint32_t firm = m.same_firms ? pf : m.cur_of_prev[pf];
+      if (firm == kNone) {
+        // A firm gone from the registry: revoke its pushes.
+        entries->push_back({m.m_of_prev[pf], Meta(INELIGIBLE, Push::REVOKED, false), 0});
+      } else if (cur == nullptr) {
+        // A policy withdrawn from the catalog.
+        entries->push_back({m.m_of_cur[firm], Meta(INELIGIBLE, Push::REVOKED, false), 0});
+      }
+    }
+  }
+  bool sorted = true;
+  for (size_t i = 1; i < entries->size() && sorted; ++i) sorted = (*entries)[i - 1].pos < (*entries)[i].pos;
+  if (!sorted) {
+    std::sort(entries->begin(), entries->end(),
+              [](const PushEntry& a, const PushEntry& b) { return a.pos < b.pos; });
+  }
+  out->pos.resize(entries->size());
+  out->meta.resize(entries->size());
+  size_t nb = 0;
+  for (size_t i = 0; i < entries->size(); ++i) {
+    out->pos[i] = (*entries)[i].pos;
+    out->meta[i] = (*entries)[i].meta;
+    nb += ((*entries)[i].meta >> 5) & 1;
+  }
+  out->benefits.reserve(nb);
+  for (const PushEntry& e : *entries) {
+    if ((e.meta >> 5) & 1) out->benefits.push_back(e.benefit);
+  }
+}
 
 }  // namespace
 
-std::string PushesJsonl(const NightResult& night, const NightResult* previous) {
-  std::vector<PushRow> rows;
-  // Previous firm id of each current firm (-1 = new firm), and policy index maps by id.
-  std::vector<int64_t> prev_of;
-  std::vector<int64_t> gone_prev;  // previous ids of firms no longer registered
-  std::vector<const PolicyNight*> prev_policy(night.policies.size(), nullptr);
-  bool same_firms = false;
-  if (previous != nullptr) {
-    same_firms = previous->codes == night.codes;
-    prev_of.assign(night.num_firms(), -1);
-    // Merge the two registries in credit-code order.
-    const auto& co = night.code_order;
-    const auto& po = previous->code_order;
+absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previous, ByteSink* sink,
+                              const StreamOptions& options) {
+  const MergedFirms m = MergeFirms(night, previous);
+  // Keys: tonight's policies and last night's, merged by id (both are in ascending id order).
+  std::vector<PushKey> keys;
+  {
     size_t i = 0, j = 0;
-    while (i < co.size() || j < po.size()) {
-      if (j == po.size() || (i < co.size() && night.code(co[i]) < previous->code(po[j]))) {
-        ++i;
-      } else if (i == co.size() || previous->code(po[j]) < night.code(co[i])) {
-        gone_prev.push_back(po[j++]);
+    const size_t np = previous != nullptr ? previous->policies.size() : 0;
+    while (i < night.policies.size() || j < np) {
+      PushKey k;
+      if (j == np || (i < night.policies.size() && night.policies[i].id < previous->policies[j].id)) {
+        k.cur = &night.policies[i++];
+      } else if (i == night.policies.size() || previous->policies[j].id < night.policies[i].id) {
+        k.prev = &previous->policies[j++];
       } else {
-        prev_of[co[i++]] = po[j++];
+        k.cur = &night.policies[i++];
+        k.prev = &previous->policies[j++];
       }
-    }
-    size_t k = 0;
-    for (size_t p = 0; p < night.policies.size(); ++p) {
-      while (k < previous->policies.size() && previous->policies[k].id < night.policies[p].id) ++k;
-      if (k < previous->policies.size() && previous->policies[k].id == night.policies[p].id) {
-        prev_policy[p] = &previous->policies[k];
-      }
+      AppendJsonString(&k.json_id, k.cur != nullptr ? k.cur->id : k.prev->id);
+      keys.push_back(std::move(k));
     }
   }
-  // Policies: tonight's, plus (for revocations) last night's that are gone.
-  std::vector<std::string> ids;
-  for (const PolicyNight& p : night.policies) ids.push_back(p.id);
-  for (size_t p = 0; p < night.policies.size(); ++p) {
-    const PolicyNight& cur = night.policies[p];
-    const PolicyNight* prev = prev_policy[p];
-    if (prev != nullptr && same_firms && prev->benefits == cur.benefits) {
-      bool same = true;
-      for (MatchStatus s : kKeptStatuses) same = same && prev->by_status[s] == cur.by_status[s];
-      if (same) continue;  // the steady-state fast path: nothing changed for this policy
-    }
-    Roaring pushable = cur.by_status[ELIGIBLE] | cur.by_status[NEAR_MISS] | cur.by_status[UNDETERMINED];
-    for (uint32_t firm : pushable) {
-      const MatchStatus status = cur.StatusOf(firm);
-      const std::optional<Decimal> benefit = cur.BenefitOf(firm);
-      Push::Change change = Push::NEW;
-      if (prev != nullptr && prev_of[firm] >= 0) {
-        const uint32_t pf = static_cast<uint32_t>(prev_of[firm]);
-        const MatchStatus before = prev->StatusOf(pf);
-        if (IsPushable(before)) {
-          if (before == status && prev->BenefitOf(pf) == benefit) continue;
-          change = Push::CHANGED;
-        }
-      }
-      rows.push_back({firm, false, static_cast<uint32_t>(p), status, benefit, change});
-    }
-    if (prev == nullptr) continue;
-    // Revocations of firms still registered: pushable before, not now.
-    Roaring prev_pushable = prev->by_status[ELIGIBLE] | prev->by_status[NEAR_MISS] | prev->by_status[UNDETERMINED];
-    if (same_firms) {
-      for (uint32_t firm : prev_pushable - pushable) {
-        rows.push_back({firm, false, static_cast<uint32_t>(p), cur.StatusOf(firm), std::nullopt, Push::REVOKED});
-      }
-    } else {
-      for (size_t firm = 0; firm < prev_of.size(); ++firm) {
-        if (prev_of[firm] >= 0 && prev_pushable.contains(static_cast<uint32_t>(prev_of[firm])) &&
-            !pushable.contains(static_cast<uint32_t>(firm))) {
-          rows.push_back({static_cast<uint32_t>(firm), false, static_cast<uint32_t>(p),
-                          cur.StatusOf(static_cast<uint32_t>(firm)), std::nullopt, Push::REVOKED});
-        }
-      }
-    }
+  // Each key's pushes, on `threads` threads.
+  std::vector<PushList> lists(keys.size());
+  {
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      std::vector<PushEntry> entries;
+      for (size_t k; (k = next.fetch_add(1)) < keys.size();) BuildPushList(keys[k], m, &entries, &lists[k]);
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < std::min<int>(options.threads, static_cast<int>(keys.size())); ++t) pool.emplace_back(work);
+    work();
+    for (std::thread& t : pool) t.join();
   }
-  if (previous != nullptr) {
-    // Policies withdrawn from the catalog, and firms gone from the registry: revoke their pushes.
-    for (const PolicyNight& prev : previous->policies) {
-      const auto tonight_end = ids.begin() + static_cast<std::ptrdiff_t>(night.policies.size());
-      const bool withdrawn = !std::binary_search(ids.begin(), tonight_end, prev.id);
-      Roaring prev_pushable = prev.by_status[ELIGIBLE] | prev.by_status[NEAR_MISS] | prev.by_status[UNDETERMINED];
-      uint32_t pidx = 0;
-      if (withdrawn) {
-        pidx = static_cast<uint32_t>(ids.size());
-        ids.push_back(prev.id);
-        for (size_t firm = 0; firm < prev_of.size(); ++firm) {
-          if (prev_of[firm] >= 0 && prev_pushable.contains(static_cast<uint32_t>(prev_of[firm]))) {
-            rows.push_back({static_cast<uint32_t>(firm), false, pidx, INELIGIBLE, std::nullopt, Push::REVOKED});
-          }
-        }
-      } else {
-        pidx = static_cast<uint32_t>(std::lower_bound(ids.begin(), tonight_end, prev.id) - ids.begin());
-      }
-      for (int64_t pf : gone_prev) {
-        if (prev_pushable.contains(static_cast<uint32_t>(pf))) {
-          rows.push_back({static_cast<uint32_t>(pf), true, pidx, INELIGIBLE, std::nullopt, Push::REVOKED});
-        }
-      }
-    }
+  std::vector<uint32_t> live;  // keys with pushes
+  for (uint32_t k = 0; k < lists.size(); ++k) {
+    if (!lists[k].pos.empty()) live.push_back(k);
   }
-  auto code_of = [&](const PushRow& r) -> absl::string_view {
-    return r.gone ? previous->code(r.firm) : night.code(r.firm);
+  // Written window by window of merged positions: within a window, ordered by position (credit
+  // code) then key (policy id) with a counting sort.
+  constexpr uint32_t kWindow = 1 << 16;
+  struct Item {
+    uint32_t key;
+    uint32_t index;
+    uint32_t benefit;
   };
-  std::sort(rows.begin(), rows.end(), [&](const PushRow& a, const PushRow& b) {
-    const absl::string_view ca = code_of(a);
-    const absl::string_view cb = code_of(b);
-    if (ca != cb) return ca < cb;
-    return ids[a.policy] < ids[b.policy];
-  });
-  std::string out;
-  out.reserve(rows.size() * 110);
-  for (const PushRow& r : rows) {
-    out.append("{\"credit_code\":\"");
-    const absl::string_view code = code_of(r);
-    out.append(code.data(), code.size());
-    out.append("\",\"policy\":");
-    AppendJsonString(&out, ids[r.policy]);
-    out.append(",\"status\":\"");
-    out.append(MatchStatus_Name(r.status));
-    out.append("\",\"benefit_yuan\":\"");
-    if (r.benefit) out.append(FormatYuan(*r.benefit));
-    out.append("\",\"change\":\"");
-    out.append(Push::Change_Name(r.change));
-    out.append("\"}\n");
+  std::vector<size_t> cursor(keys.size(), 0), benefit_cursor(keys.size(), 0);
+  std::vector<uint32_t> count(kWindow + 1);
+  std::vector<uint32_t> offsets;
+  std::vector<Item> items, sorted;
+  std::string status_names[8], change_names[3];
+  for (int s = 0; s < 7; ++s) {
+    if (MatchStatus_IsValid(s)) status_names[s] = MatchStatus_Name(static_cast<MatchStatus>(s));
   }
+  for (int c = 0; c < 3; ++c) change_names[c] = Push::Change_Name(static_cast<Push::Change>(c));
+  ChunkedWriter w(sink, options.chunk);
+  std::string& out = w.buf();
+  for (uint32_t base = 0; base < m.size && !live.empty(); base += kWindow) {
+    const uint32_t end = base + std::min(kWindow, m.size - base);
+    items.clear();
+    offsets.clear();
+    std::fill(count.begin(), count.end(), 0);
+    for (uint32_t k : live) {
+      const PushList& l = lists[k];
+      size_t& c = cursor[k];
+      size_t& bc = benefit_cursor[k];
+      for (; c < l.pos.size() && l.pos[c] < end; ++c) {
+        items.push_back({k, static_cast<uint32_t>(c), static_cast<uint32_t>(bc)});
+        offsets.push_back(l.pos[c] - base);
+        ++count[l.pos[c] - base + 1];
+        bc += (l.meta[c] >> 5) & 1;
+      }
+    }
+    for (uint32_t i = 1; i <= kWindow; ++i) count[i] += count[i - 1];
+    sorted.resize(items.size());
+    for (size_t i = 0; i < items.size(); ++i) sorted[count[offsets[i]]++] = items[i];
+    for (const Item& it : sorted) {
+      const PushList& l = lists[it.key];
+      const uint32_t firm = m.at[l.pos[it.index]];
+      const absl::string_view code =
+          (firm & kGoneBit) != 0 ? previous->code(firm & ~kGoneBit) : night.code(firm);
+      const uint8_t meta = l.meta[it.index];
+      out.append("{\"credit_code\":\"");
+      out.append(code.data(), code.size());
+      out.append("\",\"policy\":");
+      out.append(keys[it.key].json_id);
+      out.append(",\"status\":\"");
+      out.append(status_names[meta & 7]);
+      out.append("\",\"benefit_yuan\":\"");
+      if ((meta >> 5) & 1) out.append(FormatYuan(Decimal::FromRawUnchecked(l.benefits[it.benefit])));
+      out.append("\",\"change\":\"");
+      out.append(change_names[(meta >> 3) & 3]);
+      out.append("\"}\n");
+      if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+    }
+  }
+  return w.Flush();
+}
+
+std::string PushesJsonl(const NightResult& night, const NightResult* previous) {
+  std::string out;
+  StringSink sink(&out);
+  (void)WritePushesJsonl(night, previous, &sink);
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "engine/index/firm_store.h"
 #include "engine/match/outcome.h"
+#include "engine/output/output_dir.h"
 #include "engine/util/decimal.h"
 #include "proto/polmatch.pb.h"
 #include "roaring/roaring.hh"
@@ -90,6 +91,31 @@ BatchSummary Summarize(const NightResult& night);
 std::string SummaryJson(const NightResult& night);
 std::string GrantsCsv(const NightResult& night);
 std::string PushesJsonl(const NightResult& night, const NightResult* previous);
+
+// The same bytes, streamed to `sink` in chunks of about `chunk` bytes (memory stays bounded by the
+// chunk, plus for the pushes a compact per-policy list of what is pushed: ~5 bytes a push).
+struct StreamOptions {
+  size_t chunk = ChunkedWriter::kDefaultChunk;
+  int threads = 1;  // pushes: policies are diffed on this many threads
+};
+absl::Status WriteState(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});
+absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});
+absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previous, ByteSink* sink,
+                              const StreamOptions& options = {});
+
+// Checksum64 (engine/util/framing.h) of bytes given in pieces.
+class Checksum64Stream {
+ public:
+  void Update(absl::string_view data);
+  uint64_t Finish() const;
+
+ private:
+  uint64_t lanes_[4] = {0x9E3779B185EBCA87ULL + 0xC2B2AE3D27D4EB4FULL, 0xC2B2AE3D27D4EB4FULL, 0,
+                        0 - 0x9E3779B185EBCA87ULL};
+  char tail_[32];
+  size_t tail_size_ = 0;
+  uint64_t total_ = 0;
+};
 
 }  // namespace polmatch
 

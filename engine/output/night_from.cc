@@ -20,7 +20,7 @@ NightBuilder MakeBuilder(const Catalog& catalog, absl::CivilDay as_of) {
 
 }  // namespace
 
-NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, const BulkResult& result,
+NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, BulkResult&& result,
                           absl::CivilDay as_of) {
   NightResult night = std::move(MakeBuilder(catalog, as_of)).Finish();
   night.codes.reserve(size_t{store.num_rows()} * NightResult::kCodeLen);
@@ -31,13 +31,19 @@ NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, const 
   night.code_order = store.rows_by_code();
   night.name_source = &store;
   for (int p = 0; p < result.num_policies(); ++p) {
-    const BulkPolicyResult& r = result.policy(p);
+    BulkPolicyResult& r = *result.mutable_policy(p);
     PolicyNight& out = night.policies[p];
-    for (MatchStatus s : kKeptStatuses) out.by_status[s] = *r.rows(s);
+    out.by_status[ELIGIBLE] = std::move(r.eligible);
+    out.by_status[UNDETERMINED] = std::move(r.undetermined);
+    out.by_status[NEAR_MISS] = std::move(r.near_miss);
+    out.by_status[EXCLUDED] = std::move(r.excluded);
+    out.by_status[NOT_SELECTED] = std::move(r.not_selected);
     out.benefits.reserve(r.benefit_rows.size());
     for (size_t i = 0; i < r.benefit_rows.size(); ++i) {
       out.benefits.emplace_back(r.benefit_rows[i], r.benefits[i].raw());
     }
+    std::vector<uint32_t>().swap(r.benefit_rows);
+    std::vector<Decimal>().swap(r.benefits);
   }
   return night;
 }

@@ -17,8 +17,9 @@
 
 namespace polmatch {
 
-// Firm ids are store rows; names are read from `store`, which must outlive the result.
-NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, const BulkResult& result,
+// Firm ids are store rows; names are read from `store`, which must outlive the result. The
+// bitmaps and benefits are moved out of `result` (its policies are left empty).
+NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, BulkResult&& result,
                           absl::CivilDay as_of);
 
 // Firm ids are positions in `firms`. `progress`, if set, is called with the number of firms done.

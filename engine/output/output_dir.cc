@@ -20,28 +20,26 @@ absl::Status Errno(const std::string& what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
-absl::Status WriteFileSynced(const std::string& path, const std::string& contents) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno(absl::StrCat("cannot create ", path));
-  size_t done = 0;
-  while (done < contents.size()) {
-    const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status s = Errno(absl::StrCat("cannot write ", path));
-      ::close(fd);
-      return s;
+class FdSink : public ByteSink {
+ public:
+  FdSink(int fd, const std::string* path) : fd_(fd), path_(path) {}
+  absl::Status Write(absl::string_view bytes) override {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Errno(absl::StrCat("cannot write ", *path_));
+      }
+      done += static_cast<size_t>(n);
     }
-    done += static_cast<size_t>(n);
+    return absl::OkStatus();
   }
-  if (::fsync(fd) != 0) {
-    absl::Status s = Errno(absl::StrCat("cannot sync ", path));
-    ::close(fd);
-    return s;
-  }
-  if (::close(fd) != 0) return Errno(absl::StrCat("cannot close ", path));
-  return absl::OkStatus();
-}
+
+ private:
+  int fd_;
+  const std::string* path_;
+};
 
 void SyncDir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -53,8 +51,7 @@ void SyncDir(const std::string& dir) {
 
 }  // namespace
 
-absl::Status WriteDirectoryAtomically(const std::string& dir, const std::vector<OutputFile>& files,
-                                      const std::function<void(const std::string&)>& after_each_file) {
+absl::StatusOr<std::unique_ptr<AtomicOutputDir>> AtomicOutputDir::Create(const std::string& dir) {
   fs::path target = fs::absolute(dir).lexically_normal();
   if (target.filename().empty()) target = target.parent_path();
   const fs::path parent = target.parent_path();
@@ -67,33 +64,73 @@ absl::Status WriteDirectoryAtomically(const std::string& dir, const std::vector<
   if (!fs::create_directory(tmp, ec) || ec) {
     return absl::UnavailableError(absl::StrCat("cannot create ", tmp.string(), ": ", ec.message()));
   }
-  for (const OutputFile& f : files) {
-    absl::Status s = WriteFileSynced((tmp / f.name).string(), f.contents);
-    if (!s.ok()) {
-      fs::remove_all(tmp, ec);
-      return s;
-    }
-    if (after_each_file) after_each_file(f.name);
+  return std::unique_ptr<AtomicOutputDir>(
+      new AtomicOutputDir(target.string(), parent.string(), tmp.string()));
+}
+
+AtomicOutputDir::~AtomicOutputDir() {
+  if (committed_) return;
+  std::error_code ec;
+  fs::remove_all(tmp_, ec);
+}
+
+absl::Status AtomicOutputDir::WriteFile(const std::string& name,
+                                        const std::function<absl::Status(ByteSink*)>& fill) {
+  const std::string path = (fs::path(tmp_) / name).string();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno(absl::StrCat("cannot create ", path));
+  FdSink sink(fd, &path);
+  absl::Status s = fill(&sink);
+  if (!s.ok()) {
+    ::close(fd);
+    return s;
   }
-  SyncDir(tmp.string());
-  if (fs::exists(target)) {
-    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0) {
-      if (errno != EINVAL && errno != ENOSYS) return Errno(absl::StrCat("cannot replace ", target.string()));
+  if (::fsync(fd) != 0) {
+    s = Errno(absl::StrCat("cannot sync ", path));
+    ::close(fd);
+    return s;
+  }
+  if (::close(fd) != 0) return Errno(absl::StrCat("cannot close ", path));
+  return absl::OkStatus();
+}
+
+absl::Status AtomicOutputDir::Commit() {
+  std::error_code ec;
+  SyncDir(tmp_);
+  if (fs::exists(target_)) {
+    if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0) {
+      if (errno != EINVAL && errno != ENOSYS) return Errno(absl::StrCat("cannot replace ", target_));
       // Filesystems without RENAME_EXCHANGE: two renames (a crash between them leaves the
       // previous set complete under the .old name).
-      const fs::path old = parent / absl::StrCat(".", target.filename().string(), ".old-", ::getpid());
+      const fs::path target(target_);
+      const fs::path old = fs::path(parent_) / absl::StrCat(".", target.filename().string(), ".old-", ::getpid());
       fs::remove_all(old, ec);
-      if (::rename(target.c_str(), old.c_str()) != 0) return Errno("cannot move the previous outputs aside");
-      if (::rename(tmp.c_str(), target.c_str()) != 0) return Errno("cannot move the new outputs in");
+      if (::rename(target_.c_str(), old.c_str()) != 0) return Errno("cannot move the previous outputs aside");
+      if (::rename(tmp_.c_str(), target_.c_str()) != 0) return Errno("cannot move the new outputs in");
+      committed_ = true;
       fs::remove_all(old, ec);
     } else {
-      fs::remove_all(tmp, ec);  // now holds the previous set
+      committed_ = true;
+      fs::remove_all(tmp_, ec);  // now holds the previous set
     }
-  } else if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    return Errno(absl::StrCat("cannot create ", target.string()));
+  } else if (::rename(tmp_.c_str(), target_.c_str()) != 0) {
+    return Errno(absl::StrCat("cannot create ", target_));
   }
-  SyncDir(parent.string());
+  committed_ = true;
+  SyncDir(parent_);
   return absl::OkStatus();
+}
+
+absl::Status WriteDirectoryAtomically(const std::string& dir, const std::vector<OutputFile>& files,
+                                      const std::function<void(const std::string&)>& after_each_file) {
+  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(dir);
+  if (!out.ok()) return out.status();
+  for (const OutputFile& f : files) {
+    absl::Status s = (*out)->WriteFile(f.name, [&](ByteSink* sink) { return sink->Write(f.contents); });
+    if (!s.ok()) return s;
+    if (after_each_file) after_each_file(f.name);
+  }
+  return (*out)->Commit();
 }
 
 }  // namespace polmatch

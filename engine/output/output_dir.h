@@ -4,17 +4,93 @@
 // or the new complete set, never a mix, whatever moment the writer dies. The new set is written
 // and fsynced into a sibling temporary directory, then exchanged with the target in one
 // renameat2(RENAME_EXCHANGE) (or renamed into place when the target does not exist yet).
+//
+// Files are streamed: a file's contents are handed to a ByteSink in chunks (ChunkedWriter keeps
+// a bounded buffer), so an output far larger than memory (S2's first-night pushes, ~18 GB) is
+// written with a few MiB of buffer.
+//
+// Example:
+//   absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create("night1");
+//   (*out)->WriteFile("a.txt", [](ByteSink* sink) { return sink->Write("hello\n"); });
+//   (*out)->Commit();   // without Commit, the destructor removes the temporary directory
 #ifndef POLMATCH_OUTPUT_OUTPUT_DIR_H_
 #define POLMATCH_OUTPUT_OUTPUT_DIR_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace polmatch {
+
+// Where streamed bytes go.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual absl::Status Write(absl::string_view bytes) = 0;
+};
+
+// Appends to a string (tests, and the in-memory forms of the outputs).
+class StringSink : public ByteSink {
+ public:
+  explicit StringSink(std::string* out) : out_(out) {}
+  absl::Status Write(absl::string_view bytes) override {
+    out_->append(bytes.data(), bytes.size());
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string* out_;
+};
+
+// A bounded buffer in front of a sink: append to buf(), call MaybeFlush() now and then (it hands
+// the buffer over once it holds `chunk` bytes), Flush() at the end.
+class ChunkedWriter {
+ public:
+  static constexpr size_t kDefaultChunk = size_t{4} << 20;
+  explicit ChunkedWriter(ByteSink* sink, size_t chunk = kDefaultChunk) : sink_(sink), chunk_(chunk) {
+    buf_.reserve(chunk + 4096);
+  }
+  std::string& buf() { return buf_; }
+  absl::Status MaybeFlush() { return buf_.size() >= chunk_ ? Flush() : absl::OkStatus(); }
+  absl::Status Flush() {
+    if (buf_.empty()) return absl::OkStatus();
+    absl::Status s = sink_->Write(buf_);
+    buf_.clear();
+    return s;
+  }
+
+ private:
+  ByteSink* sink_;
+  size_t chunk_;
+  std::string buf_;
+};
+
+// The temporary directory of a new output set, exchanged with the target on Commit().
+class AtomicOutputDir {
+ public:
+  static absl::StatusOr<std::unique_ptr<AtomicOutputDir>> Create(const std::string& dir);
+  ~AtomicOutputDir();  // removes the temporary directory unless committed
+  AtomicOutputDir(const AtomicOutputDir&) = delete;
+  AtomicOutputDir& operator=(const AtomicOutputDir&) = delete;
+
+  // Creates `name` (a plain file name) in the temporary directory, lets `fill` stream its
+  // contents, and fsyncs it. `fill`'s error is returned as is.
+  absl::Status WriteFile(const std::string& name, const std::function<absl::Status(ByteSink*)>& fill);
+  // fsyncs the directory and exchanges it with the target.
+  absl::Status Commit();
+
+ private:
+  AtomicOutputDir(std::string target, std::string parent, std::string tmp)
+      : target_(std::move(target)), parent_(std::move(parent)), tmp_(std::move(tmp)) {}
+  std::string target_, parent_, tmp_;
+  bool committed_ = false;
+};
 
 struct OutputFile {
   std::string name;      // a plain file name inside the directory
