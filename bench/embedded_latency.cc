@@ -1,6 +1,7 @@
 // Single-firm latency through the embedded API (BENCH.md: warm p50/p99), one thread, over random
 // registered firms of a snapshot.
-// usage: polmatch_latency RULES_DIR SNAPSHOT [QUERIES] [AS_OF]
+// usage: polmatch_latency RULES_DIR SNAPSHOT [QUERIES] [AS_OF] [statuses]
+// ("statuses" measures MatchStatuses only, e.g. under perf).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "engine/index/snapshot.h"
+#include "engine/match/policy_index.h"
 #include "engine/taxonomy/taxonomy.h"
 #include "engine/util/dates.h"
 #include "polmatch/engine.h"
@@ -24,7 +26,7 @@ double Percentile(std::vector<double> v, double q) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: polmatch_latency RULES_DIR SNAPSHOT [QUERIES] [AS_OF]\n");
+    std::fprintf(stderr, "usage: polmatch_latency RULES_DIR SNAPSHOT [QUERIES] [AS_OF] [statuses]\n");
     return 2;
   }
   const int queries = argc > 3 ? std::stoi(argv[3]) : 20000;
@@ -65,10 +67,22 @@ int main(int argc, char** argv) {
   };
   std::printf("engine load %.3f s: %zu firms x %zu policies\n", load_s, (*engine)->num_firms(),
               (*engine)->num_policies());
+  int64_t candidates = 0, visited = 0, visits = 0, generic = 0, asked = 0;
   run("MatchStatuses", [&](const std::string& code) {
     auto r = (*engine)->MatchStatuses(code, as_of);
+    const polmatch::PolicyIndex::Stats stats = polmatch::PolicyIndex::LastStats();
+    candidates += stats.candidates;
+    visits += stats.conditions;
+    visited += stats.visited;
+    generic += stats.generic;
+    ++asked;
     return r.ok() ? r->size() : 0;
   });
+  std::printf("               policy index: %.0f candidate policies/query, %.0f past the tag prefilter, "
+              "%.0f condition visits (%.0f generic)/query\n",
+              static_cast<double>(candidates) / asked, static_cast<double>(visited) / asked,
+              static_cast<double>(visits) / asked, static_cast<double>(generic) / asked);
+  if (argc > 5 && std::string(argv[5]) == "statuses") return 0;
   run("Match", [&](const std::string& code) {
     auto r = (*engine)->Match(code, as_of);
     return r.ok() ? static_cast<size_t>(r->results_size()) : 0;

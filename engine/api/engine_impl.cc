@@ -1,5 +1,5 @@
-// EngineImpl: the state behind polmatch::Engine — a catalog, a snapshot, a region index over
-// policies for the single-firm path, and the placement of firms within limited policies — held
+// EngineImpl: the state behind polmatch::Engine — a catalog, a snapshot, the policy index of the
+// single-firm path (engine/match/policy_index.h), and the placement of firms within limited policies — held
 // in one immutable State swapped atomically by Reload().
 #include <algorithm>
 #include <map>
@@ -14,6 +14,7 @@
 #include "engine/ingest/firm.h"
 #include "engine/match/bulk_matcher.h"
 #include "engine/match/explain.h"
+#include "engine/match/policy_index.h"
 #include "engine/match/reference.h"
 #include "engine/util/dates.h"
 #include "polmatch/engine.h"
@@ -21,28 +22,44 @@
 namespace polmatch {
 namespace {
 
-// The region a policy's eligibility requires by a top-level `region under "X"` condition; a firm
-// outside it is INELIGIBLE (the condition is false and names a non-actionable built-in, so the
-// policy cannot be a near miss either) and the policy need not be evaluated.
-std::string RegionScope(const CompiledPolicy& p) {
-  for (const Node* c : p.conditions) {
-    if (c->kind == NodeKind::kUnder && c->children[0]->kind == NodeKind::kBuiltin &&
-        c->children[0]->builtin == Builtin::kRegion) {
-      return c->text;
+// Each row's tag grants, gathered from the store's per-tag columns once at load, so that a
+// registered firm is read without a binary search per tag.
+struct RowGrants {
+  struct Entry {
+    uint32_t tag;
+    int32_t from, to;
+  };
+  std::vector<uint32_t> begin;  // rows + 1
+  std::vector<Entry> entries;
+
+  void Build(const FirmStore& store) {
+    begin.assign(size_t{store.num_rows()} + 1, 0);
+    for (int t = 0; t < store.num_tags(); ++t) {
+      const TagGrantColumn g = store.grants(TagId(t));
+      for (size_t i = 0; i < g.size; ++i) ++begin[g.rows[i] + 1];
+    }
+    for (size_t r = 1; r < begin.size(); ++r) begin[r] += begin[r - 1];
+    entries.resize(begin.back());
+    std::vector<uint32_t> next(begin.begin(), begin.end() - 1);
+    for (int t = 0; t < store.num_tags(); ++t) {  // tag order within a row, as ToFirm
+      const TagGrantColumn g = store.grants(TagId(t));
+      for (size_t i = 0; i < g.size; ++i) {
+        entries[next[g.rows[i]]++] = {static_cast<uint32_t>(t), g.from[i], g.to[i]};
+      }
     }
   }
-  return "";
-}
+};
 
 struct State {
   EngineOptions options;
   Catalog catalog;
   std::optional<FirmStore> store;
-  // Policies by region scope ("" = unscoped), each list ascending.
-  absl::flat_hash_map<std::string, std::vector<int>> by_scope;
+  RowGrants row_grants;
+  std::optional<PolicyIndex> index;
   // Limited policies and their exclusive-group peers, as a sub-catalog for placing firms.
   std::optional<Catalog> limits_catalog;
   std::vector<int> limits_to_main;  // sub-catalog index → catalog index
+  std::vector<int> main_to_limits;  // catalog index → sub-catalog index, -1 if not there
 
   // NOT_SELECTED rows per as_of (a few recent dates), computed on first need.
   mutable std::mutex placement_mu;
@@ -50,40 +67,24 @@ struct State {
 
   explicit State(Catalog c) : catalog(std::move(c)) {}
 
-  std::vector<int> Candidates(absl::string_view region) const {
-    std::vector<int> out;
-    auto add = [&](const std::string& scope) {
-      auto it = by_scope.find(scope);
-      if (it != by_scope.end()) out.insert(out.end(), it->second.begin(), it->second.end());
-    };
-    add("");
-    if (region.size() == 6) {
-      add(absl::StrCat(region.substr(0, 2), "0000"));
-      if (region.substr(2, 2) != "00") add(absl::StrCat(region.substr(0, 4), "00"));
-      if (region.substr(4) != "00") add(std::string(region));
+  // A registered firm as the matcher reads it: everything but the name and the credit code.
+  Firm ReadRow(uint32_t row) const {
+    Firm f;
+    f.region = std::string(store->region(row));
+    f.industry = std::string(store->industry(row));
+    f.founded = store->founded(row);
+    f.facts.reserve(store->num_facts());
+    for (int k = 0; k < store->num_facts(); ++k) f.facts.push_back(store->fact(row, FactId(k)));
+    f.tags.reserve(row_grants.begin[row + 1] - row_grants.begin[row]);
+    for (uint32_t i = row_grants.begin[row]; i < row_grants.begin[row + 1]; ++i) {
+      const RowGrants::Entry& e = row_grants.entries[i];
+      TagGrantRecord r;
+      r.tag = TagId(e.tag);
+      if (e.from != kOpenFrom) r.valid_from = DayFromNumber(e.from);
+      if (e.to != kOpenTo) r.valid_to = DayFromNumber(e.to);
+      f.tags.push_back(std::move(r));
     }
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-    return out;
-  }
-
-  // Outcomes of every policy (catalog order) for one firm; groups applied; limits not.
-  std::vector<Outcome> Evaluate(const FirmView& view) const {
-    std::vector<Outcome> out(catalog.policies().size());  // INELIGIBLE by default
-    const ReferenceMatcher matcher(catalog);
-    for (int p : Candidates(view.Region())) {
-      const CompiledPolicy& policy = catalog.policies()[p];
-      // A false non-actionable top-level condition (industry, credit, park, founding date…) makes
-      // the policy INELIGIBLE whatever the rest: it is false, and cannot be a near miss.
-      bool gated = false;
-      for (size_t c = 0; c < policy.conditions.size() && !gated; ++c) {
-        gated = !policy.condition_actionable[c] && policy.ActiveOn(view.AsOf()) &&
-                polmatch::Evaluate(*policy.conditions[c], view).is_false();
-      }
-      if (!gated) out[p] = matcher.EvaluatePolicy(policy, view);
-    }
-    ApplyExclusiveGroups(catalog, out);
-    return out;
+    return f;
   }
 
   std::shared_ptr<const BulkResult> Placement(absl::CivilDay as_of) const {
@@ -98,22 +99,29 @@ struct State {
     return result;
   }
 
-  void ApplyLimits(uint32_t row, absl::CivilDay as_of, std::vector<Outcome>& outcomes) const {
+  // Limits rank firms across the registry: an eligible firm of a limited policy that the
+  // registry-wide placement did not select becomes NOT_SELECTED.
+  void ApplyLimits(uint32_t row, absl::CivilDay as_of, std::vector<PolicyHit>& hits) const {
     if (!limits_catalog) return;
     bool needed = false;
-    for (int sub = 0; sub < static_cast<int>(limits_to_main.size()); ++sub) {
-      const int p = limits_to_main[sub];
-      needed = needed || (outcomes[p].status == ELIGIBLE && catalog.policies()[p].policy.limit() > 0);
+    for (const PolicyHit& h : hits) {
+      needed = needed || (h.outcome.status == ELIGIBLE && catalog.policies()[h.policy].policy.limit() > 0);
     }
     if (!needed) return;
     std::shared_ptr<const BulkResult> placed = Placement(as_of);
     if (placed == nullptr) return;
-    for (int sub = 0; sub < static_cast<int>(limits_to_main.size()); ++sub) {
-      const int p = limits_to_main[sub];
-      if (outcomes[p].status == ELIGIBLE && placed->Get(row, sub).status == NOT_SELECTED) {
-        outcomes[p].status = NOT_SELECTED;
+    for (PolicyHit& h : hits) {
+      const int sub = main_to_limits[h.policy];
+      if (sub >= 0 && h.outcome.status == ELIGIBLE && placed->Get(row, sub).status == NOT_SELECTED) {
+        h.outcome.status = NOT_SELECTED;
       }
     }
+  }
+
+  std::vector<Outcome> Dense(std::vector<PolicyHit> hits) const {
+    std::vector<Outcome> out(catalog.policies().size());
+    for (PolicyHit& h : hits) out[h.policy] = std::move(h.outcome);
+    return out;
   }
 };
 
@@ -129,9 +137,8 @@ absl::StatusOr<std::shared_ptr<const State>> LoadState(const EngineOptions& opti
     state->store = std::move(*store);
   }
   const auto& policies = state->catalog.policies();
-  for (int p = 0; p < static_cast<int>(policies.size()); ++p) {
-    state->by_scope[RegionScope(policies[p])].push_back(p);
-  }
+  state->index.emplace(state->catalog);
+  if (state->store) state->row_grants.Build(*state->store);
   // The sub-catalog for limits: limited policies plus their group peers (groups apply first).
   std::vector<bool> take(policies.size(), false);
   for (size_t p = 0; p < policies.size(); ++p) {
@@ -143,10 +150,12 @@ absl::StatusOr<std::shared_ptr<const State>> LoadState(const EngineOptions& opti
     }
   }
   PolicyCatalog sub;
+  state->main_to_limits.assign(policies.size(), -1);
   for (size_t p = 0; p < policies.size(); ++p) {
     if (!take[p]) continue;
     *sub.add_policy() = policies[p].policy;
     state->limits_to_main.push_back(static_cast<int>(p));
+    state->main_to_limits[p] = static_cast<int>(state->limits_to_main.size()) - 1;
   }
   if (sub.policy_size() > 0 && state->store) {
     Diagnostics sub_diags;
@@ -165,27 +174,31 @@ class EngineImpl : public Engine {
   absl::StatusOr<FirmMatches> Match(absl::string_view credit_code,
                                     absl::CivilDay as_of) const override {
     const std::shared_ptr<const State> s = Current();
-    absl::StatusOr<Firm> firm = Registered(*s, credit_code);
-    if (!firm.ok()) return firm.status();
-    const FirmView view(*firm, s->catalog.taxonomy(), as_of);
-    std::vector<Outcome> outcomes = s->Evaluate(view);
-    s->ApplyLimits(*s->store->FindRow(credit_code), as_of, outcomes);
-    return ExplainFirm(s->catalog, view, outcomes, /*trace_ineligible=*/false);
+    absl::StatusOr<uint32_t> row = Registered(*s, credit_code);
+    if (!row.ok()) return row.status();
+    const Firm firm = s->store->ToFirm(*row);
+    const FirmView view(firm, s->catalog.taxonomy(), as_of);
+    std::vector<PolicyHit> hits;
+    s->index->Match(view, &hits);
+    s->ApplyLimits(*row, as_of, hits);
+    return ExplainFirm(s->catalog, view, s->Dense(std::move(hits)), /*trace_ineligible=*/false);
   }
 
   absl::StatusOr<std::vector<PolicyMatch>> MatchStatuses(absl::string_view credit_code,
                                                          absl::CivilDay as_of) const override {
     const std::shared_ptr<const State> s = Current();
-    absl::StatusOr<Firm> firm = Registered(*s, credit_code);
-    if (!firm.ok()) return firm.status();
-    const FirmView view(*firm, s->catalog.taxonomy(), as_of);
-    std::vector<Outcome> outcomes = s->Evaluate(view);
-    s->ApplyLimits(*s->store->FindRow(credit_code), as_of, outcomes);
+    absl::StatusOr<uint32_t> row = Registered(*s, credit_code);
+    if (!row.ok()) return row.status();
+    const Firm firm = s->ReadRow(*row);
+    const FirmView view(firm, s->catalog.taxonomy(), as_of);
+    std::vector<PolicyHit> hits;
+    s->index->Match(view, &hits);
+    s->ApplyLimits(*row, as_of, hits);
     std::vector<PolicyMatch> out;
-    for (size_t p = 0; p < outcomes.size(); ++p) {
-      if (outcomes[p].status == INELIGIBLE) continue;
-      out.push_back({s->catalog.policies()[p].id(), outcomes[p].status,
-                     outcomes[p].benefit ? outcomes[p].benefit->raw() / 10000 : -1});
+    out.reserve(hits.size());
+    for (const PolicyHit& h : hits) {
+      const std::optional<Decimal>& b = h.outcome.benefit;
+      out.push_back({s->catalog.policies()[h.policy].id(), h.outcome.status, b ? b->raw() / 10000 : -1});
     }
     return out;
   }
@@ -200,7 +213,7 @@ class EngineImpl : public Engine {
     absl::StatusOr<Firm> firm = FirmFromProfile(profile, s->catalog.taxonomy());
     if (!firm.ok()) return firm.status();
     const FirmView view(*firm, s->catalog.taxonomy(), as_of);
-    return ExplainFirm(s->catalog, view, s->Evaluate(view), /*trace_ineligible=*/false);
+    return ExplainFirm(s->catalog, view, s->index->MatchAll(view), /*trace_ineligible=*/false);
   }
 
   absl::StatusOr<PolicyResult> Explain(absl::string_view credit_code, absl::string_view policy_id,
@@ -208,12 +221,18 @@ class EngineImpl : public Engine {
     const std::shared_ptr<const State> s = Current();
     const int p = s->catalog.IndexOf(policy_id);
     if (p < 0) return absl::NotFoundError(absl::StrCat("unknown policy ", policy_id));
-    absl::StatusOr<Firm> firm = Registered(*s, credit_code);
-    if (!firm.ok()) return firm.status();
-    const FirmView view(*firm, s->catalog.taxonomy(), as_of);
-    std::vector<Outcome> outcomes = s->Evaluate(view);
-    s->ApplyLimits(*s->store->FindRow(credit_code), as_of, outcomes);
-    return ExplainOutcome(s->catalog.policies()[p], s->catalog.taxonomy(), view, outcomes[p]);
+    absl::StatusOr<uint32_t> row = Registered(*s, credit_code);
+    if (!row.ok()) return row.status();
+    const Firm firm = s->store->ToFirm(*row);
+    const FirmView view(firm, s->catalog.taxonomy(), as_of);
+    std::vector<PolicyHit> hits;
+    s->index->Match(view, &hits);
+    s->ApplyLimits(*row, as_of, hits);
+    Outcome outcome;  // INELIGIBLE unless listed
+    for (PolicyHit& h : hits) {
+      if (h.policy == p) outcome = std::move(h.outcome);
+    }
+    return ExplainOutcome(s->catalog.policies()[p], s->catalog.taxonomy(), view, outcome);
   }
 
   absl::StatusOr<Policy> GetPolicy(absl::string_view policy_id) const override {
@@ -239,13 +258,14 @@ class EngineImpl : public Engine {
  private:
   std::shared_ptr<const State> Current() const { return std::atomic_load(&state_); }
 
-  static absl::StatusOr<Firm> Registered(const State& s, absl::string_view credit_code) {
+  // The store row of a registered firm.
+  static absl::StatusOr<uint32_t> Registered(const State& s, absl::string_view credit_code) {
     absl::Status valid = ValidateCreditCode(credit_code);
     if (!valid.ok()) return valid;
     if (!s.store) return absl::NotFoundError("no firm registry is loaded");
     std::optional<uint32_t> row = s.store->FindRow(credit_code);
     if (!row) return absl::NotFoundError(absl::StrCat("firm ", credit_code, " is not registered"));
-    return s.store->ToFirm(*row);
+    return *row;
   }
 
   std::shared_ptr<const State> state_;
