@@ -167,7 +167,9 @@ TEST(FirmTableTest, SeveralSourcesMergeInOrderIncludingCsv) {
   const std::string b = WriteTempFile("m2.jsonl", Registry(200, 2));
   const std::string csv = WriteTempFile(
       "m3.csv", absl::StrCat("credit_code,name,region,industry,founded,revenue,employees,tags\n",
-                             MakeCreditCode("440802", 0), ",CSV名称,440802,,,7,,stat.above_scale;qual.hitech\n",
+                             // A firm of m1.jsonl (serial 5, line 86): merged.
+                             MakeCreditCode(kRegions[(5 + 1) % 6], 5),
+                             ",CSV名称,440802,,,7,,stat.above_scale;qual.hitech\n",
                              MakeCreditCode("420100", 999), ",新,420100,I65,2020-01-01,1,,\n",
                              "bad,row,440802,,,,,\n"));
   // No extension: sniffed.

@@ -234,7 +234,6 @@ int64_t FirmTable::AddAll(const FirmTable& block) {
     ++merged;
   }
   AppendRows(block, run, n);
-  grants_.reserve(grants_.size() + block.grants_.size());
   for (const Grant& g : block.grants_) {
     Grant out = g;
     out.row = target[g.row];
