@@ -191,7 +191,7 @@ class EngineImpl : public Engine {
     if (!row.ok()) return row.status();
     const Firm firm = s->ReadRow(*row);
     const FirmView view(firm, s->catalog.taxonomy(), as_of);
-    std::vector<PolicyHit> hits;
+    thread_local std::vector<PolicyHit> hits;  // reused: no allocation per query
     s->index->Match(view, &hits);
     s->ApplyLimits(*row, as_of, hits);
     std::vector<PolicyMatch> out;

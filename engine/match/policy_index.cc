@@ -148,6 +148,12 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
         f.any_mask = static_cast<uint64_t>(r.k);
         f.any_actionable = r.actionable;
         continue;
+      } else if (r.kind == CondKind::kFactCmp && !r.negate && f.fact_id < 0 && r.id < 64) {
+        f.fact_id = static_cast<int8_t>(r.id);
+        f.fact_op = r.op;
+        f.fact_k = r.k;
+        f.fact_actionable = r.actionable;
+        continue;
       }
       rest.push_back(r);  // e.g. the same tag twice (`t and not t`): the visit decides
     }
@@ -331,29 +337,53 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     return static_cast<uint8_t>(v ^ c.negate);
   };
 
+  // The firm's facts as the prefilter reads them (fact ids < 64).
+  int64_t fact_raw[64];
+  uint64_t fact_known = 0;
+  for (size_t k = 0; k < firm.facts.size() && k < 64; ++k) {
+    fact_raw[k] = firm.facts[k] ? firm.facts[k]->raw() : 0;
+    if (firm.facts[k]) fact_known |= uint64_t{1} << k;
+  }
+  // The prefilter's verdict on a policy's tag conditions and its one fact condition: -1 when
+  // INELIGIBLE is certain, else the number of false conditions (0 or 1, then an actionable one)
+  // plus 2 × the number of unknown ones (0 or 1).
+  auto prefilter = [&](const Prefilter& f) -> int {
+    if (today < f.valid_from || today > f.valid_to) return -1;
+    if ((held0 & f.fixed_mask) != f.fixed_want) return -1;
+    const bool any_false = f.any_mask != 0 && (held0 & f.any_mask) == 0;
+    if (any_false && !f.any_actionable) return -1;
+    const uint64_t changes = (held0 ^ f.change_want) & f.change_mask;  // the false ones
+    if ((changes & (changes - 1)) != 0 || (changes != 0 && any_false)) return -1;  // two or more
+    int falses = (changes != 0 || any_false) ? 1 : 0;
+    if (f.fact_id < 0) return falses;
+    if (((fact_known >> f.fact_id) & 1) == 0) return falses > 0 ? -1 : 2;  // unknown
+    if (CompareRaw(f.fact_op, fact_raw[f.fact_id], f.fact_k)) return falses;
+    return (falses > 0 || !f.fact_actionable) ? -1 : 1;
+  };
+
   // The policies that pass the prefilter, then each one's visit.
   s.lists.clear();
+  size_t survivors_end[4];  // per scope list, into s.lists
   for (int l = 0; l < num_lists; ++l) {
     s.stats.candidates += static_cast<int>(lists[l]->size());
     for (const Prefilter& f : *lists[l]) {
-      if (today < f.valid_from || today > f.valid_to) continue;
-      if ((held0 & f.fixed_mask) != f.fixed_want) continue;
-      const bool any_false = f.any_mask != 0 && (held0 & f.any_mask) == 0;
-      if (any_false && !f.any_actionable) continue;
-      const uint64_t changes = (held0 ^ f.change_want) & f.change_mask;  // the false ones
-      if ((changes & (changes - 1)) != 0 || (changes != 0 && any_false)) continue;  // two or more
-      s.lists.push_back(&f);
+      if (prefilter(f) >= 0) s.lists.push_back(&f);
     }
+    survivors_end[l] = s.lists.size();
   }
   s.stats.visited = static_cast<int>(s.lists.size());
 
-  for (const void* candidate : s.lists) {
+  // Each scope list is in catalog order, so the hits are a few sorted runs, merged below.
+  size_t hits_end[4];
+  int run = 0;
+  for (size_t j = 0; j < s.lists.size(); ++j) {
+    while (j == survivors_end[run]) hits_end[run++] = out->size();
+    const void* candidate = s.lists[j];
     const Prefilter& e = *static_cast<const Prefilter*>(candidate);
     const int p = e.policy;
-    // The prefilter left at most one false tag condition, an actionable one.
-    const bool any_false = e.any_mask != 0 && (held0 & e.any_mask) == 0;
-    int false_count = ((held0 ^ e.change_want) & e.change_mask) != 0 || any_false ? 1 : 0;
-    int unknown_count = 0;
+    const int start = prefilter(e);
+    int false_count = start & 1;
+    int unknown_count = start >> 1;
     bool ineligible = false;
     const CondRec* rec = recs_.data() + e.first;
     const uint32_t visits = e.count + (in_scope ? 0 : e.scoped);
@@ -406,8 +436,11 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     }
     out->push_back(std::move(hit));
   }
-  std::sort(out->begin(), out->end(),
-            [](const PolicyHit& a, const PolicyHit& b) { return a.policy < b.policy; });
+  while (run < num_lists) hits_end[run++] = out->size();
+  for (int l = 1; l < num_lists; ++l) {
+    std::inplace_merge(out->begin(), out->begin() + hits_end[l - 1], out->begin() + hits_end[l],
+                       [](const PolicyHit& a, const PolicyHit& b) { return a.policy < b.policy; });
+  }
 
   // Exclusive groups: of a group's eligible members the largest known benefit wins (ties and
   // unknowns keep the smaller catalog index, as ApplyExclusiveGroups); the others are EXCLUDED.

@@ -106,6 +106,7 @@ class PolicyIndex {
     uint64_t fixed_mask = 0, fixed_want = 0;    // non-actionable `t` / `not t`: (held & m) == w
     uint64_t change_mask = 0, change_want = 0;  // actionable ones: false count = popcount(…)
     uint64_t any_mask = 0;                      // one `a or b or …` of tags: false if none held
+    int64_t fact_k = 0;                         // one `fact op constant` (fact_id >= 0)
     int32_t policy = 0;
     int32_t valid_from = INT32_MIN;  // inactive (or no eligibility): valid_from > valid_to
     int32_t valid_to = INT32_MAX;
@@ -114,6 +115,9 @@ class PolicyIndex {
     uint16_t total = 0;   // conditions of the policy (a near miss needs two or more)
     uint8_t scoped = 0;   // 1: recs_[first + count] is the scope condition
     uint8_t any_actionable = 0;
+    int8_t fact_id = -1;
+    Op fact_op = Op::kNone;
+    uint8_t fact_actionable = 0;
   };
 
   // The record of a condition; generic ones share a memo slot with their structural twins.
