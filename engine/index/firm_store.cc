@@ -312,12 +312,18 @@ absl::StatusOr<FirmStore> FirmStore::BuildFromTable(const FirmTable& t, const Ta
   for (uint32_t row = 0; row < n; ++row) {
     s.name_offsets_[row + 1] = s.name_offsets_[row] + t.name(slot_of_row[row]).size();
   }
-  s.names_.resize(s.name_offsets_[n]);
-  s.credit_codes_.resize(size_t{n} * kCreditCodeLen);
-  s.industry_ids_.assign(s.padded_rows_, 0);
-  s.founded_days_.assign(s.padded_rows_, 0);
+  // Huge pages for the big columns (asked before they are first touched).
+  const auto sized = [](auto& v, size_t n) {
+    v.reserve(n);
+    ingest_internal::AdviseHugePages(v.data(), n * sizeof(v[0]));
+    v.assign(n, 0);
+  };
+  sized(s.names_, s.name_offsets_[n]);
+  sized(s.credit_codes_, size_t{n} * kCreditCodeLen);
+  sized(s.industry_ids_, s.padded_rows_);
+  sized(s.founded_days_, s.padded_rows_);
   s.founded_known_.assign(s.padded_rows_ / 64, 0);
-  s.fact_raw_.assign(size_t{s.padded_rows_} * s.num_facts_, 0);
+  sized(s.fact_raw_, size_t{s.padded_rows_} * s.num_facts_);
   s.fact_known_.assign(size_t{s.padded_rows_ / 64} * s.num_facts_, 0);
   // Columns, rows cut at whole known-mask words between the threads.
   ForRanges(n, 64, threads, [&](uint32_t begin, uint32_t end) {

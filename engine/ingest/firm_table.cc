@@ -1,6 +1,7 @@
 #include "engine/ingest/firm_table.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,13 @@ std::atomic<size_t> g_block_bytes{size_t{4} << 20};
 }  // namespace
 
 namespace ingest_internal {
+void AdviseHugePages(const void* p, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  if (bytes < 4 * kHuge) return;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
 void SetJsonBlockBytesForTest(size_t bytes) { g_block_bytes = std::max<size_t>(bytes, 1); }
 }  // namespace ingest_internal
 
@@ -65,16 +73,20 @@ void FirmTable::Clear() {
 }
 
 void FirmTable::Reserve(size_t rows, size_t name_bytes) {
-  codes_.reserve(rows * kCodeWidth);
-  regions_.reserve(rows * kRegionWidth);
-  industries_.reserve(rows * kIndustryWidth);
-  founded_.reserve(rows);
-  founded_known_.reserve(rows);
-  names_.reserve(name_bytes);
-  name_offsets_.reserve(rows);
-  name_lengths_.reserve(rows);
-  facts_.reserve(rows * num_facts_);
-  fact_known_.reserve(rows * known_words_);
+  const auto reserve = [](auto& v, size_t n) {
+    v.reserve(n);
+    ingest_internal::AdviseHugePages(v.data(), v.capacity() * sizeof(v[0]));
+  };
+  reserve(codes_, rows * kCodeWidth);
+  reserve(regions_, rows * kRegionWidth);
+  reserve(industries_, rows * kIndustryWidth);
+  reserve(founded_, rows);
+  reserve(founded_known_, rows);
+  reserve(names_, name_bytes);
+  reserve(name_offsets_, rows);
+  reserve(name_lengths_, rows);
+  reserve(facts_, rows * num_facts_);
+  reserve(fact_known_, rows * known_words_);
   index_.reserve(rows);
 }
 

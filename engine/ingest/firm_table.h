@@ -149,6 +149,9 @@ absl::StatusOr<FirmTable> LoadFirmTable(const std::vector<std::string>& paths,
                                         int threads = 2, const LoadProgress& progress = nullptr);
 
 namespace ingest_internal {
+// Asks the kernel for transparent huge pages over the whole pages inside [p, p + bytes) (fewer
+// page faults and TLB misses for multi-gigabyte columns); a no-op for small ranges.
+void AdviseHugePages(const void* p, size_t bytes);
 // Test hook: the block size of the parallel JSON Lines reader (default 4 MiB; at least 1).
 void SetJsonBlockBytesForTest(size_t bytes);
 }  // namespace ingest_internal
