@@ -231,12 +231,14 @@ std::string Code(int i) {
   return std::string(buf).substr(0, 18);
 }
 
-std::string Streamed(const NightResult& night, const NightResult* previous, size_t chunk, int threads) {
+std::string Streamed(const NightResult& night, const NightResult* previous, size_t chunk, int threads,
+                     uint64_t group_pushes = uint64_t{1} << 26) {
   std::string out;
   StringSink sink(&out);
   StreamOptions o;
   o.chunk = chunk;
   o.threads = threads;
+  o.group_pushes = group_pushes;
   EXPECT_TRUE(WritePushesJsonl(night, previous, &sink, o).ok());
   return out;
 }
@@ -405,7 +407,7 @@ TEST(OutputDirTest, ReplacesAtomicallyEvenWhenKilled) {
 }
 
 
-// Streamed in small chunks, on 1 or 2 threads, the pushes equal the in-memory formatting: first
+// Streamed in small chunks, on 1 or 2 threads, in one pass or in groups, the pushes equal the in-memory formatting: first
 // nights, unchanged nights, changed outcomes, firms and policies coming and going.
 TEST(OutputTest, StreamedPushesEqualInMemoryFormatting) {
   std::mt19937 rng(7);
@@ -426,6 +428,9 @@ TEST(OutputTest, StreamedPushesEqualInMemoryFormatting) {
     EXPECT_EQ(PushesJsonl(*c.night, c.previous), want);
     EXPECT_EQ(Streamed(*c.night, c.previous, 100, 2), want);
     EXPECT_EQ(Streamed(*c.night, c.previous, 1, 1), want);
+    // In several passes over groups of credit codes (bounded memory).
+    EXPECT_EQ(Streamed(*c.night, c.previous, 4096, 2, 1000), want);
+    EXPECT_EQ(Streamed(*c.night, c.previous, 4096, 1, 1), want);
   }
   EXPECT_GT(LegacyPushesJsonl(n1, nullptr).size(), 100000u);
   EXPECT_EQ(PushesJsonl(same, &n1), "");

@@ -1,5 +1,6 @@
 // polmatch batch: the nightly job (SPEC §5).
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <thread>
 
@@ -61,28 +62,35 @@ int RunBatch(int argc, char** argv) {
     return kUsage;
   }
   PhaseTimer timer;
+  // The previous night is read and checked on a second thread while the rules and the registry
+  // load; a bad --previous still fails before any output is written.
+  struct Previous {
+    std::optional<NightResult> night;
+    std::string error;
+  };
+  std::future<Previous> previous_loading;
+  if (vm.count("previous")) {
+    previous_loading = std::async(std::launch::async, [path = vm["previous"].as<std::string>() + "/" + kStateFile] {
+      Previous p;
+      absl::StatusOr<std::string> bytes = ReadFileToString(path);
+      if (!bytes.ok()) {
+        p.error = absl::StrCat(path, ": cannot read the previous run's state");
+        return p;
+      }
+      absl::StatusOr<NightResult> parsed = ParseState(*bytes);
+      if (!parsed.ok()) {
+        p.error = absl::StrCat(path, ": ", parsed.status().message());
+        return p;
+      }
+      p.night = std::move(*parsed);
+      return p;
+    });
+  }
   int exit_code = kOk;
   std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
   if (!catalog) return exit_code;
   std::optional<absl::CivilDay> as_of = AsOfOption(vm);
   if (!as_of) return kUsage;
-
-  // The previous night, read first so a bad --previous fails before any work.
-  std::optional<NightResult> previous;
-  if (vm.count("previous")) {
-    const std::string path = vm["previous"].as<std::string>() + "/" + kStateFile;
-    absl::StatusOr<std::string> bytes = ReadFileToString(path);
-    if (!bytes.ok()) {
-      PrintError(absl::StrCat(path, ": cannot read the previous run's state"));
-      return kUsage;
-    }
-    absl::StatusOr<NightResult> parsed = ParseState(*bytes);
-    if (!parsed.ok()) {
-      PrintError(absl::StrCat(path, ": ", parsed.status().message()));
-      return kUsage;
-    }
-    previous = std::move(*parsed);
-  }
   timer.Lap("rules");
 
   std::vector<Rejection> rejects;
@@ -117,6 +125,16 @@ int RunBatch(int argc, char** argv) {
   }
   std::cerr << "batch: " << store->num_rows() << " firms × " << catalog->policies().size()
             << " policies\n";
+  std::optional<NightResult> previous;
+  if (previous_loading.valid()) {
+    Previous p = previous_loading.get();
+    if (!p.error.empty()) {
+      PrintError(p.error);
+      return kUsage;
+    }
+    previous = std::move(p.night);
+    timer.Lap("previous");
+  }
 
   NightResult night;
   if (engine == "reference") {
@@ -148,9 +166,12 @@ int RunBatch(int argc, char** argv) {
   }
   StreamOptions stream;
   stream.threads = std::max(1, vm["threads"].as<int>());
-  absl::Status written = (*out)->WriteFile("summary.json", [&](ByteSink* sink) {
-    return sink->Write(SummaryJson(night));
-  });
+  absl::Status written =
+      (*out)->WriteFile(kStateFile, [&](ByteSink* sink) { return WriteState(night, sink, stream); });
+  if (written.ok()) timer.Lap("state");
+  if (written.ok()) {
+    written = (*out)->WriteFile("summary.json", [&](ByteSink* sink) { return sink->Write(SummaryJson(night)); });
+  }
   if (written.ok()) {
     written = (*out)->WriteFile("grants.csv", [&](ByteSink* sink) { return WriteGrantsCsv(night, sink, stream); });
   }
@@ -161,10 +182,6 @@ int RunBatch(int argc, char** argv) {
     });
   }
   if (written.ok()) timer.Lap("pushes");
-  if (written.ok()) {
-    written = (*out)->WriteFile(kStateFile, [&](ByteSink* sink) { return WriteState(night, sink, stream); });
-  }
-  if (written.ok()) timer.Lap("state");
   if (written.ok()) written = (*out)->Commit();
   if (!written.ok()) {
     PrintError(std::string(written.message()));

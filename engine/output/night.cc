@@ -390,20 +390,27 @@ absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const Stre
   std::string& out = w.buf();
   out.append("policy_id,credit_code,name,benefit_yuan\n");
   std::vector<uint32_t> rank;
-  std::vector<uint32_t> firms;
+  // (rank, raw benefit or kNoBenefit) of one policy's ELIGIBLE firms, sorted by rank.
+  std::vector<std::pair<uint32_t, int64_t>> firms;
+  constexpr int64_t kNoBenefit = INT64_MIN;
   for (const PolicyNight& p : night.policies) {
     if (!p.auto_grant) continue;
     if (rank.empty()) {
       rank.resize(night.num_firms());
       for (uint32_t i = 0; i < rank.size(); ++i) rank[night.code_order[i]] = i;
     }
-    firms.resize(p.by_status[ELIGIBLE].cardinality());
-    p.by_status[ELIGIBLE].toUint32Array(firms.data());
-    for (uint32_t& f : firms) f = rank[f];  // sort by rank, then map back
-    std::sort(firms.begin(), firms.end());
+    firms.clear();
+    firms.reserve(p.by_status[ELIGIBLE].cardinality());
+    auto b = p.benefits.begin();
+    for (uint32_t firm : p.by_status[ELIGIBLE]) {  // ascending id: BenefitOf by walking along
+      while (b != p.benefits.end() && b->first < firm) ++b;
+      firms.emplace_back(rank[firm], b != p.benefits.end() && b->first == firm ? b->second : kNoBenefit);
+    }
+    std::sort(firms.begin(), firms.end(),
+              [](const auto& x, const auto& y) { return x.first < y.first; });
     std::string id;
     AppendCsvField(&id, p.id);
-    for (uint32_t r : firms) {
+    for (const auto& [r, benefit] : firms) {
       const uint32_t firm = night.code_order[r];
       out.append(id);
       out.push_back(',');
@@ -412,7 +419,7 @@ absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const Stre
       out.push_back(',');
       AppendCsvField(&out, night.name(firm));
       out.push_back(',');
-      if (std::optional<Decimal> b = p.BenefitOf(firm)) out.append(FormatYuan(*b));
+      if (benefit != kNoBenefit) out.append(FormatYuan(Decimal::FromRawUnchecked(benefit)));
       out.push_back('\n');
       if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
     }
@@ -492,6 +499,16 @@ struct PushKey {
   std::string json_id;               // the id as a JSON string
   const PolicyNight* cur = nullptr;  // tonight's policy, if any
   const PolicyNight* prev = nullptr; // last night's, if any (with a --previous)
+  bool unchanged = false;            // same firms, same bitmaps and benefits: nothing to push
+};
+
+// The firms of one group of merged positions [lo, hi): current ids and previous ids. `all` = the
+// group holds every position (no filtering).
+struct FirmGroup {
+  uint32_t lo = 0, hi = 0;
+  bool all = true;
+  Roaring cur;
+  Roaring prev;  // previous ids (registry changed only; else `cur` serves both)
 };
 
 // A key's pushes, ascending by merged position.
@@ -524,18 +541,32 @@ bool SamePolicy(const PolicyNight& a, const PolicyNight& b) {
 }
 
 // The pushes of one key, in the semantics of SPEC §5 (see PushesJsonl).
-void BuildPushList(const PushKey& key, const MergedFirms& m, std::vector<PushEntry>* entries,
-                   PushList* out) {
+void BuildPushList(const PushKey& key, const MergedFirms& m, const FirmGroup& g,
+                   std::vector<PushEntry>* entries, PushList* out) {
   entries->clear();
+  out->pos.clear();
+  out->meta.clear();
+  out->benefits.clear();
   const PolicyNight* cur = key.cur;
   const PolicyNight* prev = key.prev;
-  if (cur != nullptr && prev != nullptr && m.same_firms && SamePolicy(*cur, *prev)) return;
-  Roaring prev_pushable;
-  if (prev != nullptr) prev_pushable = Pushable(*prev);
+  if (key.unchanged) return;
+  // `r` restricted to the group's `ids` (`*storage` holds the intersection when one is needed).
+  auto in_group = [&](const Roaring& r, const Roaring& ids, Roaring* storage) -> const Roaring& {
+    if (g.all) return r;
+    *storage = r & ids;
+    return *storage;
+  };
+  const Roaring& prev_ids = m.same_firms ? g.cur : g.prev;
+  Roaring prev_pushable, prev_pushable_storage, status_storage;
+  const Roaring* prev_pushable_g = &prev_pushable;
+  if (prev != nullptr) {
+    prev_pushable = Pushable(*prev);
+    prev_pushable_g = &in_group(prev_pushable, prev_ids, &prev_pushable_storage);
+  }
   if (cur != nullptr) {
     for (MatchStatus status : {ELIGIBLE, NEAR_MISS, UNDETERMINED}) {
       auto b = cur->benefits.begin();
-      for (uint32_t firm : cur->by_status[status]) {
+      for (uint32_t firm : in_group(cur->by_status[status], g.cur, &status_storage)) {
         std::optional<Decimal> benefit;  // == cur->BenefitOf(firm), walking along
         while (b != cur->benefits.end() && b->first < firm) ++b;
         if (b != cur->benefits.end() && b->first == firm) benefit = Decimal::FromRawUnchecked(b->second);
@@ -556,11 +587,11 @@ void BuildPushList(const PushKey& key, const MergedFirms& m, std::vector<PushEnt
       // Revocations of firms still registered: pushable before, not now.
       const Roaring pushable = Pushable(*cur);
       if (m.same_firms) {
-        for (uint32_t firm : prev_pushable - pushable) {
+        for (uint32_t firm : *prev_pushable_g - pushable) {
           entries->push_back({m.m_of_cur[firm], Meta(cur->StatusOf(firm), Push::REVOKED, false), 0});
         }
       } else {
-        for (uint32_t pf : prev_pushable) {
+        for (uint32_t pf : *prev_pushable_g) {
           const uint32_t firm = m.cur_of_prev[pf];
           if (firm != kNone && !pushable.contains(firm)) {
             entries->push_back({m.m_of_cur[firm], Meta(cur->StatusOf(firm), Push::REVOKED, false), 0});
@@ -570,7 +601,7 @@ void BuildPushList(const PushKey& key, const MergedFirms& m, std::vector<PushEnt
     }
   }
   if (prev != nullptr) {
-    for (uint32_t pf : prev_pushable) {
+    for (uint32_t pf : *prev_pushable_g) {
       const uint32_t firm = m.same_firms ? pf : m.cur_of_prev[pf];
       if (firm == kNone) {
         // A firm gone from the registry: revoke its pushes.
@@ -625,80 +656,122 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
       keys.push_back(std::move(k));
     }
   }
-  // Each key's pushes, on `threads` threads.
-  std::vector<PushList> lists(keys.size());
-  {
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      std::vector<PushEntry> entries;
-      for (size_t k; (k = next.fetch_add(1)) < keys.size();) BuildPushList(keys[k], m, &entries, &lists[k]);
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < std::min<int>(options.threads, static_cast<int>(keys.size())); ++t) pool.emplace_back(work);
-    work();
-    for (std::thread& t : pool) t.join();
+  for (PushKey& k : keys) {
+    k.unchanged = k.cur != nullptr && k.prev != nullptr && m.same_firms && SamePolicy(*k.cur, *k.prev);
   }
-  std::vector<uint32_t> live;  // keys with pushes
-  for (uint32_t k = 0; k < lists.size(); ++k) {
-    if (!lists[k].pos.empty()) live.push_back(k);
+  // Memory stays bounded: the merged positions are cut into groups of at most ~kGroupPushes
+  // pushes (estimated from the bitmaps' counts); a group's pushes are listed per key, written,
+  // and dropped before the next.
+  uint64_t estimate = 0;
+  for (const PushKey& k : keys) {
+    if (k.unchanged) continue;
+    for (const PolicyNight* p : {k.cur, k.prev}) {
+      if (p == nullptr) continue;
+      for (MatchStatus st : {ELIGIBLE, NEAR_MISS, UNDETERMINED}) estimate += p->by_status[st].cardinality();
+    }
   }
-  // Written window by window of merged positions: within a window, ordered by position (credit
-  // code) then key (policy id) with a counting sort.
   constexpr uint32_t kWindow = 1 << 16;
-  struct Item {
-    uint32_t key;
-    uint32_t index;
-    uint32_t benefit;
-  };
-  std::vector<size_t> cursor(keys.size(), 0), benefit_cursor(keys.size(), 0);
-  std::vector<uint32_t> count(kWindow + 1);
-  std::vector<uint32_t> offsets;
-  std::vector<Item> items, sorted;
+  const uint64_t groups = std::max<uint64_t>(1, (estimate + options.group_pushes - 1) / options.group_pushes);
+  const uint64_t group_size = std::max<uint64_t>(1, (m.size + groups - 1) / groups);
+
+  std::vector<PushList> lists(keys.size());
   std::string status_names[8], change_names[3];
   for (int s = 0; s < 7; ++s) {
     if (MatchStatus_IsValid(s)) status_names[s] = MatchStatus_Name(static_cast<MatchStatus>(s));
   }
   for (int c = 0; c < 3; ++c) change_names[c] = Push::Change_Name(static_cast<Push::Change>(c));
+  struct Item {
+    uint32_t key;
+    uint32_t index;
+    uint32_t benefit;
+  };
+  std::vector<size_t> cursor(keys.size()), benefit_cursor(keys.size());
+  std::vector<uint32_t> count(kWindow + 1);
+  std::vector<uint32_t> offsets;
+  std::vector<Item> items, sorted;
   ChunkedWriter w(sink, options.chunk);
   std::string& out = w.buf();
-  for (uint32_t base = 0; base < m.size && !live.empty(); base += kWindow) {
-    const uint32_t end = base + std::min(kWindow, m.size - base);
-    items.clear();
-    offsets.clear();
-    std::fill(count.begin(), count.end(), 0);
-    for (uint32_t k : live) {
-      const PushList& l = lists[k];
-      size_t& c = cursor[k];
-      size_t& bc = benefit_cursor[k];
-      for (; c < l.pos.size() && l.pos[c] < end; ++c) {
-        items.push_back({k, static_cast<uint32_t>(c), static_cast<uint32_t>(bc)});
-        offsets.push_back(l.pos[c] - base);
-        ++count[l.pos[c] - base + 1];
-        bc += (l.meta[c] >> 5) & 1;
+  for (uint64_t lo = 0; lo < m.size || lo == 0; lo += group_size) {
+    FirmGroup g;
+    g.lo = static_cast<uint32_t>(lo);
+    g.hi = static_cast<uint32_t>(std::min<uint64_t>(m.size, lo + group_size));
+    g.all = g.lo == 0 && g.hi == m.size;
+    if (!g.all) {
+      std::vector<uint32_t> ids;
+      for (uint32_t f = 0; f < m.m_of_cur.size(); ++f) {
+        if (m.m_of_cur[f] >= g.lo && m.m_of_cur[f] < g.hi) ids.push_back(f);
+      }
+      g.cur.addMany(ids.size(), ids.data());
+      g.cur.runOptimize();
+      if (previous != nullptr && !m.same_firms) {
+        ids.clear();
+        for (uint32_t f = 0; f < m.m_of_prev.size(); ++f) {
+          if (m.m_of_prev[f] >= g.lo && m.m_of_prev[f] < g.hi) ids.push_back(f);
+        }
+        g.prev.addMany(ids.size(), ids.data());
+        g.prev.runOptimize();
       }
     }
-    for (uint32_t i = 1; i <= kWindow; ++i) count[i] += count[i - 1];
-    sorted.resize(items.size());
-    for (size_t i = 0; i < items.size(); ++i) sorted[count[offsets[i]]++] = items[i];
-    for (const Item& it : sorted) {
-      const PushList& l = lists[it.key];
-      const uint32_t firm = m.at[l.pos[it.index]];
-      const absl::string_view code =
-          (firm & kGoneBit) != 0 ? previous->code(firm & ~kGoneBit) : night.code(firm);
-      const uint8_t meta = l.meta[it.index];
-      out.append("{\"credit_code\":\"");
-      out.append(code.data(), code.size());
-      out.append("\",\"policy\":");
-      out.append(keys[it.key].json_id);
-      out.append(",\"status\":\"");
-      out.append(status_names[meta & 7]);
-      out.append("\",\"benefit_yuan\":\"");
-      if ((meta >> 5) & 1) out.append(FormatYuan(Decimal::FromRawUnchecked(l.benefits[it.benefit])));
-      out.append("\",\"change\":\"");
-      out.append(change_names[(meta >> 3) & 3]);
-      out.append("\"}\n");
-      if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+    // Each key's pushes in the group, on `threads` threads.
+    {
+      std::atomic<size_t> next{0};
+      auto work = [&] {
+        std::vector<PushEntry> entries;
+        for (size_t k; (k = next.fetch_add(1)) < keys.size();) BuildPushList(keys[k], m, g, &entries, &lists[k]);
+      };
+      std::vector<std::thread> pool;
+      for (int t = 1; t < std::min<int>(options.threads, static_cast<int>(keys.size())); ++t) pool.emplace_back(work);
+      work();
+      for (std::thread& t : pool) t.join();
     }
+    std::vector<uint32_t> live;  // keys with pushes
+    for (uint32_t k = 0; k < lists.size(); ++k) {
+      if (!lists[k].pos.empty()) live.push_back(k);
+    }
+    std::fill(cursor.begin(), cursor.end(), 0);
+    std::fill(benefit_cursor.begin(), benefit_cursor.end(), 0);
+    // Written window by window of merged positions: within a window, ordered by position
+    // (credit code) then key (policy id) with a counting sort.
+    for (uint32_t base = g.lo; base < g.hi && !live.empty(); base += kWindow) {
+      const uint32_t end = base + std::min(kWindow, g.hi - base);
+      items.clear();
+      offsets.clear();
+      std::fill(count.begin(), count.end(), 0);
+      for (uint32_t k : live) {
+        const PushList& l = lists[k];
+        size_t& c = cursor[k];
+        size_t& bc = benefit_cursor[k];
+        for (; c < l.pos.size() && l.pos[c] < end; ++c) {
+          items.push_back({k, static_cast<uint32_t>(c), static_cast<uint32_t>(bc)});
+          offsets.push_back(l.pos[c] - base);
+          ++count[l.pos[c] - base + 1];
+          bc += (l.meta[c] >> 5) & 1;
+        }
+      }
+      for (uint32_t i = 1; i <= kWindow; ++i) count[i] += count[i - 1];
+      sorted.resize(items.size());
+      for (size_t i = 0; i < items.size(); ++i) sorted[count[offsets[i]]++] = items[i];
+      for (const Item& it : sorted) {
+        const PushList& l = lists[it.key];
+        const uint32_t firm = m.at[l.pos[it.index]];
+        const absl::string_view code =
+            (firm & kGoneBit) != 0 ? previous->code(firm & ~kGoneBit) : night.code(firm);
+        const uint8_t meta = l.meta[it.index];
+        out.append("{\"credit_code\":\"");
+        out.append(code.data(), code.size());
+        out.append("\",\"policy\":");
+        out.append(keys[it.key].json_id);
+        out.append(",\"status\":\"");
+        out.append(status_names[meta & 7]);
+        out.append("\",\"benefit_yuan\":\"");
+        if ((meta >> 5) & 1) out.append(FormatYuan(Decimal::FromRawUnchecked(l.benefits[it.benefit])));
+        out.append("\",\"change\":\"");
+        out.append(change_names[(meta >> 3) & 3]);
+        out.append("\"}\n");
+        if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+      }
+    }
+    if (m.size == 0) break;
   }
   return w.Flush();
 }

@@ -97,6 +97,9 @@ std::string PushesJsonl(const NightResult& night, const NightResult* previous);
 struct StreamOptions {
   size_t chunk = ChunkedWriter::kDefaultChunk;
   int threads = 1;  // pushes: policies are diffed on this many threads
+  // pushes: at most about this many are listed in memory at a time (~5 bytes each); more are
+  // written in several passes over groups of credit codes.
+  uint64_t group_pushes = uint64_t{1} << 26;
 };
 absl::Status WriteState(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});
 absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});

@@ -79,16 +79,17 @@ class AtomicOutputDir {
   AtomicOutputDir(const AtomicOutputDir&) = delete;
   AtomicOutputDir& operator=(const AtomicOutputDir&) = delete;
 
-  // Creates `name` (a plain file name) in the temporary directory, lets `fill` stream its
-  // contents, and fsyncs it. `fill`'s error is returned as is.
+  // Creates `name` (a plain file name) in the temporary directory and lets `fill` stream its
+  // contents; the kernel starts writing them back at once. `fill`'s error is returned as is.
   absl::Status WriteFile(const std::string& name, const std::function<absl::Status(ByteSink*)>& fill);
-  // fsyncs the directory and exchanges it with the target.
+  // fsyncs every file and the directory, then exchanges it with the target.
   absl::Status Commit();
 
  private:
   AtomicOutputDir(std::string target, std::string parent, std::string tmp)
       : target_(std::move(target)), parent_(std::move(parent)), tmp_(std::move(tmp)) {}
   std::string target_, parent_, tmp_;
+  std::vector<std::pair<int, std::string>> unsynced_;  // written files, fsynced by Commit()
   bool committed_ = false;
 };
 
