@@ -417,7 +417,6 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, const Taxono
         break;
       }
       b->bytes.resize(old + static_cast<size_t>(n));
-      *bytes_done += static_cast<uint64_t>(n);
       // Only the new bytes can hold a newline (the carried ones hold none).
       const size_t nl = absl::string_view(b->bytes).substr(old).rfind('\n');
       if (nl != absl::string_view::npos) {
@@ -462,6 +461,7 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, const Taxono
       }
     }
     lines_consumed = b.first_line - 1 + b.line_count;
+    *bytes_done += b.bytes.size();  // progress counts parsed bytes, not bytes read ahead
     if (progress) progress(*bytes_done, bytes_total);
   };
 
