@@ -217,7 +217,11 @@ NightResult RandomNight(std::mt19937* rng, const std::vector<std::string>& codes
       }
       o.status = statuses[pct(*rng) % 7];
       if ((o.status == ELIGIBLE || o.status == EXCLUDED || o.status == NOT_SELECTED) && pct(*rng) < 70) {
-        o.benefit = Decimal::FromRawUnchecked(int64_t{pct(*rng)} * 1234567);
+        // Whole fen (the usual case, including 0 and large amounts) and odd amounts.
+        const int64_t x = pct(*rng);
+        o.benefit = Decimal::FromRawUnchecked(x % 3 == 0 ? x * 1234567
+                                              : x % 3 == 1 ? x * x * x * x * 10000 * 1237
+                                                           : (x % 10) * 10000);
       }
       b.Set(id, p, o);
     }

@@ -1,6 +1,12 @@
 #include "engine/output/night.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -85,7 +91,9 @@ void AppendJsonString(std::string* out, absl::string_view s) {
 }
 
 void AppendCsvField(std::string* out, absl::string_view s) {
-  if (s.find_first_of(",\"\n\r") == absl::string_view::npos) {
+  bool plain = true;
+  for (char c : s) plain &= c != ',' && c != '"' && c != '\n' && c != '\r';
+  if (plain) {
     out->append(s.data(), s.size());
     return;
   }
@@ -95,6 +103,29 @@ void AppendCsvField(std::string* out, absl::string_view s) {
     out->push_back(c);
   }
   out->push_back('"');
+}
+
+// FormatYuan(Decimal::FromRawUnchecked(raw)) appended, without allocating for the common case of
+// a non-negative whole number of fen (benefits are rounded to the fen).
+void AppendYuan(std::string* out, int64_t raw) {
+  constexpr int64_t kFen = Decimal::kOne / 100;
+  if (raw < 0 || raw % kFen != 0) {
+    out->append(FormatYuan(Decimal::FromRawUnchecked(raw)));
+    return;
+  }
+  char buf[32];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  const int64_t fen = raw / kFen;
+  *--p = static_cast<char>('0' + fen % 10);
+  *--p = static_cast<char>('0' + fen / 10 % 10);
+  *--p = '.';
+  int64_t yuan = fen / 100;
+  do {
+    *--p = static_cast<char>('0' + yuan % 10);
+    yuan /= 10;
+  } while (yuan > 0);
+  out->append(p, static_cast<size_t>(end - p));
 }
 
 std::vector<uint32_t> CodeOrder(const NightResult& night) {
@@ -308,14 +339,15 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
   }
   night.codes = std::string(codes);
   night.code_order.resize(nfirms);
-  std::vector<bool> seen(nfirms, false);
+  absl::string_view order;
+  in.GetBytes(size_t{nfirms} * 4, &order);
+  if (nfirms > 0) std::memcpy(night.code_order.data(), order.data(), order.size());
+  // A permutation (strictly ascending codes imply distinct ids) of ids in range.
   for (uint32_t i = 0; i < nfirms; ++i) {
-    uint32_t firm = 0;
-    in.Get(&firm);
-    if (firm >= nfirms || seen[firm]) return corrupt("code order is not a permutation");
-    seen[firm] = true;
-    night.code_order[i] = firm;
-    if (i > 0 && !(night.code(night.code_order[i - 1]) < night.code(firm))) {
+    const uint32_t firm = night.code_order[i];
+    if (firm >= nfirms) return corrupt("code order is not a permutation");
+    if (i > 0 && std::memcmp(night.codes.data() + size_t{night.code_order[i - 1]} * kCodeLen,
+                             night.codes.data() + size_t{firm} * kCodeLen, kCodeLen) >= 0) {
       return corrupt("codes out of order");
     }
   }
@@ -326,8 +358,9 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
     if (!in.GetString(&p.id) || !in.Get(&auto_grant)) return corrupt("truncated policy");
     p.auto_grant = auto_grant != 0;
     for (MatchStatus s : kKeptStatuses) {
-      std::string buf;
-      if (!in.GetString(&buf)) return corrupt("truncated bitmap");
+      uint32_t n;
+      absl::string_view buf;
+      if (!in.Get(&n) || !in.GetBytes(n, &buf)) return corrupt("truncated bitmap");
       try {
         p.by_status[s] = Roaring::readSafe(buf.data(), buf.size());
       } catch (const std::exception&) {
@@ -342,14 +375,40 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
       return corrupt("truncated benefits");
     }
     p.benefits.resize(nbenefits);
-    for (auto& [firm, raw] : p.benefits) {
-      in.Get(&firm);
-      in.Get(&raw);
+    absl::string_view raw_benefits;
+    in.GetBytes(size_t{nbenefits} * 12, &raw_benefits);
+    for (uint32_t k = 0; k < nbenefits; ++k) {
+      auto& [firm, raw] = p.benefits[k];
+      std::memcpy(&firm, raw_benefits.data() + size_t{k} * 12, 4);
+      std::memcpy(&raw, raw_benefits.data() + size_t{k} * 12 + 4, 8);
       if (firm >= nfirms) return corrupt("benefit refers past the last firm");
     }
     night.policies.push_back(std::move(p));
   }
   if (in.remaining() != 0) return corrupt("trailing bytes");
+  return night;
+}
+
+absl::StatusOr<NightResult> ReadStateFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::NotFoundError(absl::StrCat(path, ": not a regular file"));
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return ParseState("");
+  }
+  // Parsed straight from the page cache: no copy of the file in memory.
+  void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (data == MAP_FAILED) return absl::UnavailableError(absl::StrCat(path, ": ", std::strerror(errno)));
+  ::madvise(data, size, MADV_SEQUENTIAL | MADV_WILLNEED);
+  absl::StatusOr<NightResult> night = ParseState(absl::string_view(static_cast<const char*>(data), size));
+  ::munmap(data, size);
   return night;
 }
 
@@ -366,9 +425,11 @@ BatchSummary Summarize(const NightResult& night) {
     ps->set_excluded(static_cast<int32_t>(p.by_status[EXCLUDED].cardinality()));
     ps->set_not_selected(static_cast<int32_t>(p.by_status[NOT_SELECTED].cardinality()));
     ps->set_auto_granted(p.auto_grant ? ps->eligible() : 0);
-    YuanTotal total;
-    for (const auto& [firm, raw] : p.benefits) {
-      if (p.by_status[ELIGIBLE].contains(firm)) total.Add(Decimal::FromRawUnchecked(raw));
+    YuanTotal total;  // the benefits of ELIGIBLE firms: both ascending by firm, walked together
+    auto b = p.benefits.begin();
+    for (uint32_t firm : p.by_status[ELIGIBLE]) {
+      while (b != p.benefits.end() && b->first < firm) ++b;
+      for (; b != p.benefits.end() && b->first == firm; ++b) total.Add(Decimal::FromRawUnchecked(b->second));
     }
     ps->set_benefit_total_yuan(total.ToFixed2());
   }
@@ -419,7 +480,7 @@ absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const Stre
       out.push_back(',');
       AppendCsvField(&out, night.name(firm));
       out.push_back(',');
-      if (benefit != kNoBenefit) out.append(FormatYuan(Decimal::FromRawUnchecked(benefit)));
+      if (benefit != kNoBenefit) AppendYuan(&out, benefit);
       out.push_back('\n');
       if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
     }
@@ -764,7 +825,7 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
         out.append(",\"status\":\"");
         out.append(status_names[meta & 7]);
         out.append("\",\"benefit_yuan\":\"");
-        if ((meta >> 5) & 1) out.append(FormatYuan(Decimal::FromRawUnchecked(l.benefits[it.benefit])));
+        if ((meta >> 5) & 1) AppendYuan(&out, l.benefits[it.benefit]);
         out.append("\",\"change\":\"");
         out.append(change_names[(meta >> 3) & 3]);
         out.append("\"}\n");

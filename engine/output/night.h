@@ -84,6 +84,8 @@ class NightBuilder {
 // are not kept.
 std::string SerializeState(const NightResult& night);
 absl::StatusOr<NightResult> ParseState(absl::string_view bytes);
+// ParseState of a file (mapped, not copied). NotFound when it cannot be opened.
+absl::StatusOr<NightResult> ReadStateFile(const std::string& path);
 
 // summary.json, grants.csv and pushes.jsonl contents (SPEC §5). `previous` = the last run's
 // state for a diff; without it every pushable outcome is pushed as NEW.

@@ -98,6 +98,7 @@ absl::Status AtomicOutputDir::WriteFile(const std::string& name,
   }
   // Writeback starts now; Commit() waits for it (fsync) while the next files are being made.
   ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  std::lock_guard<std::mutex> lock(mu_);
   unsynced_.emplace_back(fd, path);
   return absl::OkStatus();
 }

@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -81,6 +82,7 @@ class AtomicOutputDir {
 
   // Creates `name` (a plain file name) in the temporary directory and lets `fill` stream its
   // contents; the kernel starts writing them back at once. `fill`'s error is returned as is.
+  // Thread-safe (different files).
   absl::Status WriteFile(const std::string& name, const std::function<absl::Status(ByteSink*)>& fill);
   // fsyncs every file and the directory, then exchanges it with the target.
   absl::Status Commit();
@@ -89,6 +91,7 @@ class AtomicOutputDir {
   AtomicOutputDir(std::string target, std::string parent, std::string tmp)
       : target_(std::move(target)), parent_(std::move(parent)), tmp_(std::move(tmp)) {}
   std::string target_, parent_, tmp_;
+  std::mutex mu_;  // WriteFile may be called from several threads
   std::vector<std::pair<int, std::string>> unsynced_;  // written files, fsynced by Commit()
   bool committed_ = false;
 };
