@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -461,6 +462,22 @@ TEST(OutputTest, StreamedStateAndGrantsEqualInMemory) {
   absl::StatusOr<NightResult> back = ParseState(state);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(SerializeState(*back), state);
+  // From a file (mapped, checksummed and parsed in windows): the same night, the same errors.
+  const fs::path file = fs::path(::testing::TempDir()) / ("state_" + std::to_string(::getpid()));
+  auto write = [&](const std::string& bytes) { std::ofstream(file, std::ios::binary) << bytes; };
+  write(state);
+  absl::StatusOr<NightResult> read = ReadStateFile(file.string());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(SerializeState(*read), state);
+  for (const std::string& bad : {std::string(), std::string("garbage"), state.substr(0, state.size() / 2),
+                                 state.substr(0, state.size() - 1) + "x", "PMSTATE\n" + state.substr(8, 20)}) {
+    write(bad);
+    absl::StatusOr<NightResult> r = ReadStateFile(file.string());
+    EXPECT_EQ(r.status(), ParseState(bad).status());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  }
+  EXPECT_EQ(ReadStateFile((file.string() + ".missing")).status().code(), absl::StatusCode::kNotFound);
+  fs::remove(file);
 }
 
 TEST(OutputTest, ChecksumStreamEqualsChecksum) {
@@ -509,6 +526,37 @@ TEST(OutputDirTest, StreamedFilesAndAbandonedWrites) {
   for (int i = 0; i < 100000; ++i) want.append(std::to_string(i)).push_back('\n');
   EXPECT_EQ(Slurp(dir / "big.txt"), want);
   EXPECT_FALSE(fs::exists(dir / "a.txt"));
+}
+
+
+TEST(OutputDirTest, FilesSameAsLastRunAreLinkedOthersWritten) {
+  const fs::path base = fs::path(::testing::TempDir()) / ("same_as_" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  std::string big;
+  for (int i = 0; i < 300000; ++i) big.append(std::to_string(i)).push_back('\n');
+  ASSERT_TRUE(WriteDirectoryAtomically((base / "n1").string(), {{"a", big}, {"b", big}, {"c", big}, {"d", big}}).ok());
+  std::string changed = big;
+  changed[big.size() / 2] = 'x';
+  const std::map<std::string, std::string> want = {
+      {"a", big}, {"b", changed}, {"c", big.substr(0, big.size() - 5)}, {"d", big + "more"}, {"e", "new"}};
+  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create((base / "n2").string());
+  ASSERT_TRUE(out.ok());
+  for (const auto& [name, contents] : want) {
+    ASSERT_TRUE((*out)->WriteFile(name, [&, c = contents](ByteSink* sink) {
+                      ChunkedWriter w(sink, 65536);
+                      for (size_t at = 0; at < c.size(); at += 1000) {
+                        w.buf().append(c.substr(at, 1000));
+                        if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+                      }
+                      return w.Flush();
+                    }, (base / "n1" / name).string()).ok());
+  }
+  ASSERT_TRUE((*out)->Commit().ok());
+  for (const auto& [name, contents] : want) EXPECT_EQ(Slurp(base / "n2" / name), contents) << name;
+  EXPECT_TRUE(fs::equivalent(base / "n1/a", base / "n2/a"));  // linked, not written
+  EXPECT_FALSE(fs::equivalent(base / "n1/b", base / "n2/b"));
+  EXPECT_EQ(Slurp(base / "n1/b"), big);
+  fs::remove_all(base);
 }
 
 }  // namespace

@@ -172,13 +172,19 @@ int RunBatch(int argc, char** argv) {
   }
   StreamOptions stream;
   stream.threads = std::max(1, vm["threads"].as<int>());
+  // With --previous, a file equal to last run's is linked to it rather than written again.
+  auto same_as = [&](const std::string& name) {
+    return vm.count("previous") ? vm["previous"].as<std::string>() + "/" + name : std::string();
+  };
   // grants.csv is made on a second thread while the state, the pushes and the summary are made
   // here; all are fsynced together by Commit().
   std::future<absl::Status> grants_writing = std::async(std::launch::async, [&] {
-    return (*out)->WriteFile("grants.csv", [&](ByteSink* sink) { return WriteGrantsCsv(night, sink, stream); });
+    return (*out)->WriteFile("grants.csv", [&](ByteSink* sink) { return WriteGrantsCsv(night, sink, stream); },
+                             same_as("grants.csv"));
   });
   absl::Status written =
-      (*out)->WriteFile(kStateFile, [&](ByteSink* sink) { return WriteState(night, sink, stream); });
+      (*out)->WriteFile(kStateFile, [&](ByteSink* sink) { return WriteState(night, sink, stream); },
+                        same_as(kStateFile));
   if (written.ok()) timer.Lap("state");
   if (written.ok()) {
     written = (*out)->WriteFile("pushes.jsonl", [&](ByteSink* sink) {
@@ -187,7 +193,8 @@ int RunBatch(int argc, char** argv) {
   }
   if (written.ok()) timer.Lap("pushes");
   if (written.ok()) {
-    written = (*out)->WriteFile("summary.json", [&](ByteSink* sink) { return sink->Write(SummaryJson(night)); });
+    written = (*out)->WriteFile("summary.json", [&](ByteSink* sink) { return sink->Write(SummaryJson(night)); },
+                                same_as("summary.json"));
   }
   if (written.ok()) timer.Lap("summary");
   absl::Status grants_written = grants_writing.get();

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -57,6 +58,7 @@ class Reader {
     return true;
   }
   size_t remaining() const { return data_.size() - pos_; }
+  size_t pos() const { return pos_; }
 
  private:
   absl::string_view data_;
@@ -315,15 +317,18 @@ std::string SerializeState(const NightResult& night) {
   return out;
 }
 
-absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
-  constexpr absl::string_view kCorrupt = "state file is corrupt";
+namespace {
+
+constexpr absl::string_view kCorrupt = "state file is corrupt";
+
+// The state after its frame was verified. `consumed`, if set, is told how many bytes of `body`
+// were parsed so far (ReadStateFile drops them from memory).
+absl::StatusOr<NightResult> ParseStateBody(absl::string_view body,
+                                           const std::function<void(size_t)>& consumed) {
   auto corrupt = [&](absl::string_view why) {
     return absl::DataLossError(absl::StrCat(kCorrupt, ": ", why));
   };
-  absl::StatusOr<absl::string_view> body =
-      VerifyFrame(bytes, absl::string_view(kMagic, sizeof kMagic), "state file", kCorrupt);
-  if (!body.ok()) return body.status();
-  Reader in(*body);
+  Reader in(body);
   NightResult night;
   uint32_t version, nfirms, npolicies;
   if (!in.Get(&version)) return corrupt("truncated header");
@@ -384,9 +389,19 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
       if (firm >= nfirms) return corrupt("benefit refers past the last firm");
     }
     night.policies.push_back(std::move(p));
+    if (consumed) consumed(in.pos());
   }
   if (in.remaining() != 0) return corrupt("trailing bytes");
   return night;
+}
+
+}  // namespace
+
+absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
+  absl::StatusOr<absl::string_view> body =
+      VerifyFrame(bytes, absl::string_view(kMagic, sizeof kMagic), "state file", kCorrupt);
+  if (!body.ok()) return body.status();
+  return ParseStateBody(*body, {});
 }
 
 absl::StatusOr<NightResult> ReadStateFile(const std::string& path) {
@@ -398,16 +413,46 @@ absl::StatusOr<NightResult> ReadStateFile(const std::string& path) {
     return absl::NotFoundError(absl::StrCat(path, ": not a regular file"));
   }
   const size_t size = static_cast<size_t>(st.st_size);
-  if (size == 0) {
+  if (size < sizeof kMagic + 8) {
     ::close(fd);
-    return ParseState("");
+    return ParseState(std::string(size, '\0'));  // the same error as for the bytes
   }
-  // Parsed straight from the page cache: no copy of the file in memory.
+  // Parsed straight from the page cache, and in a bounded window: pages are dropped from this
+  // process once checksummed, and again once parsed (S2's state is 1.7 GB).
   void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (data == MAP_FAILED) return absl::UnavailableError(absl::StrCat(path, ": ", std::strerror(errno)));
-  ::madvise(data, size, MADV_SEQUENTIAL | MADV_WILLNEED);
-  absl::StatusOr<NightResult> night = ParseState(absl::string_view(static_cast<const char*>(data), size));
+  const char* bytes = static_cast<const char*>(data);
+  ::madvise(data, size, MADV_SEQUENTIAL);
+  constexpr size_t kStep = size_t{64} << 20;  // a multiple of the page size
+  size_t dropped = 0;
+  auto drop_until = [&](size_t offset) {
+    offset -= offset % kStep;
+    if (offset > dropped) {
+      ::madvise(static_cast<char*>(data) + dropped, offset - dropped, MADV_DONTNEED);
+      dropped = offset;
+    }
+  };
+  absl::StatusOr<NightResult> night;
+  if (std::memcmp(bytes, kMagic, sizeof kMagic) != 0) {
+    night = ParseState(absl::string_view(bytes, sizeof kMagic));
+  } else {
+    Checksum64Stream sum;
+    for (size_t at = 0; at < size - 8; at += kStep) {
+      sum.Update(absl::string_view(bytes + at, std::min(kStep, size - 8 - at)));
+      drop_until(at);
+    }
+    uint64_t stored;
+    std::memcpy(&stored, bytes + size - 8, 8);
+    if (sum.Finish() != stored) {
+      night = absl::DataLossError(absl::StrCat(kCorrupt, ": checksum mismatch"));
+    } else {
+      ::madvise(data, size, MADV_DONTNEED);
+      dropped = 0;
+      night = ParseStateBody(absl::string_view(bytes + sizeof kMagic, size - sizeof kMagic - 8),
+                             [&](size_t n) { drop_until(sizeof kMagic + n); });
+    }
+  }
   ::munmap(data, size);
   return night;
 }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 
@@ -51,6 +52,67 @@ class FdSink : public ByteSink {
   uint64_t written_ = 0, flushed_ = 0;
 };
 
+// In front of a new file's sink: while the bytes equal those of `prev` (the same file of the last
+// run), nothing is written; at the first difference, the equal prefix is copied from `prev` and
+// writing goes on as usual. A file found identical is then linked instead of written (steady
+// state: gigabytes at S2 not written again).
+class SameAsSink : public ByteSink {
+ public:
+  SameAsSink(int prev_fd, uint64_t prev_size, ByteSink* out) : prev_fd_(prev_fd), prev_size_(prev_size), out_(out) {}
+  absl::Status Write(absl::string_view bytes) override {
+    if (!diverged_) {
+      if (offset_ + bytes.size() <= prev_size_ && Equal(bytes)) {
+        offset_ += bytes.size();
+        return absl::OkStatus();
+      }
+      if (absl::Status s = Diverge(); !s.ok()) return s;
+    }
+    return out_->Write(bytes);
+  }
+  // True when every byte was equal and as many: nothing was written.
+  bool identical() const { return !diverged_ && offset_ == prev_size_; }
+  // Writes the equal prefix when the file turned out shorter than `prev`.
+  absl::Status Finish() { return identical() || diverged_ ? absl::OkStatus() : Diverge(); }
+
+ private:
+  bool Equal(absl::string_view bytes) {
+    buf_.resize(std::min<size_t>(bytes.size(), size_t{4} << 20));
+    for (size_t at = 0; at < bytes.size();) {
+      const size_t n = std::min(buf_.size(), bytes.size() - at);
+      if (!ReadFully(offset_ + at, n) || std::memcmp(buf_.data(), bytes.data() + at, n) != 0) return false;
+      at += n;
+    }
+    return true;
+  }
+  bool ReadFully(uint64_t offset, size_t n) {
+    for (size_t done = 0; done < n;) {
+      const ssize_t r = ::pread(prev_fd_, buf_.data() + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return false;
+      done += static_cast<size_t>(r);
+    }
+    return true;
+  }
+  absl::Status Diverge() {
+    diverged_ = true;
+    buf_.resize(size_t{4} << 20);
+    for (uint64_t at = 0; at < offset_;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(buf_.size(), offset_ - at));
+      if (!ReadFully(at, n)) return absl::UnavailableError("cannot read the previous run's file");
+      if (absl::Status s = out_->Write(absl::string_view(buf_.data(), n)); !s.ok()) return s;
+      at += n;
+    }
+    return absl::OkStatus();
+  }
+
+  int prev_fd_;
+  uint64_t prev_size_;
+  ByteSink* out_;
+  uint64_t offset_ = 0;
+  bool diverged_ = false;
+  std::string buf_;
+};
+
 void SyncDir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
@@ -86,12 +148,55 @@ AtomicOutputDir::~AtomicOutputDir() {
 }
 
 absl::Status AtomicOutputDir::WriteFile(const std::string& name,
-                                        const std::function<absl::Status(ByteSink*)>& fill) {
+                                        const std::function<absl::Status(ByteSink*)>& fill,
+                                        const std::string& same_as) {
   const std::string path = (fs::path(tmp_) / name).string();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno(absl::StrCat("cannot create ", path));
   FdSink sink(fd, &path);
-  absl::Status s = fill(&sink);
+  int prev_fd = same_as.empty() ? -1 : ::open(same_as.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (prev_fd >= 0 && (::fstat(prev_fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    ::close(prev_fd);
+    prev_fd = -1;
+  }
+  std::optional<SameAsSink> same;
+  if (prev_fd >= 0) same.emplace(prev_fd, static_cast<uint64_t>(st.st_size), &sink);
+  absl::Status s = fill(same ? static_cast<ByteSink*>(&*same) : &sink);
+  if (s.ok() && same) s = same->Finish();
+  if (s.ok() && same && same->identical()) {
+    // Identical to last run's file (durable since that run): link it instead.
+    ::close(fd);
+    if (::unlink(path.c_str()) == 0 && ::link(same_as.c_str(), path.c_str()) == 0) {
+      ::close(prev_fd);
+      return absl::OkStatus();
+    }
+    // Not linkable (another filesystem): copy it.
+    ::close(prev_fd);
+    prev_fd = -1;
+    return WriteFile(name, [&](ByteSink* out) {
+      const int in = ::open(same_as.c_str(), O_RDONLY | O_CLOEXEC);
+      if (in < 0) return Errno(absl::StrCat("cannot read ", same_as));
+      std::string buf(size_t{4} << 20, '\0');
+      for (;;) {
+        const ssize_t n = ::read(in, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          absl::Status e = Errno(absl::StrCat("cannot read ", same_as));
+          ::close(in);
+          return e;
+        }
+        if (n == 0) break;
+        if (absl::Status w = out->Write(absl::string_view(buf.data(), static_cast<size_t>(n))); !w.ok()) {
+          ::close(in);
+          return w;
+        }
+      }
+      ::close(in);
+      return absl::OkStatus();
+    });
+  }
+  if (prev_fd >= 0) ::close(prev_fd);
   if (!s.ok()) {
     ::close(fd);
     return s;

@@ -82,8 +82,11 @@ class AtomicOutputDir {
 
   // Creates `name` (a plain file name) in the temporary directory and lets `fill` stream its
   // contents; the kernel starts writing them back at once. `fill`'s error is returned as is.
-  // Thread-safe (different files).
-  absl::Status WriteFile(const std::string& name, const std::function<absl::Status(ByteSink*)>& fill);
+  // `same_as`, if set, is the same file of the last run: as long as the bytes are equal to it
+  // nothing is written, and a file identical to it becomes a hard link to it (a steady-state
+  // night rewrites nothing that did not change). Thread-safe (different files).
+  absl::Status WriteFile(const std::string& name, const std::function<absl::Status(ByteSink*)>& fill,
+                         const std::string& same_as = "");
   // fsyncs every file and the directory, then exchanges it with the target.
   absl::Status Commit();
 
