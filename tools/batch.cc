@@ -69,7 +69,7 @@ int RunBatch(int argc, char** argv) {
   PhaseTimer timer;
   const std::string rules_dir = vm["rules"].as<std::string>();
   // The snapshot loads on a second thread (against its own copy of the taxonomy: the store keeps
-  // no reference to it) while the policies compile and the previous night is read here.
+  // no reference to it) and the previous night on a third while the policies compile here.
   std::atomic<double> snapshot_seconds{0};  // declared first: outlives the thread
   std::future<absl::StatusOr<FirmStore>> snapshot_loading;
   if (vm.count("snapshot")) {
@@ -84,6 +84,18 @@ int RunBatch(int argc, char** argv) {
       return loaded;
     });
   }
+  std::future<absl::StatusOr<NightResult>> previous_loading;
+  if (vm.count("previous")) {
+    previous_loading = std::async(std::launch::async, [path = vm["previous"].as<std::string>() + "/" + kStateFile]()
+                                                          -> absl::StatusOr<NightResult> {
+      absl::StatusOr<NightResult> parsed = ReadStateFile(path);
+      if (absl::IsNotFound(parsed.status())) {
+        return absl::NotFoundError(absl::StrCat(path, ": cannot read the previous run's state"));
+      }
+      if (!parsed.ok()) return absl::Status(parsed.status().code(), absl::StrCat(path, ": ", parsed.status().message()));
+      return parsed;
+    });
+  }
   int exit_code = kOk;
   std::optional<Catalog> catalog = LoadRules(rules_dir, &exit_code);
   if (!catalog) return exit_code;
@@ -91,17 +103,13 @@ int RunBatch(int argc, char** argv) {
   if (!as_of) return kUsage;
   timer.Lap("rules");
 
-  // The previous night; a bad --previous fails before any output is written.
+  // The previous night, read on a third thread; a bad --previous fails before any output is
+  // written.
   std::optional<NightResult> previous;
-  if (vm.count("previous")) {
-    const std::string path = vm["previous"].as<std::string>() + "/" + kStateFile;
-    absl::StatusOr<NightResult> parsed = ReadStateFile(path);
-    if (absl::IsNotFound(parsed.status())) {
-      PrintError(absl::StrCat(path, ": cannot read the previous run's state"));
-      return kUsage;
-    }
+  if (previous_loading.valid()) {
+    absl::StatusOr<NightResult> parsed = previous_loading.get();
     if (!parsed.ok()) {
-      PrintError(absl::StrCat(path, ": ", parsed.status().message()));
+      PrintError(std::string(parsed.status().message()));
       return kUsage;
     }
     previous = std::move(*parsed);
