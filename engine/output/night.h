@@ -84,7 +84,9 @@ class NightBuilder {
 // are not kept.
 std::string SerializeState(const NightResult& night);
 absl::StatusOr<NightResult> ParseState(absl::string_view bytes);
-// ParseState of a file (mapped, not copied). NotFound when it cannot be opened.
+// ParseState of a file: mapped, checksummed and parsed 64 MiB at a time, each window dropped from
+// memory once done (S2's state is 1.7 GB). The same errors as ParseState; NotFound when the file
+// cannot be opened.
 absl::StatusOr<NightResult> ReadStateFile(const std::string& path);
 
 // summary.json, grants.csv and pushes.jsonl contents (SPEC §5). `previous` = the last run's
@@ -94,8 +96,11 @@ std::string SummaryJson(const NightResult& night);
 std::string GrantsCsv(const NightResult& night);
 std::string PushesJsonl(const NightResult& night, const NightResult* previous);
 
-// The same bytes, streamed to `sink` in chunks of about `chunk` bytes (memory stays bounded by the
-// chunk, plus for the pushes a compact per-policy list of what is pushed: ~5 bytes a push).
+// The same bytes, streamed to `sink` in chunks of about `chunk` bytes. Memory stays bounded: the
+// chunk, plus for the pushes a compact per-policy list (~5 bytes a push) of one group of credit
+// codes at a time. Pushes are made per policy (in parallel), then written window by window of
+// 65,536 credit codes, ordered within a window by a counting sort — no global sort of the
+// pushes (S2's first night has 1.5 billion).
 struct StreamOptions {
   size_t chunk = ChunkedWriter::kDefaultChunk;
   int threads = 1;  // pushes: policies are diffed on this many threads
