@@ -54,19 +54,23 @@ int main(int argc, char** argv) {
   store = absl::UnknownError("released");
   auto run = [&](const char* what, auto&& query) {
     for (int i = 0; i < std::min(queries, 1000); ++i) query(codes[i]);  // warm up
-    std::vector<double> us;
+    std::vector<double> us, sizes;
     us.reserve(codes.size());
     size_t applied = 0;
     const std::clock_t cpu0 = std::clock();
     for (const std::string& code : codes) {
       const auto a = std::chrono::steady_clock::now();
-      applied += query(code);
+      const size_t n = query(code);
+      applied += n;
+      sizes.push_back(static_cast<double>(n));
       us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count());
     }
     const double cpu_us = 1e6 * static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC / us.size();
     std::printf("%-14s p50 %8.2f us  p99 %8.2f us  max %9.2f us  cpu mean %.2f us  (%zu queries, %.1f results/query)\n",
                 what, Percentile(us, 0.5), Percentile(us, 0.99), Percentile(us, 1.0), cpu_us, us.size(),
                 static_cast<double>(applied) / us.size());
+    std::printf("%-14s results per query p50 %.0f p99 %.0f max %.0f\n", "", Percentile(sizes, 0.5),
+                Percentile(sizes, 0.99), Percentile(sizes, 1.0));
   };
   std::printf("engine load %.3f s: %zu firms x %zu policies\n", load_s, (*engine)->num_firms(),
               (*engine)->num_policies());

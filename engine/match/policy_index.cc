@@ -55,7 +55,6 @@ struct Scratch {
   std::vector<uint32_t> stamp;
   std::vector<uint8_t> value;
   uint32_t query = 0;
-  std::vector<const void*> lists;
   PolicyIndex::Stats stats;
 
   void Begin(size_t num_generic) {
@@ -361,82 +360,76 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     return (falses > 0 || !f.fact_actionable) ? -1 : 1;
   };
 
-  // The policies that pass the prefilter, then each one's visit.
-  s.lists.clear();
-  size_t survivors_end[4];  // per scope list, into s.lists
+  // One pass over the scope lists: each policy's prefilter, then (if it survives) the visit of
+  // its remaining conditions, which lie in recs_ in the same order as the lists.
+  int candidates = 0, visited = 0, visits = 0;
+  size_t hits_end[4];  // each scope list is in catalog order: the hits are sorted runs
   for (int l = 0; l < num_lists; ++l) {
-    s.stats.candidates += static_cast<int>(lists[l]->size());
-    for (const Prefilter& f : *lists[l]) {
-      if (prefilter(f) >= 0) s.lists.push_back(&f);
-    }
-    survivors_end[l] = s.lists.size();
-  }
-  s.stats.visited = static_cast<int>(s.lists.size());
-
-  // Each scope list is in catalog order, so the hits are a few sorted runs, merged below.
-  size_t hits_end[4];
-  int run = 0;
-  for (size_t j = 0; j < s.lists.size(); ++j) {
-    while (j == survivors_end[run]) hits_end[run++] = out->size();
-    const void* candidate = s.lists[j];
-    const Prefilter& e = *static_cast<const Prefilter*>(candidate);
-    const int p = e.policy;
-    const int start = prefilter(e);
-    int false_count = start & 1;
-    int unknown_count = start >> 1;
-    bool ineligible = false;
-    const CondRec* rec = recs_.data() + e.first;
-    const uint32_t visits = e.count + (in_scope ? 0 : e.scoped);
-    uint32_t i = 0;
-    for (; i < visits; ++i) {
-      const uint8_t v = eval(rec[i]);
-      if (v == kFalse) {
-        // Decided: a false condition that is not actionable, or a second false one, or a false
-        // one next to an unknown one leaves no near miss.
-        if (!rec[i].actionable || false_count > 0 || unknown_count > 0) {
-          ineligible = true;
-          break;
+    candidates += static_cast<int>(lists[l]->size());
+    for (const Prefilter& e : *lists[l]) {
+      const int start = prefilter(e);
+      if (start < 0) continue;
+      ++visited;
+      const int p = e.policy;
+      int false_count = start & 1;
+      int unknown_count = start >> 1;
+      bool ineligible = false;
+      const CondRec* rec = recs_.data() + e.first;
+      const uint32_t count = e.count + (in_scope ? 0 : e.scoped);
+      uint32_t i = 0;
+      for (; i < count; ++i) {
+        const uint8_t v = eval(rec[i]);
+        if (v == kFalse) {
+          // Decided: a false condition that is not actionable, or a second false one, or a false
+          // one next to an unknown one leaves no near miss.
+          if (!rec[i].actionable || false_count > 0 || unknown_count > 0) {
+            ineligible = true;
+            break;
+          }
+          ++false_count;
+        } else if (v == kUnknown) {
+          if (false_count > 0) {
+            ineligible = true;
+            break;
+          }
+          ++unknown_count;
         }
-        ++false_count;
-      } else if (v == kUnknown) {
-        if (false_count > 0) {
-          ineligible = true;
-          break;
-        }
-        ++unknown_count;
       }
-    }
-    s.stats.conditions += static_cast<int>(i + (ineligible ? 1 : 0));
-    if (ineligible) continue;
-    PolicyHit hit;
-    hit.policy = p;
-    if (false_count == 1) {
-      if (e.total < 2) continue;  // a single false condition is not "one step away"
-      hit.outcome.status = NEAR_MISS;
-    } else if (unknown_count > 0) {
-      hit.outcome.status = UNDETERMINED;
-    } else {
-      // Eligible: the benefit and rank exactly as the reference computes them.
-      const CompiledPolicy& cp = catalog_.policies()[p];
-      std::optional<Decimal> benefit;
-      if (cp.benefit) {
-        const Value b = Evaluate(*cp.benefit, view);
-        if (!b.is_unknown()) benefit = b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2);
-      }
-      if (cp.auto_grant() && cp.benefit && !benefit) {
+      visits += static_cast<int>(i + (ineligible ? 1 : 0));
+      if (ineligible) continue;
+      PolicyHit hit;
+      hit.policy = p;
+      if (false_count == 1) {
+        if (e.total < 2) continue;  // a single false condition is not "one step away"
+        hit.outcome.status = NEAR_MISS;
+      } else if (unknown_count > 0) {
         hit.outcome.status = UNDETERMINED;
       } else {
-        hit.outcome.status = ELIGIBLE;
-        hit.outcome.benefit = benefit;
-        if (cp.rank_by) {
-          const Value r = Evaluate(*cp.rank_by, view);
-          if (!r.is_unknown()) hit.outcome.rank = r.number;
+        // Eligible: the benefit and rank exactly as the reference computes them.
+        const CompiledPolicy& cp = catalog_.policies()[p];
+        std::optional<Decimal> benefit;
+        if (cp.benefit) {
+          const Value b = Evaluate(*cp.benefit, view);
+          if (!b.is_unknown()) benefit = b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2);
+        }
+        if (cp.auto_grant() && cp.benefit && !benefit) {
+          hit.outcome.status = UNDETERMINED;
+        } else {
+          hit.outcome.status = ELIGIBLE;
+          hit.outcome.benefit = benefit;
+          if (cp.rank_by) {
+            const Value r = Evaluate(*cp.rank_by, view);
+            if (!r.is_unknown()) hit.outcome.rank = r.number;
+          }
         }
       }
+      out->push_back(std::move(hit));
     }
-    out->push_back(std::move(hit));
+    hits_end[l] = out->size();
   }
-  while (run < num_lists) hits_end[run++] = out->size();
+  s.stats.candidates = candidates;
+  s.stats.visited = visited;
+  s.stats.conditions = visits;
   for (int l = 1; l < num_lists; ++l) {
     std::inplace_merge(out->begin(), out->begin() + hits_end[l - 1], out->begin() + hits_end[l],
                        [](const PolicyHit& a, const PolicyHit& b) { return a.policy < b.policy; });
