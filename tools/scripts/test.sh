@@ -31,6 +31,8 @@ POLMATCH_TARGETS=fuzzers CMAKE_BUILD_TYPE=RelWithDebInfo tools/scripts/setup.sh 
 for fuzzer in build-fuzz/tests/*_fuzzer; do
   name="$(basename "$fuzzer" _fuzzer)"
   corpus="tests/fuzz/corpus/$name"
+  # The parallel JSON Lines reader (jsonl_table) is fuzzed from the sequential reader's corpus.
+  [ "$name" != jsonl_table ] || corpus="tests/fuzz/corpus/jsonl"
   work="$(mktemp -d)"
   [ -d "$corpus" ] && cp -r "$corpus/." "$work/"
   echo "fuzzing $name" >&2
