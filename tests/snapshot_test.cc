@@ -2,6 +2,10 @@
 // library.
 #include "engine/index/snapshot.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -56,6 +60,36 @@ TEST(SnapshotTest, RoundTrips) {
   }
   EXPECT_EQ(SerializeSnapshot(*back, tax), bytes);
   EXPECT_EQ(back->FindRow(store->credit_code(7)), std::optional<uint32_t>(7));
+}
+
+// A file read in place (columns are views of the mapping) and one copied out give the same
+// store; the in-place store outlives a new snapshot renamed over its file (what `index` does),
+// and a store moved elsewhere keeps the mapping alive.
+TEST(SnapshotTest, InPlaceAndCopiedReadsAgree) {
+  const Taxonomy& tax = RealTaxonomy();
+  absl::StatusOr<FirmStore> store = FirmStore::Build(SomeFirms(), tax);
+  ASSERT_TRUE(store.ok());
+  const std::string path = ::testing::TempDir() + "/inplace_" + std::to_string(::getpid()) + ".snap";
+  ASSERT_TRUE(WriteSnapshotFile(path, *store, tax).ok());
+  absl::StatusOr<FirmStore> copied = ReadSnapshotFile(path, tax, SnapshotLoad::kCopy);
+  absl::StatusOr<FirmStore> in_place = ReadSnapshotFile(path, tax, SnapshotLoad::kInPlace);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  ASSERT_TRUE(in_place.ok()) << in_place.status();
+  const std::string bytes = SerializeSnapshot(*store, tax);
+  EXPECT_EQ(SerializeSnapshot(*copied, tax), bytes);
+  EXPECT_EQ(SerializeSnapshot(*in_place, tax), bytes);
+
+  // Replace the file as `polmatch index` does (a new file renamed over it).
+  absl::StatusOr<FirmStore> other = FirmStore::Build({SomeFirms()[0]}, tax);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(WriteSnapshotFile(path, *other, tax).ok());
+  FirmStore moved = std::move(*in_place);
+  in_place = absl::UnknownError("moved");
+  EXPECT_EQ(SerializeSnapshot(moved, tax), bytes);
+  for (uint32_t row = 0; row < store->num_rows(); row += 17) {
+    ExpectSameFirm(moved.ToFirm(row), store->ToFirm(row));
+  }
+  std::remove(path.c_str());
 }
 
 TEST(SnapshotTest, CorruptionAndTruncationAreRefused) {

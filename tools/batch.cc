@@ -79,7 +79,7 @@ int RunBatch(int argc, char** argv) {
       Diagnostics diags;  // a bad taxonomy is reported by LoadRules below
       absl::StatusOr<Taxonomy> taxonomy = Taxonomy::LoadDir(rules_dir + "/taxonomy", &diags);
       if (!taxonomy.ok()) return taxonomy.status();
-      absl::StatusOr<FirmStore> loaded = ReadSnapshotFile(path, *taxonomy);
+      absl::StatusOr<FirmStore> loaded = ReadSnapshotFile(path, *taxonomy, SnapshotLoad::kInPlace);
       snapshot_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       return loaded;
     });

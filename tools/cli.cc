@@ -83,7 +83,8 @@ std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonom
     return std::nullopt;
   }
   if (vm.count("snapshot")) {
-    absl::StatusOr<FirmStore> store = ReadSnapshotFile(vm["snapshot"].as<std::string>(), taxonomy);
+    absl::StatusOr<FirmStore> store =
+        ReadSnapshotFile(vm["snapshot"].as<std::string>(), taxonomy, SnapshotLoad::kInPlace);
     if (!store.ok()) {
       PrintError(std::string(store.status().message()));
       return std::nullopt;

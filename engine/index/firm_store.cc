@@ -440,7 +440,7 @@ std::optional<uint32_t> FirmStore::FindRow(absl::string_view code) const {
 namespace {
 
 // Rows whose region starts with `prefix`, given the sorted dictionary.
-RowRange PrefixRange(const std::vector<char>& dict, const std::vector<uint32_t>& begin,
+RowRange PrefixRange(const Column<char>& dict, const Column<uint32_t>& begin,
                      absl::string_view prefix) {
   const size_t codes = begin.size() - 1;
   auto code_at = [&](size_t i) { return absl::string_view(&dict[i * 6], prefix.size()); };

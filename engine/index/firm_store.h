@@ -34,7 +34,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "absl/types/span.h"
 #include "engine/index/bitset.h"
+#include "engine/index/column.h"
 #include "engine/ingest/firm.h"
 #include "engine/taxonomy/taxonomy.h"
 #include "engine/util/decimal.h"
@@ -116,7 +118,7 @@ class FirmStore {
   // The row of a credit code, by binary search over a code-ordered permutation.
   std::optional<uint32_t> FindRow(absl::string_view credit_code) const;
   // Rows in credit-code order (limits rank ties by credit code).
-  const std::vector<uint32_t>& rows_by_code() const { return rows_by_code_; }
+  absl::Span<const uint32_t> rows_by_code() const { return rows_by_code_.span(); }
 
   // Rows whose region is under `code` in the sense of SPEC §3 `under` (Taxonomy::RegionUnder):
   // a province, a city, or exactly a county. Empty for a code that is not 6 characters.
@@ -151,23 +153,23 @@ class FirmStore {
   int num_tags_ = 0;
   uint32_t unknown_region_rows_ = 0;
 
-  std::vector<char> credit_codes_;        // 18 × rows
-  std::vector<char> names_;               // arena
-  std::vector<uint64_t> name_offsets_;    // rows + 1
-  std::vector<uint32_t> source_index_;    // rows
-  std::vector<uint32_t> rows_by_code_;    // rows, a permutation ordered by credit code
-  std::vector<char> region_dict_;         // 6 × codes, ascending
-  std::vector<uint32_t> region_begin_;    // codes + 1: first row of each code, then num_rows
-  std::vector<char> industry_dict_;       // 8 × codes, zero padded; entry 0 = ""
-  std::vector<uint16_t> industry_ids_;    // padded rows
-  std::vector<int32_t> founded_days_;     // padded rows
-  std::vector<uint64_t> founded_known_;   // padded rows / 64
-  std::vector<int64_t> fact_raw_;         // facts × padded rows
-  std::vector<uint64_t> fact_known_;      // facts × padded rows / 64
-  std::vector<uint32_t> grant_begin_;     // tags + 1
-  std::vector<uint32_t> grant_rows_;
-  std::vector<int32_t> grant_from_;
-  std::vector<int32_t> grant_to_;
+  Column<char> credit_codes_;        // 18 × rows
+  Column<char> names_;               // arena
+  Column<uint64_t> name_offsets_;    // rows + 1
+  Column<uint32_t> source_index_;    // rows
+  Column<uint32_t> rows_by_code_;    // rows, a permutation ordered by credit code
+  Column<char> region_dict_;         // 6 × codes, ascending
+  Column<uint32_t> region_begin_;    // codes + 1: first row of each code, then num_rows
+  Column<char> industry_dict_;       // 8 × codes, zero padded; entry 0 = ""
+  Column<uint16_t> industry_ids_;    // padded rows
+  Column<int32_t> founded_days_;     // padded rows
+  Column<uint64_t> founded_known_;   // padded rows / 64
+  Column<int64_t> fact_raw_;         // facts × padded rows
+  Column<uint64_t> fact_known_;      // facts × padded rows / 64
+  Column<uint32_t> grant_begin_;     // tags + 1
+  Column<uint32_t> grant_rows_;
+  Column<int32_t> grant_from_;
+  Column<int32_t> grant_to_;
 };
 
 }  // namespace polmatch

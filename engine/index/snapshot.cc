@@ -166,7 +166,7 @@ class Writer {
     Align();
   }
   template <typename T>
-  void PutVector(const std::vector<T>& v) {
+  void PutVector(const Column<T>& v) {
     Put<uint64_t>(v.size());
     Append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
     Align();
@@ -189,7 +189,9 @@ class Writer {
 
 class Reader {
  public:
-  explicit Reader(absl::string_view data) : data_(data) {}
+  // With `keep` (the mapping `data` lies in), columns become views of `data`; else copies.
+  Reader(absl::string_view data, std::shared_ptr<const void> keep)
+      : data_(data), keep_(std::move(keep)) {}
   template <typename T>
   bool Get(T* v) {
     if (data_.size() - pos_ < sizeof(T)) return false;
@@ -205,11 +207,17 @@ class Reader {
     return Align();
   }
   template <typename T>
-  bool GetVector(std::vector<T>* v) {
+  bool GetVector(Column<T>* v) {
     uint64_t n;
     if (!Get(&n) || n > (data_.size() - pos_) / sizeof(T)) return false;
-    v->resize(n);
-    if (n > 0) std::memcpy(v->data(), data_.data() + pos_, n * sizeof(T));
+    const char* p = data_.data() + pos_;
+    if (keep_ != nullptr && n > 0 && reinterpret_cast<uintptr_t>(p) % alignof(T) == 0) {
+      v->SetView(reinterpret_cast<const T*>(p), n, keep_);
+    } else {
+      std::vector<T>& own = v->vec();
+      own.resize(n);
+      if (n > 0) std::memcpy(own.data(), p, n * sizeof(T));
+    }
     pos_ += n * sizeof(T);
     return Align();
   }
@@ -224,10 +232,11 @@ class Reader {
  private:
   absl::string_view data_;
   size_t pos_ = 0;
+  std::shared_ptr<const void> keep_;
 };
 
 template <typename T>
-bool Monotone(const std::vector<T>& v) {
+bool Monotone(const Column<T>& v) {
   for (size_t i = 1; i < v.size(); ++i) {
     if (v[i] < v[i - 1]) return false;
   }
@@ -268,7 +277,8 @@ struct SnapshotCodec {
     w.PutVector(s.grant_to_);
   }
 
-  static absl::StatusOr<FirmStore> Parse(absl::string_view bytes, const Taxonomy& tax) {
+  static absl::StatusOr<FirmStore> Parse(absl::string_view bytes, const Taxonomy& tax,
+                                         std::shared_ptr<const void> keep) {
     constexpr absl::string_view kCorrupt = "snapshot is corrupt or truncated";
     auto corrupt = [&](absl::string_view why) {
       return absl::DataLossError(absl::StrCat(kCorrupt, ": ", why));
@@ -276,7 +286,7 @@ struct SnapshotCodec {
     absl::StatusOr<absl::string_view> body =
         VerifyFrame(bytes, absl::string_view(kMagic, sizeof kMagic), "snapshot", kCorrupt);
     if (!body.ok()) return body.status();
-    Reader r(*body);
+    Reader r(*body, std::move(keep));
     uint32_t version = 0, rows = 0, padded = 0, unknown_region = 0, nfacts = 0, ntags = 0;
     if (!r.Get(&version)) return corrupt("header");
     if (version != kVersion) {
@@ -298,10 +308,10 @@ struct SnapshotCodec {
       if (!r.GetString(&id)) return corrupt("tag ids");
     }
     FirmStore s;
-    std::vector<int64_t> fact_raw;
-    std::vector<uint64_t> fact_known;
-    std::vector<uint32_t> grant_begin, grant_rows;
-    std::vector<int32_t> grant_from, grant_to;
+    Column<int64_t> fact_raw;
+    Column<uint64_t> fact_known;
+    Column<uint32_t> grant_begin, grant_rows;
+    Column<int32_t> grant_from, grant_to;
     if (!r.GetVector(&s.credit_codes_) || !r.GetVector(&s.names_) || !r.GetVector(&s.name_offsets_) ||
         !r.GetVector(&s.source_index_) || !r.GetVector(&s.rows_by_code_) ||
         !r.GetVector(&s.region_dict_) || !r.GetVector(&s.region_begin_) ||
@@ -313,30 +323,54 @@ struct SnapshotCodec {
       return corrupt("columns");
     }
     // Shapes: a file that passes the checksum but was written wrongly must still not be trusted.
+    // (Read through const references: the columns may be views of the mapping.)
+    return Check(std::move(s), rows, padded, unknown_region, nfacts, ntags, fact_ids, tag_ids,
+                 std::move(fact_raw), std::move(fact_known), std::move(grant_begin),
+                 std::move(grant_rows), std::move(grant_from), std::move(grant_to), tax);
+  }
+
+  static absl::StatusOr<FirmStore> Check(FirmStore s, uint32_t rows, uint32_t padded,
+                                         uint32_t unknown_region, uint32_t nfacts, uint32_t ntags,
+                                         const std::vector<std::string>& fact_ids,
+                                         const std::vector<std::string>& tag_ids,
+                                         Column<int64_t> fact_raw, Column<uint64_t> fact_known,
+                                         Column<uint32_t> grant_begin, Column<uint32_t> grant_rows,
+                                         Column<int32_t> grant_from, Column<int32_t> grant_to,
+                                         const Taxonomy& tax) {
+    auto corrupt = [&](absl::string_view why) {
+      return absl::DataLossError(absl::StrCat("snapshot is corrupt or truncated: ", why));
+    };
+    const FirmStore& c = s;
+    const Column<int64_t>& raw = fact_raw;
+    const Column<uint64_t>& known = fact_known;
+    const Column<uint32_t>& gbegin = grant_begin;
+    const Column<uint32_t>& grows = grant_rows;
+    const Column<int32_t>& gfrom = grant_from;
+    const Column<int32_t>& gto = grant_to;
     const size_t words = padded / 64;
     const bool shapes_ok =
         padded >= rows && padded % 64 == 0 && unknown_region <= rows &&
-        s.credit_codes_.size() == size_t{rows} * FirmStore::kCreditCodeLen &&
-        s.name_offsets_.size() == size_t{rows} + 1 && Monotone(s.name_offsets_) &&
-        s.name_offsets_.back() == s.names_.size() && s.source_index_.size() == rows &&
-        s.rows_by_code_.size() == rows && s.region_dict_.size() % FirmStore::kRegionWidth == 0 &&
-        s.region_begin_.size() == s.region_dict_.size() / FirmStore::kRegionWidth + 1 &&
-        Monotone(s.region_begin_) && s.region_begin_.back() == rows &&
-        s.industry_dict_.size() % FirmStore::kIndustryWidth == 0 && !s.industry_dict_.empty() &&
-        s.industry_ids_.size() == padded && s.founded_days_.size() == padded &&
-        s.founded_known_.size() == words && fact_raw.size() == size_t{nfacts} * padded &&
-        fact_known.size() == size_t{nfacts} * words && grant_begin.size() == size_t{ntags} + 1 &&
-        Monotone(grant_begin) && grant_begin.front() == 0 && grant_begin.back() == grant_rows.size() &&
-        grant_from.size() == grant_rows.size() && grant_to.size() == grant_rows.size();
+        c.credit_codes_.size() == size_t{rows} * FirmStore::kCreditCodeLen &&
+        c.name_offsets_.size() == size_t{rows} + 1 && Monotone(c.name_offsets_) &&
+        c.name_offsets_.back() == c.names_.size() && c.source_index_.size() == rows &&
+        c.rows_by_code_.size() == rows && c.region_dict_.size() % FirmStore::kRegionWidth == 0 &&
+        c.region_begin_.size() == c.region_dict_.size() / FirmStore::kRegionWidth + 1 &&
+        Monotone(c.region_begin_) && c.region_begin_.back() == rows &&
+        c.industry_dict_.size() % FirmStore::kIndustryWidth == 0 && !c.industry_dict_.empty() &&
+        c.industry_ids_.size() == padded && c.founded_days_.size() == padded &&
+        c.founded_known_.size() == words && raw.size() == size_t{nfacts} * padded &&
+        known.size() == size_t{nfacts} * words && gbegin.size() == size_t{ntags} + 1 &&
+        Monotone(gbegin) && gbegin.front() == 0 && gbegin.back() == grows.size() &&
+        gfrom.size() == grows.size() && gto.size() == grows.size();
     if (!shapes_ok) return corrupt("inconsistent column sizes");
-    const size_t industries = s.industry_dict_.size() / FirmStore::kIndustryWidth;
-    for (uint32_t v : s.rows_by_code_) {
+    const size_t industries = c.industry_dict_.size() / FirmStore::kIndustryWidth;
+    for (uint32_t v : c.rows_by_code_) {
       if (v >= rows) return corrupt("row index out of range");
     }
-    for (uint16_t v : s.industry_ids_) {
+    for (uint16_t v : c.industry_ids_) {
       if (v >= industries) return corrupt("industry id out of range");
     }
-    for (uint32_t v : grant_rows) {
+    for (uint32_t v : grows) {
       if (v >= rows) return corrupt("grant row out of range");
     }
     s.num_rows_ = rows;
@@ -352,7 +386,7 @@ struct SnapshotCodec {
                         ntags == static_cast<uint32_t>(tax.num_tags());
     for (uint32_t i = 0; same_library && i < nfacts; ++i) same_library = fact_ids[i] == tax.fact(FactId(i)).id;
     for (uint32_t i = 0; same_library && i < ntags; ++i) same_library = tag_ids[i] == tax.tag(TagId(i)).id;
-    if (same_library) {  // the common case: no copy
+    if (same_library) {  // the common case: the columns as they are (views of a mapped file)
       s.fact_raw_ = std::move(fact_raw);
       s.fact_known_ = std::move(fact_known);
       s.grant_begin_ = std::move(grant_begin);
@@ -361,28 +395,35 @@ struct SnapshotCodec {
       s.grant_to_ = std::move(grant_to);
       return s;
     }
-    s.fact_raw_.assign(size_t(s.num_facts_) * padded, 0);
-    s.fact_known_.assign(size_t(s.num_facts_) * words, 0);
+    std::vector<int64_t> new_raw(size_t(s.num_facts_) * padded, 0);
+    std::vector<uint64_t> new_known(size_t(s.num_facts_) * words, 0);
     for (int f = 0; f < s.num_facts_; ++f) {
       auto it = fact_at.find(tax.fact(FactId(f)).id);
       if (it == fact_at.end()) continue;  // a fact added since: unknown for every firm
-      std::memcpy(&s.fact_raw_[size_t(f) * padded], &fact_raw[size_t(it->second) * padded],
+      std::memcpy(&new_raw[size_t(f) * padded], raw.data() + size_t(it->second) * padded,
                   padded * sizeof(int64_t));
-      std::memcpy(&s.fact_known_[size_t(f) * words], &fact_known[size_t(it->second) * words],
+      std::memcpy(&new_known[size_t(f) * words], known.data() + size_t(it->second) * words,
                   words * sizeof(uint64_t));
     }
-    s.grant_begin_.assign(1, 0);
+    std::vector<uint32_t> new_begin(1, 0), new_rows;
+    std::vector<int32_t> new_from, new_to;
     for (int t = 0; t < s.num_tags_; ++t) {
       auto it = tag_at.find(tax.tag(TagId(t)).id);
       if (it != tag_at.end()) {
-        for (uint32_t g = grant_begin[it->second]; g < grant_begin[it->second + 1]; ++g) {
-          s.grant_rows_.push_back(grant_rows[g]);
-          s.grant_from_.push_back(grant_from[g]);
-          s.grant_to_.push_back(grant_to[g]);
+        for (uint32_t g = gbegin[it->second]; g < gbegin[it->second + 1]; ++g) {
+          new_rows.push_back(grows[g]);
+          new_from.push_back(gfrom[g]);
+          new_to.push_back(gto[g]);
         }
       }
-      s.grant_begin_.push_back(static_cast<uint32_t>(s.grant_rows_.size()));
+      new_begin.push_back(static_cast<uint32_t>(new_rows.size()));
     }
+    s.fact_raw_ = std::move(new_raw);
+    s.fact_known_ = std::move(new_known);
+    s.grant_begin_ = std::move(new_begin);
+    s.grant_rows_ = std::move(new_rows);
+    s.grant_from_ = std::move(new_from);
+    s.grant_to_ = std::move(new_to);
     return s;
   }
 };
@@ -395,7 +436,7 @@ std::string SerializeSnapshot(const FirmStore& store, const Taxonomy& taxonomy) 
 }
 
 absl::StatusOr<FirmStore> ParseSnapshot(absl::string_view bytes, const Taxonomy& taxonomy) {
-  return SnapshotCodec::Parse(bytes, taxonomy);
+  return SnapshotCodec::Parse(bytes, taxonomy, nullptr);
 }
 
 absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
@@ -420,7 +461,8 @@ absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
   return absl::OkStatus();
 }
 
-absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxonomy& taxonomy) {
+absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxonomy& taxonomy,
+                                           SnapshotLoad load) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
   struct stat st {};
@@ -433,14 +475,16 @@ absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxono
     ::close(fd);
     return absl::DataLossError(absl::StrCat(path, ": snapshot is corrupt or truncated: empty file"));
   }
-  // Map the file and copy each column out once: no zero-filled buffer, no second copy.
+  // Map the file; in place, the columns stay views of the mapping, which lives as long as any of
+  // them; else each column is copied out once and the mapping dropped.
   void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (data == MAP_FAILED) return absl::UnavailableError(absl::StrCat(path, ": ", std::strerror(errno)));
-  ::madvise(data, size, MADV_SEQUENTIAL | MADV_WILLNEED);
+  ::madvise(data, size, MADV_WILLNEED);
+  std::shared_ptr<const void> mapping(data, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
   absl::StatusOr<FirmStore> store =
-      ParseSnapshot(absl::string_view(static_cast<const char*>(data), size), taxonomy);
-  ::munmap(data, size);
+      SnapshotCodec::Parse(absl::string_view(static_cast<const char*>(data), size), taxonomy,
+                           load == SnapshotLoad::kInPlace ? mapping : nullptr);
   if (!store.ok()) {
     return absl::Status(store.status().code(), absl::StrCat(path, ": ", store.status().message()));
   }

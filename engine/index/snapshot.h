@@ -22,10 +22,25 @@ namespace polmatch {
 std::string SerializeSnapshot(const FirmStore& store, const Taxonomy& taxonomy);
 absl::StatusOr<FirmStore> ParseSnapshot(absl::string_view bytes, const Taxonomy& taxonomy);
 
-// Writes atomically (temporary file, fsync, rename) / reads with one read.
+// Writes atomically (temporary file, fsync, rename): a reader that has the old file mapped keeps
+// seeing the old file.
 absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
                                const Taxonomy& taxonomy);
-absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxonomy& taxonomy);
+
+// How ReadSnapshotFile holds the columns.
+enum class SnapshotLoad {
+  // Copied out of the file: the store does not depend on the file afterwards. For long-lived
+  // processes (the embedded engine, `serve`), where someone may overwrite the file in place.
+  kCopy,
+  // Views of the mapped file, used in place (no copy, no fresh pages): for a short-lived process
+  // such as `batch`. The file must not be modified in place while the store lives (`polmatch
+  // index` replaces it with a rename, which is safe).
+  kInPlace,
+};
+
+// Maps the file, verifies its frame (magic, version, checksum) and every column's shape.
+absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxonomy& taxonomy,
+                                           SnapshotLoad load = SnapshotLoad::kCopy);
 
 }  // namespace polmatch
 

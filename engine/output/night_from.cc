@@ -28,7 +28,7 @@ NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, BulkRe
     const absl::string_view code = store.credit_code(row);
     night.codes.append(code.data(), code.size());
   }
-  night.code_order = store.rows_by_code();
+  night.code_order.assign(store.rows_by_code().begin(), store.rows_by_code().end());
   night.name_source = &store;
   for (int p = 0; p < result.num_policies(); ++p) {
     BulkPolicyResult& r = *result.mutable_policy(p);
