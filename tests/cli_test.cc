@@ -157,6 +157,15 @@ TEST_F(CliTest, IndexBatchAndPrevious) {
                      " --previous " + (dir_ / "n1").string()).exit_code, 0);
   EXPECT_EQ(Slurp(dir_ / "n2/pushes.jsonl"), "");
 
+  // --no-pushes seeds the state without a push list; the next night diffs against it.
+  ASSERT_EQ(Polmatch(batch + "--snapshot " + snap.string() + " --no-pushes --out " + (dir_ / "seed").string()).exit_code, 0);
+  EXPECT_FALSE(fs::exists(dir_ / "seed/pushes.jsonl"));
+  EXPECT_EQ(Slurp(dir_ / "seed/state.pmstate"), Slurp(dir_ / "n1/state.pmstate"));
+  EXPECT_EQ(Slurp(dir_ / "seed/grants.csv"), Slurp(dir_ / "n1/grants.csv"));
+  ASSERT_EQ(Polmatch(batch + "--snapshot " + snap.string() + " --out " + (dir_ / "after_seed").string() +
+                     " --previous " + (dir_ / "seed").string()).exit_code, 0);
+  EXPECT_EQ(Slurp(dir_ / "after_seed/pushes.jsonl"), "");
+
   // One changed firm (a later source raises its revenue) pushes only that firm.
   std::ofstream(dir_ / "update.csv") << "credit_code,name,region,industry,founded,revenue\n"
                                      << code_ << ",汕尾海峰研究院,441502,I6513,2019-03-01,12000000\n";

@@ -37,6 +37,9 @@ int RunBatch(int argc, char** argv) {
       ("previous", po::value<std::string>(), "the last run's output directory: push only what changed")
       ("rejects", po::value<std::string>(), "write rejected firm records here, one `file:line: reason` each")
       ("strict", "exit 1 when any firm record was rejected")
+      ("no-pushes", "write no pushes.jsonl, only the state, summary and grants: seeds the next night's "
+                    "--previous without telling every firm everything at once (a first rollout; at a "
+                    "province's scale the first night's full push list is ~170 GB)")
       ("engine", po::value<std::string>()->default_value("bitset"),
        "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)")
       ("threads", po::value<int>()->default_value(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
@@ -194,7 +197,7 @@ int RunBatch(int argc, char** argv) {
       (*out)->WriteFile(kStateFile, [&](ByteSink* sink) { return WriteState(night, sink, stream); },
                         same_as(kStateFile));
   if (written.ok()) timer.Lap("state");
-  if (written.ok()) {
+  if (written.ok() && !vm.count("no-pushes")) {
     written = (*out)->WriteFile("pushes.jsonl", [&](ByteSink* sink) {
       return WritePushesJsonl(night, previous ? &*previous : nullptr, sink, stream);
     });
