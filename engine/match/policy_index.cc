@@ -122,9 +122,6 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
     // scope list); the rest are visited.
     Prefilter f;
     f.policy = static_cast<int32_t>(p);
-    f.valid_from = e.valid_from;
-    f.valid_to = e.valid_to;
-    if (!e.has_eligibility) f.valid_from = INT32_MAX, f.valid_to = INT32_MIN;
     std::vector<CondRec> rest;
     for (const CondRec& r : recs) {
       if (r.kind == CondKind::kTag && r.id < 64 && !r.negate) {
@@ -145,20 +142,20 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
         }
       } else if (r.kind == CondKind::kTagAny && !r.negate && f.any_mask == 0) {
         f.any_mask = static_cast<uint64_t>(r.k);
-        f.any_actionable = r.actionable;
+        if (r.actionable) f.flags |= kAnyActionable;
         continue;
       } else if (r.kind == CondKind::kFactCmp && !r.negate && f.fact_id < 0 && r.id < 64) {
         f.fact_id = static_cast<int8_t>(r.id);
-        f.fact_op = r.op;
+        f.fact_op = static_cast<uint8_t>(r.op);
         f.fact_k = r.k;
-        f.fact_actionable = r.actionable;
+        if (r.actionable) f.flags |= kFactActionable;
         continue;
       }
       rest.push_back(r);  // e.g. the same tag twice (`t and not t`): the visit decides
     }
     f.count = static_cast<uint16_t>(rest.size());
-    f.scoped = scope_rec ? 1 : 0;
-    f.total = static_cast<uint16_t>(recs.size() + f.scoped);
+    if (scope_rec) f.flags |= kScoped;
+    f.total = static_cast<uint16_t>(recs.size() + (scope_rec ? 1 : 0));
     recs = std::move(rest);
     by_scope_[scope].push_back(f);
     policy_recs[p] = std::move(recs);
@@ -168,7 +165,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   // through a few contiguous stretches of memory.
   for (auto& [scope, list] : by_scope_) {
     for (Prefilter& f : list) {
-      f.first = policies_[f.policy].first = static_cast<uint32_t>(recs_.size());
+      f.first = static_cast<uint32_t>(recs_.size());
       recs_.insert(recs_.end(), policy_recs[f.policy].begin(), policy_recs[f.policy].end());
       all_policies_.push_back(f);
     }
@@ -347,17 +344,16 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
   // INELIGIBLE is certain, else the number of false conditions (0 or 1, then an actionable one)
   // plus 2 × the number of unknown ones (0 or 1).
   auto prefilter = [&](const Prefilter& f) -> int {
-    if (today < f.valid_from || today > f.valid_to) return -1;
     if ((held0 & f.fixed_mask) != f.fixed_want) return -1;
     const bool any_false = f.any_mask != 0 && (held0 & f.any_mask) == 0;
-    if (any_false && !f.any_actionable) return -1;
+    if (any_false && (f.flags & kAnyActionable) == 0) return -1;
     const uint64_t changes = (held0 ^ f.change_want) & f.change_mask;  // the false ones
     if ((changes & (changes - 1)) != 0 || (changes != 0 && any_false)) return -1;  // two or more
     int falses = (changes != 0 || any_false) ? 1 : 0;
     if (f.fact_id < 0) return falses;
     if (((fact_known >> f.fact_id) & 1) == 0) return falses > 0 ? -1 : 2;  // unknown
-    if (CompareRaw(f.fact_op, fact_raw[f.fact_id], f.fact_k)) return falses;
-    return (falses > 0 || !f.fact_actionable) ? -1 : 1;
+    if (CompareRaw(static_cast<Op>(f.fact_op), fact_raw[f.fact_id], f.fact_k)) return falses;
+    return (falses > 0 || (f.flags & kFactActionable) == 0) ? -1 : 1;
   };
 
   // One pass over the scope lists: each policy's prefilter, then (if it survives) the visit of
@@ -369,13 +365,15 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     for (const Prefilter& e : *lists[l]) {
       const int start = prefilter(e);
       if (start < 0) continue;
-      ++visited;
       const int p = e.policy;
+      const PolicyEntry& entry = policies_[p];  // validity: not in the list's cache line
+      if (!entry.has_eligibility || today < entry.valid_from || today > entry.valid_to) continue;
+      ++visited;
       int false_count = start & 1;
       int unknown_count = start >> 1;
       bool ineligible = false;
       const CondRec* rec = recs_.data() + e.first;
-      const uint32_t count = e.count + (in_scope ? 0 : e.scoped);
+      const uint32_t count = e.count + (in_scope ? 0 : (e.flags & kScoped));
       uint32_t i = 0;
       for (; i < count; ++i) {
         const uint8_t v = eval(rec[i]);

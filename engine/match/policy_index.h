@@ -88,10 +88,7 @@ class PolicyIndex {
     int32_t id = 0;
     int64_t k = 0;
   };
-  struct PolicyEntry {
-    uint32_t first = 0;   // into recs_
-    uint16_t count = 0;   // conditions visited for a firm inside the policy's region scope
-    uint8_t scoped = 0;   // 1: recs_[first + count] is the scope condition (true in scope)
+  struct PolicyEntry {  // what the visit needs beyond the list entry
     uint8_t has_eligibility = 0;
     int32_t valid_from = INT32_MIN;  // day numbers; open = INT32_MIN / INT32_MAX
     int32_t valid_to = INT32_MAX;
@@ -102,23 +99,23 @@ class PolicyIndex {
   // in one pass over a scope's list before any condition is visited: a policy whose
   // non-actionable tag conditions are not met, or two of whose actionable ones are false, is
   // INELIGIBLE. Only rejects what is certain; everything else is decided by the visit.
-  struct Prefilter {
+  struct alignas(64) Prefilter {  // one cache line: the lists are streamed per query
     uint64_t fixed_mask = 0, fixed_want = 0;    // non-actionable `t` / `not t`: (held & m) == w
     uint64_t change_mask = 0, change_want = 0;  // actionable ones: false count = popcount(…)
     uint64_t any_mask = 0;                      // one `a or b or …` of tags: false if none held
     int64_t fact_k = 0;                         // one `fact op constant` (fact_id >= 0)
     int32_t policy = 0;
-    int32_t valid_from = INT32_MIN;  // inactive (or no eligibility): valid_from > valid_to
-    int32_t valid_to = INT32_MAX;
     uint32_t first = 0;   // into recs_: the conditions left to visit
     uint16_t count = 0;   // conditions visited in scope
     uint16_t total = 0;   // conditions of the policy (a near miss needs two or more)
-    uint8_t scoped = 0;   // 1: recs_[first + count] is the scope condition
-    uint8_t any_actionable = 0;
     int8_t fact_id = -1;
-    Op fact_op = Op::kNone;
-    uint8_t fact_actionable = 0;
+    uint8_t fact_op = 0;  // an Op
+    uint8_t flags = 0;    // kScoped | kAnyActionable | kFactActionable
   };
+  static constexpr uint8_t kScoped = 1;          // recs_[first + count] is the scope condition
+  static constexpr uint8_t kAnyActionable = 2;
+  static constexpr uint8_t kFactActionable = 4;
+  static_assert(sizeof(Prefilter) == 64, "a list entry is one cache line");
 
   // The record of a condition; generic ones share a memo slot with their structural twins.
   CondRec Compile(const Node& condition);
