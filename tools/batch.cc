@@ -24,6 +24,15 @@
 namespace polmatch::cli {
 namespace {
 
+// The fact and tag ids of a tag library, in id order: equal for two reads of the same library.
+std::string LibrarySignature(const Taxonomy& taxonomy) {
+  std::string out;
+  for (int f = 0; f < taxonomy.num_facts(); ++f) absl::StrAppend(&out, taxonomy.fact(FactId(f)).id, "\n");
+  out += "\n";
+  for (int t = 0; t < taxonomy.num_tags(); ++t) absl::StrAppend(&out, taxonomy.tag(TagId(t)).id, "\n");
+  return out;
+}
+
 constexpr char kStateFile[] = "state.pmstate";
 
 }  // namespace
@@ -39,7 +48,8 @@ int RunBatch(int argc, char** argv) {
       ("strict", "exit 1 when any firm record was rejected")
       ("no-pushes", "write no pushes.jsonl, only the state, summary and grants: seeds the next night's "
                     "--previous without telling every firm everything at once (a first rollout; at a "
-                    "province's scale the first night's full push list is ~170 GB)")
+                    "province's scale the first night's full push list is ~170 GB). What this night "
+                    "found counts as told: the next night pushes only what changed since")
       ("engine", po::value<std::string>()->default_value("bitset"),
        "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)")
       ("threads", po::value<int>()->default_value(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
@@ -73,7 +83,8 @@ int RunBatch(int argc, char** argv) {
   const std::string rules_dir = vm["rules"].as<std::string>();
   // The snapshot loads on a second thread (against its own copy of the taxonomy: the store keeps
   // no reference to it) and the previous night on a third while the policies compile here.
-  std::atomic<double> snapshot_seconds{0};  // declared first: outlives the thread
+  std::atomic<double> snapshot_seconds{0};  // declared first: outlive the thread
+  std::string snapshot_library;              // written by the thread, read after get()
   std::future<absl::StatusOr<FirmStore>> snapshot_loading;
   if (vm.count("snapshot")) {
     snapshot_loading = std::async(std::launch::async, [&, path = vm["snapshot"].as<std::string>()]()
@@ -82,6 +93,7 @@ int RunBatch(int argc, char** argv) {
       Diagnostics diags;  // a bad taxonomy is reported by LoadRules below
       absl::StatusOr<Taxonomy> taxonomy = Taxonomy::LoadDir(rules_dir + "/taxonomy", &diags);
       if (!taxonomy.ok()) return taxonomy.status();
+      snapshot_library = LibrarySignature(*taxonomy);
       absl::StatusOr<FirmStore> loaded = ReadSnapshotFile(path, *taxonomy, SnapshotLoad::kInPlace);
       snapshot_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       return loaded;
@@ -125,6 +137,12 @@ int RunBatch(int argc, char** argv) {
     absl::StatusOr<FirmStore> loaded = snapshot_loading.get();
     if (!loaded.ok()) {
       PrintError(std::string(loaded.status().message()));
+      return kUsage;
+    }
+    // The snapshot was fitted to the tag library as read by its own thread: it must be the one the
+    // rules were compiled against (a library edited between the two reads would not be).
+    if (snapshot_library != LibrarySignature(catalog->taxonomy())) {
+      PrintError("the tag library changed while batch was reading it; run again");
       return kUsage;
     }
     store = std::move(*loaded);

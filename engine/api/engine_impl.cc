@@ -102,9 +102,14 @@ struct State {
 
   explicit State(Catalog c) : catalog(std::move(c)) {}
 
-  // A registered firm as the matcher reads it: everything but the name and the credit code.
-  Firm ReadRow(uint32_t row) const {
+  // A registered firm as the matcher reads it (grants from the per-row index, not a search per
+  // tag); with `identity`, also its credit code and name (for explanations).
+  Firm ReadRow(uint32_t row, bool identity = false) const {
     Firm f;
+    if (identity) {
+      f.credit_code = std::string(store->credit_code(row));
+      f.name = std::string(store->name(row));
+    }
     f.region = std::string(store->region(row));
     f.industry = std::string(store->industry(row));
     f.founded = store->founded(row);
@@ -216,7 +221,7 @@ class EngineImpl : public Engine {
     const std::shared_ptr<const State> s = Current();
     absl::StatusOr<uint32_t> row = Registered(*s, credit_code);
     if (!row.ok()) return row.status();
-    const Firm firm = s->store->ToFirm(*row);
+    const Firm firm = s->ReadRow(*row, /*identity=*/true);
     const FirmView view(firm, s->catalog.taxonomy(), as_of);
     std::vector<PolicyHit> hits;
     s->index->Match(view, &hits);
@@ -263,7 +268,7 @@ class EngineImpl : public Engine {
     if (p < 0) return absl::NotFoundError(absl::StrCat("unknown policy ", policy_id));
     absl::StatusOr<uint32_t> row = Registered(*s, credit_code);
     if (!row.ok()) return row.status();
-    const Firm firm = s->store->ToFirm(*row);
+    const Firm firm = s->ReadRow(*row, /*identity=*/true);
     const FirmView view(firm, s->catalog.taxonomy(), as_of);
     std::vector<PolicyHit> hits;
     s->index->Match(view, &hits);

@@ -23,6 +23,19 @@ class Column {
  public:
   Column() = default;
   Column(std::vector<T> v) : own_(std::move(v)) {}  // NOLINT: a vector is a column
+  // A moved-from column is empty (not a view of memory it no longer keeps alive).
+  Column(Column&& o) noexcept
+      : own_(std::move(o.own_)), view_(std::exchange(o.view_, nullptr)), n_(std::exchange(o.n_, 0)),
+        keep_(std::move(o.keep_)) {}
+  Column& operator=(Column&& o) noexcept {
+    own_ = std::move(o.own_);
+    view_ = std::exchange(o.view_, nullptr);
+    n_ = std::exchange(o.n_, 0);
+    keep_ = std::move(o.keep_);
+    return *this;
+  }
+  Column(const Column&) = delete;
+  Column& operator=(const Column&) = delete;
   Column& operator=(std::vector<T> v) {
     own_ = std::move(v);
     view_ = nullptr;

@@ -281,8 +281,8 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       buf[2] = region[2];
       buf[3] = region[3];
       add_scope(absl::string_view(buf, 6));
-      if (region.substr(4) != "00") add_scope(region);
     }
+    if (region.substr(4) != "00") add_scope(region);  // also "xx00yy", directly under a province
   }
 
   auto eval = [&](const CondRec& c) -> uint8_t {
