@@ -21,74 +21,6 @@ namespace {
 constexpr char kMagic[8] = {'P', 'M', 'S', 'N', 'A', 'P', 0x1A, '\n'};
 constexpr uint32_t kVersion = 1;
 
-// Checksum64 (framing.h) computed over data given in pieces: equal to Checksum64 of the
-// concatenation.
-class ChecksumStream {
- public:
-  void Update(const char* p, size_t n) {
-    total_ += n;
-    if (pending_ > 0) {
-      const size_t take = std::min(n, sizeof buf_ - pending_);
-      std::memcpy(buf_ + pending_, p, take);
-      pending_ += take;
-      p += take;
-      n -= take;
-      if (pending_ < sizeof buf_) return;
-      Lanes(buf_);
-      pending_ = 0;
-    }
-    while (n >= 32) {
-      Lanes(p);
-      p += 32;
-      n -= 32;
-    }
-    std::memcpy(buf_, p, n);
-    pending_ = n;
-  }
-  uint64_t Finish() const {
-    uint64_t h = Rotl(a_, 1) + Rotl(b_, 7) + Rotl(c_, 12) + Rotl(d_, 18) + total_;
-    const char* p = buf_;
-    size_t n = pending_;
-    while (n >= 8) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      h = Rotl(h ^ Round(0, w), 27) * kP1 + kP3;
-      p += 8;
-      n -= 8;
-    }
-    while (n > 0) {
-      h = Rotl(h ^ (static_cast<unsigned char>(*p) * kP3), 11) * kP1;
-      ++p;
-      --n;
-    }
-    h ^= h >> 33;
-    h *= kP2;
-    h ^= h >> 29;
-    h *= kP3;
-    return h ^ (h >> 32);
-  }
-
- private:
-  static constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL;
-  static constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4FULL;
-  static constexpr uint64_t kP3 = 0x165667B19E3779F9ULL;
-  static uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-  static uint64_t Round(uint64_t acc, uint64_t v) { return Rotl(acc + v * kP2, 31) * kP1; }
-  void Lanes(const char* p) {
-    uint64_t w[4];
-    std::memcpy(w, p, 32);
-    a_ = Round(a_, w[0]);
-    b_ = Round(b_, w[1]);
-    c_ = Round(c_, w[2]);
-    d_ = Round(d_, w[3]);
-  }
-
-  uint64_t a_ = kP1 + kP2, b_ = kP2, c_ = 0, d_ = 0 - kP1;
-  uint64_t total_ = 0;
-  char buf_[32];
-  size_t pending_ = 0;
-};
-
 // Collects the snapshot in memory.
 class StringSink {
  public:
@@ -106,7 +38,7 @@ class FdSink {
  public:
   explicit FdSink(int fd) : fd_(fd), buffer_(new char[kBuffer]) {}
   void Append(const char* p, size_t n) {
-    sum_.Update(p, n);
+    sum_.Update(absl::string_view(p, n));
     if (!error_.empty()) return;
     if (used_ + n > kBuffer) {
       Flush();
@@ -148,7 +80,7 @@ class FdSink {
   int fd_;
   std::unique_ptr<char[]> buffer_;
   size_t used_ = 0;
-  ChecksumStream sum_;
+  Checksum64Stream sum_;
   std::string error_;
 };
 

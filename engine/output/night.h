@@ -113,20 +113,6 @@ absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const Stre
 absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previous, ByteSink* sink,
                               const StreamOptions& options = {});
 
-// Checksum64 (engine/util/framing.h) of bytes given in pieces.
-class Checksum64Stream {
- public:
-  void Update(absl::string_view data);
-  uint64_t Finish() const;
-
- private:
-  uint64_t lanes_[4] = {0x9E3779B185EBCA87ULL + 0xC2B2AE3D27D4EB4FULL, 0xC2B2AE3D27D4EB4FULL, 0,
-                        0 - 0x9E3779B185EBCA87ULL};
-  char tail_[32];
-  size_t tail_size_ = 0;
-  uint64_t total_ = 0;
-};
-
 }  // namespace polmatch
 
 #endif  // POLMATCH_OUTPUT_NIGHT_H_

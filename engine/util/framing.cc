@@ -18,20 +18,43 @@ uint64_t Round(uint64_t acc, uint64_t v) { return Rotl(acc + v * kP2, 31) * kP1;
 }  // namespace
 
 uint64_t Checksum64(absl::string_view data) {
+  Checksum64Stream sum;
+  sum.Update(data);
+  return sum.Finish();
+}
+
+void Checksum64Stream::Update(absl::string_view data) {
+  total_ += data.size();
   const char* p = data.data();
   size_t n = data.size();
-  uint64_t a = kP1 + kP2, b = kP2, c = 0, d = 0 - kP1;
-  while (n >= 32) {
+  auto block = [&](const char* q) {
     uint64_t w[4];
-    std::memcpy(w, p, 32);
-    a = Round(a, w[0]);
-    b = Round(b, w[1]);
-    c = Round(c, w[2]);
-    d = Round(d, w[3]);
+    std::memcpy(w, q, 32);
+    for (int i = 0; i < 4; ++i) lanes_[i] = Round(lanes_[i], w[i]);
+  };
+  if (tail_size_ > 0) {
+    const size_t take = std::min(n, 32 - tail_size_);
+    std::memcpy(tail_ + tail_size_, p, take);
+    tail_size_ += take;
+    p += take;
+    n -= take;
+    if (tail_size_ < 32) return;
+    block(tail_);
+    tail_size_ = 0;
+  }
+  while (n >= 32) {
+    block(p);
     p += 32;
     n -= 32;
   }
-  uint64_t h = Rotl(a, 1) + Rotl(b, 7) + Rotl(c, 12) + Rotl(d, 18) + data.size();
+  std::memcpy(tail_, p, n);
+  tail_size_ = n;
+}
+
+uint64_t Checksum64Stream::Finish() const {
+  uint64_t h = Rotl(lanes_[0], 1) + Rotl(lanes_[1], 7) + Rotl(lanes_[2], 12) + Rotl(lanes_[3], 18) + total_;
+  const char* p = tail_;
+  size_t n = tail_size_;
   while (n >= 8) {
     uint64_t w;
     std::memcpy(&w, p, 8);
