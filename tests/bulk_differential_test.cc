@@ -4,6 +4,8 @@
 // regions and industries), evaluated by BulkMatcher and by ReferenceMatcher::EvaluateAll; every
 // (firm, policy) status and benefit must agree.
 #include <cstdint>
+#include <sstream>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <string>
@@ -18,6 +20,7 @@
 #include "engine/match/policy_index.h"
 #include "engine/match/reference.h"
 #include "engine/util/dates.h"
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -42,7 +45,8 @@ const char* const kRuleIndustries[] = {"C", "C13", "C26", "C261", "C2611", "I", 
 
 class Gen {
  public:
-  Gen(uint64_t seed, absl::CivilDay as_of) : rng_(seed), as_of_(as_of), tax_(RealTaxonomy()) {}
+  Gen(uint64_t seed, absl::CivilDay as_of, const Taxonomy& tax = RealTaxonomy())
+      : rng_(seed), as_of_(as_of), tax_(tax) {}
 
   uint64_t Next() { return rng_(); }
   int Uniform(int n) { return static_cast<int>(rng_() % static_cast<uint64_t>(n)); }
@@ -106,7 +110,12 @@ class Gen {
         if (has_to) grant->set_valid_to(FormatDate(as_of_ + to));
       }
     }
-    return MakeFirm(p);
+    absl::StatusOr<Firm> firm = FirmFromProfile(p, tax_);
+    if (!firm.ok()) {
+      ADD_FAILURE() << firm.status();
+      return MakeFirm(p);
+    }
+    return std::move(*firm);
   }
 
   // ---- expressions --------------------------------------------------------------------------
@@ -472,15 +481,51 @@ TEST(BulkDifferentialTest, SeveralBlocks) {
             << ", not selected " << stats.by_status[NOT_SELECTED] << ")\n";
 }
 
+// The real tag library with 60 more tags in front, so that it has more than 64 tags and most real
+// tags have ids ≥ 64: the policy index's multi-word held-tag vector and its fallbacks (no masks
+// for tags ≥ 64, tag or/and as generic conditions) are exercised.
+const Taxonomy& WideTaxonomy() {
+  static const Taxonomy* wide = [] {
+    auto read = [](const std::string& name, google::protobuf::Message* m) {
+      std::ifstream in(testing::RulesDir() + "/taxonomy/" + name);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!google::protobuf::TextFormat::ParseFromString(text.str(), m)) std::abort();
+    };
+    TagLibrary real, lib;
+    CodeList regions, industries;
+    read("tags.textproto", &real);
+    read("regions.textproto", &regions);
+    read("industries.textproto", &industries);
+    lib = real;
+    lib.clear_tag();
+    for (int i = 0; i < 60; ++i) {
+      TagDef* t = lib.add_tag();
+      t->set_id(absl::StrCat("aa.pad", i));
+      t->set_name(absl::StrCat("填充标签", i));
+      t->set_actionable(i % 2 == 0);
+    }
+    for (const TagDef& t : real.tag()) *lib.add_tag() = t;
+    Diagnostics diags;
+    absl::StatusOr<Taxonomy> t = Taxonomy::FromProtos(lib, regions, industries, &diags);
+    if (!t.ok()) {
+      std::cerr << t.status() << "\n";
+      std::abort();
+    }
+    return new Taxonomy(std::move(*t));
+  }();
+  return *wide;
+}
+
 // The single-firm policy index (scope lists, tag/fact prefilter, compiled conditions, early exit)
 // against the reference evaluator firm by firm, on the same random catalogs: every status and
 // benefit, exclusive groups applied (limits rank across firms and are not the index's).
-TEST(PolicyIndexDifferentialTest, EqualsTheReferenceFirmByFirm) {
-  auto taxonomy = std::make_shared<const Taxonomy>(RealTaxonomy());
-  int64_t pairs = 0, applicable = 0;
-  for (uint64_t seed = 201; seed <= 216; ++seed) {
+void CheckPolicyIndex(const Taxonomy& tax, uint64_t first_seed, uint64_t last_seed, int64_t* pairs,
+                      int64_t* applicable) {
+  auto taxonomy = std::make_shared<const Taxonomy>(tax);
+  for (uint64_t seed = first_seed; seed <= last_seed; ++seed) {
     const absl::CivilDay as_of = absl::CivilDay(2023, 6, 15) + static_cast<int>(seed % 7) * 37;
-    Gen gen(seed, as_of);
+    Gen gen(seed, as_of, *taxonomy);
     PolicyCatalog msg;
     for (int i = 0; i < 200; ++i) {
       Policy p = gen.RandomPolicy(i);
@@ -507,8 +552,8 @@ TEST(PolicyIndexDifferentialTest, EqualsTheReferenceFirmByFirm) {
         ASSERT_NE(hits[k].outcome.status, INELIGIBLE);
         got[hits[k].policy] = hits[k].outcome;
       }
-      for (size_t p = 0; p < want.size(); ++p, ++pairs) {
-        applicable += want[p].status != INELIGIBLE;
+      for (size_t p = 0; p < want.size(); ++p, ++*pairs) {
+        *applicable += want[p].status != INELIGIBLE;
         if (want[p] == got[p]) continue;
         ADD_FAILURE() << "seed " << seed << " as_of " << FormatDate(as_of) << "\npolicy "
                       << catalog->policies()[p].policy.DebugString() << "firm "
@@ -519,8 +564,22 @@ TEST(PolicyIndexDifferentialTest, EqualsTheReferenceFirmByFirm) {
       }
     }
   }
+}
+
+TEST(PolicyIndexDifferentialTest, EqualsTheReferenceFirmByFirm) {
+  int64_t pairs = 0, applicable = 0;
+  CheckPolicyIndex(RealTaxonomy(), 201, 216, &pairs, &applicable);
   EXPECT_EQ(pairs, 16 * 200 * 400);
   EXPECT_GT(applicable, pairs / 20);  // not vacuous
+  std::cout << "pairs: " << pairs << " (not ineligible " << applicable << ")\n";
+}
+
+TEST(PolicyIndexDifferentialTest, MoreThan64Tags) {
+  ASSERT_GT(WideTaxonomy().num_tags(), 64);
+  int64_t pairs = 0, applicable = 0;
+  CheckPolicyIndex(WideTaxonomy(), 301, 304, &pairs, &applicable);
+  EXPECT_EQ(pairs, 4 * 200 * 400);
+  EXPECT_GT(applicable, pairs / 20);
   std::cout << "pairs: " << pairs << " (not ineligible " << applicable << ")\n";
 }
 
