@@ -1,11 +1,13 @@
 // Single-firm latency through the embedded API (BENCH.md: warm p50/p99), one thread, over random
 // registered firms of a snapshot.
 // usage: polmatch_latency RULES_DIR SNAPSHOT [QUERIES] [AS_OF] [statuses]
-// ("statuses" measures MatchStatuses only, e.g. under perf).
+// ("statuses" measures MatchStatuses only, e.g. under perf; POLMATCH_IN_PLACE=1 loads the
+// snapshot in place, EngineOptions::snapshot_in_place).
 #include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
   polmatch::EngineOptions options;
   options.rules_dir = argv[1];
   options.snapshot_path = argv[2];
+  options.snapshot_in_place = getenv("POLMATCH_IN_PLACE") != nullptr;  // measure both loads
   const auto t0 = std::chrono::steady_clock::now();
   auto engine = polmatch::Engine::Create(options);
   if (!engine.ok()) {

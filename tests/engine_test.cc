@@ -103,6 +103,36 @@ TEST_F(EngineTest, MatchExplainEvaluate) {
   EXPECT_EQ((*engine)->GetPolicy("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
+// snapshot_in_place: the same answers, and a snapshot replaced by a rename (as `index` does) does
+// not disturb the engine that has the old one mapped; Reload() picks up the new one.
+TEST_F(EngineTest, SnapshotInPlace) {
+  EngineOptions options = Options("rules_a");
+  options.snapshot_in_place = true;
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  absl::StatusOr<std::unique_ptr<Engine>> copied = Engine::Create(Options("rules_a"));
+  ASSERT_TRUE(copied.ok());
+  absl::StatusOr<std::vector<PolicyMatch>> a = (*engine)->MatchStatuses(codes_[2], as_of_);
+  absl::StatusOr<std::vector<PolicyMatch>> b = (*copied)->MatchStatuses(codes_[2], as_of_);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t i = 0; i < a->size(); ++i) {
+    EXPECT_EQ((*a)[i].policy, (*b)[i].policy);
+    EXPECT_EQ((*a)[i].status, (*b)[i].status);
+    EXPECT_EQ((*a)[i].benefit_fen, (*b)[i].benefit_fen);
+  }
+  // A new registry of one firm renamed over the file.
+  FirmProfile p = testing::MakeProfile("441502", 900);
+  absl::StatusOr<FirmStore> one = FirmStore::Build({testing::MakeFirm(p)}, testing::RealTaxonomy());
+  ASSERT_TRUE(one.ok());
+  ASSERT_TRUE(WriteSnapshotFile(snapshot_, *one, testing::RealTaxonomy()).ok());
+  EXPECT_EQ((*engine)->num_firms(), 3u);
+  EXPECT_TRUE((*engine)->MatchStatuses(codes_[2], as_of_).ok());
+  ASSERT_TRUE((*engine)->Reload(options).ok());
+  EXPECT_EQ((*engine)->num_firms(), 1u);
+  EXPECT_FALSE((*engine)->MatchStatuses(codes_[2], as_of_).ok());
+}
+
 TEST_F(EngineTest, Errors) {
   EngineOptions bad = Options("rules_a");
   bad.rules_dir = (root_ / "missing").string();

@@ -170,7 +170,9 @@ absl::StatusOr<std::shared_ptr<const State>> LoadState(const EngineOptions& opti
   auto state = std::make_shared<State>(std::move(*catalog));
   state->options = options;
   if (!options.snapshot_path.empty()) {
-    absl::StatusOr<FirmStore> store = ReadSnapshotFile(options.snapshot_path, state->catalog.taxonomy());
+    absl::StatusOr<FirmStore> store =
+        ReadSnapshotFile(options.snapshot_path, state->catalog.taxonomy(),
+                         options.snapshot_in_place ? SnapshotLoad::kInPlace : SnapshotLoad::kCopy);
     if (!store.ok()) return store.status();
     state->store = std::move(*store);
   }

@@ -14,6 +14,11 @@ struct EngineOptions {
   std::string rules_dir;
   // A snapshot written by `polmatch index`. Empty: no registry (only Evaluate() of profiles).
   std::string snapshot_path;
+  // Use the snapshot file in place (mapped; its columns are not copied): a faster Create and
+  // Reload and no second copy in memory, on the condition that the file is never modified in place
+  // while the engine uses it — replace it with a new file and a rename, as `polmatch index` does.
+  // Default: the columns are copied, and the engine does not depend on the file afterwards.
+  bool snapshot_in_place = false;
   // Threads used to place a firm within a policy's `limit` (which ranks the whole registry).
   int limit_threads = 2;
   // Largest firm profile accepted by Evaluate(), in facts + tags (a request-size guard).
