@@ -91,10 +91,7 @@ absl::StatusOr<FirmStore> FirmStore::Build(const std::vector<Firm>& firms,
                 industry_codes[i].size());
   }
 
-  struct Grant {
-    uint32_t tag, row;
-    int32_t from, to;
-  };
+  using Grant = GrantEntry;
   std::vector<Grant> grants;
   for (uint32_t row = 0; row < n; ++row) {
     const Firm& f = firms[order[row]];
@@ -131,17 +128,7 @@ absl::StatusOr<FirmStore> FirmStore::Build(const std::vector<Firm>& firms,
   std::sort(grants.begin(), grants.end(), [](const Grant& a, const Grant& b) {
     return std::tie(a.tag, a.row, a.from, a.to) < std::tie(b.tag, b.row, b.from, b.to);
   });
-  s.grant_begin_.assign(s.num_tags_ + 1, 0);
-  for (const Grant& g : grants) ++s.grant_begin_[g.tag + 1];
-  for (int t = 0; t < s.num_tags_; ++t) s.grant_begin_[t + 1] += s.grant_begin_[t];
-  s.grant_rows_.reserve(grants.size());
-  s.grant_from_.reserve(grants.size());
-  s.grant_to_.reserve(grants.size());
-  for (const Grant& g : grants) {
-    s.grant_rows_.push_back(g.row);
-    s.grant_from_.push_back(g.from);
-    s.grant_to_.push_back(g.to);
-  }
+  s.SetGrants(grants);
 
   s.rows_by_code_.resize(n);
   std::iota(s.rows_by_code_.begin(), s.rows_by_code_.end(), 0);
@@ -348,10 +335,7 @@ absl::StatusOr<FirmStore> FirmStore::BuildFromTable(const FirmTable& t, const Ta
     }
   });
 
-  struct Grant {
-    uint32_t tag, row;
-    int32_t from, to;
-  };
+  using Grant = GrantEntry;
   std::vector<Grant> grants;
   grants.reserve(t.grants().size());
   for (const FirmTable::Grant& g : t.grants()) grants.push_back({g.tag, row_of_slot[g.row], g.from, g.to});
@@ -361,17 +345,7 @@ absl::StatusOr<FirmStore> FirmStore::BuildFromTable(const FirmTable& t, const Ta
         return std::tie(a.tag, a.row, a.from, a.to) < std::tie(b.tag, b.row, b.from, b.to);
       },
       threads);
-  s.grant_begin_.assign(s.num_tags_ + 1, 0);
-  for (const Grant& g : grants) ++s.grant_begin_[g.tag + 1];
-  for (int k = 0; k < s.num_tags_; ++k) s.grant_begin_[k + 1] += s.grant_begin_[k];
-  s.grant_rows_.reserve(grants.size());
-  s.grant_from_.reserve(grants.size());
-  s.grant_to_.reserve(grants.size());
-  for (const Grant& g : grants) {
-    s.grant_rows_.push_back(g.row);
-    s.grant_from_.push_back(g.from);
-    s.grant_to_.push_back(g.to);
-  }
+  s.SetGrants(grants);
   return s;
 }
 
@@ -405,6 +379,20 @@ std::optional<Decimal> FirmStore::fact(uint32_t row, FactId id) const {
 TagGrantColumn FirmStore::grants(TagId id) const {
   const uint32_t b = grant_begin_[id.value], e = grant_begin_[id.value + 1];
   return {grant_rows_.data() + b, grant_from_.data() + b, grant_to_.data() + b, size_t{e - b}};
+}
+
+void FirmStore::SetGrants(const std::vector<GrantEntry>& sorted) {
+  grant_begin_.assign(num_tags_ + 1, 0);
+  for (const GrantEntry& g : sorted) ++grant_begin_[g.tag + 1];
+  for (int t = 0; t < num_tags_; ++t) grant_begin_[t + 1] += grant_begin_[t];
+  grant_rows_.reserve(sorted.size());
+  grant_from_.reserve(sorted.size());
+  grant_to_.reserve(sorted.size());
+  for (const GrantEntry& g : sorted) {
+    grant_rows_.push_back(g.row);
+    grant_from_.push_back(g.from);
+    grant_to_.push_back(g.to);
+  }
 }
 
 Firm FirmStore::ToFirm(uint32_t row) const {

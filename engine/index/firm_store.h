@@ -144,6 +144,13 @@ class FirmStore {
 
  private:
   friend struct SnapshotCodec;  // snapshot.cc reads and writes the columns below
+
+  struct GrantEntry {
+    uint32_t tag, row;
+    int32_t from, to;
+  };
+  // Fills the grant columns from grants sorted by (tag, row, from, to).
+  void SetGrants(const std::vector<GrantEntry>& sorted);
   static constexpr size_t kIndustryWidth = 8;
   static constexpr size_t kRegionWidth = 6;
 

@@ -5,10 +5,13 @@
 
 #include "engine/expr/eval.h"
 #include "engine/index/firm_store.h"
+#include "engine/match/plan_eval.h"
 #include "engine/taxonomy/taxonomy.h"
 
 namespace polmatch {
 namespace {
+
+using plan_internal::CompareRaw;
 
 // Three-valued results, as stored in the memo.
 constexpr uint8_t kFalse = 0, kTrue = 1, kUnknown = 2;
@@ -25,17 +28,6 @@ Op Flip(Op op) {
   }
 }
 
-bool CompareRaw(Op op, int64_t a, int64_t b) {
-  switch (op) {
-    case Op::kLt: return a < b;
-    case Op::kLe: return a <= b;
-    case Op::kGt: return a > b;
-    case Op::kGe: return a >= b;
-    case Op::kEq: return a == b;
-    case Op::kNe: return a != b;
-    default: return false;
-  }
-}
 
 // The region a top-level `region under "X"` condition requires ("" = none): see policy_index.h.
 std::string RegionScope(const CompiledPolicy& p) {
