@@ -221,14 +221,10 @@ class EngineImpl : public Engine {
   absl::StatusOr<FirmMatches> Match(absl::string_view credit_code,
                                     absl::CivilDay as_of) const override {
     const std::shared_ptr<const State> s = Current();
-    absl::StatusOr<uint32_t> row = Registered(*s, credit_code);
-    if (!row.ok()) return row.status();
-    const Firm firm = s->ReadRow(*row, /*identity=*/true);
-    const FirmView view(firm, s->catalog.taxonomy(), as_of);
-    std::vector<PolicyHit> hits;
-    s->index->Match(view, &hits);
-    s->ApplyLimits(*row, as_of, hits);
-    return ExplainFirm(s->catalog, view, s->Dense(std::move(hits)), /*trace_ineligible=*/false);
+    absl::StatusOr<Answer> a = Answered(*s, credit_code, as_of);
+    if (!a.ok()) return a.status();
+    const FirmView view(a->firm, s->catalog.taxonomy(), as_of);
+    return ExplainFirm(s->catalog, view, s->Dense(std::move(a->hits)), /*trace_ineligible=*/false);
   }
 
   absl::StatusOr<std::vector<PolicyMatch>> MatchStatuses(absl::string_view credit_code,
@@ -268,15 +264,11 @@ class EngineImpl : public Engine {
     const std::shared_ptr<const State> s = Current();
     const int p = s->catalog.IndexOf(policy_id);
     if (p < 0) return absl::NotFoundError(absl::StrCat("unknown policy ", policy_id));
-    absl::StatusOr<uint32_t> row = Registered(*s, credit_code);
-    if (!row.ok()) return row.status();
-    const Firm firm = s->ReadRow(*row, /*identity=*/true);
-    const FirmView view(firm, s->catalog.taxonomy(), as_of);
-    std::vector<PolicyHit> hits;
-    s->index->Match(view, &hits);
-    s->ApplyLimits(*row, as_of, hits);
+    absl::StatusOr<Answer> a = Answered(*s, credit_code, as_of);
+    if (!a.ok()) return a.status();
+    const FirmView view(a->firm, s->catalog.taxonomy(), as_of);
     Outcome outcome;  // INELIGIBLE unless listed
-    for (PolicyHit& h : hits) {
+    for (PolicyHit& h : a->hits) {
       if (h.policy == p) outcome = std::move(h.outcome);
     }
     return ExplainOutcome(s->catalog.policies()[p], s->catalog.taxonomy(), view, outcome);
@@ -304,6 +296,21 @@ class EngineImpl : public Engine {
 
  private:
   std::shared_ptr<const State> Current() const { return std::atomic_load(&state_); }
+
+  // A registered firm (with its code and name) and its outcomes, limits applied.
+  struct Answer {
+    Firm firm;
+    std::vector<PolicyHit> hits;
+  };
+  static absl::StatusOr<Answer> Answered(const State& s, absl::string_view credit_code,
+                                         absl::CivilDay as_of) {
+    absl::StatusOr<uint32_t> row = Registered(s, credit_code);
+    if (!row.ok()) return row.status();
+    Answer a{s.ReadRow(*row, /*identity=*/true), {}};
+    s.index->Match(FirmView(a.firm, s.catalog.taxonomy(), as_of), &a.hits);
+    s.ApplyLimits(*row, as_of, a.hits);
+    return a;
+  }
 
   // The store row of a registered firm.
   static absl::StatusOr<uint32_t> Registered(const State& s, absl::string_view credit_code) {

@@ -318,44 +318,44 @@ struct SnapshotCodec {
                         ntags == static_cast<uint32_t>(tax.num_tags());
     for (uint32_t i = 0; same_library && i < nfacts; ++i) same_library = fact_ids[i] == tax.fact(FactId(i)).id;
     for (uint32_t i = 0; same_library && i < ntags; ++i) same_library = tag_ids[i] == tax.tag(TagId(i)).id;
-    if (same_library) {  // the common case: the columns as they are (views of a mapped file)
-      s.fact_raw_ = std::move(fact_raw);
-      s.fact_known_ = std::move(fact_known);
-      s.grant_begin_ = std::move(grant_begin);
-      s.grant_rows_ = std::move(grant_rows);
-      s.grant_from_ = std::move(grant_from);
-      s.grant_to_ = std::move(grant_to);
-      return s;
-    }
-    std::vector<int64_t> new_raw(size_t(s.num_facts_) * padded, 0);
-    std::vector<uint64_t> new_known(size_t(s.num_facts_) * words, 0);
-    for (int f = 0; f < s.num_facts_; ++f) {
-      auto it = fact_at.find(tax.fact(FactId(f)).id);
-      if (it == fact_at.end()) continue;  // a fact added since: unknown for every firm
-      std::memcpy(&new_raw[size_t(f) * padded], raw.data() + size_t(it->second) * padded,
-                  padded * sizeof(int64_t));
-      std::memcpy(&new_known[size_t(f) * words], known.data() + size_t(it->second) * words,
-                  words * sizeof(uint64_t));
-    }
-    std::vector<uint32_t> new_begin(1, 0), new_rows;
-    std::vector<int32_t> new_from, new_to;
-    for (int t = 0; t < s.num_tags_; ++t) {
-      auto it = tag_at.find(tax.tag(TagId(t)).id);
-      if (it != tag_at.end()) {
-        for (uint32_t g = gbegin[it->second]; g < gbegin[it->second + 1]; ++g) {
-          new_rows.push_back(grows[g]);
-          new_from.push_back(gfrom[g]);
-          new_to.push_back(gto[g]);
-        }
+    if (!same_library) {  // a tag library with facts or tags added or reordered since: remap by id
+      std::vector<int64_t> new_raw(size_t(s.num_facts_) * padded, 0);
+      std::vector<uint64_t> new_known(size_t(s.num_facts_) * words, 0);
+      for (int f = 0; f < s.num_facts_; ++f) {
+        auto it = fact_at.find(tax.fact(FactId(f)).id);
+        if (it == fact_at.end()) continue;  // a fact added since: unknown for every firm
+        std::memcpy(&new_raw[size_t(f) * padded], raw.data() + size_t(it->second) * padded,
+                    padded * sizeof(int64_t));
+        std::memcpy(&new_known[size_t(f) * words], known.data() + size_t(it->second) * words,
+                    words * sizeof(uint64_t));
       }
-      new_begin.push_back(static_cast<uint32_t>(new_rows.size()));
+      std::vector<uint32_t> new_begin(1, 0), new_rows;
+      std::vector<int32_t> new_from, new_to;
+      for (int t = 0; t < s.num_tags_; ++t) {
+        auto it = tag_at.find(tax.tag(TagId(t)).id);
+        if (it != tag_at.end()) {
+          for (uint32_t g = gbegin[it->second]; g < gbegin[it->second + 1]; ++g) {
+            new_rows.push_back(grows[g]);
+            new_from.push_back(gfrom[g]);
+            new_to.push_back(gto[g]);
+          }
+        }
+        new_begin.push_back(static_cast<uint32_t>(new_rows.size()));
+      }
+      fact_raw = std::move(new_raw);
+      fact_known = std::move(new_known);
+      grant_begin = std::move(new_begin);
+      grant_rows = std::move(new_rows);
+      grant_from = std::move(new_from);
+      grant_to = std::move(new_to);
     }
-    s.fact_raw_ = std::move(new_raw);
-    s.fact_known_ = std::move(new_known);
-    s.grant_begin_ = std::move(new_begin);
-    s.grant_rows_ = std::move(new_rows);
-    s.grant_from_ = std::move(new_from);
-    s.grant_to_ = std::move(new_to);
+    // In the common case, the columns as they are (views of a mapped file).
+    s.fact_raw_ = std::move(fact_raw);
+    s.fact_known_ = std::move(fact_known);
+    s.grant_begin_ = std::move(grant_begin);
+    s.grant_rows_ = std::move(grant_rows);
+    s.grant_from_ = std::move(grant_from);
+    s.grant_to_ = std::move(grant_to);
     return s;
   }
 };

@@ -21,18 +21,6 @@ namespace {
 using ingest_internal::IngestTally;
 using ingest_internal::LineReader;
 
-FirmFormat FormatByExtension(absl::string_view name) {
-  const size_t dot = name.rfind('.');
-  const size_t slash = name.rfind('/');
-  if (dot == absl::string_view::npos || (slash != absl::string_view::npos && dot < slash)) {
-    return FirmFormat::kAuto;
-  }
-  const std::string ext = absl::AsciiStrToLower(name.substr(dot + 1));
-  if (ext == "jsonl" || ext == "ndjson" || ext == "json") return FirmFormat::kJsonLines;
-  if (ext == "csv") return FirmFormat::kCsv;
-  return FirmFormat::kAuto;
-}
-
 // JSON Lines if the first non-blank byte is '{', else CSV. Leading blank lines are consumed (both
 // readers skip them); the first non-blank line is left to be read again.
 FirmFormat SniffFormat(LineReader& lines) {
@@ -75,6 +63,18 @@ CreditCodeKey KeyOf(const std::string& code) {
 }
 
 }  // namespace
+
+FirmFormat FormatByExtension(absl::string_view name) {
+  const size_t dot = name.rfind('.');
+  const size_t slash = name.rfind('/');
+  if (dot == absl::string_view::npos || (slash != absl::string_view::npos && dot < slash)) {
+    return FirmFormat::kAuto;
+  }
+  const std::string ext = absl::AsciiStrToLower(name.substr(dot + 1));
+  if (ext == "jsonl" || ext == "ndjson" || ext == "json") return FirmFormat::kJsonLines;
+  if (ext == "csv") return FirmFormat::kCsv;
+  return FirmFormat::kAuto;
+}
 
 std::string Rejection::ToString() const { return absl::StrCat(file, ":", line, ": ", reason); }
 

@@ -55,6 +55,9 @@ enum class FirmFormat {
   kCsv,        // RFC 4180 with a header row
 };
 
+// The format a file's name says (.jsonl/.ndjson/.json, .csv; case-insensitive), else kAuto.
+FirmFormat FormatByExtension(absl::string_view name);
+
 // Parses one JSON object into a FirmProfile with protobuf's JSON parser (snake_case and
 // lowerCamelCase field names; unknown fields are errors). Fact values may be JSON numbers, kept
 // exactly as written (12345.675 becomes "12345.675", never a double), decimal strings, or null

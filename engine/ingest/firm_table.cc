@@ -548,18 +548,6 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, const Taxono
   return absl::OkStatus();
 }
 
-FirmFormat FormatByExtension(absl::string_view name) {
-  const size_t dot = name.rfind('.');
-  const size_t slash = name.rfind('/');
-  if (dot == absl::string_view::npos || (slash != absl::string_view::npos && dot < slash)) {
-    return FirmFormat::kAuto;
-  }
-  const std::string ext = absl::AsciiStrToLower(name.substr(dot + 1));
-  if (ext == "jsonl" || ext == "ndjson" || ext == "json") return FirmFormat::kJsonLines;
-  if (ext == "csv") return FirmFormat::kCsv;
-  return FirmFormat::kAuto;
-}
-
 // As ReadFirms decides kAuto: by extension, else JSON Lines if the first non-blank line starts
 // with '{' (after blanks). Unreadable files are left for ReadFirms to report.
 FirmFormat DetectFormat(const std::string& path) {
