@@ -55,13 +55,19 @@ int main(int argc, char** argv) {
     codes.emplace_back(store->credit_code(static_cast<uint32_t>(rng() % store->num_rows())));
   }
   store = absl::UnknownError("released");
+  // Work counters of each query of the last run (MatchStatuses only), to show what the slow
+  // tail is made of.
+  std::vector<polmatch::PolicyIndex::Stats> per_query;
   auto run = [&](const char* what, auto&& query) {
     for (int i = 0; i < std::min(queries, 1000); ++i) query(codes[i]);  // warm up
+    per_query.clear();
     std::vector<double> us, sizes;
     us.reserve(codes.size());
     size_t applied = 0;
     const std::clock_t cpu0 = std::clock();
     for (const std::string& code : codes) {
+      static const bool twice = getenv("TWICE") != nullptr;
+      if (twice) query(code);
       const auto a = std::chrono::steady_clock::now();
       const size_t n = query(code);
       applied += n;
@@ -74,6 +80,27 @@ int main(int argc, char** argv) {
                 static_cast<double>(applied) / us.size());
     std::printf("%-14s results per query p50 %.0f p99 %.0f max %.0f\n", "", Percentile(sizes, 0.5),
                 Percentile(sizes, 0.99), Percentile(sizes, 1.0));
+    if (per_query.size() != us.size()) return;
+    // The slowest 1% against the rest: candidates, visits and results per query.
+    std::vector<size_t> order(us.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return us[a] > us[b]; });
+    const size_t tail = std::max<size_t>(1, order.size() / 100);
+    double c[2] = {0, 0}, v[2] = {0, 0}, r[2] = {0, 0}, t[2] = {0, 0}, n[2] = {0, 0};
+    for (size_t j = 0; j < order.size(); ++j) {
+      const int k = j < tail ? 0 : 1;
+      const size_t i = order[j];
+      c[k] += per_query[i].candidates;
+      v[k] += per_query[i].visited;
+      r[k] += sizes[i];
+      t[k] += us[i];
+      n[k] += 1;
+    }
+    if (getenv("SLOWEST")) for (size_t j = 0; j < 5; ++j) std::printf("slow %s %.1f\n", codes[order[j]].c_str(), us[order[j]]);
+    for (int k = 0; k < 2; ++k) {
+      std::printf("%-14s %s: %.1f us, %.0f candidates, %.0f visited, %.0f results per query\n", "",
+                  k == 0 ? "slowest 1%" : "other 99%", t[k] / n[k], c[k] / n[k], v[k] / n[k], r[k] / n[k]);
+    }
   };
   std::printf("engine load %.3f s: %zu firms x %zu policies\n", load_s, (*engine)->num_firms(),
               (*engine)->num_policies());
@@ -81,6 +108,7 @@ int main(int argc, char** argv) {
   run("MatchStatuses", [&](const std::string& code) {
     auto r = (*engine)->MatchStatuses(code, as_of);
     const polmatch::PolicyIndex::Stats stats = polmatch::PolicyIndex::LastStats();
+    per_query.push_back(stats);
     candidates += stats.candidates;
     visits += stats.conditions;
     visited += stats.visited;

@@ -574,6 +574,16 @@ TEST(PolicyIndexDifferentialTest, EqualsTheReferenceFirmByFirm) {
   std::cout << "pairs: " << pairs << " (not ineligible " << applicable << ")\n";
 }
 
+// The portable prefilter (the test above uses the AVX-512 one where the CPU has it).
+TEST(PolicyIndexDifferentialTest, WithoutSimd) {
+  plan_internal::DisableSimdForTesting(true);
+  int64_t pairs = 0, applicable = 0;
+  CheckPolicyIndex(RealTaxonomy(), 221, 228, &pairs, &applicable);
+  plan_internal::DisableSimdForTesting(false);
+  EXPECT_EQ(pairs, 8 * 200 * 400);
+  EXPECT_GT(applicable, pairs / 20);
+}
+
 TEST(PolicyIndexDifferentialTest, MoreThan64Tags) {
   ASSERT_GT(WideTaxonomy().num_tags(), 64);
   int64_t pairs = 0, applicable = 0;

@@ -44,6 +44,7 @@ uint64_t Magnitude(int64_t v) { return v < 0 ? 0 - static_cast<uint64_t>(v) : st
 }  // namespace
 
 void DisableSimdForTesting(bool disabled) { simd_disabled = disabled; }
+bool SimdDisabled() { return simd_disabled.load(std::memory_order_relaxed); }
 
 bool MulRawWide(int64_t a, int64_t b, int64_t* out) {
   const bool negative = (a < 0) != (b < 0);

@@ -61,6 +61,7 @@ inline bool MulRaw(int64_t a, int64_t b, int64_t* out) {
 bool DivRaw(int64_t a, int64_t b, int64_t* out);
 // Forces the portable comparison kernels (tests cover both paths on SIMD machines).
 void DisableSimdForTesting(bool disabled);
+bool SimdDisabled();  // by DisableSimdForTesting (the policy index's prefilter obeys it too)
 bool CompareRaw(Op op, int64_t a, int64_t b);
 int64_t YearsBetweenDays(int64_t from_day, int64_t to_day);
 

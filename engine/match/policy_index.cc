@@ -1,7 +1,11 @@
 #include "engine/match/policy_index.h"
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "engine/expr/eval.h"
 #include "engine/index/firm_store.h"
@@ -11,12 +15,29 @@
 namespace polmatch {
 namespace {
 
-using plan_internal::CompareRaw;
-
 // Three-valued results, as stored in the memo.
 constexpr uint8_t kFalse = 0, kTrue = 1, kUnknown = 2;
 
 uint8_t FromValue(const Value& v) { return v.is_unknown() ? kUnknown : v.boolean ? kTrue : kFalse; }
+
+// A comparison as a mask over the three orders of (a, b): bit 0 a < b, bit 1 a == b, bit 2 a > b.
+constexpr uint8_t OpMask(Op op) {
+  switch (op) {
+    case Op::kLt: return 1;
+    case Op::kLe: return 3;
+    case Op::kGt: return 4;
+    case Op::kGe: return 6;
+    case Op::kEq: return 2;
+    case Op::kNe: return 5;
+    default: return 0;
+  }
+}
+
+// Whether `a op b` holds, for op given as an OpMask; no branches.
+inline bool Compare(uint8_t op_mask, int64_t a, int64_t b) {
+  const int order = (a > b) - (a < b) + 1;
+  return (op_mask >> order) & 1;
+}
 
 Op Flip(Op op) {
   switch (op) {
@@ -44,6 +65,12 @@ std::string RegionScope(const CompiledPolicy& p) {
 // Memo entries are valid when their stamp equals the query's; stamps are unique per thread.
 struct Scratch {
   std::vector<uint64_t> held;
+  std::vector<uint32_t> survivors;   // of one scope list: entry index
+  std::vector<uint8_t> start;        // and the prefilter's false + 2 × unknown count
+  // The policies in force on `in_force_day` in the index `in_force_index`.
+  uint64_t in_force_index = 0;
+  int32_t in_force_day = 0;
+  std::vector<uint64_t> in_force;
   std::vector<uint32_t> stamp;
   std::vector<uint8_t> value;
   uint32_t query = 0;
@@ -70,6 +97,8 @@ Scratch& ThreadScratch() {
 }  // namespace
 
 PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
+  static std::atomic<uint64_t> instances{0};
+  instance_ = ++instances;
   const auto& policies = catalog.policies();
   absl::flat_hash_map<std::string, int> group_index;
   for (const auto& [name, members] : catalog.groups()) {
@@ -79,6 +108,8 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   absl::flat_hash_map<std::string, int> distinct;
   policies_.resize(policies.size());
   std::vector<std::vector<CondRec>> policy_recs(policies.size());
+  std::vector<Prefilter> prefilters;  // by catalog index
+  std::vector<std::string> scopes;    // by catalog index
   for (size_t p = 0; p < policies.size(); ++p) {
     const CompiledPolicy& cp = policies[p];
     PolicyEntry& e = policies_[p];
@@ -110,61 +141,254 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
       if (a.kind != b.kind) return a.kind < b.kind;
       return a.actionable < b.actionable;
     });
-    // Tag conditions go into the prefilter (decided by a few word operations for the whole
-    // scope list); the rest are visited.
+    // Tag conditions and up to two fact comparisons go into the prefilter (decided by a few
+    // word operations per list entry); the rest are visited.
     Prefilter f;
     f.policy = static_cast<int32_t>(p);
     std::vector<CondRec> rest;
+    int facts = 0;
     for (const CondRec& r : recs) {
-      if (r.kind == CondKind::kTag && r.id < 64 && !r.negate) {
+      if (r.kind == CondKind::kTag && r.id < 64) {
         const uint64_t bit = uint64_t{1} << r.id;
-        uint64_t& mask = r.actionable ? f.change_mask : f.fixed_mask;
-        uint64_t& want = r.actionable ? f.change_want : f.fixed_want;
         if (((f.fixed_mask | f.change_mask) & bit) == 0) {
-          mask |= bit;
-          want |= bit;
-          continue;
-        }
-      } else if (r.kind == CondKind::kTag && r.id < 64 && r.negate) {
-        const uint64_t bit = uint64_t{1} << r.id;
-        uint64_t& mask = r.actionable ? f.change_mask : f.fixed_mask;
-        if (((f.fixed_mask | f.change_mask) & bit) == 0) {
-          mask |= bit;  // wanted clear
+          (r.actionable ? f.change_mask : f.fixed_mask) |= bit;
+          if (!r.negate) f.want |= bit;  // else wanted clear
           continue;
         }
       } else if (r.kind == CondKind::kTagAny && !r.negate && f.any_mask == 0) {
         f.any_mask = static_cast<uint64_t>(r.k);
         if (r.actionable) f.flags |= kAnyActionable;
         continue;
-      } else if (r.kind == CondKind::kFactCmp && !r.negate && f.fact_id < 0 && r.id < 64) {
-        f.fact_id = static_cast<int8_t>(r.id);
-        f.fact_op = static_cast<uint8_t>(r.op);
-        f.fact_k = r.k;
-        if (r.actionable) f.flags |= kFactActionable;
+      } else if (r.kind == CondKind::kFactCmp && facts < 2 && r.id < kNoFact && r.op_mask != 0) {
+        f.fact_id[facts] = static_cast<uint8_t>(r.id);
+        f.fact_ops[facts] = static_cast<uint8_t>(r.negate ? 7 & ~r.op_mask : r.op_mask);
+        f.fact_k[facts] = r.k;
+        if (r.actionable) f.flags |= kFactActionable << facts;
+        ++facts;
         continue;
       }
       rest.push_back(r);  // e.g. the same tag twice (`t and not t`): the visit decides
     }
     f.count = static_cast<uint16_t>(rest.size());
     if (scope_rec) f.flags |= kScoped;
-    f.total = static_cast<uint16_t>(recs.size() + (scope_rec ? 1 : 0));
+    if (recs.size() + (scope_rec ? 1 : 0) < 2) f.flags |= kSingle;
+    if (cp.auto_grant()) f.flags |= kAutoGrant;
     recs = std::move(rest);
-    by_scope_[scope].push_back(f);
+    by_scope_[scope];  // the lists are filled below, in catalog order
+    prefilters.push_back(f);
     policy_recs[p] = std::move(recs);
     if (scope_rec) policy_recs[p].push_back(*scope_rec);
+    scopes.push_back(scope);
   }
   // Conditions laid out in the order of the scope lists, so that a firm's visits walk forward
   // through a few contiguous stretches of memory.
+  std::vector<std::vector<int>> members(by_scope_.size());
+  std::vector<ScopeList*> lists;
+  absl::flat_hash_map<std::string, int> list_index;
   for (auto& [scope, list] : by_scope_) {
-    for (Prefilter& f : list) {
+    list_index[scope] = static_cast<int>(lists.size());
+    lists.push_back(&list);
+  }
+  for (size_t p = 0; p < policies.size(); ++p) members[list_index[scopes[p]]].push_back(static_cast<int>(p));
+  const int32_t never = static_cast<int32_t>(policies.size());  // InForce leaves its bit clear
+  benefit_.assign(policies.size(), nullptr);
+  rank_.assign(policies.size(), nullptr);
+  for (size_t l = 0; l < lists.size(); ++l) {
+    for (int p : members[l]) {
+      Prefilter& f = prefilters[p];
       f.first = static_cast<uint32_t>(recs_.size());
-      recs_.insert(recs_.end(), policy_recs[f.policy].begin(), policy_recs[f.policy].end());
-      all_policies_.push_back(f);
+      recs_.insert(recs_.end(), policy_recs[p].begin(), policy_recs[p].end());
+      lists[l]->Add(f);
+      const CompiledPolicy& cp = policies[p];
+      benefit_[p] = cp.benefit ? arena_.Copy(*cp.benefit) : nullptr;
+      rank_[p] = cp.rank_by ? arena_.Copy(*cp.rank_by) : nullptr;
+    }
+    lists[l]->Pad(never);
+  }
+  for (const Prefilter& f : prefilters) all_policies_.Add(f);
+  all_policies_.Pad(never);
+  num_conditions_ = static_cast<int>(distinct.size());
+}
+
+PolicyIndex::NodeArena::~NodeArena() {
+  // The children of arena nodes point into the arena: release them before the blocks go.
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    const size_t n = b + 1 == blocks_.size() ? used_ : kBlock;
+    for (size_t i = 0; i < n; ++i) {
+      for (auto& c : blocks_[b][i].children) c.release();
     }
   }
-  std::sort(all_policies_.begin(), all_policies_.end(),
-            [](const Prefilter& a, const Prefilter& b) { return a.policy < b.policy; });
-  num_conditions_ = static_cast<int>(distinct.size());
+}
+
+Node* PolicyIndex::NodeArena::Next() {
+  if (used_ == kBlock) {
+    blocks_.push_back(std::make_unique<Node[]>(kBlock));
+    used_ = 0;
+  }
+  return &blocks_.back()[used_++];
+}
+
+const Node* PolicyIndex::NodeArena::Copy(const Node& from) {
+  Node* n = Next();
+  n->kind = from.kind;
+  n->type = from.type;
+  n->begin = from.begin;
+  n->end = from.end;
+  n->number = from.number;
+  n->boolean = from.boolean;
+  n->text = from.text;
+  n->op = from.op;
+  n->func = from.func;
+  n->builtin = from.builtin;
+  n->tag = from.tag;
+  n->fact = from.fact;
+  n->date = from.date;
+  n->children.reserve(from.children.size());
+  for (const auto& c : from.children) n->children.emplace_back(const_cast<Node*>(Copy(*c)));
+  return n;
+}
+
+void PolicyIndex::ScopeList::Add(const Prefilter& f) {
+  ++size;
+  fixed_mask.push_back(f.fixed_mask);
+  change_mask.push_back(f.change_mask);
+  want.push_back(f.want);
+  any_mask.push_back(f.any_mask);
+  for (int i = 0; i < 2; ++i) {
+    fact_k[i].push_back(f.fact_k[i]);
+    fact_id[i].push_back(f.fact_id[i]);
+    fact_ops[i].push_back(f.fact_ops[i]);
+  }
+  flags.push_back(f.flags);
+  policy.push_back(f.policy);
+  first.push_back(f.first);
+  count.push_back(f.count);
+}
+
+void PolicyIndex::ScopeList::Pad(int32_t never_in_force) {
+  const uint32_t real = size;
+  Prefilter pad;
+  pad.policy = never_in_force;
+  while (size % 8 != 0) Add(pad);
+  size = real;
+}
+
+// The prefilter's verdict on entry i, without branches: 0xff when INELIGIBLE is certain, else
+// the number of false conditions (0 or 1, then an actionable one) plus 2 × the number of unknown
+// ones (0 to 2).
+inline uint32_t PolicyIndex::Verdict(const ScopeList& l, uint32_t i, const FirmBits& f) {
+  using PI = PolicyIndex;
+  const uint64_t x = f.held0 ^ l.want[i];
+  const uint64_t changes = x & l.change_mask[i];  // the false actionable tag conditions
+  const uint64_t any = l.any_mask[i];
+  const uint32_t flags = l.flags[i];
+  const uint32_t any_false = (any != 0) & ((f.held0 & any) == 0);
+  uint32_t fatal = ((x & l.fixed_mask[i]) != 0) | (any_false & ((flags & PI::kAnyActionable) == 0));
+  uint32_t falses = (changes != 0) + ((changes & (changes - 1)) != 0) + any_false;
+  uint32_t unknowns = 0;
+  for (int k = 0; k < 2; ++k) {
+    const uint8_t id = l.fact_id[k][i];
+    const uint32_t known = (f.fact_known >> id) & 1;
+    const uint32_t is_false = known & !Compare(l.fact_ops[k][i], f.fact_raw[id], l.fact_k[k][i]);
+    fatal |= is_false & ((flags & (PI::kFactActionable << k)) == 0);
+    falses += is_false;
+    unknowns += known ^ 1;
+  }
+  const uint32_t single = (flags & PI::kSingle) != 0;
+  fatal |= (falses > 1) | ((falses != 0) & ((unknowns != 0) | single));
+  const int32_t p = l.policy[i];
+  fatal |= ((f.in_force[p >> 6] >> (p & 63)) & 1) ^ 1;
+  return fatal ? 0xff : falses + 2 * unknowns;
+}
+
+uint32_t PolicyIndex::PrefilterListPortable(const ScopeList& list, const FirmBits& firm,
+                                            uint32_t* survivors, uint8_t* starts) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < list.size; ++i) {
+    const uint32_t verdict = Verdict(list, i, firm);
+    survivors[n] = i;
+    starts[n] = static_cast<uint8_t>(verdict);
+    n += verdict != 0xff;
+  }
+  return n;
+}
+
+#if defined(__x86_64__)
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*: a known false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The same eight entries at a time (Verdict's logic on lane masks).
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyIndex::PrefilterAvx512(
+    const ScopeList& l, const FirmBits& f, uint32_t* survivors, uint8_t* starts) {
+  using PI = PolicyIndex;
+  const __m512i held = _mm512_set1_epi64(static_cast<long long>(f.held0));
+  const __m512i known_bits = _mm512_set1_epi64(static_cast<long long>(f.fact_known));
+  const __m512i one = _mm512_set1_epi64(1);
+  const __m512i lo6 = _mm512_set1_epi64(63);
+  const __m512i any_actionable = _mm512_set1_epi64(PI::kAnyActionable);
+  const __m512i single = _mm512_set1_epi64(PI::kSingle);
+  const __m512i fact_actionable[2] = {_mm512_set1_epi64(PI::kFactActionable),
+                                      _mm512_set1_epi64(PI::kFactActionable << 1)};
+  const __m512i op_bit[3] = {one, _mm512_set1_epi64(2), _mm512_set1_epi64(4)};
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < l.size; i += 8) {  // the padding never survives
+    const __m512i x = _mm512_xor_si512(held, _mm512_loadu_si512(l.want.data() + i));
+    const __m512i changes = _mm512_and_si512(x, _mm512_loadu_si512(l.change_mask.data() + i));
+    const __m512i any = _mm512_loadu_si512(l.any_mask.data() + i);
+    const __m512i flags = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.flags.data() + i)));
+    const __mmask8 any_false = _mm512_test_epi64_mask(any, any) & ~_mm512_test_epi64_mask(held, any);
+    __mmask8 fatal = _mm512_test_epi64_mask(x, _mm512_loadu_si512(l.fixed_mask.data() + i)) |
+                     (any_false & ~_mm512_test_epi64_mask(flags, any_actionable));
+    const __mmask8 c1 = _mm512_test_epi64_mask(changes, changes);
+    const __mmask8 c2 = _mm512_test_epi64_mask(changes, _mm512_sub_epi64(changes, one));
+    __mmask8 fact_false[2], unknown[2];
+    for (int k = 0; k < 2; ++k) {
+      const __m512i id = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.fact_id[k].data() + i)));
+      const __m512i ops = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.fact_ops[k].data() + i)));
+      const __m512i value = _mm512_i64gather_epi64(id, f.fact_raw, 8);
+      const __m512i bound = _mm512_loadu_si512(l.fact_k[k].data() + i);
+      const __mmask8 known = _mm512_test_epi64_mask(_mm512_srlv_epi64(known_bits, id), one);
+      const __mmask8 lt = _mm512_cmplt_epi64_mask(value, bound);
+      const __mmask8 gt = _mm512_cmpgt_epi64_mask(value, bound);
+      const __mmask8 eq = ~(lt | gt);
+      const __mmask8 holds = (lt & _mm512_test_epi64_mask(ops, op_bit[0])) |
+                             (eq & _mm512_test_epi64_mask(ops, op_bit[1])) |
+                             (gt & _mm512_test_epi64_mask(ops, op_bit[2]));
+      fact_false[k] = known & ~holds;
+      unknown[k] = ~known;
+      fatal |= fact_false[k] & ~_mm512_test_epi64_mask(flags, fact_actionable[k]);
+    }
+    const __mmask8 a = any_false, b = fact_false[0], c = fact_false[1];
+    const __mmask8 some_false = c1 | a | b | c;
+    const __mmask8 two_false = c2 | (c1 & (a | b | c)) | (a & (b | c)) | (b & c);
+    const __mmask8 some_unknown = unknown[0] | unknown[1];
+    fatal |= two_false | (some_false & (some_unknown | _mm512_test_epi64_mask(flags, single)));
+    const __m512i policy = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(l.policy.data() + i)));
+    const __m512i words = _mm512_i64gather_epi64(_mm512_srli_epi64(policy, 6), f.in_force, 8);
+    fatal |= ~_mm512_test_epi64_mask(_mm512_srlv_epi64(words, _mm512_and_si512(policy, lo6)), one);
+    uint32_t live = static_cast<uint8_t>(~fatal);
+    while (live != 0) {
+      const int b8 = __builtin_ctz(live);
+      live &= live - 1;
+      survivors[n] = i + b8;
+      starts[n] = static_cast<uint8_t>(((some_false >> b8) & 1) + 2 * (((unknown[0] >> b8) & 1) + ((unknown[1] >> b8) & 1)));
+      ++n;
+    }
+  }
+  // Padding entries are never in force, so every survivor is a real entry.
+  return n;
+}
+#pragma GCC diagnostic pop
+#endif
+
+uint32_t PolicyIndex::PrefilterList(const ScopeList& list, const FirmBits& firm, uint32_t* survivors,
+                                    uint8_t* starts) {
+#if defined(__x86_64__)
+  static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+  if (have && !plan_internal::SimdDisabled()) return PrefilterAvx512(list, firm, survivors, starts);
+#endif
+  return PrefilterListPortable(list, firm, survivors, starts);
 }
 
 PolicyIndex::CondRec PolicyIndex::Compile(const Node& condition) {
@@ -200,17 +424,17 @@ PolicyIndex::CondRec PolicyIndex::Compile(const Node& condition) {
     const Node* b = n->children[1].get();
     if (a->kind == NodeKind::kFact && b->kind == NodeKind::kNumber) {
       c.kind = CondKind::kFactCmp;
-      c.op = n->op;
+      c.op_mask = OpMask(n->op);
       c.id = static_cast<int32_t>(a->fact.value);
       c.k = b->number.raw();
     } else if (a->kind == NodeKind::kNumber && b->kind == NodeKind::kFact) {
       c.kind = CondKind::kFactCmp;
-      c.op = Flip(n->op);
+      c.op_mask = OpMask(Flip(n->op));
       c.id = static_cast<int32_t>(b->fact.value);
       c.k = a->number.raw();
     } else if (a->kind == NodeKind::kFact && b->kind == NodeKind::kFact) {
       c.kind = CondKind::kFactFact;
-      c.op = n->op;
+      c.op_mask = OpMask(n->op);
       c.id = static_cast<int32_t>(a->fact.value);
       c.k = static_cast<int64_t>(b->fact.value);
     }
@@ -228,7 +452,7 @@ PolicyIndex::CondRec PolicyIndex::Compile(const Node& condition) {
   if (c.kind == CondKind::kGeneric) {
     c.negate = 0;  // evaluated whole, `not`s included
     auto [it, added] = generic_by_text_.emplace(condition.ToString(), static_cast<int32_t>(generic_.size()));
-    if (added) generic_.push_back(&condition);
+    if (added) generic_.push_back(arena_.Copy(condition));
     c.id = it->second;
   }
   return c;
@@ -255,7 +479,7 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
   // scope, the scope condition is true and is not visited.
   const absl::string_view region = firm.region;
   const bool in_scope = region.size() == 6;
-  const std::vector<Prefilter>* lists[4];
+  const ScopeList* lists[4];
   int num_lists = 0;
   auto add_scope = [&](absl::string_view code) {
     auto it = by_scope_.find(code);
@@ -292,14 +516,14 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       case CondKind::kFactCmp: {
         const std::optional<Decimal>& f = firm.facts[c.id];
         if (!f) return kUnknown;
-        v = CompareRaw(c.op, f->raw(), c.k) ? kTrue : kFalse;
+        v = Compare(c.op_mask, f->raw(), c.k) ? kTrue : kFalse;
         break;
       }
       case CondKind::kFactFact: {
         const std::optional<Decimal>& a = firm.facts[c.id];
         const std::optional<Decimal>& b = firm.facts[c.k];
         if (!a || !b) return kUnknown;
-        v = CompareRaw(c.op, a->raw(), b->raw()) ? kTrue : kFalse;
+        v = Compare(c.op_mask, a->raw(), b->raw()) ? kTrue : kFalse;
         break;
       }
       case CondKind::kHasFact:
@@ -325,47 +549,40 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     return static_cast<uint8_t>(v ^ c.negate);
   };
 
-  // The firm's facts as the prefilter reads them (fact ids < 64).
-  int64_t fact_raw[64];
-  uint64_t fact_known = 0;
-  for (size_t k = 0; k < firm.facts.size() && k < 64; ++k) {
-    fact_raw[k] = firm.facts[k] ? firm.facts[k]->raw() : 0;
-    if (firm.facts[k]) fact_known |= uint64_t{1} << k;
+  // What the prefilter reads of the firm (fact ids < 63; slot kNoFact is always known).
+  FirmBits bits;
+  bits.held0 = held0;
+  bits.fact_known = uint64_t{1} << kNoFact;
+  for (size_t k = 0; k < firm.facts.size() && k < kNoFact; ++k) {
+    bits.fact_raw[k] = firm.facts[k] ? firm.facts[k]->raw() : 0;
+    bits.fact_known |= uint64_t{firm.facts[k].has_value()} << k;
   }
-  // The prefilter's verdict on a policy's tag conditions and its one fact condition: -1 when
-  // INELIGIBLE is certain, else the number of false conditions (0 or 1, then an actionable one)
-  // plus 2 × the number of unknown ones (0 or 1).
-  auto prefilter = [&](const Prefilter& f) -> int {
-    if ((held0 & f.fixed_mask) != f.fixed_want) return -1;
-    const bool any_false = f.any_mask != 0 && (held0 & f.any_mask) == 0;
-    if (any_false && (f.flags & kAnyActionable) == 0) return -1;
-    const uint64_t changes = (held0 ^ f.change_want) & f.change_mask;  // the false ones
-    if ((changes & (changes - 1)) != 0 || (changes != 0 && any_false)) return -1;  // two or more
-    int falses = (changes != 0 || any_false) ? 1 : 0;
-    if (f.fact_id < 0) return falses;
-    if (((fact_known >> f.fact_id) & 1) == 0) return falses > 0 ? -1 : 2;  // unknown
-    if (CompareRaw(static_cast<Op>(f.fact_op), fact_raw[f.fact_id], f.fact_k)) return falses;
-    return (falses > 0 || (f.flags & kFactActionable) == 0) ? -1 : 1;
-  };
+  bits.in_force = InForce(today).data();
 
-  // One pass over the scope lists: each policy's prefilter, then (if it survives) the visit of
-  // its remaining conditions, which lie in recs_ in the same order as the lists.
+  // Per scope list: the prefilter over every entry, then the visit of the survivors' remaining
+  // conditions, which lie in recs_ in the same order as the lists.
   int candidates = 0, visited = 0, visits = 0;
   size_t hits_end[4];  // each scope list is in catalog order: the hits are sorted runs
   for (int l = 0; l < num_lists; ++l) {
-    candidates += static_cast<int>(lists[l]->size());
-    for (const Prefilter& e : *lists[l]) {
-      const int start = prefilter(e);
-      if (start < 0) continue;
-      const int p = e.policy;
-      const PolicyEntry& entry = policies_[p];  // validity: not in the list's cache line
-      if (!entry.has_eligibility || today < entry.valid_from || today > entry.valid_to) continue;
-      ++visited;
-      int false_count = start & 1;
-      int unknown_count = start >> 1;
+    const ScopeList& list = *lists[l];
+    candidates += static_cast<int>(list.size);
+    if (s.survivors.size() < list.size) {
+      s.survivors.resize(list.size);
+      s.start.resize(list.size);
+    }
+    uint32_t* survivors = s.survivors.data();
+    uint8_t* starts = s.start.data();
+    const uint32_t num_survivors = PrefilterList(list, bits, survivors, starts);
+    visited += static_cast<int>(num_survivors);
+    for (uint32_t j = 0; j < num_survivors; ++j) {
+      const uint32_t e = survivors[j];
+      const int p = list.policy[e];
+      const uint8_t flags = list.flags[e];
+      int false_count = starts[j] & 1;
+      int unknown_count = starts[j] >> 1;
       bool ineligible = false;
-      const CondRec* rec = recs_.data() + e.first;
-      const uint32_t count = e.count + (in_scope ? 0 : (e.flags & kScoped));
+      const CondRec* rec = recs_.data() + list.first[e];
+      const uint32_t count = list.count[e] + (in_scope ? 0 : (flags & kScoped));
       uint32_t i = 0;
       for (; i < count; ++i) {
         const uint8_t v = eval(rec[i]);
@@ -390,25 +607,24 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       PolicyHit hit;
       hit.policy = p;
       if (false_count == 1) {
-        if (e.total < 2) continue;  // a single false condition is not "one step away"
+        if (flags & kSingle) continue;  // a single false condition is not "one step away"
         hit.outcome.status = NEAR_MISS;
       } else if (unknown_count > 0) {
         hit.outcome.status = UNDETERMINED;
       } else {
         // Eligible: the benefit and rank exactly as the reference computes them.
-        const CompiledPolicy& cp = catalog_.policies()[p];
         std::optional<Decimal> benefit;
-        if (cp.benefit) {
-          const Value b = Evaluate(*cp.benefit, view);
+        if (benefit_[p] != nullptr) {
+          const Value b = Evaluate(*benefit_[p], view);
           if (!b.is_unknown()) benefit = b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2);
         }
-        if (cp.auto_grant() && cp.benefit && !benefit) {
+        if ((flags & kAutoGrant) && benefit_[p] != nullptr && !benefit) {
           hit.outcome.status = UNDETERMINED;
         } else {
           hit.outcome.status = ELIGIBLE;
           hit.outcome.benefit = benefit;
-          if (cp.rank_by) {
-            const Value r = Evaluate(*cp.rank_by, view);
+          if (rank_[p] != nullptr) {
+            const Value r = Evaluate(*rank_[p], view);
             if (!r.is_unknown()) hit.outcome.rank = r.number;
           }
         }
@@ -460,6 +676,22 @@ std::vector<Outcome> PolicyIndex::MatchAll(const FirmView& view) const {
   std::vector<Outcome> out(catalog_.policies().size());
   for (PolicyHit& h : hits) out[h.policy] = std::move(h.outcome);
   return out;
+}
+
+const std::vector<uint64_t>& PolicyIndex::InForce(int32_t day) const {
+  Scratch& s = ThreadScratch();
+  if (s.in_force_index != instance_ || s.in_force_day != day || s.in_force.empty()) {
+    s.in_force.assign(policies_.size() / 64 + 1, 0);
+    for (size_t p = 0; p < policies_.size(); ++p) {
+      const PolicyEntry& e = policies_[p];
+      if (e.has_eligibility && e.valid_from <= day && day <= e.valid_to) {
+        s.in_force[p / 64] |= uint64_t{1} << (p % 64);
+      }
+    }
+    s.in_force_index = instance_;
+    s.in_force_day = day;
+  }
+  return s.in_force;
 }
 
 PolicyIndex::Stats PolicyIndex::LastStats() { return ThreadScratch().stats; }

@@ -12,9 +12,15 @@
 //   firm's held-tag vector, `fact op constant` an integer comparison, `region/industry under`
 //   a prefix test; anything else is evaluated by the reference evaluator once per firm and
 //   memoised, however many policies share it.
-// * Early exit. A policy's conditions are visited cheapest first, and the visit stops as soon
-//   as the status is decided INELIGIBLE: a false non-actionable condition, two false conditions,
-//   or a false and an unknown one (a near miss needs every other condition true).
+// * Prefilter. Each scope list is stored column by column; one branch-free pass over it (eight
+//   entries at a time with AVX-512 where the CPU has it) tests every policy's tag conditions, up
+//   to two `fact op constant` conditions and whether the policy is in force on the day, and
+//   keeps only those that may still be something other than INELIGIBLE.
+// * Early exit. A survivor's remaining conditions are visited cheapest first, and the visit
+//   stops as soon as the status is decided INELIGIBLE: a false non-actionable condition, two
+//   false conditions, or a false and an unknown one (a near miss needs every other condition
+//   true). Generic conditions, benefits and rank_by are evaluated on copies laid out together
+//   in the order of the lists, not on nodes scattered over the heap.
 //
 // The statuses and benefits equal ReferenceMatcher::EvaluateFirm's (exclusive groups applied;
 // limits are a property of the whole registry and are left to the caller); tests check it on
@@ -27,6 +33,7 @@
 #define POLMATCH_MATCH_POLICY_INDEX_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -84,7 +91,7 @@ class PolicyIndex {
     CondKind kind = CondKind::kGeneric;
     uint8_t negate = 0;
     uint8_t actionable = 0;
-    Op op = Op::kNone;
+    uint8_t op_mask = 0;  // the comparison: bit 0 <, bit 1 ==, bit 2 >
     int32_t id = 0;
     int64_t k = 0;
   };
@@ -95,42 +102,101 @@ class PolicyIndex {
     int32_t group = -1;
   };
 
-  // What a policy's tag conditions require of the firm's held-tag word (tag ids < 64), checked
-  // in one pass over a scope's list before any condition is visited: a policy whose
-  // non-actionable tag conditions are not met, or two of whose actionable ones are false, is
-  // INELIGIBLE. Only rejects what is certain; everything else is decided by the visit.
-  struct alignas(64) Prefilter {  // one cache line: the lists are streamed per query
-    uint64_t fixed_mask = 0, fixed_want = 0;    // non-actionable `t` / `not t`: (held & m) == w
-    uint64_t change_mask = 0, change_want = 0;  // actionable ones: false count = popcount(…)
-    uint64_t any_mask = 0;                      // one `a or b or …` of tags: false if none held
-    int64_t fact_k = 0;                         // one `fact op constant` (fact_id >= 0)
+  // What a policy's tag conditions and up to two `fact op constant` conditions say, checked
+  // without branches in one pass over a scope's list before any condition is visited: a policy
+  // with a false non-actionable condition, two false conditions, or a false and an unknown one
+  // is INELIGIBLE, and so is one that is not in force on the day. Only rejects what is certain;
+  // the survivors' remaining conditions are decided by the visit.
+  struct Prefilter {
+    uint64_t fixed_mask = 0;   // non-actionable `t` / `not t` (tag ids < 64): (held ^ want) & m == 0
+    uint64_t change_mask = 0;  // actionable ones: false count = popcount((held ^ want) & m)
+    uint64_t want = 0;         // the wanted bits of both masks (a tag is in one mask at most)
+    uint64_t any_mask = 0;     // one `a or b or …` of tags: false if none held
+    int64_t fact_k[2] = {0, 0};       // `fact op constant`, fact ids < 63 (kNoFact: always true)
     int32_t policy = 0;
-    uint32_t first = 0;   // into recs_: the conditions left to visit
-    uint16_t count = 0;   // conditions visited in scope
-    uint16_t total = 0;   // conditions of the policy (a near miss needs two or more)
-    int8_t fact_id = -1;
-    uint8_t fact_op = 0;  // an Op
-    uint8_t flags = 0;    // kScoped | kAnyActionable | kFactActionable
+    uint32_t first = 0;               // into recs_: the conditions left to visit
+    uint16_t count = 0;               // conditions visited in scope
+    uint8_t fact_id[2] = {kNoFact, kNoFact};
+    uint8_t fact_ops[2] = {7, 7};     // the comparisons (CondRec::op_mask)
+    uint8_t flags = 0;                // kScoped, kAnyActionable, kFactActionable << i, kSingle, kAutoGrant
   };
-  static constexpr uint8_t kScoped = 1;          // recs_[first + count] is the scope condition
+  static constexpr uint8_t kNoFact = 63;       // a slot that is always known and true
+  static constexpr uint8_t kScoped = 1;        // recs_[first + count] is the scope condition
   static constexpr uint8_t kAnyActionable = 2;
-  static constexpr uint8_t kFactActionable = 4;
-  static_assert(sizeof(Prefilter) == 64, "a list entry is one cache line");
+  static constexpr uint8_t kFactActionable = 4;  // << 0 or 1: for fact_id[0] / fact_id[1]
+  static constexpr uint8_t kSingle = 16;       // one condition only: a false one is no near miss
+  static constexpr uint8_t kAutoGrant = 32;    // 免申即享: an unknown benefit leaves it UNDETERMINED
+
+  // A scope's list of policies by ascending catalog index, column by column: the prefilter
+  // streams a few columns of every entry, eight entries at a time where the CPU has AVX-512.
+  // Padded to a multiple of 8 with entries of a policy that is never in force.
+  struct ScopeList {
+    uint32_t size = 0;  // without the padding
+    std::vector<uint64_t> fixed_mask, change_mask, want, any_mask;
+    std::vector<int64_t> fact_k[2];
+    std::vector<uint8_t> fact_id[2], fact_ops[2], flags;
+    std::vector<int32_t> policy;
+    std::vector<uint32_t> first;
+    std::vector<uint16_t> count;
+
+    void Add(const Prefilter& f);
+    void Pad(int32_t never_in_force);
+  };
+  // What the prefilter knows of the firm.
+  struct FirmBits {
+    uint64_t held0 = 0;         // tags 0..63 held
+    uint64_t fact_known = 0;    // facts 0..62 known, and kNoFact
+    int64_t fact_raw[64] = {};  // their values (0 if unknown)
+    const uint64_t* in_force = nullptr;
+  };
+  // The prefilter over a whole list: the surviving entries' indexes and their verdicts (the
+  // number of false conditions, 0 or 1, plus 2 × the number of unknown ones); returns how many.
+  static uint32_t PrefilterList(const ScopeList& list, const FirmBits& firm, uint32_t* survivors,
+                                uint8_t* starts);
+  static uint32_t PrefilterListPortable(const ScopeList& list, const FirmBits& firm,
+                                        uint32_t* survivors, uint8_t* starts);
+  static uint32_t PrefilterAvx512(const ScopeList& list, const FirmBits& firm, uint32_t* survivors,
+                                  uint8_t* starts);
+  static uint32_t Verdict(const ScopeList& list, uint32_t i, const FirmBits& firm);
+
+  // The policies in force on one day (and with an eligibility rule), a bit each.
+  const std::vector<uint64_t>& InForce(int32_t day) const;
 
   // The record of a condition; generic ones share a memo slot with their structural twins.
   CondRec Compile(const Node& condition);
 
+  // Copies of the expressions a query evaluates (generic conditions, benefits, rank_by), laid
+  // out depth first in a few large blocks in the order of the scope lists: evaluating one reads
+  // a few adjacent cache lines instead of nodes scattered over the heap by the parser.
+  class NodeArena {
+   public:
+    NodeArena() = default;
+    NodeArena(const NodeArena&) = delete;
+    NodeArena& operator=(const NodeArena&) = delete;
+    ~NodeArena();
+    const Node* Copy(const Node& n);
+
+   private:
+    static constexpr size_t kBlock = 4096;  // nodes
+    Node* Next();
+    std::vector<std::unique_ptr<Node[]>> blocks_;
+    size_t used_ = kBlock;  // in the last block
+  };
+
   const Catalog& catalog_;
+  NodeArena arena_;
+  std::vector<const Node*> benefit_, rank_;  // by catalog index (arena copies; null = none)
   std::vector<const Node*> generic_;  // by memo slot
   absl::flat_hash_map<std::string, int32_t> generic_by_text_;
   std::vector<std::string> codes_;
   std::vector<PolicyEntry> policies_;
   std::vector<CondRec> recs_;
   // Policies by region scope ("" = unscoped), ascending.
-  absl::flat_hash_map<std::string, std::vector<Prefilter>> by_scope_;
-  std::vector<Prefilter> all_policies_;  // for firms of unknown region
+  absl::flat_hash_map<std::string, ScopeList> by_scope_;
+  ScopeList all_policies_;  // for firms of unknown region
   int num_groups_ = 0;
   int num_conditions_ = 0;
+  uint64_t instance_ = 0;  // unique per index: keys the per-thread InForce cache
 };
 
 }  // namespace polmatch
