@@ -53,21 +53,25 @@ absl::string_view FuncName(Func f) {
   return "?";
 }
 
+void Node::CopyFieldsFrom(const Node& from) {
+  kind = from.kind;
+  type = from.type;
+  begin = from.begin;
+  end = from.end;
+  number = from.number;
+  boolean = from.boolean;
+  text = from.text;
+  op = from.op;
+  func = from.func;
+  builtin = from.builtin;
+  tag = from.tag;
+  fact = from.fact;
+  date = from.date;
+}
+
 std::unique_ptr<Node> Node::Clone() const {
   auto n = std::make_unique<Node>();
-  n->kind = kind;
-  n->type = type;
-  n->begin = begin;
-  n->end = end;
-  n->number = number;
-  n->boolean = boolean;
-  n->text = text;
-  n->op = op;
-  n->func = func;
-  n->builtin = builtin;
-  n->tag = tag;
-  n->fact = fact;
-  n->date = date;
+  n->CopyFieldsFrom(*this);
   for (const auto& c : children) n->children.push_back(c->Clone());
   return n;
 }

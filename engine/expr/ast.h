@@ -75,6 +75,8 @@ struct Node {
   std::vector<std::unique_ptr<Node>> children;
 
   std::unique_ptr<Node> Clone() const;
+  // Copies every field but the children (Clone's first step; the policy index's arena uses it).
+  void CopyFieldsFrom(const Node& from);
   // Structural equality (positions ignored).
   bool Equals(const Node& other) const;
   // S-expression form, for tests and debugging.

@@ -230,19 +230,7 @@ Node* PolicyIndex::NodeArena::Next() {
 
 const Node* PolicyIndex::NodeArena::Copy(const Node& from) {
   Node* n = Next();
-  n->kind = from.kind;
-  n->type = from.type;
-  n->begin = from.begin;
-  n->end = from.end;
-  n->number = from.number;
-  n->boolean = from.boolean;
-  n->text = from.text;
-  n->op = from.op;
-  n->func = from.func;
-  n->builtin = from.builtin;
-  n->tag = from.tag;
-  n->fact = from.fact;
-  n->date = from.date;
+  n->CopyFieldsFrom(from);
   n->children.reserve(from.children.size());
   for (const auto& c : from.children) n->children.emplace_back(const_cast<Node*>(Copy(*c)));
   return n;
@@ -315,8 +303,10 @@ uint32_t PolicyIndex::PrefilterListPortable(const ScopeList& list, const FirmBit
 
 #if defined(__x86_64__)
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*: a known false positive.
+#if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // The same eight entries at a time (Verdict's logic on lane masks).
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyIndex::PrefilterAvx512(
     const ScopeList& l, const FirmBits& f, uint32_t* survivors, uint8_t* starts) {
@@ -378,7 +368,9 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyInd
   // Padding entries are never in force, so every survivor is a real entry.
   return n;
 }
+#if !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #endif
 
 uint32_t PolicyIndex::PrefilterList(const ScopeList& list, const FirmBits& firm, uint32_t* survivors,
