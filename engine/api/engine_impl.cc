@@ -113,6 +113,7 @@ struct State {
     f.region = std::string(store->region(row));
     f.industry = std::string(store->industry(row));
     f.founded = store->founded(row);
+    store->PrefetchFacts(row);
     f.facts.reserve(store->num_facts());
     for (int k = 0; k < store->num_facts(); ++k) f.facts.push_back(store->fact(row, FactId(k)));
     f.tags.reserve(row_grants.begin[row + 1] - row_grants.begin[row]);
@@ -237,6 +238,7 @@ class EngineImpl : public Engine {
     thread_local std::vector<PolicyHit> hits;  // reused: no allocation per query
     s->index->Match(view, &hits);
     s->ApplyLimits(*row, as_of, hits);
+    for (const PolicyHit& h : hits) __builtin_prefetch(&s->ids[h.policy]);  // misses overlap
     std::vector<PolicyMatch> out;
     out.reserve(hits.size());
     for (const PolicyHit& h : hits) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <iterator>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -159,6 +160,10 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
         f.any_mask = static_cast<uint64_t>(r.k);
         if (r.actionable) f.flags |= kAnyActionable;
         continue;
+      } else if (r.kind == CondKind::kIndustryUnder && !r.negate && !r.actionable &&
+                 f.industry == kNoIndustry && industries_.size() < kNoIndustry - 1) {
+        f.industry = industries_.emplace(codes_[r.id], static_cast<uint16_t>(industries_.size())).first->second;
+        continue;
       } else if (r.kind == CondKind::kFactCmp && facts < 2 && r.id < kNoFact && r.op_mask != 0) {
         f.fact_id[facts] = static_cast<uint8_t>(r.id);
         f.fact_ops[facts] = static_cast<uint8_t>(r.negate ? 7 & ~r.op_mask : r.op_mask);
@@ -173,6 +178,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
     if (scope_rec) f.flags |= kScoped;
     if (recs.size() + (scope_rec ? 1 : 0) < 2) f.flags |= kSingle;
     if (cp.auto_grant()) f.flags |= kAutoGrant;
+    if (e.group >= 0) f.flags |= kGrouped;
     recs = std::move(rest);
     by_scope_[scope];  // the lists are filled below, in catalog order
     prefilters.push_back(f);
@@ -248,6 +254,7 @@ void PolicyIndex::ScopeList::Add(const Prefilter& f) {
     fact_ops[i].push_back(f.fact_ops[i]);
   }
   flags.push_back(f.flags);
+  industry.push_back(f.industry);
   policy.push_back(f.policy);
   first.push_back(f.first);
   count.push_back(f.count);
@@ -281,6 +288,15 @@ inline uint32_t PolicyIndex::Verdict(const ScopeList& l, uint32_t i, const FirmB
     fatal |= is_false & ((flags & (PI::kFactActionable << k)) == 0);
     falses += is_false;
     unknowns += known ^ 1;
+  }
+  const uint16_t ind = l.industry[i];
+  if (ind != PI::kNoIndustry) {  // not actionable: false is fatal
+    if (!f.industry_known) {
+      ++unknowns;
+    } else {
+      fatal |= ind != f.industry_under[0] && ind != f.industry_under[1] &&
+               ind != f.industry_under[2] && ind != f.industry_under[3];
+    }
   }
   const uint32_t single = (flags & PI::kSingle) != 0;
   fatal |= (falses > 1) | ((falses != 0) & ((unknowns != 0) | single));
@@ -320,6 +336,9 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyInd
   const __m512i fact_actionable[2] = {_mm512_set1_epi64(PI::kFactActionable),
                                       _mm512_set1_epi64(PI::kFactActionable << 1)};
   const __m512i op_bit[3] = {one, _mm512_set1_epi64(2), _mm512_set1_epi64(4)};
+  const __m512i no_industry = _mm512_set1_epi64(PI::kNoIndustry);
+  const __m512i under[4] = {_mm512_set1_epi64(f.industry_under[0]), _mm512_set1_epi64(f.industry_under[1]),
+                            _mm512_set1_epi64(f.industry_under[2]), _mm512_set1_epi64(f.industry_under[3])};
   uint32_t n = 0;
   for (uint32_t i = 0; i < l.size; i += 8) {  // the padding never survives
     const __m512i x = _mm512_xor_si512(held, _mm512_loadu_si512(l.want.data() + i));
@@ -348,10 +367,16 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyInd
       unknown[k] = ~known;
       fatal |= fact_false[k] & ~_mm512_test_epi64_mask(flags, fact_actionable[k]);
     }
+    const __m512i industry = _mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l.industry.data() + i)));
+    const __mmask8 has_industry = _mm512_cmpneq_epi64_mask(industry, no_industry);
+    const __mmask8 industry_under = _mm512_cmpeq_epi64_mask(industry, under[0]) | _mm512_cmpeq_epi64_mask(industry, under[1]) |
+                                    _mm512_cmpeq_epi64_mask(industry, under[2]) | _mm512_cmpeq_epi64_mask(industry, under[3]);
+    const __mmask8 industry_unknown = f.industry_known ? 0 : has_industry;
+    if (f.industry_known) fatal |= has_industry & ~industry_under;
     const __mmask8 a = any_false, b = fact_false[0], c = fact_false[1];
     const __mmask8 some_false = c1 | a | b | c;
     const __mmask8 two_false = c2 | (c1 & (a | b | c)) | (a & (b | c)) | (b & c);
-    const __mmask8 some_unknown = unknown[0] | unknown[1];
+    const __mmask8 some_unknown = unknown[0] | unknown[1] | industry_unknown;
     fatal |= two_false | (some_false & (some_unknown | _mm512_test_epi64_mask(flags, single)));
     const __m512i policy = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(l.policy.data() + i)));
     const __m512i words = _mm512_i64gather_epi64(_mm512_srli_epi64(policy, 6), f.in_force, 8);
@@ -361,7 +386,9 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyInd
       const int b8 = __builtin_ctz(live);
       live &= live - 1;
       survivors[n] = i + b8;
-      starts[n] = static_cast<uint8_t>(((some_false >> b8) & 1) + 2 * (((unknown[0] >> b8) & 1) + ((unknown[1] >> b8) & 1)));
+      starts[n] = static_cast<uint8_t>(((some_false >> b8) & 1) +
+                                       2 * (((unknown[0] >> b8) & 1) + ((unknown[1] >> b8) & 1) +
+                                            ((industry_unknown >> b8) & 1)));
       ++n;
     }
   }
@@ -550,6 +577,15 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     bits.fact_known |= uint64_t{firm.facts[k].has_value()} << k;
   }
   bits.in_force = InForce(today).data();
+  bits.industry_known = !firm.industry.empty();
+  if (bits.industry_known && !industries_.empty()) {
+    int k = 0;
+    for (size_t len : {1, 3, 4, 5}) {  // the levels Taxonomy::IndustryUnder knows
+      if (len > firm.industry.size()) break;
+      auto it = industries_.find(absl::string_view(firm.industry).substr(0, len));
+      if (it != industries_.end()) bits.industry_under[k++] = it->second;
+    }
+  }
 
   // Per scope list: the prefilter over every entry, then the visit of the survivors' remaining
   // conditions, which lie in recs_ in the same order as the lists.
@@ -598,6 +634,7 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       if (ineligible) continue;
       PolicyHit hit;
       hit.policy = p;
+      hit.grouped = (flags & kGrouped) != 0;
       if (false_count == 1) {
         if (flags & kSingle) continue;  // a single false condition is not "one step away"
         hit.outcome.status = NEAR_MISS;
@@ -628,37 +665,51 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
   s.stats.candidates = candidates;
   s.stats.visited = visited;
   s.stats.conditions = visits;
-  for (int l = 1; l < num_lists; ++l) {
-    std::inplace_merge(out->begin(), out->begin() + hits_end[l - 1], out->begin() + hits_end[l],
-                       [](const PolicyHit& a, const PolicyHit& b) { return a.policy < b.policy; });
+  // The lists' sorted runs of hits, merged into catalog order (through per-thread buffers: no
+  // allocation once warm).
+  if (num_lists > 1) {
+    thread_local std::vector<PolicyHit> merged;
+    const auto by_policy = [](const PolicyHit& a, const PolicyHit& b) { return a.policy < b.policy; };
+    for (int l = 1; l < num_lists; ++l) {
+      if (hits_end[l] == hits_end[l - 1]) continue;  // an empty run
+      merged.clear();
+      std::merge(std::make_move_iterator(out->begin()), std::make_move_iterator(out->begin() + hits_end[l - 1]),
+                 std::make_move_iterator(out->begin() + hits_end[l - 1]),
+                 std::make_move_iterator(out->begin() + hits_end[l]), std::back_inserter(merged), by_policy);
+      std::move(out->begin() + hits_end[l], out->end(), std::back_inserter(merged));
+      out->swap(merged);
+    }
   }
 
   // Exclusive groups: of a group's eligible members the largest known benefit wins (ties and
   // unknowns keep the smaller catalog index, as ApplyExclusiveGroups); the others are EXCLUDED.
   if (num_groups_ > 0) {
+    // Winners by group, index into *out; only the groups seen are touched (and reset).
     constexpr int kNone = -1;
-    std::vector<int> winner;  // by group, index into *out
+    thread_local std::vector<int> winner;
+    thread_local std::vector<int> seen;
+    if (winner.size() < static_cast<size_t>(num_groups_)) winner.assign(num_groups_, kNone);
+    seen.clear();
     for (int i = 0; i < static_cast<int>(out->size()); ++i) {
       const PolicyHit& h = (*out)[i];
+      if (!h.grouped || h.outcome.status != ELIGIBLE) continue;
       const int g = policies_[h.policy].group;
-      if (g < 0 || h.outcome.status != ELIGIBLE) continue;
-      if (winner.empty()) winner.assign(num_groups_, kNone);
       int& w = winner[g];
       if (w == kNone) {
         w = i;
+        seen.push_back(g);
         continue;
       }
       const auto& b = h.outcome.benefit;
       const auto& wb = (*out)[w].outcome.benefit;
       if (b && (!wb || *b > *wb)) w = i;
     }
-    if (!winner.empty()) {
-      for (int i = 0; i < static_cast<int>(out->size()); ++i) {
-        PolicyHit& h = (*out)[i];
-        const int g = policies_[h.policy].group;
-        if (g >= 0 && h.outcome.status == ELIGIBLE && winner[g] != i) h.outcome.status = EXCLUDED;
-      }
+    for (int i = 0; i < static_cast<int>(out->size()) && !seen.empty(); ++i) {
+      PolicyHit& h = (*out)[i];
+      if (!h.grouped || h.outcome.status != ELIGIBLE) continue;
+      if (winner[policies_[h.policy].group] != i) h.outcome.status = EXCLUDED;
     }
+    for (int g : seen) winner[g] = kNone;
   }
 }
 

@@ -47,7 +47,8 @@ namespace polmatch {
 
 // One policy's outcome for the firm; only policies that are not INELIGIBLE are reported.
 struct PolicyHit {
-  int policy = 0;  // catalog index
+  int policy = 0;        // catalog index
+  bool grouped = false;  // a member of an exclusive group (of two or more)
   Outcome outcome;
 };
 
@@ -118,14 +119,17 @@ class PolicyIndex {
     uint16_t count = 0;               // conditions visited in scope
     uint8_t fact_id[2] = {kNoFact, kNoFact};
     uint8_t fact_ops[2] = {7, 7};     // the comparisons (CondRec::op_mask)
-    uint8_t flags = 0;                // kScoped, kAnyActionable, kFactActionable << i, kSingle, kAutoGrant
+    uint8_t flags = 0;                // kScoped, kAnyActionable, kFactActionable << i, kSingle, kAutoGrant, kGrouped
+    uint16_t industry = kNoIndustry;  // a non-actionable `industry under X`: X's index in industries_
   };
+  static constexpr uint16_t kNoIndustry = 0xffff;  // no such condition: true
   static constexpr uint8_t kNoFact = 63;       // a slot that is always known and true
   static constexpr uint8_t kScoped = 1;        // recs_[first + count] is the scope condition
   static constexpr uint8_t kAnyActionable = 2;
   static constexpr uint8_t kFactActionable = 4;  // << 0 or 1: for fact_id[0] / fact_id[1]
   static constexpr uint8_t kSingle = 16;       // one condition only: a false one is no near miss
   static constexpr uint8_t kAutoGrant = 32;    // 免申即享: an unknown benefit leaves it UNDETERMINED
+  static constexpr uint8_t kGrouped = 64;      // in an exclusive group of two or more
 
   // A scope's list of policies by ascending catalog index, column by column: the prefilter
   // streams a few columns of every entry, eight entries at a time where the CPU has AVX-512.
@@ -135,6 +139,7 @@ class PolicyIndex {
     std::vector<uint64_t> fixed_mask, change_mask, want, any_mask;
     std::vector<int64_t> fact_k[2];
     std::vector<uint8_t> fact_id[2], fact_ops[2], flags;
+    std::vector<uint16_t> industry;
     std::vector<int32_t> policy;
     std::vector<uint32_t> first;
     std::vector<uint16_t> count;
@@ -145,6 +150,10 @@ class PolicyIndex {
   // What the prefilter knows of the firm.
   struct FirmBits {
     uint64_t held0 = 0;         // tags 0..63 held
+    // The industries_ the firm's industry is under (unused slots kNoIndustry - 1: none is), and
+    // whether its industry is known.
+    uint16_t industry_under[4] = {kNoIndustry - 1, kNoIndustry - 1, kNoIndustry - 1, kNoIndustry - 1};
+    bool industry_known = false;
     uint64_t fact_known = 0;    // facts 0..62 known, and kNoFact
     int64_t fact_raw[64] = {};  // their values (0 if unknown)
     const uint64_t* in_force = nullptr;
@@ -189,6 +198,8 @@ class PolicyIndex {
   std::vector<const Node*> generic_;  // by memo slot
   absl::flat_hash_map<std::string, int32_t> generic_by_text_;
   std::vector<std::string> codes_;
+  // The codes of the industry conditions the prefilter tests (index = Prefilter::industry).
+  absl::flat_hash_map<std::string, uint16_t> industries_;
   std::vector<PolicyEntry> policies_;
   std::vector<CondRec> recs_;
   // Policies by region scope ("" = unscoped), ascending.
