@@ -110,6 +110,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   policies_.resize(policies.size());
   std::vector<std::vector<CondRec>> policy_recs(policies.size());
   std::vector<Prefilter> prefilters;  // by catalog index
+  absl::flat_hash_map<uint64_t, uint16_t> any_by_mask;  // into any_masks_
   std::vector<std::string> scopes;    // by catalog index
   for (size_t p = 0; p < policies.size(); ++p) {
     const CompiledPolicy& cp = policies[p];
@@ -148,16 +149,14 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
     f.policy = static_cast<int32_t>(p);
     std::vector<CondRec> rest;
     int facts = 0;
+    int tags = 0;
     for (const CondRec& r : recs) {
-      if (r.kind == CondKind::kTag && r.id < 64) {
-        const uint64_t bit = uint64_t{1} << r.id;
-        if (((f.fixed_mask | f.change_mask) & bit) == 0) {
-          (r.actionable ? f.change_mask : f.fixed_mask) |= bit;
-          if (!r.negate) f.want |= bit;  // else wanted clear
-          continue;
-        }
-      } else if (r.kind == CondKind::kTagAny && !r.negate && f.any_mask == 0) {
-        f.any_mask = static_cast<uint64_t>(r.k);
+      if (r.kind == CondKind::kTag && r.id < 63 && tags < 3) {  // (tag 63 could read as kNoTag)
+        f.tag[tags++] = static_cast<uint8_t>(r.id | (r.negate ? 0 : 1) << 6 | r.actionable << 7);
+        continue;
+      } else if (r.kind == CondKind::kTagAny && !r.negate && f.any == 0 && any_masks_.size() < 0xffff) {
+        f.any = any_by_mask.emplace(static_cast<uint64_t>(r.k), static_cast<uint16_t>(any_masks_.size())).first->second;
+        if (f.any == any_masks_.size()) any_masks_.push_back(static_cast<uint64_t>(r.k));
         if (r.actionable) f.flags |= kAnyActionable;
         continue;
       } else if (r.kind == CondKind::kIndustryUnder && !r.negate && !r.actionable &&
@@ -244,10 +243,8 @@ const Node* PolicyIndex::NodeArena::Copy(const Node& from) {
 
 void PolicyIndex::ScopeList::Add(const Prefilter& f) {
   ++size;
-  fixed_mask.push_back(f.fixed_mask);
-  change_mask.push_back(f.change_mask);
-  want.push_back(f.want);
-  any_mask.push_back(f.any_mask);
+  for (int i = 0; i < 3; ++i) tag[i].push_back(f.tag[i]);
+  any.push_back(f.any);
   for (int i = 0; i < 2; ++i) {
     fact_k[i].push_back(f.fact_k[i]);
     fact_id[i].push_back(f.fact_id[i]);
@@ -273,14 +270,18 @@ void PolicyIndex::ScopeList::Pad(int32_t never_in_force) {
 // ones (0 to 2).
 inline uint32_t PolicyIndex::Verdict(const ScopeList& l, uint32_t i, const FirmBits& f) {
   using PI = PolicyIndex;
-  const uint64_t x = f.held0 ^ l.want[i];
-  const uint64_t changes = x & l.change_mask[i];  // the false actionable tag conditions
-  const uint64_t any = l.any_mask[i];
   const uint32_t flags = l.flags[i];
+  uint32_t fatal = 0, falses = 0, unknowns = 0;
+  for (int k = 0; k < 3; ++k) {
+    const uint32_t t = l.tag[k][i];
+    const uint32_t is_false = (t != PI::kNoTag) & (((f.held0 >> (t & 63)) & 1) != ((t >> 6) & 1));
+    fatal |= is_false & ((t >> 7) ^ 1);
+    falses += is_false;
+  }
+  const uint64_t any = f.any_masks[l.any[i]];
   const uint32_t any_false = (any != 0) & ((f.held0 & any) == 0);
-  uint32_t fatal = ((x & l.fixed_mask[i]) != 0) | (any_false & ((flags & PI::kAnyActionable) == 0));
-  uint32_t falses = (changes != 0) + ((changes & (changes - 1)) != 0) + any_false;
-  uint32_t unknowns = 0;
+  fatal |= any_false & ((flags & PI::kAnyActionable) == 0);
+  falses += any_false;
   for (int k = 0; k < 2; ++k) {
     const uint8_t id = l.fact_id[k][i];
     const uint32_t known = (f.fact_known >> id) & 1;
@@ -337,19 +338,26 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyInd
                                       _mm512_set1_epi64(PI::kFactActionable << 1)};
   const __m512i op_bit[3] = {one, _mm512_set1_epi64(2), _mm512_set1_epi64(4)};
   const __m512i no_industry = _mm512_set1_epi64(PI::kNoIndustry);
+  const __m512i no_tag = _mm512_set1_epi64(PI::kNoTag);
+  const __m512i actionable_tag = _mm512_set1_epi64(0x80);
   const __m512i under[4] = {_mm512_set1_epi64(f.industry_under[0]), _mm512_set1_epi64(f.industry_under[1]),
                             _mm512_set1_epi64(f.industry_under[2]), _mm512_set1_epi64(f.industry_under[3])};
   uint32_t n = 0;
   for (uint32_t i = 0; i < l.size; i += 8) {  // the padding never survives
-    const __m512i x = _mm512_xor_si512(held, _mm512_loadu_si512(l.want.data() + i));
-    const __m512i changes = _mm512_and_si512(x, _mm512_loadu_si512(l.change_mask.data() + i));
-    const __m512i any = _mm512_loadu_si512(l.any_mask.data() + i);
     const __m512i flags = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.flags.data() + i)));
+    __mmask8 tag_false[3];
+    __mmask8 fatal = 0;
+    for (int k = 0; k < 3; ++k) {
+      const __m512i t = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.tag[k].data() + i)));
+      const __m512i bit = _mm512_and_si512(_mm512_srlv_epi64(held, _mm512_and_si512(t, lo6)), one);
+      const __m512i want = _mm512_and_si512(_mm512_srli_epi64(t, 6), one);
+      tag_false[k] = _mm512_cmpneq_epi64_mask(t, no_tag) & _mm512_cmpneq_epi64_mask(bit, want);
+      fatal |= tag_false[k] & ~_mm512_test_epi64_mask(t, actionable_tag);
+    }
+    const __m512i any_index = _mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l.any.data() + i)));
+    const __m512i any = _mm512_i64gather_epi64(any_index, reinterpret_cast<const long long*>(f.any_masks), 8);
     const __mmask8 any_false = _mm512_test_epi64_mask(any, any) & ~_mm512_test_epi64_mask(held, any);
-    __mmask8 fatal = _mm512_test_epi64_mask(x, _mm512_loadu_si512(l.fixed_mask.data() + i)) |
-                     (any_false & ~_mm512_test_epi64_mask(flags, any_actionable));
-    const __mmask8 c1 = _mm512_test_epi64_mask(changes, changes);
-    const __mmask8 c2 = _mm512_test_epi64_mask(changes, _mm512_sub_epi64(changes, one));
+    fatal |= any_false & ~_mm512_test_epi64_mask(flags, any_actionable);
     __mmask8 fact_false[2], unknown[2];
     for (int k = 0; k < 2; ++k) {
       const __m512i id = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.fact_id[k].data() + i)));
@@ -373,9 +381,12 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyInd
                                     _mm512_cmpeq_epi64_mask(industry, under[2]) | _mm512_cmpeq_epi64_mask(industry, under[3]);
     const __mmask8 industry_unknown = f.industry_known ? 0 : has_industry;
     if (f.industry_known) fatal |= has_industry & ~industry_under;
-    const __mmask8 a = any_false, b = fact_false[0], c = fact_false[1];
-    const __mmask8 some_false = c1 | a | b | c;
-    const __mmask8 two_false = c2 | (c1 & (a | b | c)) | (a & (b | c)) | (b & c);
+    // How many conditions are false: at least one, at least two (a bit-sliced count).
+    __mmask8 some_false = 0, two_false = 0;
+    for (__mmask8 m : {tag_false[0], tag_false[1], tag_false[2], any_false, fact_false[0], fact_false[1]}) {
+      two_false |= some_false & m;
+      some_false |= m;
+    }
     const __mmask8 some_unknown = unknown[0] | unknown[1] | industry_unknown;
     fatal |= two_false | (some_false & (some_unknown | _mm512_test_epi64_mask(flags, single)));
     const __m512i policy = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(l.policy.data() + i)));
@@ -577,6 +588,7 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     bits.fact_known |= uint64_t{firm.facts[k].has_value()} << k;
   }
   bits.in_force = InForce(today).data();
+  bits.any_masks = any_masks_.data();
   bits.industry_known = !firm.industry.empty();
   if (bits.industry_known && !industries_.empty()) {
     int k = 0;

@@ -12,10 +12,11 @@
 //   firm's held-tag vector, `fact op constant` an integer comparison, `region/industry under`
 //   a prefix test; anything else is evaluated by the reference evaluator once per firm and
 //   memoised, however many policies share it.
-// * Prefilter. Each scope list is stored column by column; one branch-free pass over it (eight
-//   entries at a time with AVX-512 where the CPU has it) tests every policy's tag conditions, up
-//   to two `fact op constant` conditions and whether the policy is in force on the day, and
-//   keeps only those that may still be something other than INELIGIBLE.
+// * Prefilter. Each scope list is stored column by column, about 32 bytes per policy; one
+//   branch-free pass over it (eight entries at a time with AVX-512 where the CPU has it) tests
+//   up to three tag conditions, one `a or b or …` of tags, up to two `fact op constant`
+//   conditions and one `industry under` of every policy, and whether it is in force on the day,
+//   and keeps only the policies that may still be something other than INELIGIBLE.
 // * Early exit. A survivor's remaining conditions are visited cheapest first, and the visit
 //   stops as soon as the status is decided INELIGIBLE: a false non-actionable condition, two
 //   false conditions, or a false and an unknown one (a near miss needs every other condition
@@ -103,16 +104,15 @@ class PolicyIndex {
     int32_t group = -1;
   };
 
-  // What a policy's tag conditions and up to two `fact op constant` conditions say, checked
+  // What a policy's tag, `fact op constant` and `industry under` conditions say, checked
   // without branches in one pass over a scope's list before any condition is visited: a policy
   // with a false non-actionable condition, two false conditions, or a false and an unknown one
   // is INELIGIBLE, and so is one that is not in force on the day. Only rejects what is certain;
   // the survivors' remaining conditions are decided by the visit.
   struct Prefilter {
-    uint64_t fixed_mask = 0;   // non-actionable `t` / `not t` (tag ids < 64): (held ^ want) & m == 0
-    uint64_t change_mask = 0;  // actionable ones: false count = popcount((held ^ want) & m)
-    uint64_t want = 0;         // the wanted bits of both masks (a tag is in one mask at most)
-    uint64_t any_mask = 0;     // one `a or b or …` of tags: false if none held
+    // Up to three tag conditions (tag ids < 63): the tag | wanted held << 6 | actionable << 7.
+    uint8_t tag[3] = {kNoTag, kNoTag, kNoTag};
+    uint16_t any = 0;                 // one `a or b or …` of tags: its mask's index in any_masks_
     int64_t fact_k[2] = {0, 0};       // `fact op constant`, fact ids < 63 (kNoFact: always true)
     int32_t policy = 0;
     uint32_t first = 0;               // into recs_: the conditions left to visit
@@ -122,6 +122,7 @@ class PolicyIndex {
     uint8_t flags = 0;                // kScoped, kAnyActionable, kFactActionable << i, kSingle, kAutoGrant, kGrouped
     uint16_t industry = kNoIndustry;  // a non-actionable `industry under X`: X's index in industries_
   };
+  static constexpr uint8_t kNoTag = 0xff;
   static constexpr uint16_t kNoIndustry = 0xffff;  // no such condition: true
   static constexpr uint8_t kNoFact = 63;       // a slot that is always known and true
   static constexpr uint8_t kScoped = 1;        // recs_[first + count] is the scope condition
@@ -136,7 +137,8 @@ class PolicyIndex {
   // Padded to a multiple of 8 with entries of a policy that is never in force.
   struct ScopeList {
     uint32_t size = 0;  // without the padding
-    std::vector<uint64_t> fixed_mask, change_mask, want, any_mask;
+    std::vector<uint8_t> tag[3];
+    std::vector<uint16_t> any;
     std::vector<int64_t> fact_k[2];
     std::vector<uint8_t> fact_id[2], fact_ops[2], flags;
     std::vector<uint16_t> industry;
@@ -157,6 +159,7 @@ class PolicyIndex {
     uint64_t fact_known = 0;    // facts 0..62 known, and kNoFact
     int64_t fact_raw[64] = {};  // their values (0 if unknown)
     const uint64_t* in_force = nullptr;
+    const uint64_t* any_masks = nullptr;  // PolicyIndex::any_masks_
   };
   // The prefilter over a whole list: the surviving entries' indexes and their verdicts (the
   // number of false conditions, 0 or 1, plus 2 × the number of unknown ones); returns how many.
@@ -198,6 +201,9 @@ class PolicyIndex {
   std::vector<const Node*> generic_;  // by memo slot
   absl::flat_hash_map<std::string, int32_t> generic_by_text_;
   std::vector<std::string> codes_;
+  // The tag masks of the `a or b or …` conditions the prefilter tests (index = Prefilter::any;
+  // 0 is no condition).
+  std::vector<uint64_t> any_masks_ = {0};
   // The codes of the industry conditions the prefilter tests (index = Prefilter::industry).
   absl::flat_hash_map<std::string, uint16_t> industries_;
   std::vector<PolicyEntry> policies_;
