@@ -197,6 +197,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   for (size_t p = 0; p < policies.size(); ++p) members[list_index[scopes[p]]].push_back(static_cast<int>(p));
   const int32_t never = static_cast<int32_t>(policies.size());  // InForce leaves its bit clear
   benefit_.assign(policies.size(), nullptr);
+  benefit_program_.assign(policies.size(), std::nullopt);
   rank_.assign(policies.size(), nullptr);
   for (size_t l = 0; l < lists.size(); ++l) {
     for (int p : members[l]) {
@@ -206,6 +207,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
       lists[l]->Add(f);
       const CompiledPolicy& cp = policies[p];
       benefit_[p] = cp.benefit ? arena_.Copy(*cp.benefit) : nullptr;
+      if (cp.benefit) benefit_program_[p] = RowProgram::Compile(*cp.benefit);
       rank_[p] = cp.rank_by ? arena_.Copy(*cp.rank_by) : nullptr;
     }
     lists[l]->Pad(never);
@@ -482,7 +484,10 @@ PolicyIndex::CondRec PolicyIndex::Compile(const Node& condition) {
   if (c.kind == CondKind::kGeneric) {
     c.negate = 0;  // evaluated whole, `not`s included
     auto [it, added] = generic_by_text_.emplace(condition.ToString(), static_cast<int32_t>(generic_.size()));
-    if (added) generic_.push_back(arena_.Copy(condition));
+    if (added) {
+      generic_.push_back(arena_.Copy(condition));
+      generic_program_.push_back(RowProgram::Compile(condition));
+    }
     c.id = it->second;
   }
   return c;
@@ -504,6 +509,7 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     for (TagId a : tax.tag(g.tag).ancestors) s.held[a.value / 64] |= uint64_t{1} << (a.value % 64);
   }
   const uint64_t held0 = s.held.empty() ? 0 : s.held[0];
+  const RowProgram::Row row{firm.facts.data(), s.held.data()};
 
   // Candidates: unscoped policies and those scoped to the firm's province, city or county. In
   // scope, the scope condition is true and is not visited.
@@ -570,7 +576,13 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       default: {
         if (s.stamp[c.id] != s.query) {
           s.stamp[c.id] = s.query;
-          s.value[c.id] = FromValue(Evaluate(*generic_[c.id], view));
+          const std::optional<RowProgram>& program = generic_program_[c.id];
+          if (program) {
+            const RowProgram::Result r = program->Run(row);
+            s.value[c.id] = r.known ? static_cast<uint8_t>(r.raw) : kUnknown;
+          } else {
+            s.value[c.id] = FromValue(Evaluate(*generic_[c.id], view));
+          }
           ++s.stats.generic;
         }
         return s.value[c.id];
@@ -655,7 +667,10 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       } else {
         // Eligible: the benefit and rank exactly as the reference computes them.
         std::optional<Decimal> benefit;
-        if (benefit_[p] != nullptr) {
+        if (benefit_program_[p]) {
+          const RowProgram::Result r = benefit_program_[p]->Run(row);
+          if (r.known) benefit = r.raw < 0 ? Decimal() : Decimal::FromRawUnchecked(r.raw).RoundHalfUp(2);
+        } else if (benefit_[p] != nullptr) {
           const Value b = Evaluate(*benefit_[p], view);
           if (!b.is_unknown()) benefit = b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2);
         }

@@ -43,6 +43,7 @@
 #include "engine/expr/ast.h"
 #include "engine/ingest/firm.h"
 #include "engine/match/outcome.h"
+#include "engine/match/row_program.h"
 
 namespace polmatch {
 
@@ -198,7 +199,9 @@ class PolicyIndex {
   const Catalog& catalog_;
   NodeArena arena_;
   std::vector<const Node*> benefit_, rank_;  // by catalog index (arena copies; null = none)
+  std::vector<std::optional<RowProgram>> benefit_program_;  // by catalog index, where it compiles
   std::vector<const Node*> generic_;  // by memo slot
+  std::vector<std::optional<RowProgram>> generic_program_;  // by memo slot, where it compiles
   absl::flat_hash_map<std::string, int32_t> generic_by_text_;
   std::vector<std::string> codes_;
   // The tag masks of the `a or b or …` conditions the prefilter tests (index = Prefilter::any;

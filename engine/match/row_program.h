@@ -1,0 +1,66 @@
+// File: row_program.h
+//
+// RowProgram is one expression of the rule language compiled to postfix code for one firm at a
+// time: what the single-firm index runs for benefit formulas and for the conditions it cannot
+// fold into its prefilter (`rd_expense / revenue >= 3%`, `min(tax_paid * 30%, 100万)`,
+// `tier(revenue, 2000万, 10万, …)`, `if(tag, a, b)`). A few contiguous 16-byte instructions and a
+// small value stack replace a walk over heap-allocated tree nodes and FirmEnv's virtual calls.
+//
+// The subset: numbers, facts, tags (held on as_of, hierarchy closed), `has_fact`, `not`, `and`,
+// `or`, comparisons of numbers, + − × ÷, unary minus, `abs`, `min`, `max`, `if`, `tier`.
+// Anything else (dates, codes, `in`, `under`, `years_between`, …) does not compile, and the
+// caller keeps the reference evaluator for it. Results equal Evaluate()'s (same Decimal
+// arithmetic, Kleene logic, and `tier`'s order of unknowns); the policy index's differential
+// tests check it against the reference on random catalogs.
+#ifndef POLMATCH_MATCH_ROW_PROGRAM_H_
+#define POLMATCH_MATCH_ROW_PROGRAM_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "engine/expr/ast.h"
+#include "engine/util/decimal.h"
+
+namespace polmatch {
+
+class RowProgram {
+ public:
+  // The firm as the program reads it.
+  struct Row {
+    const std::optional<Decimal>* facts = nullptr;  // by FactId
+    const uint64_t* held = nullptr;                  // tags held, a bit per TagId
+  };
+  // A value: known, and for booleans 0 or 1.
+  struct Result {
+    bool known = false;
+    int64_t raw = 0;  // Decimal raw, or 0 / 1
+  };
+
+  // Compiles `n`, or returns nullopt for an expression outside the subset.
+  static std::optional<RowProgram> Compile(const Node& n);
+
+  Result Run(const Row& row) const;
+
+ private:
+  enum class Code : uint8_t {
+    kConst, kFact, kTag, kHasFact, kNot, kAnd, kOr, kCompare,
+    kAdd, kSub, kMul, kDiv, kNeg, kAbs, kMin, kMax, kIf, kTier,
+  };
+  struct Instr {
+    Code code = Code::kConst;
+    uint8_t op_mask = 0;  // kCompare: bit 0 <, bit 1 ==, bit 2 >
+    uint16_t n = 0;       // operands popped by n-ary codes
+    int32_t id = 0;       // fact or tag
+    int64_t k = 0;        // constant
+  };
+  static constexpr int kMaxStack = 32;
+
+  bool Emit(const Node& n, int depth);
+
+  std::vector<Instr> code_;
+};
+
+}  // namespace polmatch
+
+#endif  // POLMATCH_MATCH_ROW_PROGRAM_H_
