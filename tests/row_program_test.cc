@@ -53,11 +53,18 @@ TEST(RowProgramTest, EqualsTheReference) {
       "if(rd_expense > 100万, revenue, tax_paid) * 2 != 0",
       "revenue * revenue * revenue > 0",
       "-revenue < 0",
+      "years_between(founded, as_of) >= 5",
+      "days_between(date(\"2020-01-01\"), founded) < 0 or founded >= date(\"2019-05-01\")",
+      "region under \"440800\" and industry under \"C35\"",
+      "industry under \"L71\" or industry under \"C\"",
+      "not region under \"441500\"",
   };
   // Facts present, missing, zero (division by zero), huge (overflow); tags held or not.
   std::vector<FirmProfile> profiles;
   for (int variant = 0; variant < 6; ++variant) {
-    FirmProfile p = MakeProfile("440802", variant + 1, "C3511", "2019-05-01");
+    FirmProfile p = MakeProfile(variant == 4 ? "441502" : "440802", variant + 1,
+                                variant == 3 ? "" : variant == 5 ? "L7120" : "C3511",
+                                variant == 2 ? "" : variant == 1 ? "2020-06-30" : "2019-05-01");
     auto& f = *p.mutable_facts();
     f["revenue"] = variant == 1 ? "0" : variant == 2 ? "8999999999999" : "35000000";
     if (variant != 3) f["revenue_last_year"] = variant == 4 ? "35000000" : "28000000.5";
@@ -85,7 +92,15 @@ TEST(RowProgramTest, EqualsTheReference) {
       for (int t = 0; t < tax.num_tags(); ++t) {
         if (view.HoldsTag(TagId(t))) held[t / 64] |= uint64_t{1} << (t % 64);
       }
-      const RowProgram::Result got = program->Run({firm.facts.data(), held.data()});
+      RowProgram::Row row;
+      row.facts = firm.facts.data();
+      row.held = held.data();
+      row.region = firm.region;
+      row.industry = firm.industry;
+      row.founded_known = firm.founded.has_value();
+      if (firm.founded) row.founded = RowProgram::DayOf(*firm.founded);
+      row.as_of = RowProgram::DayOf(view.AsOf());
+      const RowProgram::Result got = program->Run(row);
       const RowProgram::Result want = Reference(*n, view);
       EXPECT_EQ(got.known, want.known) << src << "\n" << p.DebugString();
       if (want.known) {
@@ -98,9 +113,9 @@ TEST(RowProgramTest, EqualsTheReference) {
 }
 
 TEST(RowProgramTest, LeavesTheRestToTheReference) {
-  for (const char* src : {"years_between(founded, as_of) >= 1", "region under \"440800\"",
-                          "industry in [\"C3511\", \"C3512\"]", "employees in [1, 2]", "valid_to(qual.hitech) > as_of",
-                          "industry under \"C\" or qual.hitech"}) {
+  for (const char* src : {"industry == \"C3511\"", "industry in [\"C3511\", \"C3512\"]",
+                          "employees in [1, 2]", "valid_to(qual.hitech) > as_of",
+                          "valid_from(qual.hitech) <= date(\"2024-01-01\") or qual.sme_tech"}) {
     std::unique_ptr<Node> n = Checked(src);
     ASSERT_NE(n, nullptr) << src;
     EXPECT_FALSE(RowProgram::Compile(*n).has_value()) << src;

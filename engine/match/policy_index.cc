@@ -509,7 +509,14 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     for (TagId a : tax.tag(g.tag).ancestors) s.held[a.value / 64] |= uint64_t{1} << (a.value % 64);
   }
   const uint64_t held0 = s.held.empty() ? 0 : s.held[0];
-  const RowProgram::Row row{firm.facts.data(), s.held.data()};
+  RowProgram::Row row;
+  row.facts = firm.facts.data();
+  row.held = s.held.data();
+  row.region = firm.region;
+  row.industry = firm.industry;
+  row.founded_known = firm.founded.has_value();
+  if (firm.founded) row.founded = RowProgram::DayOf(*firm.founded);
+  row.as_of = RowProgram::DayOf(as_of);
 
   // Candidates: unscoped policies and those scoped to the firm's province, city or county. In
   // scope, the scope condition is true and is not visited.

@@ -1,5 +1,8 @@
 #include "engine/match/row_program.h"
 
+#include "engine/taxonomy/taxonomy.h"
+#include "engine/util/dates.h"
+
 namespace polmatch {
 namespace {
 
@@ -17,6 +20,7 @@ uint8_t OpMask(Op op) {
 
 bool IsNumber(const Node& n) { return n.type == Type::kNumber; }
 bool IsBool(const Node& n) { return n.type == Type::kBool; }
+bool IsDate(const Node& n) { return n.type == Type::kDate; }
 
 }  // namespace
 
@@ -70,13 +74,28 @@ bool RowProgram::Emit(const Node& n, int depth) {
       }
       return children(0) && emit(n.kind == NodeKind::kAnd ? Code::kAnd : Code::kOr, n.children.size());
     case NodeKind::kCompare:
-      if (n.children.size() != 2 || !IsNumber(*n.children[0]) || !IsNumber(*n.children[1]) ||
-          OpMask(n.op) == 0 || !children(0)) {
+      if (n.children.size() != 2 || OpMask(n.op) == 0) return false;
+      if (!(IsNumber(*n.children[0]) && IsNumber(*n.children[1])) &&
+          !(IsDate(*n.children[0]) && IsDate(*n.children[1]))) {
         return false;
       }
+      if (!children(0)) return false;
       emit(Code::kCompare, 2);
       code_.back().op_mask = OpMask(n.op);
       return true;
+    case NodeKind::kBuiltin:
+      if (n.builtin == Builtin::kFounded) return emit(Code::kFounded);
+      if (n.builtin == Builtin::kAsOf) return emit(Code::kAsOf);
+      return false;
+    case NodeKind::kUnder: {
+      if (n.children.size() != 1 || n.children[0]->kind != NodeKind::kBuiltin) return false;
+      const Builtin b = n.children[0]->builtin;
+      if (b != Builtin::kRegion && b != Builtin::kIndustry) return false;
+      emit(b == Builtin::kRegion ? Code::kRegionUnder : Code::kIndustryUnder);
+      code_.back().id = static_cast<int32_t>(codes_.size());
+      codes_.push_back(n.text);
+      return true;
+    }
     case NodeKind::kArith: {
       if (n.children.size() != 2 || !IsNumber(*n.children[0]) || !IsNumber(*n.children[1])) return false;
       Code code;
@@ -108,6 +127,14 @@ bool RowProgram::Emit(const Node& n, int depth) {
             if (!IsNumber(*c)) return false;
           }
           return children(0) && emit(Code::kTier, n.children.size());
+        case Func::kDate:
+          emit(Code::kConst);
+          code_.back().k = DayOf(n.date);
+          return true;
+        case Func::kYearsBetween:
+        case Func::kDaysBetween:
+          return n.children.size() == 2 && IsDate(*n.children[0]) && IsDate(*n.children[1]) &&
+                 children(0) && emit(n.func == Func::kYearsBetween ? Code::kYearsBetween : Code::kDaysBetween, 2);
         case Func::kHasFact:
           if (n.children.size() != 1 || n.children[0]->kind != NodeKind::kFact) return false;
           emit(Code::kHasFact);
@@ -141,6 +168,34 @@ RowProgram::Result RowProgram::Run(const Row& row) const {
       case Code::kHasFact:
         stack[top++] = {true, row.facts[in.id].has_value() ? 1 : 0};
         break;
+      case Code::kFounded:
+        stack[top++] = row.founded_known ? Result{true, row.founded} : Result{};
+        break;
+      case Code::kAsOf:
+        stack[top++] = {true, row.as_of};
+        break;
+      case Code::kYearsBetween:
+      case Code::kDaysBetween: {
+        const Result b = stack[--top];
+        Result& a = stack[top - 1];
+        if (!a.known || !b.known) {
+          a = {};
+          break;
+        }
+        const absl::CivilDay epoch(1970, 1, 1);
+        a = number(Decimal::FromInt(in.code == Code::kYearsBetween ? YearsBetween(epoch + a.raw, epoch + b.raw)
+                                                                   : b.raw - a.raw));
+        break;
+      }
+      case Code::kRegionUnder:
+      case Code::kIndustryUnder: {
+        const bool region = in.code == Code::kRegionUnder;
+        const absl::string_view code = region ? row.region : row.industry;
+        stack[top++] = code.empty() ? Result{}
+                       : Result{true, (region ? Taxonomy::RegionUnder(code, codes_[in.id])
+                                              : Taxonomy::IndustryUnder(code, codes_[in.id])) ? 1 : 0};
+        break;
+      }
       case Code::kNot:
         stack[top - 1].raw ^= 1;  // unknown stays unknown
         break;

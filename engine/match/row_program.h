@@ -7,9 +7,10 @@
 // small value stack replace a walk over heap-allocated tree nodes and FirmEnv's virtual calls.
 //
 // The subset: numbers, facts, tags (held on as_of, hierarchy closed), `has_fact`, `not`, `and`,
-// `or`, comparisons of numbers, + − × ÷, unary minus, `abs`, `min`, `max`, `if`, `tier`.
-// Anything else (dates, codes, `in`, `under`, `years_between`, …) does not compile, and the
-// caller keeps the reference evaluator for it. Results equal Evaluate()'s (same Decimal
+// `or`, comparisons of numbers or of dates, + − × ÷, unary minus, `abs`, `min`, `max`, `if`,
+// `tier`, `founded`, `as_of`, `date(…)`, `years_between`, `days_between`, and `region/industry
+// under`. Anything else (`in`, `valid_from`, code equality, …) does not compile, and the caller
+// keeps the reference evaluator for it. Results equal Evaluate()'s (same Decimal
 // arithmetic, Kleene logic, and `tier`'s order of unknowns); the policy index's differential
 // tests check it against the reference on random catalogs.
 #ifndef POLMATCH_MATCH_ROW_PROGRAM_H_
@@ -17,8 +18,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "engine/expr/ast.h"
 #include "engine/util/decimal.h"
 
@@ -30,12 +33,17 @@ class RowProgram {
   struct Row {
     const std::optional<Decimal>* facts = nullptr;  // by FactId
     const uint64_t* held = nullptr;                  // tags held, a bit per TagId
+    absl::string_view region, industry;              // "" = unknown
+    bool founded_known = false;
+    int64_t founded = 0;                             // days since 1970-01-01
+    int64_t as_of = 0;
   };
   // A value: known, and for booleans 0 or 1.
   struct Result {
     bool known = false;
-    int64_t raw = 0;  // Decimal raw, or 0 / 1
+    int64_t raw = 0;  // Decimal raw, 0 / 1, or a day number
   };
+  static int64_t DayOf(absl::CivilDay d) { return d - absl::CivilDay(1970, 1, 1); }
 
   // Compiles `n`, or returns nullopt for an expression outside the subset.
   static std::optional<RowProgram> Compile(const Node& n);
@@ -46,12 +54,13 @@ class RowProgram {
   enum class Code : uint8_t {
     kConst, kFact, kTag, kHasFact, kNot, kAnd, kOr, kCompare,
     kAdd, kSub, kMul, kDiv, kNeg, kAbs, kMin, kMax, kIf, kTier,
+    kFounded, kAsOf, kYearsBetween, kDaysBetween, kRegionUnder, kIndustryUnder,
   };
   struct Instr {
     Code code = Code::kConst;
     uint8_t op_mask = 0;  // kCompare: bit 0 <, bit 1 ==, bit 2 >
     uint16_t n = 0;       // operands popped by n-ary codes
-    int32_t id = 0;       // fact or tag
+    int32_t id = 0;       // fact, tag, or index of codes_
     int64_t k = 0;        // constant
   };
   static constexpr int kMaxStack = 32;
@@ -59,6 +68,7 @@ class RowProgram {
   bool Emit(const Node& n, int depth);
 
   std::vector<Instr> code_;
+  std::vector<std::string> codes_;  // of `under`
 };
 
 }  // namespace polmatch
