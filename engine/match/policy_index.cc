@@ -66,12 +66,11 @@ std::string RegionScope(const CompiledPolicy& p) {
 // Memo entries are valid when their stamp equals the query's; stamps are unique per thread.
 struct Scratch {
   std::vector<uint64_t> held;
-  std::vector<uint32_t> survivors;   // of one scope list: entry index
-  std::vector<uint8_t> start;        // and the prefilter's false + 2 × unknown count
-  // The policies in force on `in_force_day` in the index `in_force_index`.
+  std::vector<uint32_t> survivors;   // of one scope list (PolicyIndex::kStartShift)
+  // The list entries in force on `in_force_day` in the index `in_force_index`, by list id.
   uint64_t in_force_index = 0;
   int32_t in_force_day = 0;
-  std::vector<uint64_t> in_force;
+  std::vector<std::vector<uint8_t>> in_force;
   std::vector<uint32_t> stamp;
   std::vector<uint8_t> value;
   uint32_t query = 0;
@@ -214,6 +213,14 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   }
   for (const Prefilter& f : prefilters) all_policies_.Add(f);
   all_policies_.Pad(never);
+  for (ScopeList* l : lists) {
+    l->id = static_cast<uint32_t>(lists_.size());
+    lists_.push_back(l);
+  }
+  all_policies_.id = static_cast<uint32_t>(lists_.size());
+  lists_.push_back(&all_policies_);
+  num_any_masks_ = any_masks_.size();
+  if (any_masks_.size() < 16) any_masks_.resize(16, 0);  // the prefilter loads 16
   num_conditions_ = static_cast<int>(distinct.size());
 }
 
@@ -303,18 +310,16 @@ inline uint32_t PolicyIndex::Verdict(const ScopeList& l, uint32_t i, const FirmB
   }
   const uint32_t single = (flags & PI::kSingle) != 0;
   fatal |= (falses > 1) | ((falses != 0) & ((unknowns != 0) | single));
-  const int32_t p = l.policy[i];
-  fatal |= ((f.in_force[p >> 6] >> (p & 63)) & 1) ^ 1;
+  fatal |= ((f.in_force[i >> 3] >> (i & 7)) & 1) ^ 1;
   return fatal ? 0xff : falses + 2 * unknowns;
 }
 
 uint32_t PolicyIndex::PrefilterListPortable(const ScopeList& list, const FirmBits& firm,
-                                            uint32_t* survivors, uint8_t* starts) {
+                                            uint32_t* survivors) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < list.size; ++i) {
     const uint32_t verdict = Verdict(list, i, firm);
-    survivors[n] = i;
-    starts[n] = static_cast<uint8_t>(verdict);
+    survivors[n] = i | verdict << kStartShift;
     n += verdict != 0xff;
   }
   return n;
@@ -327,9 +332,29 @@ uint32_t PolicyIndex::PrefilterListPortable(const ScopeList& list, const FirmBit
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 // The same eight entries at a time (Verdict's logic on lane masks).
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyIndex::PrefilterAvx512(
-    const ScopeList& l, const FirmBits& f, uint32_t* survivors, uint8_t* starts) {
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t PolicyIndex::PrefilterAvx512(
+    const ScopeList& l, const FirmBits& f, uint32_t* survivors) {
   using PI = PolicyIndex;
+  // The firm's facts and the any-masks as tables in registers: a lookup is a permutation (a
+  // gather costs several times as much here).
+  __m512i facts[8];
+  for (int k = 0; k < 8; ++k) facts[k] = _mm512_loadu_si512(f.fact_raw + 8 * k);
+  const __m512i bit4 = _mm512_set1_epi64(16), bit5 = _mm512_set1_epi64(32);
+  auto fact_value = [&](__m512i id) __attribute__((target("avx512f"))) {
+    const __m512i a = _mm512_permutex2var_epi64(facts[0], id, facts[1]);
+    const __m512i b = _mm512_permutex2var_epi64(facts[2], id, facts[3]);
+    const __m512i c = _mm512_permutex2var_epi64(facts[4], id, facts[5]);
+    const __m512i d = _mm512_permutex2var_epi64(facts[6], id, facts[7]);
+    const __mmask8 hi16 = _mm512_test_epi64_mask(id, bit4);
+    return _mm512_mask_blend_epi64(_mm512_test_epi64_mask(id, bit5), _mm512_mask_blend_epi64(hi16, a, b),
+                                   _mm512_mask_blend_epi64(hi16, c, d));
+  };
+  const bool few_any = f.num_any_masks <= 16;
+  const __m512i any_lo = few_any ? _mm512_loadu_si512(f.any_masks) : _mm512_setzero_si512();
+  const __m512i any_hi = few_any ? _mm512_loadu_si512(f.any_masks + 8) : _mm512_setzero_si512();
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i false_start = _mm256_set1_epi32(1 << kStartShift);
+  const __m256i unknown_start = _mm256_set1_epi32(2 << kStartShift);
   const __m512i held = _mm512_set1_epi64(static_cast<long long>(f.held0));
   const __m512i known_bits = _mm512_set1_epi64(static_cast<long long>(f.fact_known));
   const __m512i one = _mm512_set1_epi64(1);
@@ -357,14 +382,15 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyInd
       fatal |= tag_false[k] & ~_mm512_test_epi64_mask(t, actionable_tag);
     }
     const __m512i any_index = _mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l.any.data() + i)));
-    const __m512i any = _mm512_i64gather_epi64(any_index, reinterpret_cast<const long long*>(f.any_masks), 8);
+    const __m512i any = few_any ? _mm512_permutex2var_epi64(any_lo, any_index, any_hi)
+                                : _mm512_i64gather_epi64(any_index, reinterpret_cast<const long long*>(f.any_masks), 8);
     const __mmask8 any_false = _mm512_test_epi64_mask(any, any) & ~_mm512_test_epi64_mask(held, any);
     fatal |= any_false & ~_mm512_test_epi64_mask(flags, any_actionable);
     __mmask8 fact_false[2], unknown[2];
     for (int k = 0; k < 2; ++k) {
       const __m512i id = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.fact_id[k].data() + i)));
       const __m512i ops = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.fact_ops[k].data() + i)));
-      const __m512i value = _mm512_i64gather_epi64(id, f.fact_raw, 8);
+      const __m512i value = fact_value(id);
       const __m512i bound = _mm512_loadu_si512(l.fact_k[k].data() + i);
       const __mmask8 known = _mm512_test_epi64_mask(_mm512_srlv_epi64(known_bits, id), one);
       const __mmask8 lt = _mm512_cmplt_epi64_mask(value, bound);
@@ -391,19 +417,17 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyInd
     }
     const __mmask8 some_unknown = unknown[0] | unknown[1] | industry_unknown;
     fatal |= two_false | (some_false & (some_unknown | _mm512_test_epi64_mask(flags, single)));
-    const __m512i policy = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(l.policy.data() + i)));
-    const __m512i words = _mm512_i64gather_epi64(_mm512_srli_epi64(policy, 6), f.in_force, 8);
-    fatal |= ~_mm512_test_epi64_mask(_mm512_srlv_epi64(words, _mm512_and_si512(policy, lo6)), one);
-    uint32_t live = static_cast<uint8_t>(~fatal);
-    while (live != 0) {
-      const int b8 = __builtin_ctz(live);
-      live &= live - 1;
-      survivors[n] = i + b8;
-      starts[n] = static_cast<uint8_t>(((some_false >> b8) & 1) +
-                                       2 * (((unknown[0] >> b8) & 1) + ((unknown[1] >> b8) & 1) +
-                                            ((industry_unknown >> b8) & 1)));
-      ++n;
-    }
+    fatal |= static_cast<__mmask8>(~f.in_force[i >> 3]);
+    const __mmask8 live = static_cast<__mmask8>(~fatal);
+    // Survivors compacted in a register (a compressing store to memory is slow on some CPUs):
+    // index | (false count + 2 × unknown count) << kStartShift.
+    __m256i packed = _mm256_add_epi32(lane, _mm256_set1_epi32(static_cast<int>(i)));
+    packed = _mm256_mask_add_epi32(packed, some_false, packed, false_start);
+    packed = _mm256_mask_add_epi32(packed, unknown[0], packed, unknown_start);
+    packed = _mm256_mask_add_epi32(packed, unknown[1], packed, unknown_start);
+    packed = _mm256_mask_add_epi32(packed, industry_unknown, packed, unknown_start);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(survivors + n), _mm256_maskz_compress_epi32(live, packed));
+    n += static_cast<uint32_t>(__builtin_popcount(live));
   }
   // Padding entries are never in force, so every survivor is a real entry.
   return n;
@@ -413,14 +437,13 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) uint32_t PolicyInd
 #endif
 #endif
 
-uint32_t PolicyIndex::PrefilterList(const ScopeList& list, const FirmBits& firm, uint32_t* survivors,
-                                    uint8_t* starts) {
+uint32_t PolicyIndex::PrefilterList(const ScopeList& list, const FirmBits& firm, uint32_t* survivors) {
 #if defined(__x86_64__)
   static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-  if (have && !plan_internal::SimdDisabled()) return PrefilterAvx512(list, firm, survivors, starts);
+  if (have && !plan_internal::SimdDisabled()) return PrefilterAvx512(list, firm, survivors);
 #endif
-  return PrefilterListPortable(list, firm, survivors, starts);
+  return PrefilterListPortable(list, firm, survivors);
 }
 
 PolicyIndex::CondRec PolicyIndex::Compile(const Node& condition) {
@@ -606,8 +629,8 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     bits.fact_raw[k] = firm.facts[k] ? firm.facts[k]->raw() : 0;
     bits.fact_known |= uint64_t{firm.facts[k].has_value()} << k;
   }
-  bits.in_force = InForce(today).data();
   bits.any_masks = any_masks_.data();
+  bits.num_any_masks = num_any_masks_;
   bits.industry_known = !firm.industry.empty();
   if (bits.industry_known && !industries_.empty()) {
     int k = 0;
@@ -625,20 +648,18 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
   for (int l = 0; l < num_lists; ++l) {
     const ScopeList& list = *lists[l];
     candidates += static_cast<int>(list.size);
-    if (s.survivors.size() < list.size) {
-      s.survivors.resize(list.size);
-      s.start.resize(list.size);
-    }
+    if (s.survivors.size() < list.size + 16) s.survivors.resize(list.size + 16);
     uint32_t* survivors = s.survivors.data();
-    uint8_t* starts = s.start.data();
-    const uint32_t num_survivors = PrefilterList(list, bits, survivors, starts);
+    bits.in_force = ListInForce(list, today);
+    const uint32_t num_survivors = PrefilterList(list, bits, survivors);
     visited += static_cast<int>(num_survivors);
     for (uint32_t j = 0; j < num_survivors; ++j) {
-      const uint32_t e = survivors[j];
+      const uint32_t e = survivors[j] & ((1u << kStartShift) - 1);
+      const uint32_t start = survivors[j] >> kStartShift;
       const int p = list.policy[e];
       const uint8_t flags = list.flags[e];
-      int false_count = starts[j] & 1;
-      int unknown_count = starts[j] >> 1;
+      int false_count = start & 1;
+      int unknown_count = start >> 1;
       bool ineligible = false;
       const CondRec* rec = recs_.data() + list.first[e];
       const uint32_t count = list.count[e] + (in_scope ? 0 : (flags & kScoped));
@@ -755,20 +776,26 @@ std::vector<Outcome> PolicyIndex::MatchAll(const FirmView& view) const {
   return out;
 }
 
-const std::vector<uint64_t>& PolicyIndex::InForce(int32_t day) const {
+const uint8_t* PolicyIndex::ListInForce(const ScopeList& list, int32_t day) const {
   Scratch& s = ThreadScratch();
-  if (s.in_force_index != instance_ || s.in_force_day != day || s.in_force.empty()) {
-    s.in_force.assign(policies_.size() / 64 + 1, 0);
-    for (size_t p = 0; p < policies_.size(); ++p) {
-      const PolicyEntry& e = policies_[p];
-      if (e.has_eligibility && e.valid_from <= day && day <= e.valid_to) {
-        s.in_force[p / 64] |= uint64_t{1} << (p % 64);
+  if (s.in_force_index != instance_ || s.in_force_day != day || s.in_force.size() != lists_.size()) {
+    s.in_force.resize(lists_.size());
+    for (const ScopeList* l : lists_) {
+      std::vector<uint8_t>& bits = s.in_force[l->id];
+      bits.assign(l->policy.size() / 8 + 1, 0);
+      for (size_t i = 0; i < l->policy.size(); ++i) {
+        const int32_t p = l->policy[i];
+        if (p >= static_cast<int32_t>(policies_.size())) continue;  // padding
+        const PolicyEntry& e = policies_[p];
+        if (e.has_eligibility && e.valid_from <= day && day <= e.valid_to) {
+          bits[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+        }
       }
     }
     s.in_force_index = instance_;
     s.in_force_day = day;
   }
-  return s.in_force;
+  return s.in_force[list.id].data();
 }
 
 PolicyIndex::Stats PolicyIndex::LastStats() { return ThreadScratch().stats; }

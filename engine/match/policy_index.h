@@ -137,6 +137,7 @@ class PolicyIndex {
   // streams a few columns of every entry, eight entries at a time where the CPU has AVX-512.
   // Padded to a multiple of 8 with entries of a policy that is never in force.
   struct ScopeList {
+    uint32_t id = 0;    // index of lists_
     uint32_t size = 0;  // without the padding
     std::vector<uint8_t> tag[3];
     std::vector<uint16_t> any;
@@ -159,21 +160,24 @@ class PolicyIndex {
     bool industry_known = false;
     uint64_t fact_known = 0;    // facts 0..62 known, and kNoFact
     int64_t fact_raw[64] = {};  // their values (0 if unknown)
-    const uint64_t* in_force = nullptr;
-    const uint64_t* any_masks = nullptr;  // PolicyIndex::any_masks_
+    const uint8_t* in_force = nullptr;    // of the list's entries, a bit each (ListInForce)
+    const uint64_t* any_masks = nullptr;  // PolicyIndex::any_masks_ (at least 16)
+    size_t num_any_masks = 0;
   };
+  // A survivor of the prefilter: its entry | its verdict << kStartShift (a list holds fewer than
+  // 2^24 entries: a catalog of 16 million policies is far beyond what the loader is built for).
+  static constexpr int kStartShift = 24;
   // The prefilter over a whole list: the surviving entries' indexes and their verdicts (the
   // number of false conditions, 0 or 1, plus 2 × the number of unknown ones); returns how many.
-  static uint32_t PrefilterList(const ScopeList& list, const FirmBits& firm, uint32_t* survivors,
-                                uint8_t* starts);
-  static uint32_t PrefilterListPortable(const ScopeList& list, const FirmBits& firm,
-                                        uint32_t* survivors, uint8_t* starts);
-  static uint32_t PrefilterAvx512(const ScopeList& list, const FirmBits& firm, uint32_t* survivors,
-                                  uint8_t* starts);
+  // `survivors` has room for the list's padded size + 8.
+  static uint32_t PrefilterList(const ScopeList& list, const FirmBits& firm, uint32_t* survivors);
+  static uint32_t PrefilterListPortable(const ScopeList& list, const FirmBits& firm, uint32_t* survivors);
+  static uint32_t PrefilterAvx512(const ScopeList& list, const FirmBits& firm, uint32_t* survivors);
   static uint32_t Verdict(const ScopeList& list, uint32_t i, const FirmBits& firm);
 
-  // The policies in force on one day (and with an eligibility rule), a bit each.
-  const std::vector<uint64_t>& InForce(int32_t day) const;
+  // The entries of a list whose policies are in force on a day (and have an eligibility rule), a
+  // bit each; cached per thread for the last day asked.
+  const uint8_t* ListInForce(const ScopeList& list, int32_t day) const;
 
   // The record of a condition; generic ones share a memo slot with their structural twins.
   CondRec Compile(const Node& condition);
@@ -207,6 +211,7 @@ class PolicyIndex {
   // The tag masks of the `a or b or …` conditions the prefilter tests (index = Prefilter::any;
   // 0 is no condition).
   std::vector<uint64_t> any_masks_ = {0};
+  size_t num_any_masks_ = 1;
   // The codes of the industry conditions the prefilter tests (index = Prefilter::industry).
   absl::flat_hash_map<std::string, uint16_t> industries_;
   std::vector<PolicyEntry> policies_;
@@ -214,9 +219,10 @@ class PolicyIndex {
   // Policies by region scope ("" = unscoped), ascending.
   absl::flat_hash_map<std::string, ScopeList> by_scope_;
   ScopeList all_policies_;  // for firms of unknown region
+  std::vector<const ScopeList*> lists_;  // by ScopeList::id
   int num_groups_ = 0;
   int num_conditions_ = 0;
-  uint64_t instance_ = 0;  // unique per index: keys the per-thread InForce cache
+  uint64_t instance_ = 0;  // unique per index: keys the per-thread ListInForce cache
 };
 
 }  // namespace polmatch
