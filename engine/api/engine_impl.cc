@@ -106,16 +106,27 @@ struct State {
   // tag); with `identity`, also its credit code and name (for explanations).
   Firm ReadRow(uint32_t row, bool identity = false) const {
     Firm f;
+    ReadRowInto(row, identity, &f);
+    return f;
+  }
+  static void AssignView(absl::string_view v, std::string* s) { s->assign(v.data(), v.size()); }
+  // The same into `f`, reusing its storage (the microsecond path keeps one per thread).
+  void ReadRowInto(uint32_t row, bool identity, Firm* out) const {
+    Firm& f = *out;
+    f.credit_code.clear();
+    f.name.clear();
     if (identity) {
-      f.credit_code = std::string(store->credit_code(row));
-      f.name = std::string(store->name(row));
+      AssignView(store->credit_code(row), &f.credit_code);
+      AssignView(store->name(row), &f.name);
     }
-    f.region = std::string(store->region(row));
-    f.industry = std::string(store->industry(row));
+    AssignView(store->region(row), &f.region);
+    AssignView(store->industry(row), &f.industry);
     f.founded = store->founded(row);
     store->PrefetchFacts(row);
+    f.facts.clear();
     f.facts.reserve(store->num_facts());
     for (int k = 0; k < store->num_facts(); ++k) f.facts.push_back(store->fact(row, FactId(k)));
+    f.tags.clear();
     f.tags.reserve(row_grants.begin[row + 1] - row_grants.begin[row]);
     for (uint32_t i = row_grants.begin[row]; i < row_grants.begin[row + 1]; ++i) {
       const RowGrants::Entry& e = row_grants.entries[i];
@@ -125,7 +136,6 @@ struct State {
       if (e.to != kOpenTo) r.valid_to = DayFromNumber(e.to);
       f.tags.push_back(std::move(r));
     }
-    return f;
   }
 
   std::shared_ptr<const BulkResult> Placement(absl::CivilDay as_of) const {
@@ -150,10 +160,9 @@ struct State {
     std::shared_ptr<const BulkResult> placed = Placement(as_of);
     if (placed == nullptr) return;
     for (PolicyHit& h : hits) {
+      if (h.outcome.status != ELIGIBLE) continue;  // (read main_to_limits only for the few eligible)
       const int sub = main_to_limits[h.policy];
-      if (sub >= 0 && h.outcome.status == ELIGIBLE && placed->Get(row, sub).status == NOT_SELECTED) {
-        h.outcome.status = NOT_SELECTED;
-      }
+      if (sub >= 0 && placed->Get(row, sub).status == NOT_SELECTED) h.outcome.status = NOT_SELECTED;
     }
   }
 
@@ -233,9 +242,10 @@ class EngineImpl : public Engine {
     const std::shared_ptr<const State> s = Current();
     absl::StatusOr<uint32_t> row = Registered(*s, credit_code);
     if (!row.ok()) return row.status();
-    const Firm firm = s->ReadRow(*row);
+    thread_local Firm firm;                    // reused: no allocation per query
+    s->ReadRowInto(*row, /*identity=*/false, &firm);
     const FirmView view(firm, s->catalog.taxonomy(), as_of);
-    thread_local std::vector<PolicyHit> hits;  // reused: no allocation per query
+    thread_local std::vector<PolicyHit> hits;
     s->index->Match(view, &hits);
     s->ApplyLimits(*row, as_of, hits);
     for (const PolicyHit& h : hits) __builtin_prefetch(&s->ids[h.policy]);  // misses overlap
