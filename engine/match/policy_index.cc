@@ -21,24 +21,6 @@ constexpr uint8_t kFalse = 0, kTrue = 1, kUnknown = 2;
 
 uint8_t FromValue(const Value& v) { return v.is_unknown() ? kUnknown : v.boolean ? kTrue : kFalse; }
 
-// A comparison as a mask over the three orders of (a, b): bit 0 a < b, bit 1 a == b, bit 2 a > b.
-constexpr uint8_t OpMask(Op op) {
-  switch (op) {
-    case Op::kLt: return 1;
-    case Op::kLe: return 3;
-    case Op::kGt: return 4;
-    case Op::kGe: return 6;
-    case Op::kEq: return 2;
-    case Op::kNe: return 5;
-    default: return 0;
-  }
-}
-
-// Whether `a op b` holds, for op given as an OpMask; no branches.
-inline bool Compare(uint8_t op_mask, int64_t a, int64_t b) {
-  const int order = (a > b) - (a < b) + 1;
-  return (op_mask >> order) & 1;
-}
 
 Op Flip(Op op) {
   switch (op) {
@@ -294,7 +276,7 @@ inline uint32_t PolicyIndex::Verdict(const ScopeList& l, uint32_t i, const FirmB
   for (int k = 0; k < 2; ++k) {
     const uint8_t id = l.fact_id[k][i];
     const uint32_t known = (f.fact_known >> id) & 1;
-    const uint32_t is_false = known & !Compare(l.fact_ops[k][i], f.fact_raw[id], l.fact_k[k][i]);
+    const uint32_t is_false = known & !CompareByMask(l.fact_ops[k][i], f.fact_raw[id], l.fact_k[k][i]);
     fatal |= is_false & ((flags & (PI::kFactActionable << k)) == 0);
     falses += is_false;
     unknowns += known ^ 1;
@@ -479,17 +461,17 @@ PolicyIndex::CondRec PolicyIndex::Compile(const Node& condition) {
     const Node* b = n->children[1].get();
     if (a->kind == NodeKind::kFact && b->kind == NodeKind::kNumber) {
       c.kind = CondKind::kFactCmp;
-      c.op_mask = OpMask(n->op);
+      c.op_mask = ComparisonMask(n->op);
       c.id = static_cast<int32_t>(a->fact.value);
       c.k = b->number.raw();
     } else if (a->kind == NodeKind::kNumber && b->kind == NodeKind::kFact) {
       c.kind = CondKind::kFactCmp;
-      c.op_mask = OpMask(Flip(n->op));
+      c.op_mask = ComparisonMask(Flip(n->op));
       c.id = static_cast<int32_t>(b->fact.value);
       c.k = a->number.raw();
     } else if (a->kind == NodeKind::kFact && b->kind == NodeKind::kFact) {
       c.kind = CondKind::kFactFact;
-      c.op_mask = OpMask(n->op);
+      c.op_mask = ComparisonMask(n->op);
       c.id = static_cast<int32_t>(a->fact.value);
       c.k = static_cast<int64_t>(b->fact.value);
     }
@@ -582,14 +564,14 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       case CondKind::kFactCmp: {
         const std::optional<Decimal>& f = firm.facts[c.id];
         if (!f) return kUnknown;
-        v = Compare(c.op_mask, f->raw(), c.k) ? kTrue : kFalse;
+        v = CompareByMask(c.op_mask, f->raw(), c.k) ? kTrue : kFalse;
         break;
       }
       case CondKind::kFactFact: {
         const std::optional<Decimal>& a = firm.facts[c.id];
         const std::optional<Decimal>& b = firm.facts[c.k];
         if (!a || !b) return kUnknown;
-        v = Compare(c.op_mask, a->raw(), b->raw()) ? kTrue : kFalse;
+        v = CompareByMask(c.op_mask, a->raw(), b->raw()) ? kTrue : kFalse;
         break;
       }
       case CondKind::kHasFact:

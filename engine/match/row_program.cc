@@ -4,9 +4,8 @@
 #include "engine/util/dates.h"
 
 namespace polmatch {
-namespace {
 
-uint8_t OpMask(Op op) {
+uint8_t ComparisonMask(Op op) {
   switch (op) {
     case Op::kLt: return 1;
     case Op::kLe: return 3;
@@ -17,6 +16,8 @@ uint8_t OpMask(Op op) {
     default: return 0;
   }
 }
+
+namespace {
 
 bool IsNumber(const Node& n) { return n.type == Type::kNumber; }
 bool IsBool(const Node& n) { return n.type == Type::kBool; }
@@ -74,14 +75,14 @@ bool RowProgram::Emit(const Node& n, int depth) {
       }
       return children(0) && emit(n.kind == NodeKind::kAnd ? Code::kAnd : Code::kOr, n.children.size());
     case NodeKind::kCompare:
-      if (n.children.size() != 2 || OpMask(n.op) == 0) return false;
+      if (n.children.size() != 2 || ComparisonMask(n.op) == 0) return false;
       if (!(IsNumber(*n.children[0]) && IsNumber(*n.children[1])) &&
           !(IsDate(*n.children[0]) && IsDate(*n.children[1]))) {
         return false;
       }
       if (!children(0)) return false;
       emit(Code::kCompare, 2);
-      code_.back().op_mask = OpMask(n.op);
+      code_.back().op_mask = ComparisonMask(n.op);
       return true;
     case NodeKind::kBuiltin:
       if (n.builtin == Builtin::kFounded) return emit(Code::kFounded);
@@ -219,8 +220,7 @@ RowProgram::Result RowProgram::Run(const Row& row) const {
         if (!a.known || !b.known) {
           a = {};
         } else {
-          const int order = (a.raw > b.raw) - (a.raw < b.raw) + 1;
-          a = {true, (in.op_mask >> order) & 1};
+          a = {true, CompareByMask(in.op_mask, a.raw, b.raw) ? 1 : 0};
         }
         break;
       }

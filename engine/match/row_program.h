@@ -27,6 +27,15 @@
 
 namespace polmatch {
 
+// A comparison as a mask over the three orders of (a, b): bit 0 a < b, bit 1 a == b, bit 2
+// a > b (0 for an operator that is not a comparison).
+uint8_t ComparisonMask(Op op);
+// Whether `a op b` holds, for op given as a ComparisonMask; no branches.
+inline bool CompareByMask(uint8_t mask, int64_t a, int64_t b) {
+  const int order = (a > b) - (a < b) + 1;
+  return (mask >> order) & 1;
+}
+
 class RowProgram {
  public:
   // The firm as the program reads it.
