@@ -13,7 +13,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "engine/ingest/firm_table.h"
 #include "engine/util/framing.h"
 
 namespace polmatch {
@@ -148,11 +147,6 @@ class Reader {
       v->SetView(reinterpret_cast<const T*>(p), n, keep_);
     } else {
       std::vector<T>& own = v->vec();
-      // Big columns on huge pages where the kernel allows (a portal reads random rows: fewer
-      // TLB misses per query).
-      own.clear();
-      own.reserve(n);
-      ingest_internal::AdviseHugePages(own.data(), n * sizeof(T));
       own.resize(n);
       if (n > 0) std::memcpy(own.data(), p, n * sizeof(T));
     }
