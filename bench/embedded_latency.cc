@@ -2,7 +2,8 @@
 // registered firms of a snapshot.
 // usage: polmatch_latency RULES_DIR SNAPSHOT [QUERIES] [AS_OF] [statuses]
 // ("statuses" measures MatchStatuses only, e.g. under perf; POLMATCH_IN_PLACE=1 loads the
-// snapshot in place, EngineOptions::snapshot_in_place).
+// snapshot in place, EngineOptions::snapshot_in_place; POLMATCH_ASK_TWICE=1 asks each firm twice
+// in a row and times the second answer: the same work with the firm's data in cache).
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -61,12 +62,12 @@ int main(int argc, char** argv) {
   auto run = [&](const char* what, auto&& query) {
     for (int i = 0; i < std::min(queries, 1000); ++i) query(codes[i]);  // warm up
     per_query.clear();
+    const bool twice = getenv("POLMATCH_ASK_TWICE") != nullptr;
     std::vector<double> us, sizes;
     us.reserve(codes.size());
     size_t applied = 0;
     const std::clock_t cpu0 = std::clock();
     for (const std::string& code : codes) {
-      static const bool twice = getenv("TWICE") != nullptr;
       if (twice) query(code);
       const auto a = std::chrono::steady_clock::now();
       const size_t n = query(code);
@@ -96,7 +97,6 @@ int main(int argc, char** argv) {
       t[k] += us[i];
       n[k] += 1;
     }
-    if (getenv("SLOWEST")) for (size_t j = 0; j < 5; ++j) std::printf("slow %s %.1f\n", codes[order[j]].c_str(), us[order[j]]);
     for (int k = 0; k < 2; ++k) {
       std::printf("%-14s %s: %.1f us, %.0f candidates, %.0f visited, %.0f results per query\n", "",
                   k == 0 ? "slowest 1%" : "other 99%", t[k] / n[k], c[k] / n[k], v[k] / n[k], r[k] / n[k]);
