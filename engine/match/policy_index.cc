@@ -21,7 +21,6 @@ constexpr uint8_t kFalse = 0, kTrue = 1, kUnknown = 2;
 
 uint8_t FromValue(const Value& v) { return v.is_unknown() ? kUnknown : v.boolean ? kTrue : kFalse; }
 
-
 Op Flip(Op op) {
   switch (op) {
     case Op::kLt: return Op::kGt;
@@ -124,8 +123,8 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
       if (a.kind != b.kind) return a.kind < b.kind;
       return a.actionable < b.actionable;
     });
-    // Tag conditions and up to two fact comparisons go into the prefilter (decided by a few
-    // word operations per list entry); the rest are visited.
+    // Tag conditions, one any-of-tags, up to two fact comparisons and one industry condition go
+    // into the prefilter (decided without branches per list entry); the rest are visited.
     Prefilter f;
     f.policy = static_cast<int32_t>(p);
     std::vector<CondRec> rest;
@@ -176,7 +175,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
     lists.push_back(&list);
   }
   for (size_t p = 0; p < policies.size(); ++p) members[list_index[scopes[p]]].push_back(static_cast<int>(p));
-  const int32_t never = static_cast<int32_t>(policies.size());  // InForce leaves its bit clear
+  const int32_t never = static_cast<int32_t>(policies.size());  // ListInForce leaves it clear
   benefit_.assign(policies.size(), nullptr);
   benefit_program_.assign(policies.size(), std::nullopt);
   rank_.assign(policies.size(), nullptr);
@@ -187,8 +186,10 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
       recs_.insert(recs_.end(), policy_recs[p].begin(), policy_recs[p].end());
       lists[l]->Add(f);
       const CompiledPolicy& cp = policies[p];
-      benefit_[p] = cp.benefit ? arena_.Copy(*cp.benefit) : nullptr;
-      if (cp.benefit) benefit_program_[p] = RowProgram::Compile(*cp.benefit);
+      if (cp.benefit) {
+        benefit_program_[p] = RowProgram::Compile(*cp.benefit);
+        if (!benefit_program_[p]) benefit_[p] = arena_.Copy(*cp.benefit);
+      }
       rank_[p] = cp.rank_by ? arena_.Copy(*cp.rank_by) : nullptr;
     }
     lists[l]->Pad(never);
@@ -490,8 +491,8 @@ PolicyIndex::CondRec PolicyIndex::Compile(const Node& condition) {
     c.negate = 0;  // evaluated whole, `not`s included
     auto [it, added] = generic_by_text_.emplace(condition.ToString(), static_cast<int32_t>(generic_.size()));
     if (added) {
-      generic_.push_back(arena_.Copy(condition));
       generic_program_.push_back(RowProgram::Compile(condition));
+      generic_.push_back(generic_program_.back() ? nullptr : arena_.Copy(condition));
     }
     c.id = it->second;
   }
@@ -684,7 +685,8 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
           const Value b = Evaluate(*benefit_[p], view);
           if (!b.is_unknown()) benefit = b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2);
         }
-        if ((flags & kAutoGrant) && benefit_[p] != nullptr && !benefit) {
+        const bool has_benefit = benefit_program_[p].has_value() || benefit_[p] != nullptr;
+        if ((flags & kAutoGrant) && has_benefit && !benefit) {
           hit.outcome.status = UNDETERMINED;
         } else {
           hit.outcome.status = ELIGIBLE;

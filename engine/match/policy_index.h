@@ -20,8 +20,9 @@
 // * Early exit. A survivor's remaining conditions are visited cheapest first, and the visit
 //   stops as soon as the status is decided INELIGIBLE: a false non-actionable condition, two
 //   false conditions, or a false and an unknown one (a near miss needs every other condition
-//   true). Generic conditions, benefits and rank_by are evaluated on copies laid out together
-//   in the order of the lists, not on nodes scattered over the heap.
+//   true). Generic conditions and benefits run as RowPrograms (compact postfix code) where they
+//   compile; the rest, and rank_by, are evaluated by the reference evaluator on copies laid out
+//   together in the order of the lists, not on nodes scattered over the heap.
 //
 // The statuses and benefits equal ReferenceMatcher::EvaluateFirm's (exclusive groups applied;
 // limits are a property of the whole registry and are left to the caller); tests check it on
@@ -57,6 +58,9 @@ struct PolicyHit {
 class PolicyIndex {
  public:
   explicit PolicyIndex(const Catalog& catalog);
+  // Not copied or moved: the index keeps pointers to its own lists.
+  PolicyIndex(const PolicyIndex&) = delete;
+  PolicyIndex& operator=(const PolicyIndex&) = delete;
 
   // The outcome of every policy that is not INELIGIBLE for `view`'s firm on view.AsOf(), by
   // ascending catalog index, exclusive groups applied (limits not). `out` is overwritten.
@@ -202,10 +206,13 @@ class PolicyIndex {
 
   const Catalog& catalog_;
   NodeArena arena_;
-  std::vector<const Node*> benefit_, rank_;  // by catalog index (arena copies; null = none)
-  std::vector<std::optional<RowProgram>> benefit_program_;  // by catalog index, where it compiles
-  std::vector<const Node*> generic_;  // by memo slot
-  std::vector<std::optional<RowProgram>> generic_program_;  // by memo slot, where it compiles
+  // By catalog index: the benefit as a RowProgram where it compiles, else as an arena copy; and
+  // rank_by (null = none).
+  std::vector<std::optional<RowProgram>> benefit_program_;
+  std::vector<const Node*> benefit_, rank_;
+  // By memo slot, likewise for generic conditions.
+  std::vector<std::optional<RowProgram>> generic_program_;
+  std::vector<const Node*> generic_;
   absl::flat_hash_map<std::string, int32_t> generic_by_text_;
   std::vector<std::string> codes_;
   // The tag masks of the `a or b or …` conditions the prefilter tests (index = Prefilter::any;

@@ -153,6 +153,15 @@ RowProgram::Result RowProgram::Run(const Row& row) const {
   Result stack[kMaxStack];
   int top = 0;  // next free slot
   auto number = [](std::optional<Decimal> d) { return d ? Result{true, d->raw()} : Result{}; };
+  // A binary operation: pops the right operand into *b and leaves the left one on top, to be
+  // replaced by the result; false (the result unknown) when either operand is unknown.
+  auto operands = [&](Result* b) {
+    *b = stack[--top];
+    Result& a = stack[top - 1];
+    if (a.known && b->known) return true;
+    a = {};
+    return false;
+  };
   for (const Instr& in : code_) {
     switch (in.code) {
       case Code::kConst:
@@ -177,12 +186,9 @@ RowProgram::Result RowProgram::Run(const Row& row) const {
         break;
       case Code::kYearsBetween:
       case Code::kDaysBetween: {
-        const Result b = stack[--top];
+        Result b;
+        if (!operands(&b)) break;
         Result& a = stack[top - 1];
-        if (!a.known || !b.known) {
-          a = {};
-          break;
-        }
         const absl::CivilDay epoch(1970, 1, 1);
         a = number(Decimal::FromInt(in.code == Code::kYearsBetween ? YearsBetween(epoch + a.raw, epoch + b.raw)
                                                                    : b.raw - a.raw));
@@ -215,25 +221,17 @@ RowProgram::Result RowProgram::Run(const Row& row) const {
         break;
       }
       case Code::kCompare: {
-        const Result b = stack[--top];
-        Result& a = stack[top - 1];
-        if (!a.known || !b.known) {
-          a = {};
-        } else {
-          a = {true, CompareByMask(in.op_mask, a.raw, b.raw) ? 1 : 0};
-        }
+        Result b;
+        if (operands(&b)) stack[top - 1] = {true, CompareByMask(in.op_mask, stack[top - 1].raw, b.raw) ? 1 : 0};
         break;
       }
       case Code::kAdd:
       case Code::kSub:
       case Code::kMul:
       case Code::kDiv: {
-        const Result b = stack[--top];
+        Result b;
+        if (!operands(&b)) break;
         Result& a = stack[top - 1];
-        if (!a.known || !b.known) {
-          a = {};
-          break;
-        }
         const Decimal x = Decimal::FromRawUnchecked(a.raw), y = Decimal::FromRawUnchecked(b.raw);
         a = number(in.code == Code::kAdd   ? Add(x, y)
                    : in.code == Code::kSub ? Sub(x, y)
