@@ -237,11 +237,15 @@ class EngineImpl : public Engine {
     return ExplainFirm(s->catalog, view, s->Dense(std::move(a->hits)), /*trace_ineligible=*/false);
   }
 
-  absl::StatusOr<std::vector<PolicyMatch>> MatchStatuses(absl::string_view credit_code,
-                                                         absl::CivilDay as_of) const override {
+  using Engine::MatchStatuses;
+  absl::Status MatchStatuses(absl::string_view credit_code, absl::CivilDay as_of,
+                             std::vector<PolicyMatch>* out) const override {
     const std::shared_ptr<const State> s = Current();
     absl::StatusOr<uint32_t> row = Registered(*s, credit_code);
-    if (!row.ok()) return row.status();
+    if (!row.ok()) {
+      out->clear();
+      return row.status();
+    }
     thread_local Firm firm;                    // reused: no allocation per query
     s->ReadRowInto(*row, /*identity=*/false, &firm);
     const FirmView view(firm, s->catalog.taxonomy(), as_of);
@@ -249,13 +253,16 @@ class EngineImpl : public Engine {
     s->index->Match(view, &hits);
     s->ApplyLimits(*row, as_of, hits);
     for (const PolicyHit& h : hits) __builtin_prefetch(&s->ids[h.policy]);  // misses overlap
-    std::vector<PolicyMatch> out;
-    out.reserve(hits.size());
-    for (const PolicyHit& h : hits) {
+    out->resize(hits.size());  // the strings kept keep their storage
+    for (size_t i = 0; i < hits.size(); ++i) {
+      const PolicyHit& h = hits[i];
+      PolicyMatch& m = (*out)[i];
+      m.policy.assign(s->ids[h.policy]);
+      m.status = h.outcome.status;
       const std::optional<Decimal>& b = h.outcome.benefit;
-      out.push_back({s->ids[h.policy], h.outcome.status, b ? b->raw() / 10000 : -1});
+      m.benefit_fen = b ? b->raw() / 10000 : -1;
     }
-    return out;
+    return absl::OkStatus();
   }
 
   absl::StatusOr<FirmMatches> Evaluate(const FirmProfile& profile,

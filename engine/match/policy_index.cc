@@ -4,6 +4,8 @@
 #include <atomic>
 #include <climits>
 #include <iterator>
+#include <optional>
+#include <tuple>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -90,6 +92,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   policies_.resize(policies.size());
   std::vector<std::vector<CondRec>> policy_recs(policies.size());
   std::vector<Prefilter> prefilters;  // by catalog index
+  std::vector<std::optional<CondRec>> scope_recs;  // by catalog index
   absl::flat_hash_map<uint64_t, uint16_t> any_by_mask;  // into any_masks_
   std::vector<std::string> scopes;    // by catalog index
   for (size_t p = 0; p < policies.size(); ++p) {
@@ -153,17 +156,52 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
       }
       rest.push_back(r);  // e.g. the same tag twice (`t and not t`): the visit decides
     }
-    f.count = static_cast<uint16_t>(rest.size());
     if (scope_rec) f.flags |= kScoped;
     if (recs.size() + (scope_rec ? 1 : 0) < 2) f.flags |= kSingle;
     if (cp.auto_grant()) f.flags |= kAutoGrant;
     if (e.group >= 0) f.flags |= kGrouped;
-    recs = std::move(rest);
     by_scope_[scope];  // the lists are filled below, in catalog order
     prefilters.push_back(f);
-    policy_recs[p] = std::move(recs);
-    if (scope_rec) policy_recs[p].push_back(*scope_rec);
+    policy_recs[p] = std::move(rest);
+    scope_recs.push_back(scope_rec);
     scopes.push_back(scope);
+  }
+  // Shared predicates: of the conditions left to visit, those most policies test (at least
+  // two), up to 63; up to two per policy then move into its prefilter.
+  using RecKey = std::tuple<int, int, int, int32_t, int64_t>;
+  auto key = [](const CondRec& r) { return RecKey(static_cast<int>(r.kind), r.negate, r.op_mask, r.id, r.k); };
+  absl::flat_hash_map<RecKey, int> uses;
+  std::vector<std::pair<RecKey, CondRec>> first_seen;
+  for (const auto& recs : policy_recs) {
+    for (const CondRec& r : recs) {
+      if (uses[key(r)]++ == 0) first_seen.emplace_back(key(r), r);
+    }
+  }
+  std::stable_sort(first_seen.begin(), first_seen.end(),
+                   [&](const auto& a, const auto& b) { return uses[a.first] > uses[b.first]; });
+  absl::flat_hash_map<RecKey, uint8_t> pred_ids;
+  for (const auto& [k, r] : first_seen) {
+    if (preds_.size() == kNoPred || uses[k] < 2) break;
+    pred_ids.emplace(k, static_cast<uint8_t>(preds_.size()));
+    CondRec shared = r;
+    shared.actionable = 0;  // per policy, in Prefilter::pred
+    preds_.push_back(shared);
+  }
+  for (size_t p = 0; p < policies.size(); ++p) {
+    Prefilter& f = prefilters[p];
+    std::vector<CondRec> rest;
+    int slots = 0;
+    for (const CondRec& r : policy_recs[p]) {
+      auto id = pred_ids.find(key(r));
+      if (id != pred_ids.end() && slots < 2) {
+        f.pred[slots++] = static_cast<uint8_t>(id->second | r.actionable << 7);
+      } else {
+        rest.push_back(r);
+      }
+    }
+    f.count = static_cast<uint16_t>(rest.size());
+    if (scope_recs[p]) rest.push_back(*scope_recs[p]);
+    policy_recs[p] = std::move(rest);
   }
   // Conditions laid out in the order of the scope lists, so that a firm's visits walk forward
   // through a few contiguous stretches of memory.
@@ -177,20 +215,20 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   for (size_t p = 0; p < policies.size(); ++p) members[list_index[scopes[p]]].push_back(static_cast<int>(p));
   const int32_t never = static_cast<int32_t>(policies.size());  // ListInForce leaves it clear
   benefit_.assign(policies.size(), nullptr);
-  benefit_program_.assign(policies.size(), std::nullopt);
-  rank_.assign(policies.size(), nullptr);
   for (size_t l = 0; l < lists.size(); ++l) {
     for (int p : members[l]) {
       Prefilter& f = prefilters[p];
       f.first = static_cast<uint32_t>(recs_.size());
       recs_.insert(recs_.end(), policy_recs[p].begin(), policy_recs[p].end());
-      lists[l]->Add(f);
       const CompiledPolicy& cp = policies[p];
       if (cp.benefit) {
-        benefit_program_[p] = RowProgram::Compile(*cp.benefit);
-        if (!benefit_program_[p]) benefit_[p] = arena_.Copy(*cp.benefit);
+        f.benefit = programs_.Append(*cp.benefit);
+        if (f.benefit == RowProgram::kNone) {
+          benefit_[p] = arena_.Copy(*cp.benefit);
+          f.flags |= kSlow;
+        }
       }
-      rank_[p] = cp.rank_by ? arena_.Copy(*cp.rank_by) : nullptr;
+      lists[l]->Add(f);
     }
     lists[l]->Pad(never);
   }
@@ -202,6 +240,11 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   }
   all_policies_.id = static_cast<uint32_t>(lists_.size());
   lists_.push_back(&all_policies_);
+  // The generic conditions that compile, after the benefits.
+  for (size_t g = 0; g < generic_.size(); ++g) {
+    if (generic_[g] == nullptr) generic_start_[g] = programs_.Append(*generic_source_[g]);
+  }
+  generic_source_ = {};
   num_any_masks_ = any_masks_.size();
   if (any_masks_.size() < 16) any_masks_.resize(16, 0);  // the prefilter loads 16
   num_conditions_ = static_cast<int>(distinct.size());
@@ -247,6 +290,11 @@ void PolicyIndex::ScopeList::Add(const Prefilter& f) {
   policy.push_back(f.policy);
   first.push_back(f.first);
   count.push_back(f.count);
+  benefit.push_back(f.benefit);
+  for (int i = 0; i < 2; ++i) {
+    pred[i].push_back(f.pred[i]);
+    if ((f.pred[i] & 63) != kNoPred) preds |= uint64_t{1} << (f.pred[i] & 63);
+  }
 }
 
 void PolicyIndex::ScopeList::Pad(int32_t never_in_force) {
@@ -279,6 +327,14 @@ inline uint32_t PolicyIndex::Verdict(const ScopeList& l, uint32_t i, const FirmB
     const uint32_t known = (f.fact_known >> id) & 1;
     const uint32_t is_false = known & !CompareByMask(l.fact_ops[k][i], f.fact_raw[id], l.fact_k[k][i]);
     fatal |= is_false & ((flags & (PI::kFactActionable << k)) == 0);
+    falses += is_false;
+    unknowns += known ^ 1;
+  }
+  for (int k = 0; k < 2; ++k) {
+    const uint8_t pred = l.pred[k][i];
+    const uint32_t known = (f.pred_known >> (pred & 63)) & 1;
+    const uint32_t is_false = known & (((f.pred_true >> (pred & 63)) & 1) ^ 1);
+    fatal |= is_false & ((pred >> 7) ^ 1);
     falses += is_false;
     unknowns += known ^ 1;
   }
@@ -340,6 +396,8 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
   const __m256i unknown_start = _mm256_set1_epi32(2 << kStartShift);
   const __m512i held = _mm512_set1_epi64(static_cast<long long>(f.held0));
   const __m512i known_bits = _mm512_set1_epi64(static_cast<long long>(f.fact_known));
+  const __m512i pred_known = _mm512_set1_epi64(static_cast<long long>(f.pred_known));
+  const __m512i pred_true = _mm512_set1_epi64(static_cast<long long>(f.pred_true));
   const __m512i one = _mm512_set1_epi64(1);
   const __m512i lo6 = _mm512_set1_epi64(63);
   const __m512i any_actionable = _mm512_set1_epi64(PI::kAnyActionable);
@@ -386,6 +444,16 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
       unknown[k] = ~known;
       fatal |= fact_false[k] & ~_mm512_test_epi64_mask(flags, fact_actionable[k]);
     }
+    __mmask8 pred_false[2], pred_unknown[2];
+    for (int k = 0; k < 2; ++k) {
+      const __m512i pred = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.pred[k].data() + i)));
+      const __m512i id = _mm512_and_si512(pred, lo6);
+      const __mmask8 known = _mm512_test_epi64_mask(_mm512_srlv_epi64(pred_known, id), one);
+      const __mmask8 holds = _mm512_test_epi64_mask(_mm512_srlv_epi64(pred_true, id), one);
+      pred_false[k] = known & ~holds;
+      pred_unknown[k] = ~known;
+      fatal |= pred_false[k] & ~_mm512_test_epi64_mask(pred, actionable_tag);
+    }
     const __m512i industry = _mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l.industry.data() + i)));
     const __mmask8 has_industry = _mm512_cmpneq_epi64_mask(industry, no_industry);
     const __mmask8 industry_under = _mm512_cmpeq_epi64_mask(industry, under[0]) | _mm512_cmpeq_epi64_mask(industry, under[1]) |
@@ -394,11 +462,12 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
     if (f.industry_known) fatal |= has_industry & ~industry_under;
     // How many conditions are false: at least one, at least two (a bit-sliced count).
     __mmask8 some_false = 0, two_false = 0;
-    for (__mmask8 m : {tag_false[0], tag_false[1], tag_false[2], any_false, fact_false[0], fact_false[1]}) {
+    for (__mmask8 m : {tag_false[0], tag_false[1], tag_false[2], any_false, fact_false[0], fact_false[1],
+                       pred_false[0], pred_false[1]}) {
       two_false |= some_false & m;
       some_false |= m;
     }
-    const __mmask8 some_unknown = unknown[0] | unknown[1] | industry_unknown;
+    const __mmask8 some_unknown = unknown[0] | unknown[1] | industry_unknown | pred_unknown[0] | pred_unknown[1];
     fatal |= two_false | (some_false & (some_unknown | _mm512_test_epi64_mask(flags, single)));
     fatal |= static_cast<__mmask8>(~f.in_force[i >> 3]);
     const __mmask8 live = static_cast<__mmask8>(~fatal);
@@ -409,6 +478,8 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
     packed = _mm256_mask_add_epi32(packed, unknown[0], packed, unknown_start);
     packed = _mm256_mask_add_epi32(packed, unknown[1], packed, unknown_start);
     packed = _mm256_mask_add_epi32(packed, industry_unknown, packed, unknown_start);
+    packed = _mm256_mask_add_epi32(packed, pred_unknown[0], packed, unknown_start);
+    packed = _mm256_mask_add_epi32(packed, pred_unknown[1], packed, unknown_start);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(survivors + n), _mm256_maskz_compress_epi32(live, packed));
     n += static_cast<uint32_t>(__builtin_popcount(live));
   }
@@ -490,9 +561,11 @@ PolicyIndex::CondRec PolicyIndex::Compile(const Node& condition) {
   if (c.kind == CondKind::kGeneric) {
     c.negate = 0;  // evaluated whole, `not`s included
     auto [it, added] = generic_by_text_.emplace(condition.ToString(), static_cast<int32_t>(generic_.size()));
-    if (added) {
-      generic_program_.push_back(RowProgram::Compile(condition));
-      generic_.push_back(generic_program_.back() ? nullptr : arena_.Copy(condition));
+    if (added) {  // compiled into programs_ once the benefits are in (see the constructor)
+      const bool compiles = RowProgram::Compile(condition).has_value();
+      generic_.push_back(compiles ? nullptr : arena_.Copy(condition));
+      generic_start_.push_back(RowProgram::kNone);
+      generic_source_.push_back(&condition);
     }
     c.id = it->second;
   }
@@ -589,9 +662,9 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       default: {
         if (s.stamp[c.id] != s.query) {
           s.stamp[c.id] = s.query;
-          const std::optional<RowProgram>& program = generic_program_[c.id];
-          if (program) {
-            const RowProgram::Result r = program->Run(row);
+          const uint32_t start = generic_start_[c.id];
+          if (start != RowProgram::kNone) {
+            const RowProgram::Result r = programs_.Run(start, row);
             s.value[c.id] = r.known ? static_cast<uint8_t>(r.raw) : kUnknown;
           } else {
             s.value[c.id] = FromValue(Evaluate(*generic_[c.id], view));
@@ -611,6 +684,15 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
   for (size_t k = 0; k < firm.facts.size() && k < kNoFact; ++k) {
     bits.fact_raw[k] = firm.facts[k] ? firm.facts[k]->raw() : 0;
     bits.fact_known |= uint64_t{firm.facts[k].has_value()} << k;
+  }
+  // The shared predicates the lists test, evaluated once (generic ones through the memo).
+  uint64_t wanted = 0;
+  for (int l = 0; l < num_lists; ++l) wanted |= lists[l]->preds;
+  for (; wanted != 0; wanted &= wanted - 1) {
+    const int id = __builtin_ctzll(wanted);
+    const uint8_t v = eval(preds_[id]);
+    bits.pred_known |= uint64_t{v != kUnknown} << id;
+    bits.pred_true |= uint64_t{v == kTrue} << id;
   }
   bits.any_masks = any_masks_.data();
   bits.num_any_masks = num_any_masks_;
@@ -667,57 +749,65 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       }
       visits += static_cast<int>(i + (ineligible ? 1 : 0));
       if (ineligible) continue;
-      PolicyHit hit;
-      hit.policy = p;
-      hit.grouped = (flags & kGrouped) != 0;
+      MatchStatus status = ELIGIBLE;
       if (false_count == 1) {
         if (flags & kSingle) continue;  // a single false condition is not "one step away"
-        hit.outcome.status = NEAR_MISS;
+        status = NEAR_MISS;
       } else if (unknown_count > 0) {
-        hit.outcome.status = UNDETERMINED;
-      } else {
-        // Eligible: the benefit and rank exactly as the reference computes them.
-        std::optional<Decimal> benefit;
-        if (benefit_program_[p]) {
-          const RowProgram::Result r = benefit_program_[p]->Run(row);
-          if (r.known) benefit = r.raw < 0 ? Decimal() : Decimal::FromRawUnchecked(r.raw).RoundHalfUp(2);
-        } else if (benefit_[p] != nullptr) {
-          const Value b = Evaluate(*benefit_[p], view);
-          if (!b.is_unknown()) benefit = b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2);
-        }
-        const bool has_benefit = benefit_program_[p].has_value() || benefit_[p] != nullptr;
-        if ((flags & kAutoGrant) && has_benefit && !benefit) {
-          hit.outcome.status = UNDETERMINED;
-        } else {
-          hit.outcome.status = ELIGIBLE;
-          hit.outcome.benefit = benefit;
-          if (rank_[p] != nullptr) {
-            const Value r = Evaluate(*rank_[p], view);
-            if (!r.is_unknown()) hit.outcome.rank = r.number;
-          }
+        status = UNDETERMINED;
+      }
+      // Built in place (a copy from the stack stalls on store forwarding).
+      PolicyHit& hit = out->emplace_back();
+      hit.policy = p;
+      hit.grouped = (flags & kGrouped) != 0;
+      hit.outcome.status = status;
+      if (status != ELIGIBLE) continue;
+      // Eligible: the benefit exactly as the reference computes it.
+      const uint32_t program = list.benefit[e];
+      bool has_benefit = program != RowProgram::kNone;
+      if (has_benefit) {
+        const RowProgram::Result r = programs_.Run(program, row);
+        if (r.known) {
+          hit.outcome.benefit = r.raw < 0 ? Decimal() : Decimal::FromRawUnchecked(r.raw).RoundHalfUp(2);
         }
       }
-      out->push_back(std::move(hit));
+      if (flags & kSlow) {  // a benefit that did not compile
+        has_benefit = true;
+        const Value b = Evaluate(*benefit_[p], view);
+        if (!b.is_unknown()) hit.outcome.benefit = b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2);
+      }
+      if ((flags & kAutoGrant) && has_benefit && !hit.outcome.benefit) hit.outcome.status = UNDETERMINED;
     }
     hits_end[l] = out->size();
   }
   s.stats.candidates = candidates;
   s.stats.visited = visited;
   s.stats.conditions = visits;
-  // The lists' sorted runs of hits, merged into catalog order (through per-thread buffers: no
-  // allocation once warm).
-  if (num_lists > 1) {
+  // The lists' sorted runs of hits, merged into catalog order in one pass (through a
+  // per-thread buffer: no allocation once warm).
+  int runs = 0;
+  size_t run_begin[4], run_end[4];
+  for (int l = 0; l < num_lists; ++l) {
+    const size_t begin = l == 0 ? 0 : hits_end[l - 1];
+    if (hits_end[l] == begin) continue;  // an empty run
+    run_begin[runs] = begin;
+    run_end[runs++] = hits_end[l];
+  }
+  if (runs > 1) {
     thread_local std::vector<PolicyHit> merged;
-    const auto by_policy = [](const PolicyHit& a, const PolicyHit& b) { return a.policy < b.policy; };
-    for (int l = 1; l < num_lists; ++l) {
-      if (hits_end[l] == hits_end[l - 1]) continue;  // an empty run
-      merged.clear();
-      std::merge(std::make_move_iterator(out->begin()), std::make_move_iterator(out->begin() + hits_end[l - 1]),
-                 std::make_move_iterator(out->begin() + hits_end[l - 1]),
-                 std::make_move_iterator(out->begin() + hits_end[l]), std::back_inserter(merged), by_policy);
-      std::move(out->begin() + hits_end[l], out->end(), std::back_inserter(merged));
-      out->swap(merged);
+    merged.resize(out->size());
+    const PolicyHit* hits = out->data();
+    for (PolicyHit& m : merged) {
+      int best = -1;
+      for (int r = 0; r < runs; ++r) {
+        if (run_begin[r] != run_end[r] &&
+            (best < 0 || hits[run_begin[r]].policy < hits[run_begin[best]].policy)) {
+          best = r;
+        }
+      }
+      m = hits[run_begin[best]++];
     }
+    out->swap(merged);
   }
 
   // Exclusive groups: of a group's eligible members the largest known benefit wins (ties and

@@ -12,20 +12,27 @@
 //   firm's held-tag vector, `fact op constant` an integer comparison, `region/industry under`
 //   a prefix test; anything else is evaluated by the reference evaluator once per firm and
 //   memoised, however many policies share it.
-// * Prefilter. Each scope list is stored column by column, about 32 bytes per policy; one
+// * Shared predicates. The conditions the prefilter's fixed slots do not take and that several
+//   policies share (`years_between(founded, as_of) >= 3`, `rd_expense / revenue >= 3%`,
+//   `revenue > revenue_last_year`, `valid_from(qual.hitech) >= …`: up to 63, the most used
+//   first) are evaluated once per firm, before the prefilter, into two bit words (known, true),
+//   and the prefilter tests up to two of them per policy like tags.
+// * Prefilter. Each scope list is stored column by column, about 40 bytes per policy; one
 //   branch-free pass over it (eight entries at a time with AVX-512 where the CPU has it) tests
 //   up to three tag conditions, one `a or b or …` of tags, up to two `fact op constant`
-//   conditions and one `industry under` of every policy, and whether it is in force on the day,
-//   and keeps only the policies that may still be something other than INELIGIBLE.
+//   conditions, one `industry under` and up to two shared predicates of every policy, and
+//   whether it is in force on the day, and keeps only the policies that may still be something
+//   other than INELIGIBLE.
 // * Early exit. A survivor's remaining conditions are visited cheapest first, and the visit
 //   stops as soon as the status is decided INELIGIBLE: a false non-actionable condition, two
 //   false conditions, or a false and an unknown one (a near miss needs every other condition
 //   true). Generic conditions and benefits run as RowPrograms (compact postfix code) where they
-//   compile; the rest, and rank_by, are evaluated by the reference evaluator on copies laid out
-//   together in the order of the lists, not on nodes scattered over the heap.
+//   compile; the rest are evaluated by the reference evaluator on copies laid out together in
+//   the order of the lists, not on nodes scattered over the heap.
 //
 // The statuses and benefits equal ReferenceMatcher::EvaluateFirm's (exclusive groups applied;
-// limits are a property of the whole registry and are left to the caller); tests check it on
+// limits are a property of the whole registry and are left to the caller, so Outcome::rank is
+// not filled); tests check it on
 // random catalogs against the reference (tests/bulk_differential_test.cc) and on generated
 // catalogs through the engine (tests/engine_differential_test.cc).
 //
@@ -126,16 +133,20 @@ class PolicyIndex {
     uint8_t fact_ops[2] = {7, 7};     // the comparisons (CondRec::op_mask)
     uint8_t flags = 0;                // kScoped, kAnyActionable, kFactActionable << i, kSingle, kAutoGrant, kGrouped
     uint16_t industry = kNoIndustry;  // a non-actionable `industry under X`: X's index in industries_
+    uint32_t benefit = RowProgram::kNone;  // the compiled benefit's start in programs_
+    uint8_t pred[2] = {kNoPred, kNoPred};  // shared predicates: id | actionable << 7
   };
   static constexpr uint8_t kNoTag = 0xff;
   static constexpr uint16_t kNoIndustry = 0xffff;  // no such condition: true
   static constexpr uint8_t kNoFact = 63;       // a slot that is always known and true
+  static constexpr uint8_t kNoPred = 63;       // likewise for shared predicates (preds_)
   static constexpr uint8_t kScoped = 1;        // recs_[first + count] is the scope condition
   static constexpr uint8_t kAnyActionable = 2;
   static constexpr uint8_t kFactActionable = 4;  // << 0 or 1: for fact_id[0] / fact_id[1]
   static constexpr uint8_t kSingle = 16;       // one condition only: a false one is no near miss
   static constexpr uint8_t kAutoGrant = 32;    // 免申即享: an unknown benefit leaves it UNDETERMINED
   static constexpr uint8_t kGrouped = 64;      // in an exclusive group of two or more
+  static constexpr uint8_t kSlow = 128;        // a benefit that did not compile
 
   // A scope's list of policies by ascending catalog index, column by column: the prefilter
   // streams a few columns of every entry, eight entries at a time where the CPU has AVX-512.
@@ -151,6 +162,9 @@ class PolicyIndex {
     std::vector<int32_t> policy;
     std::vector<uint32_t> first;
     std::vector<uint16_t> count;
+    std::vector<uint32_t> benefit;
+    std::vector<uint8_t> pred[2];
+    uint64_t preds = 0;  // the shared predicates its entries test, a bit each
 
     void Add(const Prefilter& f);
     void Pad(int32_t never_in_force);
@@ -164,6 +178,9 @@ class PolicyIndex {
     bool industry_known = false;
     uint64_t fact_known = 0;    // facts 0..62 known, and kNoFact
     int64_t fact_raw[64] = {};  // their values (0 if unknown)
+    // The shared predicates the firm's lists test: known, and known and true (bit kNoPred: both).
+    uint64_t pred_known = uint64_t{1} << kNoPred;
+    uint64_t pred_true = uint64_t{1} << kNoPred;
     const uint8_t* in_force = nullptr;    // of the list's entries, a bit each (ListInForce)
     const uint64_t* any_masks = nullptr;  // PolicyIndex::any_masks_ (at least 16)
     size_t num_any_masks = 0;
@@ -186,7 +203,7 @@ class PolicyIndex {
   // The record of a condition; generic ones share a memo slot with their structural twins.
   CondRec Compile(const Node& condition);
 
-  // Copies of the expressions a query evaluates (generic conditions, benefits, rank_by), laid
+  // Copies of the expressions a query evaluates (generic conditions, benefits), laid
   // out depth first in a few large blocks in the order of the scope lists: evaluating one reads
   // a few adjacent cache lines instead of nodes scattered over the heap by the parser.
   class NodeArena {
@@ -206,13 +223,17 @@ class PolicyIndex {
 
   const Catalog& catalog_;
   NodeArena arena_;
-  // By catalog index: the benefit as a RowProgram where it compiles, else as an arena copy; and
-  // rank_by (null = none).
-  std::vector<std::optional<RowProgram>> benefit_program_;
-  std::vector<const Node*> benefit_, rank_;
-  // By memo slot, likewise for generic conditions.
-  std::vector<std::optional<RowProgram>> generic_program_;
+  // The benefits and generic conditions that compile, in one pool: the benefits in the order
+  // of the scope lists (Prefilter::benefit), then the generic conditions.
+  RowProgram programs_;
+  // By catalog index: a benefit that did not compile, as an arena copy (null = none).
+  std::vector<const Node*> benefit_;
+  // The shared predicates, by id (Prefilter::pred).
+  std::vector<CondRec> preds_;
+  // By memo slot: a generic condition's start in programs_, or (kNone) its arena copy.
+  std::vector<uint32_t> generic_start_;
   std::vector<const Node*> generic_;
+  std::vector<const Node*> generic_source_;  // the catalog's, while the index is built
   absl::flat_hash_map<std::string, int32_t> generic_by_text_;
   std::vector<std::string> codes_;
   // The tag masks of the `a or b or …` conditions the prefilter tests (index = Prefilter::any;

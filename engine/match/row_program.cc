@@ -27,8 +27,19 @@ bool IsDate(const Node& n) { return n.type == Type::kDate; }
 
 std::optional<RowProgram> RowProgram::Compile(const Node& n) {
   RowProgram p;
-  if (!p.Emit(n, 0)) return std::nullopt;
+  if (p.Append(n) == kNone) return std::nullopt;
   return p;
+}
+
+uint32_t RowProgram::Append(const Node& n) {
+  const size_t start = code_.size(), num_codes = codes_.size();
+  if (start >= kNone || !Emit(n, 0)) {
+    code_.resize(start);
+    codes_.resize(num_codes);
+    return kNone;
+  }
+  code_.emplace_back().code = Code::kEnd;
+  return static_cast<uint32_t>(start);
 }
 
 bool RowProgram::Emit(const Node& n, int depth) {
@@ -149,7 +160,7 @@ bool RowProgram::Emit(const Node& n, int depth) {
   }
 }
 
-RowProgram::Result RowProgram::Run(const Row& row) const {
+RowProgram::Result RowProgram::Run(uint32_t start, const Row& row) const {
   Result stack[kMaxStack];
   int top = 0;  // next free slot
   auto number = [](std::optional<Decimal> d) { return d ? Result{true, d->raw()} : Result{}; };
@@ -162,8 +173,11 @@ RowProgram::Result RowProgram::Run(const Row& row) const {
     a = {};
     return false;
   };
-  for (const Instr& in : code_) {
+  for (const Instr* next = code_.data() + start;; ++next) {
+    const Instr& in = *next;
     switch (in.code) {
+      case Code::kEnd:
+        return stack[0];
       case Code::kConst:
         stack[top++] = {true, in.k};
         break;
@@ -300,7 +314,6 @@ RowProgram::Result RowProgram::Run(const Row& row) const {
       }
     }
   }
-  return stack[0];
 }
 
 }  // namespace polmatch

@@ -57,13 +57,24 @@ class RowProgram {
   // Compiles `n`, or returns nullopt for an expression outside the subset.
   static std::optional<RowProgram> Compile(const Node& n);
 
-  Result Run(const Row& row) const;
+  Result Run(const Row& row) const { return Run(0, row); }
+
+  // Many programs in one block of code, each where Append put it: running one reads a few
+  // adjacent cache lines (no header, no heap block of its own), and programs appended one after
+  // the other lie next to each other. An empty RowProgram is an empty pool.
+  RowProgram() = default;
+  static constexpr uint32_t kNone = UINT32_MAX;
+  // Compiles `n` at the end of the pool: its start for Run, or kNone (and the pool unchanged)
+  // for an expression outside the subset.
+  uint32_t Append(const Node& n);
+  Result Run(uint32_t start, const Row& row) const;
 
  private:
   enum class Code : uint8_t {
     kConst, kFact, kTag, kHasFact, kNot, kAnd, kOr, kCompare,
     kAdd, kSub, kMul, kDiv, kNeg, kAbs, kMin, kMax, kIf, kTier,
     kFounded, kAsOf, kYearsBetween, kDaysBetween, kRegionUnder, kIndustryUnder,
+    kEnd,  // of a program
   };
   struct Instr {
     Code code = Code::kConst;
@@ -76,8 +87,8 @@ class RowProgram {
 
   bool Emit(const Node& n, int depth);
 
-  std::vector<Instr> code_;
-  std::vector<std::string> codes_;  // of `under`
+  std::vector<Instr> code_;         // the programs, each ending with kEnd
+  std::vector<std::string> codes_;  // of `under`, all programs'
 };
 
 }  // namespace polmatch

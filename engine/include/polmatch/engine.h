@@ -58,8 +58,18 @@ class Engine {
   // The policies that apply to a registered firm (every status but INELIGIBLE), in catalog
   // (policy id) order, with amounts but no explanations: what a portal shows first, in
   // microseconds. Errors as Match().
-  virtual absl::StatusOr<std::vector<PolicyMatch>> MatchStatuses(absl::string_view credit_code,
-                                                                 absl::CivilDay as_of) const = 0;
+  absl::StatusOr<std::vector<PolicyMatch>> MatchStatuses(absl::string_view credit_code,
+                                                         absl::CivilDay as_of) const {
+    std::vector<PolicyMatch> out;
+    absl::Status status = MatchStatuses(credit_code, as_of, &out);
+    if (!status.ok()) return status;
+    return out;
+  }
+  // The same into `*out`, which is overwritten (and left empty on error). It reuses the
+  // vector's and its strings' storage: a portal's hot path keeps one vector per thread and
+  // allocates nothing once it has grown.
+  virtual absl::Status MatchStatuses(absl::string_view credit_code, absl::CivilDay as_of,
+                                     std::vector<PolicyMatch>* out) const = 0;
 
   // The same for a firm that need not be registered (政策计算器: "what if I had…"). Limits are
   // not applied (a hypothetical firm is not ranked against the registry). InvalidArgument for a
