@@ -54,9 +54,11 @@ struct RowGrants {
 // Credit code → store row, open addressing over the store's own codes (4 bytes a slot): a lookup
 // is a probe or two and one comparison, where the store's binary search takes ~20 cache misses.
 struct CodeIndex {
-  std::vector<uint32_t> slots;  // row, or kEmpty
+  // Open addressing: a row | the upper half of its code's hash << 32 (a fingerprint: a probe
+  // reads a code only when the fingerprint matches), or kEmpty.
+  std::vector<uint64_t> slots;
   uint64_t mask = 0;
-  static constexpr uint32_t kEmpty = UINT32_MAX;
+  static constexpr uint64_t kEmpty = UINT64_MAX;
 
   static uint64_t Hash(absl::string_view code) { return absl::Hash<absl::string_view>{}(code); }
 
@@ -66,17 +68,26 @@ struct CodeIndex {
     slots.assign(size, kEmpty);
     mask = size - 1;
     for (uint32_t row = 0; row < store.num_rows(); ++row) {
-      uint64_t i = Hash(store.credit_code(row)) & mask;
+      const uint64_t h = Hash(store.credit_code(row));
+      uint64_t i = h & mask;
       while (slots[i] != kEmpty) i = (i + 1) & mask;
-      slots[i] = row;
+      slots[i] = (h >> 32 << 32) | row;
     }
   }
 
-  std::optional<uint32_t> Find(const FirmStore& store, absl::string_view code) const {
+  // The row of `code`. `candidate(row)` is called for a row whose fingerprint matches, before
+  // its code is read (to start fetching the row while the code comes in).
+  template <typename Candidate>
+  std::optional<uint32_t> Find(const FirmStore& store, absl::string_view code, Candidate&& candidate) const {
     if (slots.empty()) return std::nullopt;
-    for (uint64_t i = Hash(code) & mask;; i = (i + 1) & mask) {
-      if (slots[i] == kEmpty) return std::nullopt;
-      if (store.credit_code(slots[i]) == code) return slots[i];
+    const uint64_t h = Hash(code);
+    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+      const uint64_t slot = slots[i];
+      if (slot == kEmpty) return std::nullopt;
+      if ((slot >> 32) != (h >> 32)) continue;
+      const uint32_t row = static_cast<uint32_t>(slot);
+      candidate(row);
+      if (store.credit_code(row) == code) return row;
     }
   }
 };
@@ -122,7 +133,6 @@ struct State {
     AssignView(store->region(row), &f.region);
     AssignView(store->industry(row), &f.industry);
     f.founded = store->founded(row);
-    store->PrefetchFacts(row);
     f.facts.clear();
     f.facts.reserve(store->num_facts());
     for (int k = 0; k < store->num_facts(); ++k) f.facts.push_back(store->fact(row, FactId(k)));
@@ -162,7 +172,7 @@ struct State {
     for (PolicyHit& h : hits) {
       if (h.outcome.status != ELIGIBLE) continue;  // (read main_to_limits only for the few eligible)
       const int sub = main_to_limits[h.policy];
-      if (sub >= 0 && placed->Get(row, sub).status == NOT_SELECTED) h.outcome.status = NOT_SELECTED;
+      if (sub >= 0 && placed->policy(sub).not_selected.contains(row)) h.outcome.status = NOT_SELECTED;
     }
   }
 
@@ -336,7 +346,10 @@ class EngineImpl : public Engine {
     absl::Status valid = ValidateCreditCode(credit_code);
     if (!valid.ok()) return valid;
     if (!s.store) return absl::NotFoundError("no firm registry is loaded");
-    std::optional<uint32_t> row = s.code_index.Find(*s.store, credit_code);
+    std::optional<uint32_t> row = s.code_index.Find(*s.store, credit_code, [&](uint32_t r) {
+      s.store->PrefetchRow(r);
+      __builtin_prefetch(&s.row_grants.begin[r]);
+    });
     if (!row) return absl::NotFoundError(absl::StrCat("firm ", credit_code, " is not registered"));
     return *row;
   }

@@ -783,29 +783,37 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
   s.stats.candidates = candidates;
   s.stats.visited = visited;
   s.stats.conditions = visits;
-  // The lists' sorted runs of hits, merged into catalog order in one pass (through a
-  // per-thread buffer: no allocation once warm).
+  // The lists' sorted runs of hits, put into catalog order: each hit's policy marked in a
+  // per-thread bitmap over the catalog, the marked words read in order (no compare per hit,
+  // so no mispredicted branch; no allocation once warm).
   int runs = 0;
-  size_t run_begin[4], run_end[4];
+  uint32_t lo_word = UINT32_MAX, hi_word = 0;
   for (int l = 0; l < num_lists; ++l) {
     const size_t begin = l == 0 ? 0 : hits_end[l - 1];
     if (hits_end[l] == begin) continue;  // an empty run
-    run_begin[runs] = begin;
-    run_end[runs++] = hits_end[l];
+    ++runs;
+    lo_word = std::min<uint32_t>(lo_word, static_cast<uint32_t>((*out)[begin].policy) / 64);
+    hi_word = std::max<uint32_t>(hi_word, static_cast<uint32_t>((*out)[hits_end[l] - 1].policy) / 64);
   }
   if (runs > 1) {
+    thread_local std::vector<uint64_t> marked;   // all zero between queries
+    thread_local std::vector<uint32_t> hit_of;   // by catalog index: the marked policy's hit
     thread_local std::vector<PolicyHit> merged;
-    merged.resize(out->size());
+    if (marked.size() < policies_.size() / 64 + 1) marked.resize(policies_.size() / 64 + 1, 0);
+    if (hit_of.size() < policies_.size()) hit_of.resize(policies_.size());
     const PolicyHit* hits = out->data();
-    for (PolicyHit& m : merged) {
-      int best = -1;
-      for (int r = 0; r < runs; ++r) {
-        if (run_begin[r] != run_end[r] &&
-            (best < 0 || hits[run_begin[r]].policy < hits[run_begin[best]].policy)) {
-          best = r;
-        }
+    for (uint32_t h = 0; h < out->size(); ++h) {
+      const uint32_t p = static_cast<uint32_t>(hits[h].policy);
+      marked[p / 64] |= uint64_t{1} << (p % 64);
+      hit_of[p] = h;
+    }
+    merged.resize(out->size());
+    PolicyHit* next = merged.data();
+    for (uint32_t w = lo_word; w <= hi_word; ++w) {
+      for (uint64_t bits = marked[w]; bits != 0; bits &= bits - 1) {
+        *next++ = hits[hit_of[w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits))]];
       }
-      m = hits[run_begin[best]++];
+      marked[w] = 0;
     }
     out->swap(merged);
   }

@@ -47,10 +47,11 @@ class RowProgram {
     int64_t founded = 0;                             // days since 1970-01-01
     int64_t as_of = 0;
   };
-  // A value: known, and for booleans 0 or 1.
+  // A value: known, and for booleans 0 or 1. No member initializers: Run's value stack is not
+  // zeroed on every run (Result{} is unknown).
   struct Result {
-    bool known = false;
-    int64_t raw = 0;  // Decimal raw, 0 / 1, or a day number
+    bool known;
+    int64_t raw;  // Decimal raw, 0 / 1, or a day number
   };
   static int64_t DayOf(absl::CivilDay d) { return d - absl::CivilDay(1970, 1, 1); }
 
