@@ -4,6 +4,7 @@
 #include <atomic>
 #include <climits>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <tuple>
 #if defined(__x86_64__)
@@ -95,6 +96,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   std::vector<std::optional<CondRec>> scope_recs;  // by catalog index
   absl::flat_hash_map<uint64_t, uint16_t> any_by_mask;  // into any_masks_
   std::vector<std::string> scopes;    // by catalog index
+  std::vector<uint8_t> keys;          // by catalog index (ScopeGroup)
   for (size_t p = 0; p < policies.size(); ++p) {
     const CompiledPolicy& cp = policies[p];
     PolicyEntry& e = policies_[p];
@@ -133,6 +135,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
     std::vector<CondRec> rest;
     int facts = 0;
     int tags = 0;
+    char section = 0;  // of the industry condition in f.industry
     for (const CondRec& r : recs) {
       if (r.kind == CondKind::kTag && r.id < 63 && tags < 3) {  // (tag 63 could read as kNoTag)
         f.tag[tags++] = static_cast<uint8_t>(r.id | (r.negate ? 0 : 1) << 6 | r.actionable << 7);
@@ -145,6 +148,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
       } else if (r.kind == CondKind::kIndustryUnder && !r.negate && !r.actionable &&
                  f.industry == kNoIndustry && industries_.size() < kNoIndustry - 1) {
         f.industry = industries_.emplace(codes_[r.id], static_cast<uint16_t>(industries_.size())).first->second;
+        section = codes_[r.id][0];
         continue;
       } else if (r.kind == CondKind::kFactCmp && facts < 2 && r.id < kNoFact && r.op_mask != 0) {
         f.fact_id[facts] = static_cast<uint8_t>(r.id);
@@ -156,6 +160,14 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
       }
       rest.push_back(r);  // e.g. the same tag twice (`t and not t`): the visit decides
     }
+    // The sublist key: the industry section the firm must be in, else a tag it must hold
+    // (neither a near miss when false).
+    uint8_t key = kNoKey;
+    for (uint8_t t : f.tag) {
+      if (key == kNoKey && t != kNoTag && (t & 0xc0) == 0x40) key = t & 63;
+    }
+    if (section >= 'A' && section <= 'Z') key = static_cast<uint8_t>(kSectionKey + (section - 'A'));
+    keys.push_back(key);
     if (scope_rec) f.flags |= kScoped;
     if (recs.size() + (scope_rec ? 1 : 0) < 2) f.flags |= kSingle;
     if (cp.auto_grant()) f.flags |= kAutoGrant;
@@ -203,20 +215,16 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
     if (scope_recs[p]) rest.push_back(*scope_recs[p]);
     policy_recs[p] = std::move(rest);
   }
-  // Conditions laid out in the order of the scope lists, so that a firm's visits walk forward
-  // through a few contiguous stretches of memory.
-  std::vector<std::vector<int>> members(by_scope_.size());
-  std::vector<ScopeList*> lists;
-  absl::flat_hash_map<std::string, int> list_index;
-  for (auto& [scope, list] : by_scope_) {
-    list_index[scope] = static_cast<int>(lists.size());
-    lists.push_back(&list);
-  }
-  for (size_t p = 0; p < policies.size(); ++p) members[list_index[scopes[p]]].push_back(static_cast<int>(p));
+  // The sublists, by scope and key (ascending: tags, then sections, then none), each in
+  // catalog order; conditions laid out in the order of the sublists, so that a firm's visits
+  // walk forward through a few contiguous stretches of memory.
+  std::map<std::pair<std::string, int>, std::vector<int>> members;
+  for (size_t p = 0; p < policies.size(); ++p) members[{scopes[p], keys[p]}].push_back(static_cast<int>(p));
   const int32_t never = static_cast<int32_t>(policies.size());  // ListInForce leaves it clear
   benefit_.assign(policies.size(), nullptr);
-  for (size_t l = 0; l < lists.size(); ++l) {
-    for (int p : members[l]) {
+  for (const auto& [scope_key, ps] : members) {
+    ScopeList* list = sublists_.emplace_back(std::make_unique<ScopeList>()).get();
+    for (int p : ps) {
       Prefilter& f = prefilters[p];
       f.first = static_cast<uint32_t>(recs_.size());
       recs_.insert(recs_.end(), policy_recs[p].begin(), policy_recs[p].end());
@@ -228,15 +236,27 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
           f.flags |= kSlow;
         }
       }
-      lists[l]->Add(f);
+      list->Add(f);
     }
-    lists[l]->Pad(never);
+    list->Pad(never);
+    ScopeGroup& group = by_scope_[scope_key.first];
+    const int key = scope_key.second;
+    if (key == kNoKey) {
+      group.unkeyed = list;
+    } else {
+      group.keyed.push_back(list);
+      if (key < kSectionKey) {
+        group.tag_keys |= uint64_t{1} << key;
+      } else {
+        group.section_keys |= uint32_t{1} << (key - kSectionKey);
+      }
+    }
   }
   for (const Prefilter& f : prefilters) all_policies_.Add(f);
   all_policies_.Pad(never);
-  for (ScopeList* l : lists) {
+  for (auto& l : sublists_) {
     l->id = static_cast<uint32_t>(lists_.size());
-    lists_.push_back(l);
+    lists_.push_back(l.get());
   }
   all_policies_.id = static_cast<uint32_t>(lists_.size());
   lists_.push_back(&all_policies_);
@@ -597,15 +617,30 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
   if (firm.founded) row.founded = RowProgram::DayOf(*firm.founded);
   row.as_of = RowProgram::DayOf(as_of);
 
-  // Candidates: unscoped policies and those scoped to the firm's province, city or county. In
-  // scope, the scope condition is true and is not visited.
+  // Candidates: unscoped policies and those scoped to the firm's province, city or county,
+  // of the sublists the firm's tags and industry section select. In scope, the scope condition
+  // is true and is not visited.
   const absl::string_view region = firm.region;
   const bool in_scope = region.size() == 6;
-  const ScopeList* lists[4];
+  const ScopeList* lists[kMaxLists];
   int num_lists = 0;
+  const int section = firm.industry.empty() ? -1  // unknown: every section's
+                      : firm.industry[0] >= 'A' && firm.industry[0] <= 'Z' ? firm.industry[0] - 'A'
+                                                                           : 26;  // none
   auto add_scope = [&](absl::string_view code) {
     auto it = by_scope_.find(code);
-    if (it != by_scope_.end()) lists[num_lists++] = &it->second;
+    if (it == by_scope_.end()) return;
+    const ScopeGroup& g = it->second;
+    if (g.unkeyed != nullptr) lists[num_lists++] = g.unkeyed;
+    for (uint64_t t = held0 & g.tag_keys; t != 0; t &= t - 1) {
+      lists[num_lists++] = g.keyed[__builtin_popcountll(g.tag_keys & ((t & -t) - 1))];
+    }
+    const int first_section = __builtin_popcountll(g.tag_keys);
+    if (section < 0) {
+      for (int k = first_section; k < static_cast<int>(g.keyed.size()); ++k) lists[num_lists++] = g.keyed[k];
+    } else if (section < 26 && ((g.section_keys >> section) & 1)) {
+      lists[num_lists++] = g.keyed[first_section + __builtin_popcount(g.section_keys & ((1u << section) - 1))];
+    }
   };
   if (!in_scope) {
     lists[num_lists++] = &all_policies_;  // `region under` is unknown (or false): all are candidates
@@ -709,9 +744,12 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
   // Per scope list: the prefilter over every entry, then the visit of the survivors' remaining
   // conditions, which lie in recs_ in the same order as the lists.
   int candidates = 0, visited = 0, visits = 0;
-  size_t hits_end[4];  // each scope list is in catalog order: the hits are sorted runs
+  // Each list is in catalog order: its hits are a sorted run.
+  int runs = 0;
+  uint32_t lo_word = UINT32_MAX, hi_word = 0;
   for (int l = 0; l < num_lists; ++l) {
     const ScopeList& list = *lists[l];
+    const size_t run_begin = out->size();
     candidates += static_cast<int>(list.size);
     if (s.survivors.size() < list.size + 16) s.survivors.resize(list.size + 16);
     uint32_t* survivors = s.survivors.data();
@@ -778,7 +816,11 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       }
       if ((flags & kAutoGrant) && has_benefit && !hit.outcome.benefit) hit.outcome.status = UNDETERMINED;
     }
-    hits_end[l] = out->size();
+    if (out->size() > run_begin) {
+      ++runs;
+      lo_word = std::min<uint32_t>(lo_word, static_cast<uint32_t>((*out)[run_begin].policy) / 64);
+      hi_word = std::max<uint32_t>(hi_word, static_cast<uint32_t>(out->back().policy) / 64);
+    }
   }
   s.stats.candidates = candidates;
   s.stats.visited = visited;
@@ -786,15 +828,6 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
   // The lists' sorted runs of hits, put into catalog order: each hit's policy marked in a
   // per-thread bitmap over the catalog, the marked words read in order (no compare per hit,
   // so no mispredicted branch; no allocation once warm).
-  int runs = 0;
-  uint32_t lo_word = UINT32_MAX, hi_word = 0;
-  for (int l = 0; l < num_lists; ++l) {
-    const size_t begin = l == 0 ? 0 : hits_end[l - 1];
-    if (hits_end[l] == begin) continue;  // an empty run
-    ++runs;
-    lo_word = std::min<uint32_t>(lo_word, static_cast<uint32_t>((*out)[begin].policy) / 64);
-    hi_word = std::max<uint32_t>(hi_word, static_cast<uint32_t>((*out)[hits_end[l] - 1].policy) / 64);
-  }
   if (runs > 1) {
     thread_local std::vector<uint64_t> marked;   // all zero between queries
     thread_local std::vector<uint32_t> hit_of;   // by catalog index: the marked policy's hit

@@ -169,6 +169,20 @@ class PolicyIndex {
     void Add(const Prefilter& f);
     void Pad(int32_t never_in_force);
   };
+  // A scope's policies, split by what a firm must have for them to be more than INELIGIBLE:
+  // a tag (a non-actionable tag condition), an industry section (a non-actionable `industry
+  // under`), or nothing. A firm reads the sublists of the tags it holds and of its section (of
+  // every section when its industry is unknown), and the unkeyed one.
+  struct ScopeGroup {
+    uint64_t tag_keys = 0;            // tags with a sublist (ids < 63)
+    uint32_t section_keys = 0;        // sections A..Z with a sublist
+    std::vector<ScopeList*> keyed;    // by tag, ascending, then by section, ascending
+    ScopeList* unkeyed = nullptr;
+  };
+  static constexpr uint8_t kSectionKey = 64;  // + section - 'A'
+  static constexpr uint8_t kNoKey = 255;
+  static constexpr int kMaxLists = 4 * (1 + 63 + 26);  // a firm reads at most
+
   // What the prefilter knows of the firm.
   struct FirmBits {
     uint64_t held0 = 0;         // tags 0..63 held
@@ -245,7 +259,8 @@ class PolicyIndex {
   std::vector<PolicyEntry> policies_;
   std::vector<CondRec> recs_;
   // Policies by region scope ("" = unscoped), ascending.
-  absl::flat_hash_map<std::string, ScopeList> by_scope_;
+  absl::flat_hash_map<std::string, ScopeGroup> by_scope_;
+  std::vector<std::unique_ptr<ScopeList>> sublists_;  // what by_scope_ points to
   ScopeList all_policies_;  // for firms of unknown region
   std::vector<const ScopeList*> lists_;  // by ScopeList::id
   int num_groups_ = 0;
