@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/index/firm_rows.h"
 #include "engine/util/dates.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -154,6 +155,46 @@ TEST(FirmStoreTest, EmptyAndUnknownRegion) {
 
   firms[3].region = "4408";
   EXPECT_FALSE(FirmStore::Build(firms, RealTaxonomy()).ok());
+}
+
+// FirmRows (the store by row, for single-firm reads) says what the columns say, row by row:
+// every fact known or not and its value, the founding date, the industry, every tag grant.
+TEST(FirmRowsTest, EqualsTheStore) {
+  std::vector<Firm> firms = SampleFirms();
+  const Taxonomy& tax = RealTaxonomy();
+  for (size_t i = 0; i < firms.size(); ++i) {  // every fact known in one firm, none in another
+    for (int k = 0; k < tax.num_facts(); ++k) {
+      if (i == 1) firms[i].facts[k] = Decimal::FromInt(static_cast<int64_t>(k) * 1000 + 7);
+      if (i == 2) firms[i].facts[k].reset();
+    }
+  }
+  firms[3].founded.reset();
+  TagGrantRecord extra;
+  extra.tag = *tax.FindTag("stat.above_scale");
+  extra.valid_from = absl::CivilDay(2023, 1, 1);
+  firms[4].tags.push_back(extra);
+  absl::StatusOr<FirmStore> s = FirmStore::Build(firms, tax);
+  ASSERT_TRUE(s.ok());
+  const FirmRows rows = FirmRows::Build(*s);
+  ASSERT_EQ(rows.num_rows(), s->num_rows());
+  EXPECT_EQ(rows.stride() % 64, 0u);
+  for (uint32_t r = 0; r < s->num_rows(); ++r) {
+    const Firm want = s->ToFirm(r);
+    const FirmRows::Record& rec = rows.record(r);
+    EXPECT_EQ(s->industry_code(rec.industry), want.industry) << r;
+    EXPECT_EQ(rows.founded(rec), want.founded) << r;
+    for (int k = 0; k < s->num_facts(); ++k) EXPECT_EQ(rows.fact(rec, k), want.facts[k]) << r << " fact " << k;
+    ASSERT_EQ(rec.num_grants, want.tags.size()) << r;
+    for (uint32_t g = 0; g < rec.num_grants; ++g) {
+      const FirmRows::Grant& got = rows.grants(rec)[g];
+      EXPECT_EQ(TagId(got.tag), want.tags[g].tag);
+      EXPECT_EQ(got.from == kOpenFrom ? std::nullopt : std::optional<absl::CivilDay>(DayFromNumber(got.from)),
+                want.tags[g].valid_from);
+      EXPECT_EQ(got.to == kOpenTo ? std::nullopt : std::optional<absl::CivilDay>(DayFromNumber(got.to)),
+                want.tags[g].valid_to);
+    }
+  }
+  EXPECT_EQ(FirmRows::Build(*FirmStore::Build({}, tax)).num_rows(), 0u);
 }
 
 }  // namespace

@@ -9,10 +9,12 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "engine/catalog/catalog.h"
+#include "engine/index/firm_rows.h"
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
 #include "engine/ingest/credit_code.h"
 #include "engine/ingest/firm.h"
+#include "engine/ingest/firm_table.h"
 #include "engine/match/bulk_matcher.h"
 #include "engine/match/explain.h"
 #include "engine/match/policy_index.h"
@@ -23,35 +25,7 @@
 namespace polmatch {
 namespace {
 
-// Each row's tag grants, gathered from the store's per-tag columns once at load, so that a
-// registered firm is read without a binary search per tag.
-struct RowGrants {
-  struct Entry {
-    uint32_t tag;
-    int32_t from, to;
-  };
-  std::vector<uint32_t> begin;  // rows + 1
-  std::vector<Entry> entries;
-
-  void Build(const FirmStore& store) {
-    begin.assign(size_t{store.num_rows()} + 1, 0);
-    for (int t = 0; t < store.num_tags(); ++t) {
-      const TagGrantColumn g = store.grants(TagId(t));
-      for (size_t i = 0; i < g.size; ++i) ++begin[g.rows[i] + 1];
-    }
-    for (size_t r = 1; r < begin.size(); ++r) begin[r] += begin[r - 1];
-    entries.resize(begin.back());
-    std::vector<uint32_t> next(begin.begin(), begin.end() - 1);
-    for (int t = 0; t < store.num_tags(); ++t) {  // tag order within a row, as ToFirm
-      const TagGrantColumn g = store.grants(TagId(t));
-      for (size_t i = 0; i < g.size; ++i) {
-        entries[next[g.rows[i]]++] = {static_cast<uint32_t>(t), g.from[i], g.to[i]};
-      }
-    }
-  }
-};
-
-// Credit code → store row, open addressing over the store's own codes (4 bytes a slot): a lookup
+// Credit code → store row, open addressing over the store's own codes (8 bytes a slot): a lookup
 // is a probe or two and one comparison, where the store's binary search takes ~20 cache misses.
 struct CodeIndex {
   // Open addressing: a row | the upper half of its code's hash << 32 (a fingerprint: a probe
@@ -65,6 +39,8 @@ struct CodeIndex {
   void Build(const FirmStore& store) {
     size_t size = 16;
     while (size < size_t{store.num_rows()} * 3 / 2) size *= 2;
+    slots.reserve(size);  // untouched: huge pages where the kernel gives them (no page walk per probe)
+    ingest_internal::AdviseHugePages(slots.data(), size * sizeof(uint64_t));
     slots.assign(size, kEmpty);
     mask = size - 1;
     for (uint32_t row = 0; row < store.num_rows(); ++row) {
@@ -96,7 +72,7 @@ struct State {
   EngineOptions options;
   Catalog catalog;
   std::optional<FirmStore> store;
-  RowGrants row_grants;
+  FirmRows rows;  // the store by row, for single-firm reads
   CodeIndex code_index;
   std::optional<PolicyIndex> index;
   // Limited policies and their exclusive-group peers, as a sub-catalog for placing firms.
@@ -130,21 +106,22 @@ struct State {
       AssignView(store->credit_code(row), &f.credit_code);
       AssignView(store->name(row), &f.name);
     }
+    const FirmRows::Record& r = rows.record(row);
     AssignView(store->region(row), &f.region);
-    AssignView(store->industry(row), &f.industry);
-    f.founded = store->founded(row);
+    AssignView(store->industry_code(r.industry), &f.industry);
+    f.founded = rows.founded(r);
     f.facts.clear();
     f.facts.reserve(store->num_facts());
-    for (int k = 0; k < store->num_facts(); ++k) f.facts.push_back(store->fact(row, FactId(k)));
+    for (int k = 0; k < store->num_facts(); ++k) f.facts.push_back(rows.fact(r, k));
     f.tags.clear();
-    f.tags.reserve(row_grants.begin[row + 1] - row_grants.begin[row]);
-    for (uint32_t i = row_grants.begin[row]; i < row_grants.begin[row + 1]; ++i) {
-      const RowGrants::Entry& e = row_grants.entries[i];
-      TagGrantRecord r;
-      r.tag = TagId(e.tag);
-      if (e.from != kOpenFrom) r.valid_from = DayFromNumber(e.from);
-      if (e.to != kOpenTo) r.valid_to = DayFromNumber(e.to);
-      f.tags.push_back(std::move(r));
+    f.tags.reserve(r.num_grants);
+    const FirmRows::Grant* grants = rows.grants(r);
+    for (uint32_t i = 0; i < r.num_grants; ++i) {
+      TagGrantRecord g;
+      g.tag = TagId(grants[i].tag);
+      if (grants[i].from != kOpenFrom) g.valid_from = DayFromNumber(grants[i].from);
+      if (grants[i].to != kOpenTo) g.valid_to = DayFromNumber(grants[i].to);
+      f.tags.push_back(std::move(g));
     }
   }
 
@@ -203,7 +180,7 @@ absl::StatusOr<std::shared_ptr<const State>> LoadState(const EngineOptions& opti
     state->limited.push_back(p.policy.limit() > 0 ? 1 : 0);
   }
   if (state->store) {
-    state->row_grants.Build(*state->store);
+    state->rows = FirmRows::Build(*state->store);
     state->code_index.Build(*state->store);
   }
   // The sub-catalog for limits: limited policies plus their group peers (groups apply first).
@@ -347,8 +324,7 @@ class EngineImpl : public Engine {
     if (!valid.ok()) return valid;
     if (!s.store) return absl::NotFoundError("no firm registry is loaded");
     std::optional<uint32_t> row = s.code_index.Find(*s.store, credit_code, [&](uint32_t r) {
-      s.store->PrefetchRow(r);
-      __builtin_prefetch(&s.row_grants.begin[r]);
+      s.rows.Prefetch(r);
     });
     if (!row) return absl::NotFoundError(absl::StrCat("firm ", credit_code, " is not registered"));
     return *row;

@@ -110,17 +110,6 @@ class FirmStore {
   absl::string_view industry(uint32_t row) const;  // "" = unknown
   std::optional<absl::CivilDay> founded(uint32_t row) const;
   std::optional<Decimal> fact(uint32_t row, FactId id) const;
-  // Asks the CPU for every column of a row at once (its industry, founding date and facts),
-  // ahead of reading them: a single-firm query's cache misses then overlap.
-  void PrefetchRow(uint32_t row) const {
-    __builtin_prefetch(industry_ids() + row);
-    __builtin_prefetch(founded_days() + row);
-    __builtin_prefetch(founded_known() + row / 64);
-    for (int k = 0; k < num_facts(); ++k) {
-      __builtin_prefetch(fact_values(FactId(k)) + row);
-      __builtin_prefetch(fact_known(FactId(k)) + row / 64);
-    }
-  }
   // Index of the row's firm in the vector given to Build().
   uint32_t source_index(uint32_t row) const { return source_index_[row]; }
   // The firm of a row, rebuilt (tests, single-firm tools).
