@@ -549,8 +549,8 @@ void CheckPolicyIndex(const Taxonomy& tax, uint64_t first_seed, uint64_t last_se
       std::vector<Outcome> got(want.size());
       for (size_t k = 0; k < hits.size(); ++k) {
         ASSERT_TRUE(k == 0 || hits[k - 1].policy < hits[k].policy) << "hits not in catalog order";
-        ASSERT_NE(hits[k].outcome.status, INELIGIBLE);
-        got[hits[k].policy] = hits[k].outcome;
+        ASSERT_NE(hits[k].status, INELIGIBLE);
+        got[hits[k].policy] = hits[k].outcome();
       }
       for (size_t p = 0; p < want.size(); ++p, ++*pairs) {
         *applicable += want[p].status != INELIGIBLE;

@@ -142,20 +142,20 @@ struct State {
   void ApplyLimits(uint32_t row, absl::CivilDay as_of, std::vector<PolicyHit>& hits) const {
     if (!limits_catalog) return;
     bool needed = false;
-    for (const PolicyHit& h : hits) needed = needed || (h.outcome.status == ELIGIBLE && limited[h.policy]);
+    for (const PolicyHit& h : hits) needed = needed || (h.status == ELIGIBLE && limited[h.policy]);
     if (!needed) return;
     std::shared_ptr<const BulkResult> placed = Placement(as_of);
     if (placed == nullptr) return;
     for (PolicyHit& h : hits) {
-      if (h.outcome.status != ELIGIBLE) continue;  // (read main_to_limits only for the few eligible)
+      if (h.status != ELIGIBLE) continue;  // (read main_to_limits only for the few eligible)
       const int sub = main_to_limits[h.policy];
-      if (sub >= 0 && placed->policy(sub).not_selected.contains(row)) h.outcome.status = NOT_SELECTED;
+      if (sub >= 0 && placed->policy(sub).not_selected.contains(row)) h.status = NOT_SELECTED;
     }
   }
 
   std::vector<Outcome> Dense(std::vector<PolicyHit> hits) const {
     std::vector<Outcome> out(catalog.policies().size());
-    for (PolicyHit& h : hits) out[h.policy] = std::move(h.outcome);
+    for (const PolicyHit& h : hits) out[h.policy] = h.outcome();
     return out;
   }
 };
@@ -245,9 +245,8 @@ class EngineImpl : public Engine {
       const PolicyHit& h = hits[i];
       PolicyMatch& m = (*out)[i];
       m.policy.assign(s->ids[h.policy]);
-      m.status = h.outcome.status;
-      const std::optional<Decimal>& b = h.outcome.benefit;
-      m.benefit_fen = b ? b->raw() / 10000 : -1;
+      m.status = h.status;
+      m.benefit_fen = h.has_benefit ? h.benefit_raw / 10000 : -1;
     }
     return absl::OkStatus();
   }
@@ -275,7 +274,7 @@ class EngineImpl : public Engine {
     const FirmView view(a->firm, s->catalog.taxonomy(), as_of);
     Outcome outcome;  // INELIGIBLE unless listed
     for (PolicyHit& h : a->hits) {
-      if (h.policy == p) outcome = std::move(h.outcome);
+      if (h.policy == p) outcome = h.outcome();
     }
     return ExplainOutcome(s->catalog.policies()[p], s->catalog.taxonomy(), view, outcome);
   }

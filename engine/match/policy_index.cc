@@ -798,7 +798,7 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       PolicyHit& hit = out->emplace_back();
       hit.policy = p;
       hit.grouped = (flags & kGrouped) != 0;
-      hit.outcome.status = status;
+      hit.status = status;
       if (status != ELIGIBLE) continue;
       // Eligible: the benefit exactly as the reference computes it.
       const uint32_t program = list.benefit[e];
@@ -806,15 +806,15 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       if (has_benefit) {
         const RowProgram::Result r = programs_.Run(program, row);
         if (r.known) {
-          hit.outcome.benefit = r.raw < 0 ? Decimal() : Decimal::FromRawUnchecked(r.raw).RoundHalfUp(2);
+          hit.set_benefit(r.raw < 0 ? Decimal() : Decimal::FromRawUnchecked(r.raw).RoundHalfUp(2));
         }
       }
       if (flags & kSlow) {  // a benefit that did not compile
         has_benefit = true;
         const Value b = Evaluate(*benefit_[p], view);
-        if (!b.is_unknown()) hit.outcome.benefit = b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2);
+        if (!b.is_unknown()) hit.set_benefit(b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2));
       }
-      if ((flags & kAutoGrant) && has_benefit && !hit.outcome.benefit) hit.outcome.status = UNDETERMINED;
+      if ((flags & kAutoGrant) && has_benefit && !hit.has_benefit) hit.status = UNDETERMINED;
     }
     if (out->size() > run_begin) {
       ++runs;
@@ -862,7 +862,7 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
     seen.clear();
     for (int i = 0; i < static_cast<int>(out->size()); ++i) {
       const PolicyHit& h = (*out)[i];
-      if (!h.grouped || h.outcome.status != ELIGIBLE) continue;
+      if (!h.grouped || h.status != ELIGIBLE) continue;
       const int g = policies_[h.policy].group;
       int& w = winner[g];
       if (w == kNone) {
@@ -870,14 +870,13 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
         seen.push_back(g);
         continue;
       }
-      const auto& b = h.outcome.benefit;
-      const auto& wb = (*out)[w].outcome.benefit;
-      if (b && (!wb || *b > *wb)) w = i;
+      const PolicyHit& wh = (*out)[w];
+      if (h.has_benefit && (!wh.has_benefit || h.benefit_raw > wh.benefit_raw)) w = i;
     }
     for (int i = 0; i < static_cast<int>(out->size()) && !seen.empty(); ++i) {
       PolicyHit& h = (*out)[i];
-      if (!h.grouped || h.outcome.status != ELIGIBLE) continue;
-      if (winner[policies_[h.policy].group] != i) h.outcome.status = EXCLUDED;
+      if (!h.grouped || h.status != ELIGIBLE) continue;
+      if (winner[policies_[h.policy].group] != i) h.status = EXCLUDED;
     }
     for (int g : seen) winner[g] = kNone;
   }
@@ -887,7 +886,7 @@ std::vector<Outcome> PolicyIndex::MatchAll(const FirmView& view) const {
   std::vector<PolicyHit> hits;
   Match(view, &hits);
   std::vector<Outcome> out(catalog_.policies().size());
-  for (PolicyHit& h : hits) out[h.policy] = std::move(h.outcome);
+  for (const PolicyHit& h : hits) out[h.policy] = h.outcome();
   return out;
 }
 

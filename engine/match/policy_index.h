@@ -56,10 +56,27 @@
 namespace polmatch {
 
 // One policy's outcome for the firm; only policies that are not INELIGIBLE are reported.
+// 24 bytes (an Outcome is 40): a query moves a few hundred of them.
 struct PolicyHit {
-  int policy = 0;        // catalog index
-  bool grouped = false;  // a member of an exclusive group (of two or more)
-  Outcome outcome;
+  int32_t policy = 0;             // catalog index
+  MatchStatus status = INELIGIBLE;
+  bool grouped = false;           // a member of an exclusive group (of two or more)
+  bool has_benefit = false;
+  int64_t benefit_raw = 0;        // Decimal raw, rounded to the fen, when has_benefit
+
+  std::optional<Decimal> benefit() const {
+    return has_benefit ? std::optional<Decimal>(Decimal::FromRawUnchecked(benefit_raw)) : std::nullopt;
+  }
+  void set_benefit(Decimal d) {
+    has_benefit = true;
+    benefit_raw = d.raw();
+  }
+  Outcome outcome() const {  // (rank not filled: see above)
+    Outcome o;
+    o.status = status;
+    o.benefit = benefit();
+    return o;
+  }
 };
 
 class PolicyIndex {
