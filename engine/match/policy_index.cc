@@ -223,7 +223,7 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   const int32_t never = static_cast<int32_t>(policies.size());  // ListInForce leaves it clear
   benefit_.assign(policies.size(), nullptr);
   for (const auto& [scope_key, ps] : members) {
-    ScopeList* list = sublists_.emplace_back(std::make_unique<ScopeList>()).get();
+    std::vector<const Prefilter*> entries;
     for (int p : ps) {
       Prefilter& f = prefilters[p];
       f.first = static_cast<uint32_t>(recs_.size());
@@ -236,9 +236,9 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
           f.flags |= kSlow;
         }
       }
-      list->Add(f);
+      entries.push_back(&f);
     }
-    list->Pad(never);
+    ScopeList* list = sublists_.emplace_back(std::make_unique<ScopeList>(AddList(entries, never))).get();
     ScopeGroup& group = by_scope_[scope_key.first];
     const int key = scope_key.second;
     if (key == kNoKey) {
@@ -252,8 +252,9 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
       }
     }
   }
-  for (const Prefilter& f : prefilters) all_policies_.Add(f);
-  all_policies_.Pad(never);
+  std::vector<const Prefilter*> all;
+  for (const Prefilter& f : prefilters) all.push_back(&f);
+  all_policies_ = AddList(all, never);
   for (auto& l : sublists_) {
     l->id = static_cast<uint32_t>(lists_.size());
     lists_.push_back(l.get());
@@ -296,8 +297,7 @@ const Node* PolicyIndex::NodeArena::Copy(const Node& from) {
   return n;
 }
 
-void PolicyIndex::ScopeList::Add(const Prefilter& f) {
-  ++size;
+void PolicyIndex::Entries::Add(const Prefilter& f) {
   for (int i = 0; i < 3; ++i) tag[i].push_back(f.tag[i]);
   any.push_back(f.any);
   for (int i = 0; i < 2; ++i) {
@@ -311,24 +311,52 @@ void PolicyIndex::ScopeList::Add(const Prefilter& f) {
   first.push_back(f.first);
   count.push_back(f.count);
   benefit.push_back(f.benefit);
-  for (int i = 0; i < 2; ++i) {
-    pred[i].push_back(f.pred[i]);
-    if ((f.pred[i] & 63) != kNoPred) preds |= uint64_t{1} << (f.pred[i] & 63);
-  }
+  for (int i = 0; i < 2; ++i) pred[i].push_back(f.pred[i]);
 }
 
-void PolicyIndex::ScopeList::Pad(int32_t never_in_force) {
-  const uint32_t real = size;
+PolicyIndex::ScopeList PolicyIndex::AddList(const std::vector<const Prefilter*>& prefilters,
+                                            int32_t never_in_force) {
+  ScopeList list;
+  list.begin = static_cast<uint32_t>(entries_.size());
+  list.size = static_cast<uint32_t>(prefilters.size());
+  for (const Prefilter* f : prefilters) {
+    entries_.Add(*f);
+    for (int i = 0; i < 2; ++i) {
+      if ((f->pred[i] & 63) != kNoPred) list.preds |= uint64_t{1} << (f->pred[i] & 63);
+    }
+  }
   Prefilter pad;
   pad.policy = never_in_force;
-  while (size % 8 != 0) Add(pad);
-  size = real;
+  while (entries_.size() % 8 != 0) entries_.Add(pad);
+  return list;
+}
+
+PolicyIndex::ListView PolicyIndex::View(const ScopeList& l) const {
+  const Entries& c = entries_;
+  const uint32_t b = l.begin;
+  ListView v;
+  for (int i = 0; i < 3; ++i) v.tag[i] = c.tag[i].data() + b;
+  v.any = c.any.data() + b;
+  for (int i = 0; i < 2; ++i) {
+    v.fact_k[i] = c.fact_k[i].data() + b;
+    v.fact_id[i] = c.fact_id[i].data() + b;
+    v.fact_ops[i] = c.fact_ops[i].data() + b;
+    v.pred[i] = c.pred[i].data() + b;
+  }
+  v.flags = c.flags.data() + b;
+  v.industry = c.industry.data() + b;
+  v.policy = c.policy.data() + b;
+  v.first = c.first.data() + b;
+  v.count = c.count.data() + b;
+  v.benefit = c.benefit.data() + b;
+  v.size = l.size;
+  return v;
 }
 
 // The prefilter's verdict on entry i, without branches: 0xff when INELIGIBLE is certain, else
 // the number of false conditions (0 or 1, then an actionable one) plus 2 × the number of unknown
 // ones (0 to 2).
-inline uint32_t PolicyIndex::Verdict(const ScopeList& l, uint32_t i, const FirmBits& f) {
+inline uint32_t PolicyIndex::Verdict(const ListView& l, uint32_t i, const FirmBits& f) {
   using PI = PolicyIndex;
   const uint32_t flags = l.flags[i];
   uint32_t fatal = 0, falses = 0, unknowns = 0;
@@ -373,7 +401,7 @@ inline uint32_t PolicyIndex::Verdict(const ScopeList& l, uint32_t i, const FirmB
   return fatal ? 0xff : falses + 2 * unknowns;
 }
 
-uint32_t PolicyIndex::PrefilterListPortable(const ScopeList& list, const FirmBits& firm,
+uint32_t PolicyIndex::PrefilterListPortable(const ListView& list, const FirmBits& firm,
                                             uint32_t* survivors) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < list.size; ++i) {
@@ -392,7 +420,7 @@ uint32_t PolicyIndex::PrefilterListPortable(const ScopeList& list, const FirmBit
 #endif
 // The same eight entries at a time (Verdict's logic on lane masks).
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t PolicyIndex::PrefilterAvx512(
-    const ScopeList& l, const FirmBits& f, uint32_t* survivors) {
+    const ListView& l, const FirmBits& f, uint32_t* survivors) {
   using PI = PolicyIndex;
   // The firm's facts and the any-masks as tables in registers: a lookup is a permutation (a
   // gather costs several times as much here).
@@ -432,27 +460,27 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
                             _mm512_set1_epi64(f.industry_under[2]), _mm512_set1_epi64(f.industry_under[3])};
   uint32_t n = 0;
   for (uint32_t i = 0; i < l.size; i += 8) {  // the padding never survives
-    const __m512i flags = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.flags.data() + i)));
+    const __m512i flags = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.flags + i)));
     __mmask8 tag_false[3];
     __mmask8 fatal = 0;
     for (int k = 0; k < 3; ++k) {
-      const __m512i t = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.tag[k].data() + i)));
+      const __m512i t = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.tag[k] + i)));
       const __m512i bit = _mm512_and_si512(_mm512_srlv_epi64(held, _mm512_and_si512(t, lo6)), one);
       const __m512i want = _mm512_and_si512(_mm512_srli_epi64(t, 6), one);
       tag_false[k] = _mm512_cmpneq_epi64_mask(t, no_tag) & _mm512_cmpneq_epi64_mask(bit, want);
       fatal |= tag_false[k] & ~_mm512_test_epi64_mask(t, actionable_tag);
     }
-    const __m512i any_index = _mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l.any.data() + i)));
+    const __m512i any_index = _mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l.any + i)));
     const __m512i any = few_any ? _mm512_permutex2var_epi64(any_lo, any_index, any_hi)
                                 : _mm512_i64gather_epi64(any_index, reinterpret_cast<const long long*>(f.any_masks), 8);
     const __mmask8 any_false = _mm512_test_epi64_mask(any, any) & ~_mm512_test_epi64_mask(held, any);
     fatal |= any_false & ~_mm512_test_epi64_mask(flags, any_actionable);
     __mmask8 fact_false[2], unknown[2];
     for (int k = 0; k < 2; ++k) {
-      const __m512i id = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.fact_id[k].data() + i)));
-      const __m512i ops = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.fact_ops[k].data() + i)));
+      const __m512i id = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.fact_id[k] + i)));
+      const __m512i ops = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.fact_ops[k] + i)));
       const __m512i value = fact_value(id);
-      const __m512i bound = _mm512_loadu_si512(l.fact_k[k].data() + i);
+      const __m512i bound = _mm512_loadu_si512(l.fact_k[k] + i);
       const __mmask8 known = _mm512_test_epi64_mask(_mm512_srlv_epi64(known_bits, id), one);
       const __mmask8 lt = _mm512_cmplt_epi64_mask(value, bound);
       const __mmask8 gt = _mm512_cmpgt_epi64_mask(value, bound);
@@ -466,7 +494,7 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
     }
     __mmask8 pred_false[2], pred_unknown[2];
     for (int k = 0; k < 2; ++k) {
-      const __m512i pred = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.pred[k].data() + i)));
+      const __m512i pred = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.pred[k] + i)));
       const __m512i id = _mm512_and_si512(pred, lo6);
       const __mmask8 known = _mm512_test_epi64_mask(_mm512_srlv_epi64(pred_known, id), one);
       const __mmask8 holds = _mm512_test_epi64_mask(_mm512_srlv_epi64(pred_true, id), one);
@@ -474,7 +502,7 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
       pred_unknown[k] = ~known;
       fatal |= pred_false[k] & ~_mm512_test_epi64_mask(pred, actionable_tag);
     }
-    const __m512i industry = _mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l.industry.data() + i)));
+    const __m512i industry = _mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l.industry + i)));
     const __mmask8 has_industry = _mm512_cmpneq_epi64_mask(industry, no_industry);
     const __mmask8 industry_under = _mm512_cmpeq_epi64_mask(industry, under[0]) | _mm512_cmpeq_epi64_mask(industry, under[1]) |
                                     _mm512_cmpeq_epi64_mask(industry, under[2]) | _mm512_cmpeq_epi64_mask(industry, under[3]);
@@ -511,7 +539,7 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
 #endif
 #endif
 
-uint32_t PolicyIndex::PrefilterList(const ScopeList& list, const FirmBits& firm, uint32_t* survivors) {
+uint32_t PolicyIndex::PrefilterList(const ListView& list, const FirmBits& firm, uint32_t* survivors) {
 #if defined(__x86_64__)
   static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
@@ -748,12 +776,12 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
   int runs = 0;
   uint32_t lo_word = UINT32_MAX, hi_word = 0;
   for (int l = 0; l < num_lists; ++l) {
-    const ScopeList& list = *lists[l];
+    const ListView list = View(*lists[l]);
     const size_t run_begin = out->size();
     candidates += static_cast<int>(list.size);
     if (s.survivors.size() < list.size + 16) s.survivors.resize(list.size + 16);
     uint32_t* survivors = s.survivors.data();
-    bits.in_force = ListInForce(list, today);
+    bits.in_force = ListInForce(*lists[l], today);
     const uint32_t num_survivors = PrefilterList(list, bits, survivors);
     visited += static_cast<int>(num_survivors);
     for (uint32_t j = 0; j < num_survivors; ++j) {
@@ -896,11 +924,9 @@ const uint8_t* PolicyIndex::ListInForce(const ScopeList& list, int32_t day) cons
     s.in_force.resize(lists_.size());
     for (const ScopeList* l : lists_) {
       std::vector<uint8_t>& bits = s.in_force[l->id];
-      bits.assign(l->policy.size() / 8 + 1, 0);
-      for (size_t i = 0; i < l->policy.size(); ++i) {
-        const int32_t p = l->policy[i];
-        if (p >= static_cast<int32_t>(policies_.size())) continue;  // padding
-        const PolicyEntry& e = policies_[p];
+      bits.assign(l->size / 8 + 1, 0);
+      for (size_t i = 0; i < l->size; ++i) {
+        const PolicyEntry& e = policies_[entries_.policy[l->begin + i]];
         if (e.has_eligibility && e.valid_from <= day && day <= e.valid_to) {
           bits[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
         }

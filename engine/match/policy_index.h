@@ -165,12 +165,11 @@ class PolicyIndex {
   static constexpr uint8_t kGrouped = 64;      // in an exclusive group of two or more
   static constexpr uint8_t kSlow = 128;        // a benefit that did not compile
 
-  // A scope's list of policies by ascending catalog index, column by column: the prefilter
-  // streams a few columns of every entry, eight entries at a time where the CPU has AVX-512.
-  // Padded to a multiple of 8 with entries of a policy that is never in force.
-  struct ScopeList {
-    uint32_t id = 0;    // index of lists_
-    uint32_t size = 0;  // without the padding
+  // Every list's entries (a list's policies by ascending catalog index), list after list, column
+  // by column: the prefilter streams a few columns of every entry of a list, eight entries at a
+  // time where the CPU has AVX-512. Each list is padded to a multiple of 8 with entries of a
+  // policy that is never in force.
+  struct Entries {
     std::vector<uint8_t> tag[3];
     std::vector<uint16_t> any;
     std::vector<int64_t> fact_k[2];
@@ -181,11 +180,35 @@ class PolicyIndex {
     std::vector<uint16_t> count;
     std::vector<uint32_t> benefit;
     std::vector<uint8_t> pred[2];
-    uint64_t preds = 0;  // the shared predicates its entries test, a bit each
 
     void Add(const Prefilter& f);
-    void Pad(int32_t never_in_force);
+    size_t size() const { return policy.size(); }
   };
+  // A list: a stretch of entries_ (24 bytes, so that the few dozen lists a firm reads cost a
+  // cache line each, not one per column).
+  struct ScopeList {
+    uint32_t id = 0;     // index of lists_
+    uint32_t begin = 0;  // in entries_, a multiple of 8
+    uint32_t size = 0;   // without the padding
+    uint64_t preds = 0;  // the shared predicates its entries test, a bit each
+  };
+  // One list's columns, as pointers to its first entry (built per query, on the stack).
+  struct ListView {
+    const uint8_t* tag[3];
+    const uint16_t* any;
+    const int64_t* fact_k[2];
+    const uint8_t *fact_id[2], *fact_ops[2], *flags;
+    const uint16_t* industry;
+    const int32_t* policy;
+    const uint32_t* first;
+    const uint16_t* count;
+    const uint32_t* benefit;
+    const uint8_t* pred[2];
+    uint32_t size;
+  };
+  ListView View(const ScopeList& list) const;
+  // Appends a list of `prefilters` (padded) to entries_.
+  ScopeList AddList(const std::vector<const Prefilter*>& prefilters, int32_t never_in_force);
   // A scope's policies, split by what a firm must have for them to be more than INELIGIBLE:
   // a tag (a non-actionable tag condition), an industry section (a non-actionable `industry
   // under`), or nothing. A firm reads the sublists of the tags it holds and of its section (of
@@ -222,10 +245,10 @@ class PolicyIndex {
   // The prefilter over a whole list: the surviving entries' indexes and their verdicts (the
   // number of false conditions, 0 or 1, plus 2 × the number of unknown ones); returns how many.
   // `survivors` has room for the list's padded size + 8.
-  static uint32_t PrefilterList(const ScopeList& list, const FirmBits& firm, uint32_t* survivors);
-  static uint32_t PrefilterListPortable(const ScopeList& list, const FirmBits& firm, uint32_t* survivors);
-  static uint32_t PrefilterAvx512(const ScopeList& list, const FirmBits& firm, uint32_t* survivors);
-  static uint32_t Verdict(const ScopeList& list, uint32_t i, const FirmBits& firm);
+  static uint32_t PrefilterList(const ListView& list, const FirmBits& firm, uint32_t* survivors);
+  static uint32_t PrefilterListPortable(const ListView& list, const FirmBits& firm, uint32_t* survivors);
+  static uint32_t PrefilterAvx512(const ListView& list, const FirmBits& firm, uint32_t* survivors);
+  static uint32_t Verdict(const ListView& list, uint32_t i, const FirmBits& firm);
 
   // The entries of a list whose policies are in force on a day (and have an eligibility rule), a
   // bit each; cached per thread for the last day asked.
@@ -277,6 +300,7 @@ class PolicyIndex {
   std::vector<CondRec> recs_;
   // Policies by region scope ("" = unscoped), ascending.
   absl::flat_hash_map<std::string, ScopeGroup> by_scope_;
+  Entries entries_;
   std::vector<std::unique_ptr<ScopeList>> sublists_;  // what by_scope_ points to
   ScopeList all_policies_;  // for firms of unknown region
   std::vector<const ScopeList*> lists_;  // by ScopeList::id
