@@ -86,6 +86,28 @@ TEST_F(EngineTest, MatchExplainEvaluate) {
   EXPECT_EQ((*fast)[1].status, NOT_SELECTED);
   EXPECT_EQ((*fast)[1].benefit_fen, -1);
 
+  // Into a reused vector (the portal's hot path): the same answer, overwritten by the next
+  // firm's; emptied on an error.
+  std::vector<PolicyMatch> reused(7);
+  ASSERT_TRUE((*engine)->MatchStatuses(codes_[0], as_of_, &reused).ok());
+  ASSERT_EQ(reused.size(), fast->size());
+  for (size_t i = 0; i < reused.size(); ++i) {
+    EXPECT_EQ(reused[i].policy, (*fast)[i].policy);
+    EXPECT_EQ(reused[i].status, (*fast)[i].status);
+    EXPECT_EQ(reused[i].benefit_fen, (*fast)[i].benefit_fen);
+  }
+  ASSERT_TRUE((*engine)->MatchStatuses(codes_[2], as_of_, &reused).ok());
+  absl::StatusOr<std::vector<PolicyMatch>> third = (*engine)->MatchStatuses(codes_[2], as_of_);
+  ASSERT_TRUE(third.ok());
+  ASSERT_EQ(reused.size(), third->size());
+  for (size_t i = 0; i < reused.size(); ++i) EXPECT_EQ(reused[i].policy, (*third)[i].policy);
+  EXPECT_EQ((*engine)->MatchStatuses(testing::MakeCreditCode("441502", 777), as_of_, &reused).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(reused.empty());
+  ASSERT_TRUE((*engine)->MatchStatuses(codes_[0], as_of_, &reused).ok());
+  EXPECT_EQ((*engine)->MatchStatuses("not a code", as_of_, &reused).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(reused.empty());
+
   absl::StatusOr<PolicyResult> why = (*engine)->Explain(codes_[0], "grant", as_of_);
   ASSERT_TRUE(why.ok());
   EXPECT_EQ(why->conditions_size(), 2);

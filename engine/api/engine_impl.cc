@@ -51,19 +51,19 @@ struct CodeIndex {
     }
   }
 
-  // The row of `code`. `candidate(row)` is called for a row whose fingerprint matches, before
-  // its code is read (to start fetching the row while the code comes in).
+  // The row of `code`: `candidate(row)` is called for each row whose fingerprint matches, in
+  // probe order, until it returns true. It compares the row's code itself, and may first start
+  // work on the row (a fingerprint matches another code once in 2^32 probes), so that the
+  // code's cache line arrives meanwhile.
   template <typename Candidate>
-  std::optional<uint32_t> Find(const FirmStore& store, absl::string_view code, Candidate&& candidate) const {
+  std::optional<uint32_t> Find(absl::string_view code, Candidate&& candidate) const {
     if (slots.empty()) return std::nullopt;
     const uint64_t h = Hash(code);
     for (uint64_t i = h & mask;; i = (i + 1) & mask) {
       const uint64_t slot = slots[i];
       if (slot == kEmpty) return std::nullopt;
       if ((slot >> 32) != (h >> 32)) continue;
-      const uint32_t row = static_cast<uint32_t>(slot);
-      candidate(row);
-      if (store.credit_code(row) == code) return row;
+      if (candidate(static_cast<uint32_t>(slot))) return static_cast<uint32_t>(slot);
     }
   }
 };
@@ -228,17 +228,26 @@ class EngineImpl : public Engine {
   absl::Status MatchStatuses(absl::string_view credit_code, absl::CivilDay as_of,
                              std::vector<PolicyMatch>* out) const override {
     const std::shared_ptr<const State> s = Current();
-    absl::StatusOr<uint32_t> row = Registered(*s, credit_code);
-    if (!row.ok()) {
+    absl::Status valid = Registry(*s, credit_code);
+    if (!valid.ok()) {
       out->clear();
-      return row.status();
+      return valid;
     }
     thread_local Firm firm;                    // reused: no allocation per query
-    s->ReadRowInto(*row, /*identity=*/false, &firm);
-    const FirmView view(firm, s->catalog.taxonomy(), as_of);
     thread_local std::vector<PolicyHit> hits;
-    s->index->Match(view, &hits);
-    s->ApplyLimits(*row, as_of, hits);
+    const std::optional<uint32_t> row = s->code_index.Find(credit_code, [&](uint32_t r) {
+      s->rows.Prefetch(r);
+      const absl::string_view code = s->store->credit_code(r);
+      __builtin_prefetch(code.data());
+      s->ReadRowInto(r, /*identity=*/false, &firm);
+      s->index->Match(FirmView(firm, s->catalog.taxonomy(), as_of), &hits);
+      s->ApplyLimits(r, as_of, hits);
+      return code == credit_code;  // compared last, its line long arrived
+    });
+    if (!row) {
+      out->clear();
+      return NotRegistered(credit_code);
+    }
     for (const PolicyHit& h : hits) __builtin_prefetch(&s->ids[h.policy]);  // misses overlap
     out->resize(hits.size());  // the strings kept keep their storage
     for (size_t i = 0; i < hits.size(); ++i) {
@@ -319,14 +328,24 @@ class EngineImpl : public Engine {
 
   // The store row of a registered firm.
   static absl::StatusOr<uint32_t> Registered(const State& s, absl::string_view credit_code) {
+    absl::Status valid = Registry(s, credit_code);
+    if (!valid.ok()) return valid;
+    std::optional<uint32_t> row = s.code_index.Find(credit_code, [&](uint32_t r) {
+      s.rows.Prefetch(r);  // (fetched while the code compares)
+      return s.store->credit_code(r) == credit_code;
+    });
+    if (!row) return NotRegistered(credit_code);
+    return *row;
+  }
+  // Whether a credit code can be looked up: well formed, and a registry is loaded.
+  static absl::Status Registry(const State& s, absl::string_view credit_code) {
     absl::Status valid = ValidateCreditCode(credit_code);
     if (!valid.ok()) return valid;
     if (!s.store) return absl::NotFoundError("no firm registry is loaded");
-    std::optional<uint32_t> row = s.code_index.Find(*s.store, credit_code, [&](uint32_t r) {
-      s.rows.Prefetch(r);
-    });
-    if (!row) return absl::NotFoundError(absl::StrCat("firm ", credit_code, " is not registered"));
-    return *row;
+    return absl::OkStatus();
+  }
+  static absl::Status NotRegistered(absl::string_view credit_code) {
+    return absl::NotFoundError(absl::StrCat("firm ", credit_code, " is not registered"));
   }
 
   std::shared_ptr<const State> state_;
