@@ -255,6 +255,11 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
   std::vector<const Prefilter*> all;
   for (const Prefilter& f : prefilters) all.push_back(&f);
   all_policies_ = AddList(all, never);
+  {
+    Prefilter pad;  // the 64-entry reads of the prefilter may run past the last list
+    pad.policy = never;
+    for (int i = 0; i < 64; ++i) entries_.Add(pad);
+  }
   for (auto& l : sublists_) {
     l->id = static_cast<uint32_t>(lists_.size());
     lists_.push_back(l.get());
@@ -418,7 +423,8 @@ uint32_t PolicyIndex::PrefilterListPortable(const ListView& list, const FirmBits
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-// The same eight entries at a time (Verdict's logic on lane masks).
+// The same, on lane masks: the tag and shared-predicate slots (a byte each) 64 entries at a
+// time, the rest eight at a time.
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t PolicyIndex::PrefilterAvx512(
     const ListView& l, const FirmBits& f, uint32_t* survivors) {
   using PI = PolicyIndex;
@@ -447,29 +453,52 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
   const __m512i pred_known = _mm512_set1_epi64(static_cast<long long>(f.pred_known));
   const __m512i pred_true = _mm512_set1_epi64(static_cast<long long>(f.pred_true));
   const __m512i one = _mm512_set1_epi64(1);
-  const __m512i lo6 = _mm512_set1_epi64(63);
   const __m512i any_actionable = _mm512_set1_epi64(PI::kAnyActionable);
   const __m512i single = _mm512_set1_epi64(PI::kSingle);
   const __m512i fact_actionable[2] = {_mm512_set1_epi64(PI::kFactActionable),
                                       _mm512_set1_epi64(PI::kFactActionable << 1)};
   const __m512i op_bit[3] = {one, _mm512_set1_epi64(2), _mm512_set1_epi64(4)};
   const __m512i no_industry = _mm512_set1_epi64(PI::kNoIndustry);
-  const __m512i no_tag = _mm512_set1_epi64(PI::kNoTag);
-  const __m512i actionable_tag = _mm512_set1_epi64(0x80);
   const __m512i under[4] = {_mm512_set1_epi64(f.industry_under[0]), _mm512_set1_epi64(f.industry_under[1]),
                             _mm512_set1_epi64(f.industry_under[2]), _mm512_set1_epi64(f.industry_under[3])};
+  // Bit (byte & 63) of a 64-bit word, for 64 bytes at once: the word's byte by one shuffle, the
+  // bit in it by another.
+  const __m512i low6 = _mm512_set1_epi8(63), low3 = _mm512_set1_epi8(7);
+  const __m512i bit_of = _mm512_set1_epi64(static_cast<long long>(0x8040201008040201ull));  // 1 << byte
+  auto word_bit = [&](__m512i word, __m512i bytes) __attribute__((target("avx512f,avx512bw"))) {
+    const __m512i id = _mm512_and_si512(bytes, low6);
+    const __m512i byte = _mm512_shuffle_epi8(word, _mm512_and_si512(_mm512_srli_epi16(id, 3), low3));
+    return _mm512_test_epi8_mask(byte, _mm512_shuffle_epi8(bit_of, _mm512_and_si512(id, low3)));
+  };
+  const __m512i no_tag8 = _mm512_set1_epi8(static_cast<char>(PI::kNoTag));
+  const __m512i want8 = _mm512_set1_epi8(0x40), actionable8 = _mm512_set1_epi8(static_cast<char>(0x80));
   uint32_t n = 0;
-  for (uint32_t i = 0; i < l.size; i += 8) {  // the padding never survives
-    const __m512i flags = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.flags + i)));
-    __mmask8 tag_false[3];
-    __mmask8 fatal = 0;
+  for (uint32_t block = 0; block < l.size; block += 64) {
+    // Tags and shared predicates (reading up to 63 entries past the list: Entries keeps 64 of
+    // padding after the last list, and lanes past the list are never used).
+    __mmask64 fatal64 = 0, some64 = 0, two64 = 0, pred_unknown64[2];
+    auto count64 = [&](__mmask64 m) {
+      two64 |= some64 & m;
+      some64 |= m;
+    };
     for (int k = 0; k < 3; ++k) {
-      const __m512i t = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.tag[k] + i)));
-      const __m512i bit = _mm512_and_si512(_mm512_srlv_epi64(held, _mm512_and_si512(t, lo6)), one);
-      const __m512i want = _mm512_and_si512(_mm512_srli_epi64(t, 6), one);
-      tag_false[k] = _mm512_cmpneq_epi64_mask(t, no_tag) & _mm512_cmpneq_epi64_mask(bit, want);
-      fatal |= tag_false[k] & ~_mm512_test_epi64_mask(t, actionable_tag);
+      const __m512i t = _mm512_loadu_si512(l.tag[k] + block);
+      const __mmask64 is_false = ~_mm512_cmpeq_epi8_mask(t, no_tag8) & (word_bit(held, t) ^ _mm512_test_epi8_mask(t, want8));
+      fatal64 |= is_false & ~_mm512_test_epi8_mask(t, actionable8);
+      count64(is_false);
     }
+    for (int k = 0; k < 2; ++k) {
+      const __m512i p = _mm512_loadu_si512(l.pred[k] + block);
+      const __mmask64 known = word_bit(pred_known, p);
+      const __mmask64 is_false = known & ~word_bit(pred_true, p);
+      fatal64 |= is_false & ~_mm512_test_epi8_mask(p, actionable8);
+      count64(is_false);
+      pred_unknown64[k] = ~known;
+    }
+  for (uint32_t i = block; i < l.size && i < block + 64; i += 8) {  // the padding never survives
+    const int lane8 = static_cast<int>(i - block);
+    const __m512i flags = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.flags + i)));
+    __mmask8 fatal = static_cast<__mmask8>(fatal64 >> lane8);
     const __m512i any_index = _mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l.any + i)));
     const __m512i any = few_any ? _mm512_permutex2var_epi64(any_lo, any_index, any_hi)
                                 : _mm512_i64gather_epi64(any_index, reinterpret_cast<const long long*>(f.any_masks), 8);
@@ -492,16 +521,8 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
       unknown[k] = ~known;
       fatal |= fact_false[k] & ~_mm512_test_epi64_mask(flags, fact_actionable[k]);
     }
-    __mmask8 pred_false[2], pred_unknown[2];
-    for (int k = 0; k < 2; ++k) {
-      const __m512i pred = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l.pred[k] + i)));
-      const __m512i id = _mm512_and_si512(pred, lo6);
-      const __mmask8 known = _mm512_test_epi64_mask(_mm512_srlv_epi64(pred_known, id), one);
-      const __mmask8 holds = _mm512_test_epi64_mask(_mm512_srlv_epi64(pred_true, id), one);
-      pred_false[k] = known & ~holds;
-      pred_unknown[k] = ~known;
-      fatal |= pred_false[k] & ~_mm512_test_epi64_mask(pred, actionable_tag);
-    }
+    const __mmask8 pred_unknown[2] = {static_cast<__mmask8>(pred_unknown64[0] >> lane8),
+                                      static_cast<__mmask8>(pred_unknown64[1] >> lane8)};
     const __m512i industry = _mm512_cvtepu16_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l.industry + i)));
     const __mmask8 has_industry = _mm512_cmpneq_epi64_mask(industry, no_industry);
     const __mmask8 industry_under = _mm512_cmpeq_epi64_mask(industry, under[0]) | _mm512_cmpeq_epi64_mask(industry, under[1]) |
@@ -509,9 +530,8 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
     const __mmask8 industry_unknown = f.industry_known ? 0 : has_industry;
     if (f.industry_known) fatal |= has_industry & ~industry_under;
     // How many conditions are false: at least one, at least two (a bit-sliced count).
-    __mmask8 some_false = 0, two_false = 0;
-    for (__mmask8 m : {tag_false[0], tag_false[1], tag_false[2], any_false, fact_false[0], fact_false[1],
-                       pred_false[0], pred_false[1]}) {
+    __mmask8 some_false = static_cast<__mmask8>(some64 >> lane8), two_false = static_cast<__mmask8>(two64 >> lane8);
+    for (__mmask8 m : {any_false, fact_false[0], fact_false[1]}) {
       two_false |= some_false & m;
       some_false |= m;
     }
@@ -530,6 +550,7 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,popcnt"))) uint32_t Po
     packed = _mm256_mask_add_epi32(packed, pred_unknown[1], packed, unknown_start);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(survivors + n), _mm256_maskz_compress_epi32(live, packed));
     n += static_cast<uint32_t>(__builtin_popcount(live));
+  }
   }
   // Padding entries are never in force, so every survivor is a real entry.
   return n;
