@@ -2,8 +2,10 @@
 // single-firm path (engine/match/policy_index.h), and the placement of firms within limited policies — held
 // in one immutable State swapped atomically by Reload().
 #include <algorithm>
+#include <exception>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
@@ -174,14 +176,30 @@ absl::StatusOr<std::shared_ptr<const State>> LoadState(const EngineOptions& opti
     state->store = std::move(*store);
   }
   const auto& policies = state->catalog.policies();
-  state->index.emplace(state->catalog);
+  // The policy index compiles on its own thread while the registry's indexes are built (they
+  // share nothing; the records' build is bound by the kernel's first touch of its pages).
+  std::exception_ptr compile_error;
+  std::thread compile([&] {
+    try {
+      state->index.emplace(state->catalog);
+    } catch (...) {
+      compile_error = std::current_exception();
+    }
+  });
+  if (state->store) {
+    try {
+      state->code_index.Build(*state->store);
+      state->rows = FirmRows::Build(*state->store);
+    } catch (...) {
+      compile.join();
+      throw;
+    }
+  }
+  compile.join();
+  if (compile_error) std::rethrow_exception(compile_error);
   for (const CompiledPolicy& p : policies) {
     state->ids.push_back(p.id());
     state->limited.push_back(p.policy.limit() > 0 ? 1 : 0);
-  }
-  if (state->store) {
-    state->rows = FirmRows::Build(*state->store);
-    state->code_index.Build(*state->store);
   }
   // The sub-catalog for limits: limited policies plus their group peers (groups apply first).
   std::vector<bool> take(policies.size(), false);
