@@ -1,6 +1,8 @@
 // Single-firm latency through the embedded API (BENCH.md: warm p50/p99), one thread, over random
 // registered firms of a snapshot.
 // usage: polmatch_latency RULES_DIR SNAPSHOT [QUERIES] [AS_OF] [statuses]
+// MatchStatuses is timed into one reused vector (a portal's hot path), then into a new vector
+// per answer, then Match (every policy, explained).
 // ("statuses" measures MatchStatuses only, e.g. under perf; POLMATCH_IN_PLACE=1 loads the
 // snapshot in place, EngineOptions::snapshot_in_place; POLMATCH_ASK_TWICE=1 asks each firm twice
 // in a row and times the second answer: the same work with the firm's data in cache).

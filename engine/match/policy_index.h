@@ -7,6 +7,8 @@
 //   INELIGIBLE for every firm outside X (the condition is false and not actionable, so it cannot
 //   be a near miss), so policies are listed under their scope and a firm looks up only the lists
 //   of its country, province, city and county: most of a province's catalog is never touched.
+//   Each scope's list is split again by an industry section or a tag the firm must have (a
+//   non-actionable condition), and a firm reads only the sublists of its own (ScopeGroup).
 // * Shared conditions. Every distinct top-level condition of the catalog (structurally equal
 //   conditions of different policies are one) is compiled once: tag tests become a bit of the
 //   firm's held-tag vector, `fact op constant` an integer comparison, `region/industry under`
@@ -17,8 +19,9 @@
 //   `revenue > revenue_last_year`, `valid_from(qual.hitech) >= …`: up to 63, the most used
 //   first) are evaluated once per firm, before the prefilter, into two bit words (known, true),
 //   and the prefilter tests up to two of them per policy like tags.
-// * Prefilter. Each scope list is stored column by column, about 40 bytes per policy; one
-//   branch-free pass over it (eight entries at a time with AVX-512 where the CPU has it) tests
+// * Prefilter. The lists are stored column by column, about 44 bytes per policy; one
+//   branch-free pass over a list (with AVX-512 where the CPU has it: the byte-sized tag and
+//   predicate slots 64 entries at a time, the rest eight at a time) tests
 //   up to three tag conditions, one `a or b or …` of tags, up to two `fact op constant`
 //   conditions, one `industry under` and up to two shared predicates of every policy, and
 //   whether it is in force on the day, and keeps only the policies that may still be something
@@ -31,10 +34,10 @@
 //   the order of the lists, not on nodes scattered over the heap.
 //
 // The statuses and benefits equal ReferenceMatcher::EvaluateFirm's (exclusive groups applied;
-// limits are a property of the whole registry and are left to the caller, so Outcome::rank is
-// not filled); tests check it on
-// random catalogs against the reference (tests/bulk_differential_test.cc) and on generated
-// catalogs through the engine (tests/engine_differential_test.cc).
+// limits are a property of the whole registry and are left to the caller, so rank_by is not
+// computed); tests check it on random catalogs against the reference
+// (tests/bulk_differential_test.cc) and on generated catalogs through the engine
+// (tests/engine_differential_test.cc).
 //
 // Immutable once built and safe to use from any number of threads (per-thread scratch space).
 // The catalog must outlive the index.
