@@ -51,10 +51,11 @@ std::string RegionScope(const CompiledPolicy& p) {
 struct Scratch {
   std::vector<uint64_t> held;
   std::vector<uint32_t> survivors;   // of one scope list (PolicyIndex::kStartShift)
-  // The list entries in force on `in_force_day` in the index `in_force_index`, by list id.
+  // The entries (of every list) in force on `in_force_day` in the index `in_force_index`, a bit
+  // each.
   uint64_t in_force_index = 0;
   int32_t in_force_day = 0;
-  std::vector<std::vector<uint8_t>> in_force;
+  std::vector<uint8_t> in_force;
   std::vector<uint32_t> stamp;
   std::vector<uint8_t> value;
   uint32_t query = 0;
@@ -260,12 +261,6 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
     pad.policy = never;
     for (int i = 0; i < 64; ++i) entries_.Add(pad);
   }
-  for (auto& l : sublists_) {
-    l->id = static_cast<uint32_t>(lists_.size());
-    lists_.push_back(l.get());
-  }
-  all_policies_.id = static_cast<uint32_t>(lists_.size());
-  lists_.push_back(&all_policies_);
   // The generic conditions that compile, after the benefits.
   for (size_t g = 0; g < generic_.size(); ++g) {
     if (generic_[g] == nullptr) generic_start_[g] = programs_.Append(*generic_source_[g]);
@@ -941,22 +936,20 @@ std::vector<Outcome> PolicyIndex::MatchAll(const FirmView& view) const {
 
 const uint8_t* PolicyIndex::ListInForce(const ScopeList& list, int32_t day) const {
   Scratch& s = ThreadScratch();
-  if (s.in_force_index != instance_ || s.in_force_day != day || s.in_force.size() != lists_.size()) {
-    s.in_force.resize(lists_.size());
-    for (const ScopeList* l : lists_) {
-      std::vector<uint8_t>& bits = s.in_force[l->id];
-      bits.assign(l->size / 8 + 1, 0);
-      for (size_t i = 0; i < l->size; ++i) {
-        const PolicyEntry& e = policies_[entries_.policy[l->begin + i]];
-        if (e.has_eligibility && e.valid_from <= day && day <= e.valid_to) {
-          bits[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
-        }
+  if (s.in_force_index != instance_ || s.in_force_day != day) {
+    s.in_force.assign(entries_.size() / 8 + 1, 0);
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      const int32_t p = entries_.policy[i];
+      if (p >= static_cast<int32_t>(policies_.size())) continue;  // padding: never in force
+      const PolicyEntry& e = policies_[p];
+      if (e.has_eligibility && e.valid_from <= day && day <= e.valid_to) {
+        s.in_force[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
       }
     }
     s.in_force_index = instance_;
     s.in_force_day = day;
   }
-  return s.in_force[list.id].data();
+  return s.in_force.data() + list.begin / 8;  // (a list begins at a multiple of 8)
 }
 
 PolicyIndex::Stats PolicyIndex::LastStats() { return ThreadScratch().stats; }

@@ -187,10 +187,9 @@ class PolicyIndex {
     void Add(const Prefilter& f);
     size_t size() const { return policy.size(); }
   };
-  // A list: a stretch of entries_ (24 bytes, so that the few dozen lists a firm reads cost a
+  // A list: a stretch of entries_ (16 bytes, so that the few dozen lists a firm reads cost a
   // cache line each, not one per column).
   struct ScopeList {
-    uint32_t id = 0;     // index of lists_
     uint32_t begin = 0;  // in entries_, a multiple of 8
     uint32_t size = 0;   // without the padding
     uint64_t preds = 0;  // the shared predicates its entries test, a bit each
@@ -306,7 +305,6 @@ class PolicyIndex {
   Entries entries_;
   std::vector<std::unique_ptr<ScopeList>> sublists_;  // what by_scope_ points to
   ScopeList all_policies_;  // for firms of unknown region
-  std::vector<const ScopeList*> lists_;  // by ScopeList::id
   int num_groups_ = 0;
   int num_conditions_ = 0;
   uint64_t instance_ = 0;  // unique per index: keys the per-thread ListInForce cache
