@@ -100,7 +100,7 @@ class PolicyIndex {
   struct Stats {
     int candidates = 0;        // policies in the firm's scope lists
     int visited = 0;           // of which passed the prefilter
-    int generic = 0;           // conditions evaluated by the reference evaluator
+    int generic = 0;           // generic conditions evaluated (once each: RowProgram or reference)
     int conditions = 0;        // condition visits
   };
   static Stats LastStats();
