@@ -173,7 +173,6 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
     if (recs.size() + (scope_rec ? 1 : 0) < 2) f.flags |= kSingle;
     if (cp.auto_grant()) f.flags |= kAutoGrant;
     if (e.group >= 0) f.flags |= kGrouped;
-    by_scope_[scope];  // the lists are filled below, in catalog order
     prefilters.push_back(f);
     policy_recs[p] = std::move(rest);
     scope_recs.push_back(scope_rec);
@@ -261,9 +260,10 @@ PolicyIndex::PolicyIndex(const Catalog& catalog) : catalog_(catalog) {
     pad.policy = never;
     for (int i = 0; i < 64; ++i) entries_.Add(pad);
   }
-  // The generic conditions that compile, after the benefits.
-  for (size_t g = 0; g < generic_.size(); ++g) {
-    if (generic_[g] == nullptr) generic_start_[g] = programs_.Append(*generic_source_[g]);
+  // The generic conditions, after the benefits: as programs where they compile, else as copies.
+  for (const Node* g : generic_source_) {
+    generic_start_.push_back(programs_.Append(*g));
+    generic_.push_back(generic_start_.back() == RowProgram::kNone ? arena_.Copy(*g) : nullptr);
   }
   generic_source_ = {};
   num_any_masks_ = any_masks_.size();
@@ -355,7 +355,7 @@ PolicyIndex::ListView PolicyIndex::View(const ScopeList& l) const {
 
 // The prefilter's verdict on entry i, without branches: 0xff when INELIGIBLE is certain, else
 // the number of false conditions (0 or 1, then an actionable one) plus 2 × the number of unknown
-// ones (0 to 2).
+// ones (0 to 5).
 inline uint32_t PolicyIndex::Verdict(const ListView& l, uint32_t i, const FirmBits& f) {
   using PI = PolicyIndex;
   const uint32_t flags = l.flags[i];
@@ -624,13 +624,8 @@ PolicyIndex::CondRec PolicyIndex::Compile(const Node& condition) {
   }
   if (c.kind == CondKind::kGeneric) {
     c.negate = 0;  // evaluated whole, `not`s included
-    auto [it, added] = generic_by_text_.emplace(condition.ToString(), static_cast<int32_t>(generic_.size()));
-    if (added) {  // compiled into programs_ once the benefits are in (see the constructor)
-      const bool compiles = RowProgram::Compile(condition).has_value();
-      generic_.push_back(compiles ? nullptr : arena_.Copy(condition));
-      generic_start_.push_back(RowProgram::kNone);
-      generic_source_.push_back(&condition);
-    }
+    auto [it, added] = generic_by_text_.emplace(condition.ToString(), static_cast<int32_t>(generic_source_.size()));
+    if (added) generic_source_.push_back(&condition);  // compiled after the benefits (constructor)
     c.id = it->second;
   }
   return c;

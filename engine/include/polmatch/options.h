@@ -19,7 +19,7 @@ struct EngineOptions {
   // while the engine uses it — replace it with a new file and a rename, as `polmatch index` does.
   // Default: the columns are copied, and the engine does not depend on the file afterwards.
   // Either way the engine also keeps each firm's record by row for single-firm queries
-  // (16 + 8 × (facts + 1) bytes rounded up to 64 per firm: 192 with 19 facts).
+  // (16 + 8 × facts bytes, plus 8 per 64 facts, rounded up to 64 per firm: 192 with 19 facts).
   bool snapshot_in_place = false;
   // Threads used to place a firm within a policy's `limit` (which ranks the whole registry).
   int limit_threads = 2;
