@@ -34,6 +34,7 @@
 
 #include "absl/strings/string_view.h"
 #include "polmatch/engine.h"
+#include "tools/matches_json.h"
 
 namespace httplib {
 class Server;
@@ -97,15 +98,6 @@ class HttpService {
   mutable std::mutex log_mu_;
 };
 
-namespace internal {
-
-// Exposed for tests. `s` as a JSON string, escaped as protobuf's JSON printer escapes it (invalid
-// UTF-8, which protobuf drops, becomes U+FFFD); and `m` exactly as protobuf prints it with
-// preserve_proto_field_names and always_print_primitive_fields, several times faster.
-void AppendJsonString(absl::string_view s, std::string* out);
-std::string FirmMatchesJson(const FirmMatches& m);
-
-}  // namespace internal
 }  // namespace polmatch::http
 
 #endif  // POLMATCH_TOOLS_HTTP_SERVICE_H_
