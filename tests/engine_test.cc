@@ -2,6 +2,7 @@
 #include "polmatch/engine.h"
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -201,13 +202,26 @@ TEST_F(EngineTest, ReloadWhileQueriesRun) {
       }
     });
   }
-  for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE((*engine)->Reload(Options(i % 2 ? "rules_a" : "rules_b")).ok());
+  // After each reload, wait until a query has answered from the new state: the readers must see
+  // both states, alternately, or the test proves nothing about swapping under load.
+  bool both_seen = true;
+  for (int i = 0; i < 20 && both_seen; ++i) {
+    const bool to_a = i % 2 == 1;
+    std::atomic<int>& seen = to_a ? seen_a : seen_b;
+    const int before = seen.load();
+    ASSERT_TRUE((*engine)->Reload(Options(to_a ? "rules_a" : "rules_b")).ok());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (seen.load() == before && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    both_seen = seen.load() > before;
   }
   stop = true;
   for (auto& r : readers) r.join();
+  EXPECT_TRUE(both_seen) << "a reload was never observed by the readers";
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_GT(seen_a.load() + seen_b.load(), 0);
+  EXPECT_GT(seen_a.load(), 0);
+  EXPECT_GT(seen_b.load(), 0);
 }
 
 }  // namespace
