@@ -11,6 +11,7 @@
 #include "engine/index/bitset.h"
 #include "engine/match/plan_eval.h"
 #include "engine/util/status_macros.h"
+#include "engine/match/semantics.h"
 
 namespace polmatch {
 namespace {
@@ -198,9 +199,7 @@ class MatchRun {
       pb.ex[w] = 0;
       any_false = any_false || (e.f[w] & valid[w]) != 0;
     }
-    // Near miss: exactly one top-level condition false, it actionable, all others true —
-    // counted bit-parallel: `one`/`two` saturate the number of false conditions at two, `act`
-    // marks a false actionable condition, `unk` an unknown one.
+    // Near miss (semantics::StatusOf), 64 firms a word: semantics::TallyWords' form.
     const size_t k = pp.conditions.size();
     if (k >= 2 && pp.any_actionable && any_false) {
       uint64_t one[kBlockWords] = {}, two[kBlockWords] = {}, act[kBlockWords] = {}, unk[kBlockWords] = {};
@@ -210,14 +209,11 @@ class MatchRun {
         const uint64_t* cf = c.f;
         const uint64_t act_mask = pp.actionable[i] ? ~0ULL : 0;
         for (uint32_t w = 0; w < kBlockWords; ++w) {
-          two[w] |= one[w] & cf[w];
-          one[w] |= cf[w];
-          act[w] |= cf[w] & act_mask;
-          unk[w] |= ~(ct[w] | cf[w]);
+          semantics::AddToTallyWords(ct[w], cf[w], act_mask, one[w], two[w], act[w], unk[w]);
         }
       }
       for (uint32_t w = 0; w < kBlockWords; ++w) {
-        pb.nm[w] = one[w] & ~two[w] & act[w] & ~unk[w] & e.f[w] & valid[w];
+        pb.nm[w] = semantics::NearMissWord(one[w], two[w], act[w], unk[w], e.f[w] & valid[w]);
       }
     }
     pb.benefit_pos.clear();
@@ -234,13 +230,10 @@ class MatchRun {
       uint32_t* pos = pb.benefit_pos.data();
       int64_t* raw = pb.benefit_raw.data();
       uint32_t kept = 0;
-      constexpr int64_t kFen = Decimal::kOne / 100;
       for (uint32_t k = 0; k < n; ++k) {
         if (known[k]) {
-          // Never negative; half-up to the fen (the value is ≥ 0 here, so int64 is exact).
-          const int64_t v = values[k];
           pos[kept] = sel[k];
-          raw[kept] = v < 0 ? 0 : (v + kFen / 2) / kFen * kFen;
+          raw[kept] = semantics::GrantAmountRaw(values[k]);
           ++kept;
         } else if (auto_grant) {
           // 免申即享 needs the amount: without it the firm must apply.
@@ -287,7 +280,7 @@ class MatchRun {
         if (!TestBit(scratch[k].el, i)) continue;
         int64_t raw = 0;
         const bool known = benefit(k, i, &raw);
-        if (winner < 0 || (known && (!w_known || raw > w_raw))) {
+        if (winner < 0 || semantics::BeatsGroupWinner(known, raw, w_known, w_raw)) {
           winner = k;
           w_raw = raw;
           w_known = known;
@@ -521,9 +514,7 @@ BulkResult BulkMatcher::Match(absl::CivilDay as_of, int threads) const {
         std::vector<RowValue> ranks;
         for (auto& out : outs) ranks.insert(ranks.end(), out[p].ranks.begin(), out[p].ranks.end());
         std::sort(ranks.begin(), ranks.end(), [&](const RowValue& a, const RowValue& b) {
-          if (a.known != b.known) return a.known;
-          if (a.known && a.raw != b.raw) return a.raw > b.raw;
-          return code_rank[a.row] < code_rank[b.row];
+          return semantics::RanksBefore(a.known, a.raw, code_rank[a.row], b.known, b.raw, code_rank[b.row]);
         });
         std::vector<uint32_t> not_selected;
         for (size_t k = limit; k < ranks.size(); ++k) not_selected.push_back(ranks[k].row);

@@ -15,6 +15,7 @@
 #include "engine/index/firm_store.h"
 #include "engine/match/plan_eval.h"
 #include "engine/taxonomy/taxonomy.h"
+#include "engine/match/semantics.h"
 
 namespace polmatch {
 namespace {
@@ -396,7 +397,7 @@ inline uint32_t PolicyIndex::Verdict(const ListView& l, uint32_t i, const FirmBi
     }
   }
   const uint32_t single = (flags & PI::kSingle) != 0;
-  fatal |= (falses > 1) | ((falses != 0) & ((unknowns != 0) | single));
+  fatal |= semantics::DecidedIneligibleBits(falses, unknowns, /*nonactionable_false=*/0, single);
   fatal |= ((f.in_force[i >> 3] >> (i & 7)) & 1) ^ 1;
   return fatal ? 0xff : falses + 2 * unknowns;
 }
@@ -806,33 +807,35 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       const CondRec* rec = recs_.data() + list.first[e];
       const uint32_t count = list.count[e] + (in_scope ? 0 : (flags & kScoped));
       uint32_t i = 0;
+      // The prefilter's false condition, if any, was actionable (a non-actionable one is fatal).
+      bool false_actionable = true;
+      const bool single = (flags & kSingle) != 0;
       for (; i < count; ++i) {
         const uint8_t v = eval(rec[i]);
         if (v == kFalse) {
-          // Decided: a false condition that is not actionable, or a second false one, or a false
-          // one next to an unknown one leaves no near miss.
-          if (!rec[i].actionable || false_count > 0 || unknown_count > 0) {
-            ineligible = true;
-            break;
-          }
           ++false_count;
+          false_actionable = false_actionable && rec[i].actionable;
         } else if (v == kUnknown) {
-          if (false_count > 0) {
-            ineligible = true;
-            break;
-          }
           ++unknown_count;
+        } else {
+          continue;
+        }
+        if (semantics::DecidedIneligible(false_count, unknown_count, false_actionable, single)) {
+          ineligible = true;
+          break;
         }
       }
       visits += static_cast<int>(i + (ineligible ? 1 : 0));
       if (ineligible) continue;
-      MatchStatus status = ELIGIBLE;
-      if (false_count == 1) {
-        if (flags & kSingle) continue;  // a single false condition is not "one step away"
-        status = NEAR_MISS;
-      } else if (unknown_count > 0) {
-        status = UNDETERMINED;
-      }
+      // Not decided after every condition: the status from the tally (a policy the index did
+      // not mark single has at least two conditions).
+      semantics::Tally tally;
+      tally.conditions = single ? 1 : 2;
+      tally.falses = false_count;
+      tally.unknowns = unknown_count;
+      tally.false_actionable = false_actionable;
+      MatchStatus status = semantics::StatusOf(tally);
+      if (status == INELIGIBLE) continue;
       // Built in place (a copy from the stack stalls on store forwarding).
       PolicyHit& hit = out->emplace_back();
       hit.policy = p;
@@ -844,16 +847,14 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
       bool has_benefit = program != RowProgram::kNone;
       if (has_benefit) {
         const RowProgram::Result r = programs_.Run(program, row);
-        if (r.known) {
-          hit.set_benefit(r.raw < 0 ? Decimal() : Decimal::FromRawUnchecked(r.raw).RoundHalfUp(2));
-        }
+        if (r.known) hit.set_benefit(Decimal::FromRawUnchecked(semantics::GrantAmountRaw(r.raw)));
       }
       if (flags & kSlow) {  // a benefit that did not compile
         has_benefit = true;
         const Value b = Evaluate(*benefit_[p], view);
-        if (!b.is_unknown()) hit.set_benefit(b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2));
+        if (!b.is_unknown()) hit.set_benefit(semantics::GrantAmount(b.number));
       }
-      if ((flags & kAutoGrant) && has_benefit && !hit.has_benefit) hit.status = UNDETERMINED;
+      hit.status = semantics::WithBenefit(hit.status, (flags & kAutoGrant) != 0, has_benefit, hit.has_benefit);
     }
     if (out->size() > run_begin) {
       ++runs;
@@ -910,7 +911,7 @@ void PolicyIndex::Match(const FirmView& view, std::vector<PolicyHit>* out) const
         continue;
       }
       const PolicyHit& wh = (*out)[w];
-      if (h.has_benefit && (!wh.has_benefit || h.benefit_raw > wh.benefit_raw)) w = i;
+      if (semantics::BeatsGroupWinner(h.has_benefit, h.benefit_raw, wh.has_benefit, wh.benefit_raw)) w = i;
     }
     for (int i = 0; i < static_cast<int>(out->size()) && !seen.empty(); ++i) {
       PolicyHit& h = (*out)[i];

@@ -3,56 +3,46 @@
 #include <algorithm>
 #include <numeric>
 
+#include "engine/match/semantics.h"
+
 namespace polmatch {
+namespace {
+
+semantics::Truth Truth(const Value& v) {
+  return v.is_true() ? semantics::Truth::kTrue
+                     : v.is_false() ? semantics::Truth::kFalse : semantics::Truth::kUnknown;
+}
+
+}  // namespace
 
 Outcome ReferenceMatcher::EvaluatePolicy(const CompiledPolicy& p, const FirmEnv& env) const {
   Outcome out;
   if (!p.ActiveOn(env.AsOf()) || !p.eligibility) return out;  // INELIGIBLE
-  const Value e = Evaluate(*p.eligibility, env);
-  if (e.is_true()) {
-    std::optional<Decimal> benefit;
-    if (p.benefit) {
-      const Value b = Evaluate(*p.benefit, env);
-      if (!b.is_unknown()) {
-        benefit = b.number.is_negative() ? Decimal() : b.number.RoundHalfUp(2);
-      }
-    }
-    if (p.auto_grant() && p.benefit && !benefit) {  // a stated amount that cannot be computed
-      out.status = UNDETERMINED;
-      return out;
-    }
-    out.status = ELIGIBLE;
-    out.benefit = benefit;
-    if (p.rank_by) {
-      const Value r = Evaluate(*p.rank_by, env);
-      if (!r.is_unknown()) out.rank = r.number;
-    }
-    return out;
-  }
-  if (e.is_unknown()) {
-    out.status = UNDETERMINED;
-    return out;
-  }
-  // False: a near miss when, of two or more top-level conditions, exactly one is false, it is
-  // actionable, and all others are true.
+  // The tally of the top-level conditions decides (semantics.h); the eligibility as a whole is
+  // their Kleene `and`, so a policy with one condition is tallied from the whole expression.
+  semantics::Tally tally;
   if (p.conditions.size() >= 2) {
-    int false_count = 0, true_count = 0, false_index = -1;
     for (size_t i = 0; i < p.conditions.size(); ++i) {
-      const Value v = Evaluate(*p.conditions[i], env);
-      if (v.is_false()) {
-        ++false_count;
-        false_index = static_cast<int>(i);
-      } else if (v.is_true()) {
-        ++true_count;
-      }
+      tally.Add(Truth(Evaluate(*p.conditions[i], env)), p.condition_actionable[i]);
     }
-    if (false_count == 1 && true_count + 1 == static_cast<int>(p.conditions.size()) &&
-        p.condition_actionable[false_index]) {
-      out.status = NEAR_MISS;
-      return out;
-    }
+  } else {
+    tally.Add(Truth(Evaluate(*p.eligibility, env)),
+              p.condition_actionable.empty() || p.condition_actionable[0]);
   }
-  out.status = INELIGIBLE;
+  out.status = semantics::StatusOf(tally);
+  if (out.status != ELIGIBLE) return out;
+  std::optional<Decimal> benefit;
+  if (p.benefit) {
+    const Value b = Evaluate(*p.benefit, env);
+    if (!b.is_unknown()) benefit = semantics::GrantAmount(b.number);
+  }
+  out.status = semantics::WithBenefit(out.status, p.auto_grant(), p.benefit != nullptr, benefit.has_value());
+  if (out.status != ELIGIBLE) return out;
+  out.benefit = benefit;
+  if (p.rank_by) {
+    const Value r = Evaluate(*p.rank_by, env);
+    if (!r.is_unknown()) out.rank = r.number;
+  }
   return out;
 }
 
@@ -89,7 +79,9 @@ void ApplyExclusiveGroups(const Catalog& catalog, std::vector<Outcome>& outcomes
       }
       const auto& b = outcomes[i].benefit;
       const auto& w = outcomes[winner].benefit;
-      if (b && (!w || *b > *w)) winner = i;
+      if (semantics::BeatsGroupWinner(b.has_value(), b ? b->raw() : 0, w.has_value(), w ? w->raw() : 0)) {
+        winner = i;
+      }
     }
     for (int i : members) {
       if (i != winner && outcomes[i].status == ELIGIBLE) outcomes[i].status = EXCLUDED;
@@ -111,9 +103,8 @@ void ApplyLimits(const Catalog& catalog, const std::vector<const std::string*>& 
     std::sort(eligible.begin(), eligible.end(), [&](size_t a, size_t b) {
       const auto& ra = outcomes[a][p].rank;
       const auto& rb = outcomes[b][p].rank;
-      if (ra.has_value() != rb.has_value()) return ra.has_value();
-      if (ra && *ra != *rb) return *ra > *rb;
-      return *codes[a] < *codes[b];
+      return semantics::RanksBefore(ra.has_value(), ra ? ra->raw() : 0, *codes[a], rb.has_value(),
+                                    rb ? rb->raw() : 0, *codes[b]);
     });
     for (size_t k = limit; k < eligible.size(); ++k) outcomes[eligible[k]][p].status = NOT_SELECTED;
   }
