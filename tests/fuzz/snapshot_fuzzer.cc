@@ -1,5 +1,6 @@
 // libFuzzer target for the two binary formats: the snapshot and the batch state file. Whatever
-// the bytes, parsing must return an error or a value that serializes back without crashing.
+// the bytes, parsing must return an error or a value that round-trips: what it serializes to
+// parses again, and serializes to the same bytes (abort otherwise, so the fuzzer reports it).
 #include "tests/fuzz/fuzz_taxonomy.h"
 
 #include <cstddef>
@@ -15,6 +16,28 @@ namespace {
 
 const polmatch::Taxonomy& Tax() { return polmatch::FuzzTaxonomy(); }
 
+void Fail(const char* what) {
+  std::cerr << "round trip failed: " << what << "\n";
+  std::abort();
+}
+
+// Whatever parses serializes to bytes that parse again and serialize identically.
+void RoundTrip(const std::string& bytes) {
+  if (auto store = polmatch::ParseSnapshot(bytes, Tax()); store.ok()) {
+    const std::string once = polmatch::SerializeSnapshot(*store, Tax());
+    auto again = polmatch::ParseSnapshot(once, Tax());
+    if (!again.ok()) Fail("a serialized snapshot does not parse");
+    if (again->num_rows() != store->num_rows()) Fail("snapshot row count changed");
+    if (polmatch::SerializeSnapshot(*again, Tax()) != once) Fail("snapshot bytes changed");
+  }
+  if (auto state = polmatch::ParseState(bytes); state.ok()) {
+    const std::string once = polmatch::SerializeState(*state);
+    auto again = polmatch::ParseState(once);
+    if (!again.ok()) Fail("a serialized state does not parse");
+    if (polmatch::SerializeState(*again) != once) Fail("state bytes changed");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -23,10 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Fuzz behind the checksums too: the first byte picks a format, and the checksum is fixed up
   // so the parser's structural checks are exercised, not only the checksum.
   if (bytes.empty()) return 0;
-  auto store = polmatch::ParseSnapshot(bytes, Tax());
-  if (store.ok()) (void)polmatch::SerializeSnapshot(*store, Tax());
-  auto state = polmatch::ParseState(bytes);
-  if (state.ok()) (void)polmatch::SerializeState(*state);
+  RoundTrip(bytes);
   if (bytes.size() > 16) {
     std::string fixed = bytes.substr(0, bytes.size() - 8);
     const uint64_t sum = polmatch::Checksum64(fixed);
@@ -35,6 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s2.ok()) {
       for (uint32_t row = 0; row < s2->num_rows(); ++row) (void)s2->ToFirm(row);
     }
+    RoundTrip(fixed);
     auto state2 = polmatch::ParseState(fixed);  // the state file has the same trailer
     if (state2.ok()) (void)polmatch::PushesJsonl(*state2, &*state2);
   }
