@@ -30,9 +30,9 @@ class AnalysisCliTest : public ::testing::Test {
     fs::create_directories(dir_ / "policies");
     fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", dir_ / "taxonomy");
     std::ofstream(dir_ / "policies/p.textproto") << R"pb(
-      policy { id: "sw-it" title: "培育名录库" mode: AUTO_GRANT benefit: "5万"
+      policy { id: "sw-it" title: "培育名录库" mode: AUTO_GRANT benefit: "5万" valid_from: "2021-01-01"
         eligibility: "industry under \"I\" and region under \"441500\" and revenue >= 1000万元" }
-      policy { id: "hb-hitech" title: "高企奖励" mode: AUTO_GRANT benefit: "20万"
+      policy { id: "hb-hitech" title: "高企奖励" mode: AUTO_GRANT benefit: "20万" valid_from: "2021-01-01"
         eligibility: "qual.hitech and region under \"420000\"" }
     )pb";
     std::ofstream firms(dir_ / "firms.jsonl");
@@ -143,13 +143,18 @@ TEST_F(AnalysisCliTest, LintRuleChecks) {
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_THAT(bad.out, HasSubstr("q.textproto:4:36: policy q: eligibility can never be true"));
   EXPECT_THAT(bad.out, HasSubstr("q.textproto:5:14: warning: policy q: ended on 2021-12-31"));
-  EXPECT_THAT(bad.out, HasSubstr("1 error(s), 1 warning(s)"));
+  EXPECT_THAT(bad.out, HasSubstr("q.textproto:2:8: warning: policy q: has no valid_from"));
+  EXPECT_THAT(bad.out, HasSubstr("[undated]"));
+  EXPECT_THAT(bad.out, HasSubstr("1 error(s), 2 warning(s)"));
 }
 
 TEST(AnalysisCliSeedTest, LintSeedCatalogsHasNoErrors) {
   CmdResult r = Polmatch("lint " + testing::RulesDir() + " --as-of 2023-06-30");
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("no errors, 6 warning(s)"));
+  // Every seed policy is dated; on 2023-06-30 the 27 of 汕尾 2021, 湖北 2021, 武汉 2022 and 漯河
+  // 2018 have ended ([expired]) and the 13 of 湛江 2023 are in force.
+  EXPECT_THAT(r.out, HasSubstr("no errors, 27 warning(s)"));
+  EXPECT_THAT(r.out, Not(HasSubstr("[undated]")));
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ class CliTest : public ::testing::Test {
       policy { id: "sw-4.4" title: "新型研发机构引进资助" mode: AUTO_GRANT
         eligibility: "org.new_rd_institution and region under \"441500\" and new_rd_equipment_investment > 0"
         benefit: "min(new_rd_equipment_investment * 20%, if(org.new_rd_institution.public_interest, 200万, 100万))" }
-      policy { id: "sw-it" title: "培育名录库" eligibility: "industry under \"I\" and revenue >= 1000万元" }
+      policy { id: "sw-it" title: "培育名录库" mode: AUTO_GRANT benefit_note: "纳入培育名录库"
+        eligibility: "industry under \"I\" and revenue >= 1000万元" }
     )pb";
     code_ = testing::MakeCreditCode("441502", 42);
     other_ = testing::MakeCreditCode("441502", 43);
@@ -141,13 +142,14 @@ TEST_F(CliTest, IndexBatchAndPrevious) {
   EXPECT_THAT(first.out, HasSubstr("peak RSS"));
   EXPECT_EQ(Slurp(dir_ / "n1/grants.csv"),
             "policy_id,credit_code,name,benefit_yuan\nsw-4.4," + code_ + ",汕尾海峰研究院,2000000.00\n");
+  EXPECT_EQ(Slurp(dir_ / "n1/lists.csv"), "policy_id,credit_code,name,benefit_note\n");
   EXPECT_THAT(Slurp(dir_ / "n1/summary.json"), HasSubstr("\"benefit_total_yuan\": \"2000000.00\""));
   EXPECT_THAT(Slurp(dir_ / "n1/pushes.jsonl"), HasSubstr("\"change\":\"NEW\""));
 
   // The same inputs give byte-identical outputs, from a snapshot or from the files, with either engine.
   ASSERT_EQ(Polmatch(batch + "--firms " + Firms() + " --out " + (dir_ / "n1b").string()).exit_code, 0);
   ASSERT_EQ(Polmatch(batch + "--snapshot " + snap.string() + " --engine reference --out " + (dir_ / "n1c").string()).exit_code, 0);
-  for (const char* f : {"summary.json", "grants.csv", "pushes.jsonl", "state.pmstate"}) {
+  for (const char* f : {"summary.json", "grants.csv", "lists.csv", "pushes.jsonl", "state.pmstate"}) {
     EXPECT_EQ(Slurp(dir_ / "n1" / f), Slurp(dir_ / "n1b" / f)) << f;
     EXPECT_EQ(Slurp(dir_ / "n1" / f), Slurp(dir_ / "n1c" / f)) << f;
   }
@@ -173,6 +175,10 @@ TEST_F(CliTest, IndexBatchAndPrevious) {
                      " --out " + (dir_ / "n3").string() + " --previous " + (dir_ / "n1").string()).exit_code, 0);
   EXPECT_EQ(Slurp(dir_ / "n3/pushes.jsonl"),
             "{\"credit_code\":\"" + code_ + "\",\"policy\":\"sw-it\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"CHANGED\"}\n");
+  // The 名录库 entry (AUTO_GRANT, no amount) is a list, not a grant.
+  EXPECT_EQ(Slurp(dir_ / "n3/lists.csv"),
+            "policy_id,credit_code,name,benefit_note\nsw-it," + code_ + ",汕尾海峰研究院,纳入培育名录库\n");
+  EXPECT_EQ(Slurp(dir_ / "n3/grants.csv"), Slurp(dir_ / "n1/grants.csv"));
 
   // A truncated snapshot or a corrupt previous state is refused with exit 2; outputs untouched.
   const std::string bytes = Slurp(snap);

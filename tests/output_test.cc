@@ -193,6 +193,7 @@ NightResult RandomNight(std::mt19937* rng, const std::vector<std::string>& codes
   std::vector<bool> auto_grant;
   for (size_t p = 0; p < ids.size(); ++p) auto_grant.push_back(p % 3 == 0);
   NightBuilder b("2023-06-30", ids, auto_grant);
+  for (size_t p = 3; p < ids.size(); p += 6) b.SetListed(p, "纳入名录库,\"培育\"");
   std::uniform_int_distribution<int> pct(0, 99);
   const MatchStatus statuses[] = {ELIGIBLE, UNDETERMINED, NEAR_MISS, INELIGIBLE, INELIGIBLE, EXCLUDED, NOT_SELECTED};
   for (const std::string& code : codes) {
@@ -340,6 +341,40 @@ TEST(OutputTest, SummaryGrantsAndPushes) {
   }
 }
 
+// SPEC §5: grants.csv holds only known, positive amounts; an AUTO_GRANT policy that states no
+// amount is a list (lists.csv with its benefit_note); APPLY policies are in neither.
+TEST(OutputTest, GrantsArePositiveAmountsAndListsHaveNoAmount) {
+  NightBuilder b("2023-06-30", {"a.apply", "b.grant", "c.list"}, {false, true, true});
+  b.SetListed(2, "纳入培育名录库,加大\"指导\"");
+  // Added out of credit-code order: both files are sorted by policy id, then credit code.
+  const std::vector<std::pair<std::string, const char*>> firms = {
+      {"91440000000000003C", "0.01"}, {"91440000000000001A", "0.00"}, {"91440000000000002B", "1000000.00"},
+      {"91440000000000004D", nullptr}};
+  for (const auto& [code, amount] : firms) {
+    const uint32_t id = b.AddFirm(code, "企业" + code.substr(17));
+    b.Set(id, 0, O(ELIGIBLE, "5.00"));
+    b.Set(id, 1, amount ? O(ELIGIBLE, amount) : O(UNDETERMINED));
+    b.Set(id, 2, code.back() == 'C' ? O(NEAR_MISS) : O(ELIGIBLE));
+  }
+  const NightResult n = std::move(b).Finish();
+  EXPECT_EQ(GrantsCsv(n),
+            "policy_id,credit_code,name,benefit_yuan\n"
+            "b.grant,91440000000000002B,企业B,1000000.00\n"
+            "b.grant,91440000000000003C,企业C,0.01\n");
+  EXPECT_EQ(ListsCsv(n),
+            "policy_id,credit_code,name,benefit_note\n"
+            "c.list,91440000000000001A,企业A,\"纳入培育名录库,加大\"\"指导\"\"\"\n"
+            "c.list,91440000000000002B,企业B,\"纳入培育名录库,加大\"\"指导\"\"\"\n"
+            "c.list,91440000000000004D,企业D,\"纳入培育名录库,加大\"\"指导\"\"\"\n");
+  // The summary is unchanged by the split: every ELIGIBLE firm of an AUTO_GRANT policy counts.
+  const BatchSummary s = Summarize(n);
+  EXPECT_EQ(s.policies(1).auto_granted(), 3);
+  EXPECT_EQ(s.policies(1).benefit_total_yuan(), "1000000.01");
+  EXPECT_EQ(s.policies(2).auto_granted(), 3);
+  // No AUTO_GRANT policy without an amount: lists.csv is the header alone.
+  EXPECT_EQ(ListsCsv(MakeNight(Base())), "policy_id,credit_code,name,benefit_note\n");
+}
+
 TEST(OutputTest, UnchangedNightPushesNothing) {
   NightResult a = MakeNight(Base());
   NightResult b = MakeNight(Base());
@@ -448,16 +483,20 @@ TEST(OutputTest, StreamedStateAndGrantsEqualInMemory) {
   const NightResult n = RandomNight(&rng, codes, {"p1", "p2", "p3", "p,4"}, 100);
   const std::string state = SerializeState(n);
   const std::string grants = GrantsCsv(n);
-  EXPECT_GT(grants.size(), 10000u);
+  const std::string lists = ListsCsv(n);
+  EXPECT_GT(grants.size(), 5000u);
+  EXPECT_GT(lists.size(), 5000u);
   for (size_t chunk : {size_t{1}, size_t{7}, size_t{4096}}) {
     StreamOptions o;
     o.chunk = chunk;
-    std::string s, g;
-    StringSink ss(&s), gs(&g);
+    std::string s, g, l;
+    StringSink ss(&s), gs(&g), ls(&l);
     ASSERT_TRUE(WriteState(n, &ss, o).ok());
     ASSERT_TRUE(WriteGrantsCsv(n, &gs, o).ok());
+    ASSERT_TRUE(WriteListsCsv(n, &ls, o).ok());
     EXPECT_EQ(s, state);
     EXPECT_EQ(g, grants);
+    EXPECT_EQ(l, lists);
   }
   absl::StatusOr<NightResult> back = ParseState(state);
   ASSERT_TRUE(back.ok()) << back.status();

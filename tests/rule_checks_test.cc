@@ -23,6 +23,7 @@ namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 // ---------------------------------------------------------------------------------------------
 // conditions.h
@@ -142,7 +143,8 @@ class RuleChecksTest : public ::testing::Test {
     EXPECT_TRUE(catalog.ok()) << catalog.status();
     if (!catalog.ok()) return {};
     Diagnostics findings;
-    CheckRules(*catalog, RuleCheckOptions{as_of}, &findings);
+    // The fixtures are undated; [undated] has its own test.
+    CheckRules(*catalog, RuleCheckOptions{as_of, /*undated=*/false}, &findings);
     findings.Sort();
     return findings.items();
   }
@@ -407,12 +409,29 @@ TEST(SeedCatalogRuleChecks, NoErrorsAndOnlyExplainedWarnings) {
   Diagnostics findings;
   CheckRules(*catalog, RuleCheckOptions{absl::CivilDay(2023, 6, 30)}, &findings);
   EXPECT_EQ(findings.error_count(), 0);
-  // On 2023-06-30 the only findings are the six 汕尾 2021 measures, which ended on 2021-12-31
-  // and are kept for the record (README "Policy analytics" explains each finding on the seeds).
+  // On 2023-06-30 the only findings are the measures of 汕尾 2021, 湖北 2021, 武汉 2022 and 漯河
+  // 2018, which have ended and are kept for the record; every seed policy is dated (no [undated]).
   for (const Diagnostic& d : findings.items()) {
-    EXPECT_THAT(d.ToString(), AllOf(HasSubstr("shanwei-2021"), HasSubstr("[expired]")));
+    EXPECT_THAT(d.ToString(), AllOf(Not(HasSubstr("zhanjiang-2023")), HasSubstr("[expired]")));
   }
-  EXPECT_EQ(findings.items().size(), 6u);
+  EXPECT_EQ(findings.items().size(), 27u);
+}
+
+TEST_F(RuleChecksTest, UndatedIsAWarning) {
+  // Checked with the default options (the Check() fixtures turn it off).
+  std::ofstream(dir_ / "policies/p.textproto")
+      << "policy { id: \"undated\" title: \"t\" eligibility: \"qual.hitech\" valid_to: \"2030-12-31\" }\n"
+         "policy { id: \"dated\" title: \"t\" eligibility: \"qual.sme_tech\" valid_from: \"2021-01-01\" }\n";
+  Diagnostics diags;
+  absl::StatusOr<Catalog> catalog = Catalog::LoadDir(dir_.string(), &diags);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  Diagnostics findings;
+  CheckRules(*catalog, RuleCheckOptions{absl::CivilDay(2023, 6, 30)}, &findings);
+  ASSERT_EQ(findings.items().size(), 1u);
+  const Diagnostic& d = findings.items()[0];
+  EXPECT_EQ(d.severity, Diagnostic::Severity::kWarning);
+  EXPECT_EQ(d.line, 1);
+  EXPECT_THAT(d.message, AllOf(HasSubstr("policy undated: has no valid_from"), HasSubstr("[undated]")));
 }
 
 }  // namespace

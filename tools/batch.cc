@@ -63,7 +63,10 @@ int RunBatch(int argc, char** argv) {
           "leaves the previous complete set):\n"
           "  summary.json   per policy: eligible, undetermined, near_miss, excluded, not_selected,\n"
           "                 auto_granted, benefit_total_yuan\n"
-          "  grants.csv     the 免申即享 lists: policy_id,credit_code,name,benefit_yuan\n"
+          "  grants.csv     the 免申即享 grants, ELIGIBLE firms with a positive amount:\n"
+          "                 policy_id,credit_code,name,benefit_yuan\n"
+          "  lists.csv      AUTO_GRANT items with no amount (名录库 entry, push library):\n"
+          "                 policy_id,credit_code,name,benefit_note\n"
           "  pushes.jsonl   what to tell firms tonight (with --previous: only NEW/CHANGED/REVOKED)\n"
           "  state.pmstate  what the next night's --previous reads\n"
           "Same inputs give byte-identical outputs. Time and memory go to stderr.",
@@ -205,11 +208,14 @@ int RunBatch(int argc, char** argv) {
   auto same_as = [&](const std::string& name) {
     return vm.count("previous") ? vm["previous"].as<std::string>() + "/" + name : std::string();
   };
-  // grants.csv is made on a second thread while the state, the pushes and the summary are made
-  // here; all are fsynced together by Commit().
+  // grants.csv and lists.csv are made on a second thread while the state, the pushes and the
+  // summary are made here; all are fsynced together by Commit().
   std::future<absl::Status> grants_writing = std::async(std::launch::async, [&] {
-    return (*out)->WriteFile("grants.csv", [&](ByteSink* sink) { return WriteGrantsCsv(night, sink, stream); },
-                             same_as("grants.csv"));
+    absl::Status s = (*out)->WriteFile("grants.csv", [&](ByteSink* sink) { return WriteGrantsCsv(night, sink, stream); },
+                                       same_as("grants.csv"));
+    if (!s.ok()) return s;
+    return (*out)->WriteFile("lists.csv", [&](ByteSink* sink) { return WriteListsCsv(night, sink, stream); },
+                             same_as("lists.csv"));
   });
   absl::Status written =
       (*out)->WriteFile(kStateFile, [&](ByteSink* sink) { return WriteState(night, sink, stream); },

@@ -26,6 +26,7 @@ int RunLint(int argc, char** argv) {
                             "                   or implied by the other conditions\n"
                             "  [tier-order]     tier() thresholds that do not rise (warning) or repeat (error)\n"
                             "  [unit-mismatch]  error: yuan compared with or added to persons or a count\n"
+                            "  [undated]        warning: no valid_from (applies on any date)\n"
                             "  [expired]        warning: valid_to is before --as-of\n"
                             "  [group]          warning: an exclusive group whose members never both apply\n"
                             "  [duplicate]      warning: equal eligibility and benefit in force together\n"

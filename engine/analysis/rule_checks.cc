@@ -334,9 +334,17 @@ void CheckUnits(const CompiledPolicy& p, const Taxonomy& tax, Reporter& out) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// [expired]
+// [undated] and [expired]
 
-void CheckValidity(const CompiledPolicy& p, absl::CivilDay as_of, Reporter& out) {
+void CheckValidity(const CompiledPolicy& p, const RuleCheckOptions& options, Reporter& out) {
+  const absl::CivilDay as_of = options.as_of;
+  if (options.undated && !p.valid_from) {
+    out.Report(kWarning, p, "id", 0,
+               "has no valid_from: it applies on any as_of, however early (a batch of a year "
+               "before the document existed would grant it); give the date the document was "
+               "issued or took effect",
+               "undated");
+  }
   if (!p.valid_to || *p.valid_to >= as_of) return;
   out.Report(kWarning, p, "valid_to", 0,
              absl::StrCat("ended on ", FormatDate(*p.valid_to), " (valid_to): it matches no firm "
@@ -471,7 +479,7 @@ void CheckRules(const Catalog& catalog, const RuleCheckOptions& options, Diagnos
     CheckEligibility(p, catalog.taxonomy(), out);
     CheckTiers(p, out);
     CheckUnits(p, catalog.taxonomy(), out);
-    CheckValidity(p, options.as_of, out);
+    CheckValidity(p, options, out);
   }
   CheckGroups(catalog, out);
   CheckDuplicates(catalog, out);

@@ -14,6 +14,7 @@
 //                    error    a repeated threshold (the later amount never applies)
 //   [unit-mismatch]  error    a yuan amount compared with, added to or bounded by persons or a
 //                             count (a fact against a literal is fine: literals carry no unit)
+//   [undated]        warning  no valid_from: the policy applies on any date, however early
 //   [expired]        warning  valid_to before --as-of: the policy matches nobody (past policies
 //                             are kept for reference and audits, so this is not an error)
 //   [group]          warning  an exclusive group whose members can never both apply (disjoint
@@ -35,6 +36,7 @@ namespace polmatch {
 
 struct RuleCheckOptions {
   absl::CivilDay as_of;  // [expired] is relative to this date
+  bool undated = true;   // report [undated] (off only for fixtures that test other checks)
 };
 
 // Runs every check over `catalog` and adds the findings to `diags`.

@@ -163,6 +163,11 @@ NightBuilder::NightBuilder(std::string as_of, std::vector<std::string> policy_id
   }
 }
 
+void NightBuilder::SetListed(size_t policy, std::string benefit_note) {
+  night_.policies[policy].listed = true;
+  night_.policies[policy].benefit_note = std::move(benefit_note);
+}
+
 uint32_t NightBuilder::AddFirm(std::string credit_code, std::string name) {
   credit_code.resize(kCodeLen, ' ');
   night_.codes.append(credit_code);
@@ -434,16 +439,23 @@ std::string SummaryJson(const NightResult& night) {
   return out;
 }
 
-absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options) {
+namespace {
+
+// The ELIGIBLE rows of the AUTO_GRANT policies `pick` accepts, sorted by policy id then credit
+// code: `header`, then `policy_id,credit_code,name,` and what `last` appends for the firm's raw
+// benefit (kNoBenefit when none). `last` returns false to leave the row out.
+constexpr int64_t kNoBenefit = INT64_MIN;
+template <typename Pick, typename Last>
+absl::Status WriteEligibleRows(const NightResult& night, ByteSink* sink, const StreamOptions& options,
+                               absl::string_view header, Pick pick, Last last) {
   ChunkedWriter w(sink, options.chunk);
   std::string& out = w.buf();
-  out.append("policy_id,credit_code,name,benefit_yuan\n");
+  out.append(header.data(), header.size());
   std::vector<uint32_t> rank;
   // (rank, raw benefit or kNoBenefit) of one policy's ELIGIBLE firms, sorted by rank.
   std::vector<std::pair<uint32_t, int64_t>> firms;
-  constexpr int64_t kNoBenefit = INT64_MIN;
   for (const PolicyNight& p : night.policies) {
-    if (!p.auto_grant) continue;
+    if (!p.auto_grant || !pick(p)) continue;
     if (rank.empty()) {
       rank.resize(night.num_firms());
       for (uint32_t i = 0; i < rank.size(); ++i) rank[night.code_order[i]] = i;
@@ -459,6 +471,7 @@ absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const Stre
               [](const auto& x, const auto& y) { return x.first < y.first; });
     std::string id;
     AppendCsvField(&id, p.id);
+    std::string field;
     // Lines in blocks: the codes and names (scattered in memory at S2) of a block are looked up
     // and prefetched first, so their cache misses overlap instead of stalling line by line.
     constexpr size_t kBlock = 32;
@@ -475,13 +488,15 @@ absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const Stre
         __builtin_prefetch(names[i].data());
       }
       for (size_t i = 0; i < n; ++i) {
+        field.clear();
+        if (!last(p, firms[at + i].second, &field)) continue;
         out.append(id);
         out.push_back(',');
         out.append(codes[i].data(), codes[i].size());
         out.push_back(',');
         AppendCsvField(&out, names[i]);
         out.push_back(',');
-        if (firms[at + i].second != kNoBenefit) AppendYuan(&out, firms[at + i].second);
+        out.append(field);
         out.push_back('\n');
       }
       if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
@@ -490,10 +505,41 @@ absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const Stre
   return w.Flush();
 }
 
+}  // namespace
+
+absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options) {
+  // Only a known, positive amount is a grant: a zero amount is not (SPEC §5).
+  return WriteEligibleRows(
+      night, sink, options, "policy_id,credit_code,name,benefit_yuan\n",
+      [](const PolicyNight& p) { return !p.listed; },
+      [](const PolicyNight&, int64_t raw, std::string* field) {
+        if (raw == kNoBenefit || raw <= 0) return false;
+        AppendYuan(field, raw);
+        return true;
+      });
+}
+
+absl::Status WriteListsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options) {
+  return WriteEligibleRows(
+      night, sink, options, "policy_id,credit_code,name,benefit_note\n",
+      [](const PolicyNight& p) { return p.listed; },
+      [](const PolicyNight& p, int64_t, std::string* field) {
+        AppendCsvField(field, p.benefit_note);
+        return true;
+      });
+}
+
 std::string GrantsCsv(const NightResult& night) {
   std::string out;
   StringSink sink(&out);
   (void)WriteGrantsCsv(night, &sink);
+  return out;
+}
+
+std::string ListsCsv(const NightResult& night) {
+  std::string out;
+  StringSink sink(&out);
+  (void)WriteListsCsv(night, &sink);
   return out;
 }
 

@@ -39,6 +39,10 @@ struct PolicyNight {
   std::array<Roaring, 7> by_status;  // indexed by MatchStatus; INELIGIBLE left empty
   // Known benefits (fen-rounded raw Decimal) of firms in ELIGIBLE/EXCLUDED/NOT_SELECTED, by firm id.
   std::vector<std::pair<uint32_t, int64_t>> benefits;
+  // An AUTO_GRANT policy that states no amount (a 名录库 entry, a push library): its ELIGIBLE
+  // firms are a list (lists.csv, with this note), not grants. From the catalog; not in the state.
+  bool listed = false;
+  std::string benefit_note;
 
   MatchStatus StatusOf(uint32_t firm) const;
   std::optional<Decimal> BenefitOf(uint32_t firm) const;  // binary search
@@ -72,6 +76,8 @@ class NightBuilder {
                std::vector<bool> auto_grant);
   // Returns the new firm's id.
   uint32_t AddFirm(std::string credit_code, std::string name);
+  // The policy states no amount: its ELIGIBLE firms go to lists.csv with `benefit_note`.
+  void SetListed(size_t policy, std::string benefit_note);
   void Set(uint32_t firm, size_t policy, const Outcome& outcome);
   NightResult Finish() &&;
 
@@ -89,11 +95,14 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes);
 // cannot be opened.
 absl::StatusOr<NightResult> ReadStateFile(const std::string& path);
 
-// summary.json, grants.csv and pushes.jsonl contents (SPEC §5). `previous` = the last run's
-// state for a diff; without it every pushable outcome is pushed as NEW.
+// summary.json, grants.csv, lists.csv and pushes.jsonl contents (SPEC §5). grants.csv: the
+// ELIGIBLE firms of AUTO_GRANT policies with a known, positive amount; lists.csv: those of
+// AUTO_GRANT policies that state no amount (`listed`), with the policy's benefit_note.
+// `previous` = the last run's state for a diff; without it every pushable outcome is pushed as NEW.
 BatchSummary Summarize(const NightResult& night);
 std::string SummaryJson(const NightResult& night);
 std::string GrantsCsv(const NightResult& night);
+std::string ListsCsv(const NightResult& night);
 std::string PushesJsonl(const NightResult& night, const NightResult* previous);
 
 // The same bytes, streamed to `sink` in chunks of about `chunk` bytes. Memory stays bounded: the
@@ -110,6 +119,7 @@ struct StreamOptions {
 };
 absl::Status WriteState(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});
 absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});
+absl::Status WriteListsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});
 absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previous, ByteSink* sink,
                               const StreamOptions& options = {});
 

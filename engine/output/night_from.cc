@@ -15,7 +15,12 @@ NightBuilder MakeBuilder(const Catalog& catalog, absl::CivilDay as_of) {
     ids.push_back(p.id());
     auto_grant.push_back(p.auto_grant());
   }
-  return NightBuilder(FormatDate(as_of), std::move(ids), std::move(auto_grant));
+  NightBuilder builder(FormatDate(as_of), std::move(ids), std::move(auto_grant));
+  for (size_t i = 0; i < catalog.policies().size(); ++i) {
+    const CompiledPolicy& p = catalog.policies()[i];
+    if (p.auto_grant() && p.benefit == nullptr) builder.SetListed(i, p.policy.benefit_note());
+  }
+  return builder;
 }
 
 }  // namespace
