@@ -37,14 +37,15 @@ int RunLint(int argc, char** argv) {
   std::optional<absl::CivilDay> as_of = AsOfOption(vm);
   if (!as_of) return kUsage;
   int exit_code = kOk;
-  std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
+  int load_warnings = 0;  // the tag library's and catalogs' own warnings, printed by LoadRules
+  std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code, &load_warnings);
   if (!catalog) return exit_code;
   Diagnostics findings;
   CheckRules(*catalog, RuleCheckOptions{*as_of}, &findings);
   findings.Sort();
   for (const Diagnostic& d : findings.items()) std::cerr << d.ToString() << "\n";
   const int errors = findings.error_count();
-  const int warnings = static_cast<int>(findings.items().size()) - errors;
+  const int warnings = static_cast<int>(findings.items().size()) - errors + load_warnings;
   std::cerr << "lint: " << catalog->policies().size() << " policies, "
             << catalog->taxonomy().num_tags() << " tags, " << catalog->taxonomy().num_facts()
             << " facts: " << (errors == 0 ? std::string("no errors") : absl::StrCat(errors, " error(s)"))

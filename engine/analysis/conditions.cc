@@ -63,6 +63,8 @@ std::vector<Decimal> TestPoints(std::vector<Decimal> constants) {
     }
   }
   if (auto above = Add(constants.back(), one)) points.push_back(*above);
+  // Ascending already, unless a midpoint rounded onto a neighbour; Members binary-searches.
+  std::sort(points.begin(), points.end());
   return points;
 }
 
@@ -517,13 +519,76 @@ void CollectConstants(const std::vector<std::vector<NumericSet::Comparison>>& cl
     for (const auto& c : clause) out->push_back(c.constant);
   }
 }
+
+// Which of the ascending `points` lie in the set `clauses` describes, in O(K log K + P) for K
+// comparisons and P points: each comparison holds on one run of points (two for !=), the runs of
+// a clause are merged, and a point is in the set when every clause covers it.
+std::vector<bool> Members(const std::vector<std::vector<NumericSet::Comparison>>& clauses,
+                          const std::vector<Decimal>& points) {
+  const size_t n = points.size();
+  std::vector<int> cover(n + 1, 0);  // difference array of the clauses covering each point
+  std::vector<std::pair<size_t, size_t>> runs;  // [from, to) point indexes
+  for (const auto& clause : clauses) {
+    NumericSet::CountWork(clause.size());
+    runs.clear();
+    for (const NumericSet::Comparison& c : clause) {
+      const size_t lo = std::lower_bound(points.begin(), points.end(), c.constant) - points.begin();
+      const size_t hi = std::upper_bound(points.begin(), points.end(), c.constant) - points.begin();
+      switch (c.op) {
+        case Op::kLt: runs.push_back({0, lo}); break;
+        case Op::kLe: runs.push_back({0, hi}); break;
+        case Op::kGt: runs.push_back({hi, n}); break;
+        case Op::kGe: runs.push_back({lo, n}); break;
+        case Op::kEq: runs.push_back({lo, hi}); break;
+        case Op::kNe:
+          runs.push_back({0, lo});
+          runs.push_back({hi, n});
+          break;
+        default: break;
+      }
+    }
+    std::sort(runs.begin(), runs.end());
+    size_t from = 0, to = 0;  // the merged run being extended
+    bool open = false;
+    for (const auto& [a, b] : runs) {
+      if (a >= b) continue;
+      if (open && a <= to) {
+        to = std::max(to, b);
+        continue;
+      }
+      if (open) {
+        ++cover[from];
+        --cover[to];
+      }
+      from = a;
+      to = b;
+      open = true;
+    }
+    if (open) {
+      ++cover[from];
+      --cover[to];
+    }
+  }
+  std::vector<bool> in(n);
+  int running = 0;
+  for (size_t i = 0; i < n; ++i) {
+    running += cover[i];
+    in[i] = running == static_cast<int>(clauses.size());
+  }
+  return in;
+}
+
+thread_local uint64_t numeric_work = 0;
 }  // namespace
+
+void NumericSet::CountWork(uint64_t units) { numeric_work += units; }
+uint64_t NumericSet::Work() { return numeric_work; }
 
 bool NumericSet::IsEmpty() const {
   std::vector<Decimal> constants;
   CollectConstants(clauses_, &constants);
-  for (Decimal p : TestPoints(constants)) {
-    if (Contains(p)) return false;
+  for (bool in : Members(clauses_, TestPoints(constants))) {
+    if (in) return false;
   }
   return true;
 }
@@ -534,8 +599,11 @@ bool NumericSet::SubsetOf(const NumericSet& other) const {
   std::vector<Decimal> constants;
   CollectConstants(clauses_, &constants);
   CollectConstants(other.clauses_, &constants);
-  for (Decimal p : TestPoints(constants)) {
-    if (Contains(p) && !other.Contains(p)) return false;
+  const std::vector<Decimal> points = TestPoints(constants);
+  const std::vector<bool> mine = Members(clauses_, points);
+  const std::vector<bool> theirs = Members(other.clauses_, points);
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (mine[i] && !theirs[i]) return false;
   }
   return true;
 }
@@ -543,10 +611,14 @@ bool NumericSet::SubsetOf(const NumericSet& other) const {
 bool NumericSet::UnionIsEverything(const std::vector<NumericSet>& sets) {
   std::vector<Decimal> constants;
   for (const NumericSet& s : sets) CollectConstants(s.clauses_, &constants);
-  for (Decimal p : TestPoints(constants)) {
-    bool covered = false;
-    for (const NumericSet& s : sets) covered = covered || s.Contains(p);
-    if (!covered) return false;
+  const std::vector<Decimal> points = TestPoints(constants);
+  std::vector<bool> covered(points.size(), false);
+  for (const NumericSet& s : sets) {
+    const std::vector<bool> in = Members(s.clauses_, points);
+    for (size_t i = 0; i < points.size(); ++i) covered[i] = covered[i] || in[i];
+  }
+  for (bool c : covered) {
+    if (!c) return false;
   }
   return true;
 }
@@ -574,11 +646,19 @@ ConditionReading ReadCondition(const Node& condition, const Taxonomy& taxonomy) 
 
 std::optional<Contradiction> ConstraintSet::Add(const Node& condition, int source) {
   ConditionReading reading = ReadCondition(condition, *taxonomy_);
-  if (!reading.complete) incomplete_sources_.push_back(source);
+  if (!reading.complete) incomplete_sources_.insert(source);
   std::optional<Contradiction> first;
   for (Constraint& c : reading.constraints) {
     entries_.push_back({std::move(c), source});
-    if (!first) first = Check(entries_.back());
+    const Entry& added = entries_.back();
+    if (added.constraint.kind == Constraint::Kind::kNumeric) {
+      // What all the conditions say of this subject so far, kept up to date as they come.
+      Subject& subject = subjects_[added.constraint.key];
+      subject.values.Intersect(added.constraint.values);
+      if (subject.seen.insert(source).second) subject.sources.push_back(source);
+      subject.entries.push_back(entries_.size() - 1);
+    }
+    if (!first) first = Check(added);
   }
   return first;
 }
@@ -595,18 +675,11 @@ std::optional<Contradiction> ConstraintSet::Check(const Entry& added) const {
     case K::kNever:
       return Contradiction{"it can never be true", {added.source}};
     case K::kNumeric: {
-      NumericSet all;
-      std::vector<int> sources;
-      for (const Entry& e : entries_) {
-        if (e.constraint.kind != K::kNumeric || e.constraint.key != a.key) continue;
-        all.Intersect(e.constraint.values);
-        if (std::find(sources.begin(), sources.end(), e.source) == sources.end()) {
-          sources.push_back(e.source);
-        }
-      }
-      if (!all.IsEmpty()) return std::nullopt;
-      return Contradiction{absl::StrCat("no value of ", a.key, " is ", all.ToString(a.is_date)),
-                           sources};
+      const Subject& subject = subjects_.at(a.key);
+      if (!subject.values.IsEmpty()) return std::nullopt;
+      return Contradiction{
+          absl::StrCat("no value of ", a.key, " is ", subject.values.ToString(a.is_date)),
+          subject.sources};
     }
     case K::kRegionUnder:
     case K::kIndustryUnder:
@@ -661,13 +734,9 @@ std::optional<Contradiction> ConstraintSet::Check(const Entry& added) const {
 
 std::optional<std::vector<int>> ConstraintSet::ImpliedByOthers(int source,
                                                                const std::vector<int>& ignore) const {
-  if (std::find(incomplete_sources_.begin(), incomplete_sources_.end(), source) !=
-      incomplete_sources_.end()) {
-    return std::nullopt;
-  }
-  auto skipped = [&](const Entry& e) {
-    return e.source == source || std::find(ignore.begin(), ignore.end(), e.source) != ignore.end();
-  };
+  if (incomplete_sources_.contains(source)) return std::nullopt;
+  const absl::flat_hash_set<int> ignored(ignore.begin(), ignore.end());
+  auto skipped = [&](const Entry& e) { return e.source == source || ignored.contains(e.source); };
   const Taxonomy& tax = *taxonomy_;
   using K = Constraint::Kind;
   std::vector<int> from;
@@ -682,8 +751,9 @@ std::optional<std::vector<int>> ConstraintSet::ImpliedByOthers(int source,
       case K::kNever: return std::nullopt;
       case K::kNumeric: {
         NumericSet others;
-        for (const Entry& e : entries_) {
-          if (skipped(e) || e.constraint.kind != K::kNumeric || e.constraint.key != c.key) continue;
+        for (size_t index : subjects_.at(c.key).entries) {
+          const Entry& e = entries_[index];
+          if (skipped(e)) continue;
           others.Intersect(e.constraint.values);
           used.push_back(e.source);
         }
