@@ -87,6 +87,7 @@ class NumericSet {
   // visited by this thread so far (tests bound lint's cost with it); CountWork adds to it.
   static uint64_t Work();
   static void CountWork(uint64_t units);
+  const std::vector<std::vector<Comparison>>& clauses() const { return clauses_; }
 
  private:
   std::vector<std::vector<Comparison>> clauses_;
