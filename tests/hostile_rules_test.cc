@@ -191,12 +191,21 @@ TEST(HostileRulesTest, EveryCommandRefusesAnOversizedRuleCleanly) {
     EXPECT_EQ(r.exit_code, 1) << cmd << "\n" << r.out;  // errors in the rules, not a signal
     EXPECT_THAT(r.out, ::testing::ContainsRegex(where)) << cmd;
   }
-  // What `serve` loads and reloads on SIGHUP.
+  // What `serve` loads, and reloads on SIGHUP: the reload fails and the old rules stay.
   EngineOptions options;
   options.rules_dir = rules.path();
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options);
   ASSERT_FALSE(engine.ok());
   EXPECT_THAT(std::string(engine.status().message()), HasSubstr("too large"));
+  EngineOptions good;
+  good.rules_dir = testing::RulesDir();
+  engine = Engine::Create(good);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  const size_t policies = (*engine)->num_policies();
+  const absl::Status reloaded = (*engine)->Reload(options);
+  EXPECT_FALSE(reloaded.ok());
+  EXPECT_THAT(std::string(reloaded.message()), HasSubstr("too large"));
+  EXPECT_EQ((*engine)->num_policies(), policies);
 }
 
 TEST(HostileRulesTest, MissingTaxonomyOrPoliciesIsBadInput) {
