@@ -5,8 +5,7 @@
 // chain) is refused with its `file:line:col` instead of exhausting the stack, the memory or the
 // time of `lint`, `test`, `batch`, `query` and `serve`. Every recursive walk of a rule
 // expression (checker, evaluators, plan and program compilers, printers, lint) is bounded by
-// `max_expr_depth`; the defaults are far above any real policy (the seed catalogs' deepest rule
-// is 9 levels, their largest 60 nodes).
+// `max_expr_depth`; the defaults are far above any real policy.
 //
 // Example:
 //   RuleLimits limits;
@@ -25,8 +24,9 @@ struct RuleLimits {
   // Syntax-tree nodes of one expression (each literal, identifier, operator and call is one).
   int max_expr_nodes = 10000;
   // Syntax-tree depth of one expression, every level counted: `a + b + c` is 3 deep (operators
-  // associate to the left, so a chain of N operators is N + 1 deep), as are `(a)`-free nestings
-  // of `not`, `-`, calls and comparisons.
+  // associate to the left, so a chain of N operators is N + 1 deep); `not`, unary `-`, calls and
+  // comparisons add a level each, parentheses none (but the parser's own nesting of
+  // parentheses, `not`, `-` and calls is bounded by the same number).
   int max_expr_depth = 200;
   // Longest parent chain of the tag library (a tag and its ancestors). Each tag stores its
   // ancestors and descendants, so memory grows with tags × depth.
