@@ -33,16 +33,21 @@ std::optional<int> ParseArgs(int argc, char** argv, const std::string& usage,
   return std::nullopt;
 }
 
-std::optional<Catalog> LoadRules(const std::string& dir, int* exit_code) {
-  if (!std::filesystem::is_directory(dir)) {
-    PrintError(absl::StrCat(dir, ": not a rules directory"));
-    *exit_code = kUsage;
-    return std::nullopt;
+std::optional<Catalog> LoadRules(const std::string& dir, int* exit_code, int* warnings) {
+  std::error_code ec;
+  for (const char* sub : {"", "/taxonomy", "/policies"}) {
+    if (!std::filesystem::is_directory(dir + sub, ec)) {
+      PrintError(absl::StrCat(dir, sub, ": not a directory (a rules directory holds taxonomy/ and "
+                              "policies/)"));
+      *exit_code = kUsage;
+      return std::nullopt;
+    }
   }
   Diagnostics diags;
   absl::StatusOr<Catalog> catalog = Catalog::LoadDir(dir, &diags);
   diags.Sort();
   for (const Diagnostic& d : diags.items()) std::cerr << d.ToString() << "\n";
+  if (warnings != nullptr) *warnings = static_cast<int>(diags.items().size()) - diags.error_count();
   if (!catalog.ok()) {
     *exit_code = kProblems;
     return std::nullopt;

@@ -32,8 +32,9 @@ std::optional<int> ParseArgs(int argc, char** argv, const std::string& usage,
                              po::variables_map& vm);
 
 // Loads the rules directory; prints every diagnostic to stderr. nullopt on failure (`exit` gets
-// kProblems for errors in the rules, kUsage for an unreadable directory).
-std::optional<Catalog> LoadRules(const std::string& dir, int* exit_code);
+// kProblems for errors in the rules, kUsage for an unreadable directory or one without
+// taxonomy/ and policies/). `warnings`, if given, gets the number of warnings printed.
+std::optional<Catalog> LoadRules(const std::string& dir, int* exit_code, int* warnings = nullptr);
 
 // Loads and merges firm files; rejected records are summarised on stderr. nullopt (exit kUsage)
 // when a file cannot be read.

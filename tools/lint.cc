@@ -18,8 +18,11 @@ int RunLint(int argc, char** argv) {
   po::variables_map vm;
   if (auto exit = ParseArgs(argc, argv, "polmatch lint RULES_DIR [--as-of DATE]",
                             "Checks the tag library (RULES_DIR/taxonomy) and every policy catalog\n"
-                            "(RULES_DIR/policies/*.textproto): syntax, unknown identifiers, type errors,\n"
-                            "cycles in the tag hierarchy, duplicate ids, dates and modes; then the rule\n"
+                            "(RULES_DIR/policies/*.textproto): syntax, invalid UTF-8, unknown identifiers,\n"
+                            "type errors, cycles and over-deep chains (> 64) in the tag hierarchy,\n"
+                            "duplicate tag, fact and policy ids, dates and modes, expressions past the\n"
+                            "limits (64 KiB, 10,000 nodes, 200 levels; each operator of a chain is a\n"
+                            "level), literals 6 decimals cannot hold (0.000001%); then the rule\n"
                             "checks (engine/analysis/rule_checks.h), each finding ending in its name:\n"
                             "  [unsatisfiable]  error: the conditions can never all be true\n"
                             "  [always-true]    warning: a condition true for every firm with its data,\n"
@@ -31,21 +34,23 @@ int RunLint(int argc, char** argv) {
                             "  [group]          warning: an exclusive group whose members never both apply\n"
                             "  [duplicate]      warning: equal eligibility and benefit in force together\n"
                             "Prints one `file:line:col: message` per finding. Exit 0 no errors (warnings\n"
-                            "allowed), 1 errors found, 2 unreadable directory or bad usage.",
+                            "allowed), 1 errors found, 2 unreadable directory (or one without taxonomy/\n"
+                            "and policies/) or bad usage.",
                             options, positional, vm)) {
     return *exit;
   }
   std::optional<absl::CivilDay> as_of = AsOfOption(vm);
   if (!as_of) return kUsage;
   int exit_code = kOk;
-  std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
+  int load_warnings = 0;  // the tag library's and catalogs' own warnings, printed by LoadRules
+  std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code, &load_warnings);
   if (!catalog) return exit_code;
   Diagnostics findings;
   CheckRules(*catalog, RuleCheckOptions{*as_of}, &findings);
   findings.Sort();
   for (const Diagnostic& d : findings.items()) std::cerr << d.ToString() << "\n";
   const int errors = findings.error_count();
-  const int warnings = static_cast<int>(findings.items().size()) - errors;
+  const int warnings = static_cast<int>(findings.items().size()) - errors + load_warnings;
   std::cerr << "lint: " << catalog->policies().size() << " policies, "
             << catalog->taxonomy().num_tags() << " tags, " << catalog->taxonomy().num_facts()
             << " facts: " << (errors == 0 ? std::string("no errors") : absl::StrCat(errors, " error(s)"))

@@ -63,6 +63,8 @@ std::vector<Decimal> TestPoints(std::vector<Decimal> constants) {
     }
   }
   if (auto above = Add(constants.back(), one)) points.push_back(*above);
+  // Ascending already, unless a midpoint rounded onto a neighbour; Members binary-searches.
+  std::sort(points.begin(), points.end());
   return points;
 }
 
@@ -208,8 +210,10 @@ ConditionReading ReadOr(const Node& n, const Taxonomy& tax) {
     subject = read->first;
     sets.push_back(std::move(read->second));
   }
+  absl::flat_hash_set<uint32_t> negated;
+  for (TagId t : not_tags) negated.insert(t.value);
   for (TagId t : tags) {
-    if (std::find(not_tags.begin(), not_tags.end(), t) != not_tags.end()) r.always_true = true;
+    if (negated.contains(t.value)) r.always_true = true;
   }
   if (same_subject && subject != nullptr && sets.size() == n.children.size()) {
     if (NumericSet::UnionIsEverything(sets)) r.always_true = true;
@@ -517,13 +521,169 @@ void CollectConstants(const std::vector<std::vector<NumericSet::Comparison>>& cl
     for (const auto& c : clause) out->push_back(c.constant);
   }
 }
+
+// Which of the ascending `points` lie in the set `clauses` describes, in O(K log K + P) for K
+// comparisons and P points: each comparison holds on one run of points (two for !=), the runs of
+// a clause are merged, and a point is in the set when every clause covers it.
+std::vector<bool> Members(const std::vector<std::vector<NumericSet::Comparison>>& clauses,
+                          const std::vector<Decimal>& points) {
+  const size_t n = points.size();
+  std::vector<int> cover(n + 1, 0);  // difference array of the clauses covering each point
+  std::vector<std::pair<size_t, size_t>> runs;  // [from, to) point indexes
+  for (const auto& clause : clauses) {
+    NumericSet::CountWork(clause.size());
+    runs.clear();
+    for (const NumericSet::Comparison& c : clause) {
+      const size_t lo = std::lower_bound(points.begin(), points.end(), c.constant) - points.begin();
+      const size_t hi = std::upper_bound(points.begin(), points.end(), c.constant) - points.begin();
+      switch (c.op) {
+        case Op::kLt: runs.push_back({0, lo}); break;
+        case Op::kLe: runs.push_back({0, hi}); break;
+        case Op::kGt: runs.push_back({hi, n}); break;
+        case Op::kGe: runs.push_back({lo, n}); break;
+        case Op::kEq: runs.push_back({lo, hi}); break;
+        case Op::kNe:
+          runs.push_back({0, lo});
+          runs.push_back({hi, n});
+          break;
+        default: break;
+      }
+    }
+    std::sort(runs.begin(), runs.end());
+    size_t from = 0, to = 0;  // the merged run being extended
+    bool open = false;
+    for (const auto& [a, b] : runs) {
+      if (a >= b) continue;
+      if (open && a <= to) {
+        to = std::max(to, b);
+        continue;
+      }
+      if (open) {
+        ++cover[from];
+        --cover[to];
+      }
+      from = a;
+      to = b;
+      open = true;
+    }
+    if (open) {
+      ++cover[from];
+      --cover[to];
+    }
+  }
+  std::vector<bool> in(n);
+  int running = 0;
+  for (size_t i = 0; i < n; ++i) {
+    running += cover[i];
+    in[i] = running == static_cast<int>(clauses.size());
+  }
+  return in;
+}
+
+thread_local uint64_t numeric_work = 0;
+
+// A set whose clauses are all single comparisons (what conjunctions of `x OP c` make: nearly
+// every set) as an interval of millionths with excluded and required points: its questions
+// are answered in O(K + E log E) for K comparisons and E `!=` points, without test points.
+struct Box {
+  int64_t lo = -Decimal::kMaxRaw, hi = Decimal::kMaxRaw;  // inclusive, in millionths
+  std::vector<int64_t> ne;                                // sorted, unique
+  bool empty = false;
+
+  // Narrows the box by more clauses; false (the box is then unusable) for a clause of several
+  // comparisons.
+  bool Add(const std::vector<std::vector<NumericSet::Comparison>>& clauses) {
+    NumericSet::CountWork(clauses.size());
+    for (const auto& clause : clauses) {
+      if (clause.size() != 1) return false;
+      const int64_t c = clause[0].constant.raw();
+      switch (clause[0].op) {
+        case Op::kLt: hi = std::min(hi, c - 1); break;
+        case Op::kLe: hi = std::min(hi, c); break;
+        case Op::kGt: lo = std::max(lo, c + 1); break;
+        case Op::kGe: lo = std::max(lo, c); break;
+        case Op::kEq:
+          if (eq && *eq != c) empty = true;
+          eq = c;
+          break;
+        case Op::kNe: ne.push_back(c); break;
+        default: return false;
+      }
+    }
+    return true;
+  }
+  // Once every clause is added.
+  void Finish() {
+    if (eq) {
+      lo = std::max(lo, *eq);
+      hi = std::min(hi, *eq);
+    }
+    std::sort(ne.begin(), ne.end());
+    ne.erase(std::unique(ne.begin(), ne.end()), ne.end());
+    if (lo > hi) empty = true;
+    if (!empty) {
+      const auto first = std::lower_bound(ne.begin(), ne.end(), lo);
+      const auto last = std::upper_bound(ne.begin(), ne.end(), hi);
+      const __int128 excluded = last - first;
+      if (static_cast<__int128>(hi) - lo + 1 <= excluded) empty = true;
+    }
+  }
+  static std::optional<Box> Of(const std::vector<std::vector<NumericSet::Comparison>>& clauses) {
+    Box b;
+    if (!b.Add(clauses)) return std::nullopt;
+    b.Finish();
+    return b;
+  }
+  // Every member of the box is in the set `clauses` describes; nullopt when a clause has
+  // several comparisons.
+  std::optional<bool> Within(const std::vector<std::vector<NumericSet::Comparison>>& clauses) const {
+    if (empty) return true;
+    for (const auto& clause : clauses) {
+      if (clause.size() != 1) return std::nullopt;
+    }
+    NumericSet::CountWork(clauses.size());
+    for (const auto& clause : clauses) {
+      if (!AllSatisfy(clause[0].op, clause[0].constant.raw())) return false;
+    }
+    return true;
+  }
+  std::optional<int64_t> eq;
+  bool Excluded(int64_t x) const { return std::binary_search(ne.begin(), ne.end(), x); }
+  // The least and greatest members (the box is not empty).
+  int64_t Min() const {
+    int64_t x = lo;
+    while (Excluded(x)) ++x;
+    return x;
+  }
+  int64_t Max() const {
+    int64_t x = hi;
+    while (Excluded(x)) --x;
+    return x;
+  }
+  // Every member satisfies `x op c`.
+  bool AllSatisfy(Op op, int64_t c) const {
+    switch (op) {
+      case Op::kLt: return Max() < c;
+      case Op::kLe: return Max() <= c;
+      case Op::kGt: return Min() > c;
+      case Op::kGe: return Min() >= c;
+      case Op::kEq: return Min() == c && Max() == c;
+      case Op::kNe: return c < lo || c > hi || Excluded(c);
+      default: return false;
+    }
+  }
+};
 }  // namespace
 
+void NumericSet::CountWork(uint64_t units) { numeric_work += units; }
+uint64_t NumericSet::Work() { return numeric_work; }
+
 bool NumericSet::IsEmpty() const {
+  if (std::optional<Box> box = Box::Of(clauses_)) return box->empty;
   std::vector<Decimal> constants;
   CollectConstants(clauses_, &constants);
-  for (Decimal p : TestPoints(constants)) {
-    if (Contains(p)) return false;
+  for (bool in : Members(clauses_, TestPoints(constants))) {
+    if (in) return false;
   }
   return true;
 }
@@ -531,11 +691,17 @@ bool NumericSet::IsEmpty() const {
 bool NumericSet::IsEverything() const { return UnionIsEverything({*this}); }
 
 bool NumericSet::SubsetOf(const NumericSet& other) const {
+  if (std::optional<Box> box = Box::Of(clauses_)) {
+    if (std::optional<bool> within = box->Within(other.clauses_)) return *within;
+  }
   std::vector<Decimal> constants;
   CollectConstants(clauses_, &constants);
   CollectConstants(other.clauses_, &constants);
-  for (Decimal p : TestPoints(constants)) {
-    if (Contains(p) && !other.Contains(p)) return false;
+  const std::vector<Decimal> points = TestPoints(constants);
+  const std::vector<bool> mine = Members(clauses_, points);
+  const std::vector<bool> theirs = Members(other.clauses_, points);
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (mine[i] && !theirs[i]) return false;
   }
   return true;
 }
@@ -543,10 +709,14 @@ bool NumericSet::SubsetOf(const NumericSet& other) const {
 bool NumericSet::UnionIsEverything(const std::vector<NumericSet>& sets) {
   std::vector<Decimal> constants;
   for (const NumericSet& s : sets) CollectConstants(s.clauses_, &constants);
-  for (Decimal p : TestPoints(constants)) {
-    bool covered = false;
-    for (const NumericSet& s : sets) covered = covered || s.Contains(p);
-    if (!covered) return false;
+  const std::vector<Decimal> points = TestPoints(constants);
+  std::vector<bool> covered(points.size(), false);
+  for (const NumericSet& s : sets) {
+    const std::vector<bool> in = Members(s.clauses_, points);
+    for (size_t i = 0; i < points.size(); ++i) covered[i] = covered[i] || in[i];
+  }
+  for (bool c : covered) {
+    if (!c) return false;
   }
   return true;
 }
@@ -574,11 +744,19 @@ ConditionReading ReadCondition(const Node& condition, const Taxonomy& taxonomy) 
 
 std::optional<Contradiction> ConstraintSet::Add(const Node& condition, int source) {
   ConditionReading reading = ReadCondition(condition, *taxonomy_);
-  if (!reading.complete) incomplete_sources_.push_back(source);
+  if (!reading.complete) incomplete_sources_.insert(source);
   std::optional<Contradiction> first;
   for (Constraint& c : reading.constraints) {
     entries_.push_back({std::move(c), source});
-    if (!first) first = Check(entries_.back());
+    const Entry& added = entries_.back();
+    if (added.constraint.kind == Constraint::Kind::kNumeric) {
+      // What all the conditions say of this subject so far, kept up to date as they come.
+      Subject& subject = subjects_[added.constraint.key];
+      subject.values.Intersect(added.constraint.values);
+      if (subject.seen.insert(source).second) subject.sources.push_back(source);
+      subject.entries.push_back(entries_.size() - 1);
+    }
+    if (!first) first = Check(added);
   }
   return first;
 }
@@ -595,18 +773,11 @@ std::optional<Contradiction> ConstraintSet::Check(const Entry& added) const {
     case K::kNever:
       return Contradiction{"it can never be true", {added.source}};
     case K::kNumeric: {
-      NumericSet all;
-      std::vector<int> sources;
-      for (const Entry& e : entries_) {
-        if (e.constraint.kind != K::kNumeric || e.constraint.key != a.key) continue;
-        all.Intersect(e.constraint.values);
-        if (std::find(sources.begin(), sources.end(), e.source) == sources.end()) {
-          sources.push_back(e.source);
-        }
-      }
-      if (!all.IsEmpty()) return std::nullopt;
-      return Contradiction{absl::StrCat("no value of ", a.key, " is ", all.ToString(a.is_date)),
-                           sources};
+      const Subject& subject = subjects_.at(a.key);
+      if (!subject.values.IsEmpty()) return std::nullopt;
+      return Contradiction{
+          absl::StrCat("no value of ", a.key, " is ", subject.values.ToString(a.is_date)),
+          subject.sources};
     }
     case K::kRegionUnder:
     case K::kIndustryUnder:
@@ -661,13 +832,9 @@ std::optional<Contradiction> ConstraintSet::Check(const Entry& added) const {
 
 std::optional<std::vector<int>> ConstraintSet::ImpliedByOthers(int source,
                                                                const std::vector<int>& ignore) const {
-  if (std::find(incomplete_sources_.begin(), incomplete_sources_.end(), source) !=
-      incomplete_sources_.end()) {
-    return std::nullopt;
-  }
-  auto skipped = [&](const Entry& e) {
-    return e.source == source || std::find(ignore.begin(), ignore.end(), e.source) != ignore.end();
-  };
+  if (incomplete_sources_.contains(source)) return std::nullopt;
+  const absl::flat_hash_set<int> ignored(ignore.begin(), ignore.end());
+  auto skipped = [&](const Entry& e) { return e.source == source || ignored.contains(e.source); };
   const Taxonomy& tax = *taxonomy_;
   using K = Constraint::Kind;
   std::vector<int> from;
@@ -681,13 +848,30 @@ std::optional<std::vector<int>> ConstraintSet::ImpliedByOthers(int source,
     switch (c.kind) {
       case K::kNever: return std::nullopt;
       case K::kNumeric: {
-        NumericSet others;
-        for (const Entry& e : entries_) {
-          if (skipped(e) || e.constraint.kind != K::kNumeric || e.constraint.key != c.key) continue;
-          others.Intersect(e.constraint.values);
+        // Nearly always every set is a conjunction of single comparisons: fold them into a box
+        // without copying them; otherwise intersect them and ask the general question.
+        Box box;
+        bool simple = true;
+        for (size_t index : subjects_.at(c.key).entries) {
+          const Entry& e = entries_[index];
+          if (skipped(e)) continue;
+          simple = simple && box.Add(e.constraint.values.clauses());
           used.push_back(e.source);
         }
-        implied = !used.empty() && others.SubsetOf(c.values);
+        if (used.empty()) break;
+        std::optional<bool> within;
+        if (simple) {
+          box.Finish();
+          within = box.Within(c.values.clauses());
+        }
+        if (!within) {
+          NumericSet others;
+          for (size_t index : subjects_.at(c.key).entries) {
+            if (!skipped(entries_[index])) others.Intersect(entries_[index].constraint.values);
+          }
+          within = others.SubsetOf(c.values);
+        }
+        implied = *within;
         break;
       }
       default:
@@ -724,12 +908,11 @@ std::optional<std::vector<int>> ConstraintSet::ImpliedByOthers(int source,
         }
     }
     if (!implied) return std::nullopt;
-    for (int u : used) {
-      if (std::find(from.begin(), from.end(), u) == from.end()) from.push_back(u);
-    }
+    from.insert(from.end(), used.begin(), used.end());
   }
   if (!any) return std::nullopt;
   std::sort(from.begin(), from.end());
+  from.erase(std::unique(from.begin(), from.end()), from.end());
   return from;
 }
 

@@ -23,10 +23,13 @@
 #ifndef POLMATCH_ANALYSIS_CONDITIONS_H_
 #define POLMATCH_ANALYSIS_CONDITIONS_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "engine/expr/ast.h"
 #include "engine/taxonomy/taxonomy.h"
@@ -79,6 +82,12 @@ class NumericSet {
   static bool UnionIsEverything(const std::vector<NumericSet>& sets);
   // "> 1000000 and < 500000"; with `dates`, whole constants print as dates (day numbers).
   std::string ToString(bool dates = false) const;
+
+  // Every question above costs O(K log K) for K comparisons. Work() counts the comparisons
+  // visited by this thread so far (tests bound lint's cost with it); CountWork adds to it.
+  static uint64_t Work();
+  static void CountWork(uint64_t units);
+  const std::vector<std::vector<Comparison>>& clauses() const { return clauses_; }
 
  private:
   std::vector<std::vector<Comparison>> clauses_;
@@ -141,11 +150,20 @@ class ConstraintSet {
     Constraint constraint;
     int source;
   };
+  // The numeric constraints on one subject (by its canonical text), kept as they are added so
+  // that each Add tests one intersection instead of rebuilding it from every entry.
+  struct Subject {
+    NumericSet values;               // all of them intersected
+    std::vector<int> sources;        // in order of first appearance
+    absl::flat_hash_set<int> seen;
+    std::vector<size_t> entries;     // indexes into entries_
+  };
   std::optional<Contradiction> Check(const Entry& added) const;
 
   const Taxonomy* taxonomy_;
   std::vector<Entry> entries_;
-  std::vector<int> incomplete_sources_;
+  absl::flat_hash_map<std::string, Subject> subjects_;
+  absl::flat_hash_set<int> incomplete_sources_;
 };
 
 }  // namespace polmatch

@@ -49,11 +49,17 @@ SourcePosition PolicyLocations::Of(const CompiledPolicy& policy, absl::string_vi
   auto f = it->second.find(field);
   if (f == it->second.end()) return {policy.line, 0};
   const FieldStart& start = f->second;
-  // LocateStringValue walks from the top of the text it is given: give it the text from the
-  // field's line on (a value never runs for more than a few lines) and shift the lines back.
-  const size_t from = start.file->line_starts[start.line];
-  const std::string window = start.file->text.substr(from, size_t{1} << 20);
-  auto [line, column] = LocateStringValue(window, 0, start.column).At(offset);
+  auto span = spans_.find(&start);
+  if (span == spans_.end()) {
+    // LocateStringValue walks from the top of the text it is given: give it the text from the
+    // field's line on and shift the lines back. Walked once per field, however many findings.
+    const size_t from = start.file->line_starts[start.line];
+    span = spans_
+               .emplace(&start, LocateStringValue(absl::string_view(start.file->text).substr(from),
+                                                  0, start.column))
+               .first;
+  }
+  auto [line, column] = span->second.At(offset);
   if (line <= 0) return {policy.line, 0};
   return {line + start.line, column};
 }

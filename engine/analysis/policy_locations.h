@@ -21,6 +21,7 @@
 
 #include "absl/strings/string_view.h"
 #include "engine/catalog/catalog.h"
+#include "engine/util/textproto.h"
 
 namespace polmatch {
 
@@ -54,6 +55,8 @@ class PolicyLocations {
   std::map<std::string, std::unique_ptr<File>> files_;
   // (file, policy line) → field name → where the field starts.
   std::map<std::pair<std::string, int>, std::map<std::string, FieldStart, std::less<>>> fields_;
+  // Positions of each field's value bytes, worked out on first use (so Of is not thread-safe).
+  mutable std::map<const FieldStart*, SourceSpan> spans_;
 };
 
 }  // namespace polmatch

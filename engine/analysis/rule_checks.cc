@@ -84,8 +84,14 @@ void CheckEligibility(const CompiledPolicy& p, const Taxonomy& tax, Reporter& ou
     std::optional<std::vector<int>> from = set.ImpliedByOthers(i, redundant);
     if (!from) continue;
     redundant.push_back(i);
+    // Name at most a few (a policy of thousands of conditions would otherwise print each one
+    // thousands of times).
+    constexpr size_t kShown = 4;
     std::vector<std::string> texts;
-    for (int s : *from) texts.push_back(Quoted(src, *p.conditions[s]));
+    for (size_t k = 0; k < from->size() && k < kShown; ++k) {
+      texts.push_back(Quoted(src, *p.conditions[(*from)[k]]));
+    }
+    if (from->size() > kShown) texts.push_back(absl::StrCat(from->size() - kShown, " more"));
     out.Report(kWarning, p, "eligibility", p.conditions[i]->begin,
                absl::StrCat("condition ", Quoted(src, *p.conditions[i]), " always holds when ",
                             absl::StrJoin(texts, " and "),

@@ -32,10 +32,10 @@ std::pair<int, int> FieldPos(const PolicySource& src, const Policy& p, const cha
 }
 
 void CompileField(CompiledPolicy& cp, const PolicySource& src, const Taxonomy& tax,
-                  const char* field, const std::string& text, Type type,
+                  const RuleLimits& limits, const char* field, const std::string& text, Type type,
                   std::unique_ptr<Node>* out, Diagnostics* diags) {
   ExprError err;
-  absl::StatusOr<std::unique_ptr<Node>> node = CompileExpr(text, tax, type, &err);
+  absl::StatusOr<std::unique_ptr<Node>> node = CompileExpr(text, tax, type, &err, limits);
   if (!node.ok()) {
     auto [line, col] = FieldPos(src, cp.policy, field, err.offset);
     diags->Error(*src.file, line, col,
@@ -46,7 +46,7 @@ void CompileField(CompiledPolicy& cp, const PolicySource& src, const Taxonomy& t
 }
 
 void CompilePolicy(CompiledPolicy& cp, const PolicySource& src, const Taxonomy& tax,
-                   Diagnostics* diags) {
+                   const RuleLimits& limits, Diagnostics* diags) {
   const Policy& p = cp.policy;
   const std::string& file = *src.file;
   static const LazyRE2 kIdRe = {"[a-z0-9._-]+"};
@@ -59,10 +59,10 @@ void CompilePolicy(CompiledPolicy& cp, const PolicySource& src, const Taxonomy& 
   if (p.eligibility().empty()) {
     error(nullptr, "empty eligibility expression");
   } else {
-    CompileField(cp, src, tax, "eligibility", p.eligibility(), Type::kBool, &cp.eligibility, diags);
+    CompileField(cp, src, tax, limits, "eligibility", p.eligibility(), Type::kBool, &cp.eligibility, diags);
   }
   if (!p.benefit().empty()) {
-    CompileField(cp, src, tax, "benefit", p.benefit(), Type::kNumber, &cp.benefit, diags);
+    CompileField(cp, src, tax, limits, "benefit", p.benefit(), Type::kNumber, &cp.benefit, diags);
   } else if (p.mode() == Policy::AUTO_GRANT && p.benefit_note().empty()) {
     // A non-monetary grant (e.g. entry into a cultivation list) states what it grants instead.
     error("mode", "AUTO_GRANT (免申即享) needs a benefit expression, or a benefit_note for a "
@@ -71,7 +71,7 @@ void CompilePolicy(CompiledPolicy& cp, const PolicySource& src, const Taxonomy& 
   if (p.limit() < 0) error("limit", "limit must be ≥ 0");
   if (p.limit() > 0 && p.rank_by().empty()) error("limit", "limit needs rank_by to choose the firms");
   if (!p.rank_by().empty()) {
-    CompileField(cp, src, tax, "rank_by", p.rank_by(), Type::kNumber, &cp.rank_by, diags);
+    CompileField(cp, src, tax, limits, "rank_by", p.rank_by(), Type::kNumber, &cp.rank_by, diags);
     if (p.limit() == 0) error("rank_by", "rank_by without a limit has no effect");
   }
   auto date = [&](const char* field, const std::string& text, std::optional<absl::CivilDay>* out) {
@@ -124,9 +124,10 @@ struct CatalogBuilder {
   }
 };
 
-absl::StatusOr<Catalog> Catalog::LoadDir(const std::string& rules_dir, Diagnostics* diags) {
+absl::StatusOr<Catalog> Catalog::LoadDir(const std::string& rules_dir, Diagnostics* diags,
+                                         const RuleLimits& limits) {
   const int errors_before = diags->error_count();
-  absl::StatusOr<Taxonomy> tax = Taxonomy::LoadDir(rules_dir + "/taxonomy", diags);
+  absl::StatusOr<Taxonomy> tax = Taxonomy::LoadDir(rules_dir + "/taxonomy", diags, limits);
   if (!tax.ok()) return tax.status();
   auto taxonomy = std::make_shared<const Taxonomy>(std::move(*tax));
 
@@ -160,7 +161,7 @@ absl::StatusOr<Catalog> Catalog::LoadDir(const std::string& rules_dir, Diagnosti
       auto loc = tree.GetLocation(policy_field, i);
       cp.line = loc.line + 1;
       PolicySource src{&cp.file, &*text, tree.GetTreeForNested(policy_field, i), cp.line};
-      CompilePolicy(cp, src, *taxonomy, diags);
+      CompilePolicy(cp, src, *taxonomy, limits, diags);
       policies.push_back(std::move(cp));
     }
   }
@@ -170,7 +171,8 @@ absl::StatusOr<Catalog> Catalog::LoadDir(const std::string& rules_dir, Diagnosti
 absl::StatusOr<Catalog> Catalog::FromProtos(std::shared_ptr<const Taxonomy> taxonomy,
                                             const std::vector<PolicyCatalog>& catalogs,
                                             Diagnostics* diags,
-                                            const std::vector<std::string>& files) {
+                                            const std::vector<std::string>& files,
+                                            const RuleLimits& limits) {
   const int errors_before = diags->error_count();
   std::vector<CompiledPolicy> policies;
   for (size_t c = 0; c < catalogs.size(); ++c) {
@@ -181,7 +183,7 @@ absl::StatusOr<Catalog> Catalog::FromProtos(std::shared_ptr<const Taxonomy> taxo
       cp.file = file;
       cp.line = 0;
       PolicySource src{&cp.file, nullptr, nullptr, 0};
-      CompilePolicy(cp, src, *taxonomy, diags);
+      CompilePolicy(cp, src, *taxonomy, limits, diags);
       policies.push_back(std::move(cp));
     }
   }

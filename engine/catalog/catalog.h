@@ -22,6 +22,7 @@
 #include "engine/expr/ast.h"
 #include "engine/taxonomy/taxonomy.h"
 #include "engine/util/diagnostics.h"
+#include "engine/util/rule_limits.h"
 #include "proto/polmatch.pb.h"
 
 namespace polmatch {
@@ -51,13 +52,17 @@ struct CompiledPolicy {
 class Catalog {
  public:
   // Loads `rules_dir`/taxonomy and every `rules_dir`/policies/*.textproto (in name order).
-  static absl::StatusOr<Catalog> LoadDir(const std::string& rules_dir, Diagnostics* diags);
+  // `limits` bounds each expression and the tag hierarchy (a rule past them is an error at its
+  // file:line:col).
+  static absl::StatusOr<Catalog> LoadDir(const std::string& rules_dir, Diagnostics* diags,
+                                         const RuleLimits& limits = {});
   // From an already loaded taxonomy and catalog messages (tests, fuzzers, generated catalogs).
   // `files` names each catalog in messages.
   static absl::StatusOr<Catalog> FromProtos(std::shared_ptr<const Taxonomy> taxonomy,
                                             const std::vector<PolicyCatalog>& catalogs,
                                             Diagnostics* diags,
-                                            const std::vector<std::string>& files = {});
+                                            const std::vector<std::string>& files = {},
+                                            const RuleLimits& limits = {});
 
   const Taxonomy& taxonomy() const { return *taxonomy_; }
   std::shared_ptr<const Taxonomy> shared_taxonomy() const { return taxonomy_; }

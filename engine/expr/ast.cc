@@ -53,6 +53,18 @@ absl::string_view FuncName(Func f) {
   return "?";
 }
 
+Node::~Node() {
+  if (children.empty()) return;
+  std::vector<std::unique_ptr<Node>> pending = std::move(children);
+  while (!pending.empty()) {
+    std::unique_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    if (n == nullptr) continue;
+    for (auto& c : n->children) pending.push_back(std::move(c));
+    n->children.clear();
+  }  // each node is freed with no children left, so no destructor recurses
+}
+
 void Node::CopyFieldsFrom(const Node& from) {
   kind = from.kind;
   type = from.type;

@@ -74,6 +74,12 @@ struct Node {
   absl::CivilDay date;  // date("…") literal, once checked
   std::vector<std::unique_ptr<Node>> children;
 
+  Node() = default;
+  Node(Node&&) = default;
+  Node& operator=(Node&&) = default;
+  // Frees the subtree iteratively: a tree as deep as the parser's node limit never recurses.
+  ~Node();
+
   std::unique_ptr<Node> Clone() const;
   // Copies every field but the children (Clone's first step; the policy index's arena uses it).
   void CopyFieldsFrom(const Node& from);

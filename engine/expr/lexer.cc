@@ -68,7 +68,16 @@ absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view src, ExprError* er
       absl::StatusOr<Decimal> value = Decimal::Parse(absl::string_view(digits.data(), digits.size()));
       if (!value.ok()) return Fail(error, tok.begin, std::string(value.status().message()));
       std::optional<Decimal> scaled = *value;
-      if (unit == "%") scaled = Div(*value, *Decimal::FromInt(100));
+      if (unit == "%") {
+        // x% = x / 100 must itself be exact in 6 fractional digits (0.0001% is the finest).
+        if (value->raw() % 100 != 0) {
+          return Fail(error, tok.begin,
+                      absl::StrCat(absl::string_view(digits.data(), digits.size()),
+                                   "% cannot be held exactly (at most 6 fractional digits: the "
+                                   "finest percentage is 0.0001%)"));
+        }
+        scaled = Decimal::FromRaw(value->raw() / 100);
+      }
       if (unit == "万") scaled = Mul(*value, *Decimal::FromInt(10000));
       if (unit == "亿") scaled = Mul(*value, *Decimal::FromInt(100000000));
       if (!scaled) return Fail(error, tok.begin, "number out of range (|x| ≤ 9e12)");

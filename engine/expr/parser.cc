@@ -10,7 +10,8 @@ namespace {
 
 class Parser {
  public:
-  Parser(std::vector<Token> tokens, ExprError* error) : toks_(std::move(tokens)), error_(error) {}
+  Parser(std::vector<Token> tokens, ExprError* error, const RuleLimits& limits)
+      : toks_(std::move(tokens)), error_(error), limits_(limits) {}
 
   absl::StatusOr<std::unique_ptr<Node>> ParseAll() {
     if (Peek().kind == TokenKind::kEnd) return Fail(0, "empty expression");
@@ -19,6 +20,13 @@ class Parser {
     if (Peek().kind != TokenKind::kEnd) {
       return Fail(Peek().begin, absl::StrCat("unexpected ", Describe(Peek()),
                                              " after a complete expression"));
+    }
+    if (nodes_ > limits_.max_expr_nodes) return TooManyNodes(Peek().begin);
+    if (const Node* deep = TooDeep(**root)) {
+      return Fail(deep->begin,
+                  absl::StrCat("expression nested deeper than ", limits_.max_expr_depth,
+                               " levels (each operator of a chain such as a + b + … counts as "
+                               "one level): split it"));
     }
     return root;
   }
@@ -49,18 +57,40 @@ class Parser {
     return Fail(Peek().begin, absl::StrCat("expected ", TokenKindName(k), " ", context,
                                            ", found ", Describe(Peek())));
   }
-  static std::unique_ptr<Node> Make(NodeKind kind, size_t begin, size_t end) {
+  std::unique_ptr<Node> Make(NodeKind kind, size_t begin, size_t end) {
+    ++nodes_;
     auto n = std::make_unique<Node>();
     n->kind = kind;
     n->begin = begin;
     n->end = end;
     return n;
   }
+  // The parser's own recursion (parentheses, `not`, `-`, calls) is bounded here; chains of
+  // binary operators are parsed by loops, and the depth of the tree they build is measured by
+  // TooDeep once the whole expression is read (the node limit bounds it meanwhile).
   absl::Status Enter() {
-    if (++depth_ > kMaxExprDepth) {
-      return Fail(Peek().begin, absl::StrCat("expression nested deeper than ", kMaxExprDepth));
+    if (++depth_ > limits_.max_expr_depth) {
+      return Fail(Peek().begin,
+                  absl::StrCat("expression nested deeper than ", limits_.max_expr_depth, " levels"));
     }
     return absl::OkStatus();
+  }
+  absl::Status TooManyNodes(size_t offset) {
+    return Fail(offset, absl::StrCat("expression too large: more than ", limits_.max_expr_nodes,
+                                     " operators and operands: split it"));
+  }
+  // The first node (in source order) deeper than the limit, or null. Iterative.
+  const Node* TooDeep(const Node& root) const {
+    std::vector<std::pair<const Node*, int>> stack = {{&root, 1}};
+    while (!stack.empty()) {
+      auto [n, depth] = stack.back();
+      stack.pop_back();
+      if (depth > limits_.max_expr_depth) return n;
+      for (auto it = n->children.rbegin(); it != n->children.rend(); ++it) {
+        stack.push_back({it->get(), depth + 1});
+      }
+    }
+    return nullptr;
   }
 
   Result Nary(NodeKind kind, TokenKind op, Result (Parser::*sub)()) {
@@ -184,6 +214,8 @@ class Parser {
 
   Result Atom() {
     const Token& t = Peek();
+    // Every operand passes here, and at most a few nodes are made between two operands.
+    if (nodes_ > limits_.max_expr_nodes) return TooManyNodes(t.begin);
     switch (t.kind) {
       case TokenKind::kNumber: {
         Next();
@@ -246,7 +278,9 @@ class Parser {
   std::vector<Token> toks_;
   size_t pos_ = 0;
   int depth_ = 0;
+  int nodes_ = 0;
   ExprError* error_;
+  const RuleLimits& limits_;
 };
 
 // ---- Checking ------------------------------------------------------------------------------
@@ -516,10 +550,19 @@ class Checker {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Node>> ParseExpr(absl::string_view src, ExprError* error) {
+absl::StatusOr<std::unique_ptr<Node>> ParseExpr(absl::string_view src, ExprError* error,
+                                                const RuleLimits& limits) {
+  if (src.size() > limits.max_expr_bytes) {
+    size_t at = limits.max_expr_bytes;  // on a character boundary
+    while (at > 0 && (static_cast<unsigned char>(src[at]) & 0xC0) == 0x80) --at;
+    error->offset = at;
+    error->message = absl::StrCat("expression longer than ", limits.max_expr_bytes,
+                                  " bytes (", src.size(), "): split it");
+    return absl::InvalidArgumentError(error->message);
+  }
   absl::StatusOr<std::vector<Token>> tokens = Tokenize(src, error);
   if (!tokens.ok()) return tokens.status();
-  return Parser(std::move(*tokens), error).ParseAll();
+  return Parser(std::move(*tokens), error, limits).ParseAll();
 }
 
 absl::Status CheckExpr(Node* root, const Taxonomy& taxonomy, Type expected, ExprError* error) {
@@ -529,8 +572,9 @@ absl::Status CheckExpr(Node* root, const Taxonomy& taxonomy, Type expected, Expr
 }
 
 absl::StatusOr<std::unique_ptr<Node>> CompileExpr(absl::string_view src, const Taxonomy& taxonomy,
-                                                  Type expected, ExprError* error) {
-  absl::StatusOr<std::unique_ptr<Node>> node = ParseExpr(src, error);
+                                                  Type expected, ExprError* error,
+                                                  const RuleLimits& limits) {
+  absl::StatusOr<std::unique_ptr<Node>> node = ParseExpr(src, error, limits);
   if (!node.ok()) return node;
   absl::Status s = CheckExpr(node->get(), taxonomy, expected, error);
   if (!s.ok()) return s;

@@ -13,13 +13,14 @@
 #include "engine/expr/ast.h"
 #include "engine/expr/lexer.h"
 #include "engine/taxonomy/taxonomy.h"
+#include "engine/util/rule_limits.h"
 
 namespace polmatch {
 
-// Limits that keep a hostile catalog from exhausting the stack.
-inline constexpr int kMaxExprDepth = 200;
-
-absl::StatusOr<std::unique_ptr<Node>> ParseExpr(absl::string_view src, ExprError* error);
+// Parses `src`, refusing (with the offset where the limit is passed) an expression longer than
+// limits.max_expr_bytes, with more than max_expr_nodes nodes or deeper than max_expr_depth.
+absl::StatusOr<std::unique_ptr<Node>> ParseExpr(absl::string_view src, ExprError* error,
+                                                const RuleLimits& limits = {});
 
 // Resolves and types `root` in place; `expected` is the type the context needs (kBool for
 // eligibility, kNumber for benefit and rank_by).
@@ -27,7 +28,8 @@ absl::Status CheckExpr(Node* root, const Taxonomy& taxonomy, Type expected, Expr
 
 // Parse + check.
 absl::StatusOr<std::unique_ptr<Node>> CompileExpr(absl::string_view src, const Taxonomy& taxonomy,
-                                                  Type expected, ExprError* error);
+                                                  Type expected, ExprError* error,
+                                                  const RuleLimits& limits = {});
 
 // The top-level `and` terms of an eligibility expression (one term if it is not an `and`).
 std::vector<const Node*> TopLevelConditions(const Node& root);

@@ -11,7 +11,7 @@
 namespace polmatch {
 
 absl::StatusOr<TagHierarchy> BuildTagHierarchy(
-    const std::vector<std::optional<uint32_t>>& parent) {
+    const std::vector<std::optional<uint32_t>>& parent, int max_depth) {
   using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
   const size_t n = parent.size();
   Graph g(n);
@@ -22,19 +22,28 @@ absl::StatusOr<TagHierarchy> BuildTagHierarchy(
   try {
     boost::topological_sort(g, std::back_inserter(order));
   } catch (const boost::not_a_dag&) {
-    // Find one tag on a cycle by walking parents.
+    // Find one tag on a cycle by walking parents, each tag once: 1 = on the walk in progress,
+    // 2 = leads to a root.
+    std::vector<uint8_t> state(n, 0);
     for (size_t t = 0; t < n; ++t) {
-      std::vector<bool> seen(n, false);
-      size_t cur = t;
-      while (parent[cur] && !seen[cur]) {
-        seen[cur] = true;
+      std::vector<size_t> walk;
+      for (size_t cur = t; state[cur] != 2;) {
+        if (state[cur] == 1) return absl::FailedPreconditionError(absl::StrCat("cycle:", cur));
+        state[cur] = 1;
+        walk.push_back(cur);
+        if (!parent[cur]) break;
         cur = *parent[cur];
       }
-      if (parent[cur] && cur == t) {
-        return absl::FailedPreconditionError(absl::StrCat("cycle:", t));
-      }
+      for (size_t w : walk) state[w] = 2;
     }
     return absl::FailedPreconditionError("cycle:0");
+  }
+  // Depths first (parents come first in `order`), so a deep chain is refused before its
+  // quadratic ancestor lists are built.
+  std::vector<int> depth(n, 1);
+  for (size_t v : order) {
+    if (parent[v]) depth[v] = depth[*parent[v]] + 1;
+    if (depth[v] > max_depth) return absl::OutOfRangeError(absl::StrCat("deep:", v));
   }
   TagHierarchy h;
   h.ancestors.resize(n);

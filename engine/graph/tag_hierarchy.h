@@ -21,8 +21,11 @@ struct TagHierarchy {
 };
 
 // `parent[t]` is t's parent or nullopt for a root. On a cycle returns FailedPrecondition naming a
-// tag index on it (as "cycle:<index>").
-absl::StatusOr<TagHierarchy> BuildTagHierarchy(const std::vector<std::optional<uint32_t>>& parent);
+// tag index on it (as "cycle:<index>"); when a tag has more than `max_depth` tags on its chain to
+// the root (itself included), OutOfRange naming the first such tag (as "deep:<index>"), since
+// the ancestor and descendant lists grow with tags × depth. Time and memory O(tags × depth).
+absl::StatusOr<TagHierarchy> BuildTagHierarchy(const std::vector<std::optional<uint32_t>>& parent,
+                                               int max_depth = 64);
 
 }  // namespace polmatch
 

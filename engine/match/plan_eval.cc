@@ -21,9 +21,10 @@ constexpr int64_t kOne = Decimal::kOne;
 constexpr int64_t kMaxRaw = Decimal::kMaxRaw;
 
 
-// |n| / d rounded half away from zero, for a 128-bit magnitude given as (hi, lo) and d > 0.
-// False when the quotient does not fit in 63 bits (then it is out of Decimal range anyway).
-bool DivMagnitude(unsigned __int128 n, uint64_t d, uint64_t* q_out) {
+// The magnitude of a quotient rounded toward −∞ (Decimal Mul/Div): |n| / d truncated, plus one
+// when the quotient is `negative` and inexact; for a 128-bit magnitude and d > 0. False when the
+// quotient does not fit in 63 bits (then it is out of Decimal range anyway).
+bool DivMagnitude(unsigned __int128 n, uint64_t d, bool negative, uint64_t* q_out) {
   const uint64_t hi = static_cast<uint64_t>(n >> 64), lo = static_cast<uint64_t>(n);
   if (hi >= d) return false;  // quotient ≥ 2^64
   uint64_t q, r;
@@ -33,7 +34,7 @@ bool DivMagnitude(unsigned __int128 n, uint64_t d, uint64_t* q_out) {
   q = static_cast<uint64_t>(n / d);
   r = static_cast<uint64_t>(n % d);
 #endif
-  if (r >= d - r) ++q;  // 2r ≥ d, without overflow
+  if (negative && r != 0) ++q;
   if (q > static_cast<uint64_t>(kMaxRaw)) return false;
   *q_out = q;
   return true;
@@ -50,12 +51,12 @@ bool MulRawWide(int64_t a, int64_t b, int64_t* out) {
   const bool negative = (a < 0) != (b < 0);
   const unsigned __int128 n = static_cast<unsigned __int128>(Magnitude(a)) * Magnitude(b);
   uint64_t q;
-  if (!DivMagnitude(n, kOne, &q)) return false;
+  if (!DivMagnitude(n, kOne, negative, &q)) return false;
   *out = negative ? -static_cast<int64_t>(q) : static_cast<int64_t>(q);
   return true;
 }
 
-// a·10⁶ / b, rounded half away from zero (Decimal Div); b = 0 is unknown.
+// a·10⁶ / b, rounded toward −∞ (Decimal Div); b = 0 is unknown.
 bool DivRaw(int64_t a, int64_t b, int64_t* out) {
   if (b == 0) return false;
   const bool negative = (a < 0) != (b < 0);
@@ -64,10 +65,9 @@ bool DivRaw(int64_t a, int64_t b, int64_t* out) {
   if (ma <= static_cast<uint64_t>(INT64_MAX) / kOne) {
     const uint64_t n = ma * kOne;
     q = n / mb;
-    const uint64_t r = n % mb;
-    if (r >= mb - r) ++q;
+    if (negative && n % mb != 0) ++q;
     if (q > static_cast<uint64_t>(kMaxRaw)) return false;
-  } else if (!DivMagnitude(static_cast<unsigned __int128>(ma) * kOne, mb, &q)) {
+  } else if (!DivMagnitude(static_cast<unsigned __int128>(ma) * kOne, mb, negative, &q)) {
     return false;
   }
   *out = negative ? -static_cast<int64_t>(q) : static_cast<int64_t>(q);

@@ -47,13 +47,12 @@ inline bool SubRaw(int64_t a, int64_t b, int64_t* out) {
   return true;
 }
 bool MulRawWide(int64_t a, int64_t b, int64_t* out);  // the 128-bit path
-// a·b / 10⁶ rounded half away from zero (Decimal Mul).
+// a·b / 10⁶ rounded toward −∞ (Decimal Mul).
 inline bool MulRaw(int64_t a, int64_t b, int64_t* out) {
   int64_t p;
   if (__builtin_mul_overflow(a, b, &p)) return MulRawWide(a, b, out);
-  int64_t q = p / Decimal::kOne, r = p % Decimal::kOne;
-  if (r < 0) r = -r;
-  if (2 * r >= Decimal::kOne) q += p < 0 ? -1 : 1;
+  int64_t q = p / Decimal::kOne;
+  if (p % Decimal::kOne < 0) --q;
   if (!InDecimalRange(q)) return false;
   *out = q;
   return true;

@@ -16,13 +16,18 @@ namespace {
 
 using google::protobuf::TextFormat;
 
-// 1-based line of the index-th occurrence of `field` in `tree` (0 if unknown).
-int LineOf(const TextFormat::ParseInfoTree* tree, const google::protobuf::Message& msg,
-           const char* field, int index) {
-  if (tree == nullptr) return 0;
+// 1-based (line, column) of the index-th occurrence of `field` in `tree` ({0, 0} if unknown).
+std::pair<int, int> PosOf(const TextFormat::ParseInfoTree* tree,
+                          const google::protobuf::Message& msg, const char* field, int index) {
+  if (tree == nullptr) return {0, 0};
   const auto* fd = msg.GetDescriptor()->FindFieldByName(field);
   auto loc = tree->GetLocation(fd, index);
-  return loc.line < 0 ? 0 : loc.line + 1;
+  return loc.line < 0 ? std::pair<int, int>{0, 0} : std::pair<int, int>{loc.line + 1, loc.column + 1};
+}
+
+int LineOf(const TextFormat::ParseInfoTree* tree, const google::protobuf::Message& msg,
+           const char* field, int index) {
+  return PosOf(tree, msg, field, index).first;
 }
 
 bool AllDigits(absl::string_view s) {
@@ -42,10 +47,12 @@ struct TaxonomyBuilder {
                                       const std::string& industry_file,
                                       const TextFormat::ParseInfoTree* tag_tree,
                                       const TextFormat::ParseInfoTree* region_tree,
-                                      const TextFormat::ParseInfoTree* industry_tree);
+                                      const TextFormat::ParseInfoTree* industry_tree,
+                                      const RuleLimits& limits);
 };
 
-absl::StatusOr<Taxonomy> Taxonomy::LoadDir(const std::string& dir, Diagnostics* diags) {
+absl::StatusOr<Taxonomy> Taxonomy::LoadDir(const std::string& dir, Diagnostics* diags,
+                                           const RuleLimits& limits) {
   const std::string tag_file = dir + "/tags.textproto";
   const std::string region_file = dir + "/regions.textproto";
   const std::string industry_file = dir + "/industries.textproto";
@@ -68,14 +75,14 @@ absl::StatusOr<Taxonomy> Taxonomy::LoadDir(const std::string& dir, Diagnostics* 
   load(industry_file, &industries, &industry_tree);
   if (!ok) return diags->ToStatus();
   return TaxonomyBuilder::Run(lib, regions, industries, diags, tag_file, region_file, industry_file, &tag_tree,
-               &region_tree, &industry_tree);
+               &region_tree, &industry_tree, limits);
 }
 
 absl::StatusOr<Taxonomy> Taxonomy::FromProtos(const TagLibrary& tags, const CodeList& regions,
                                               const CodeList& industries, Diagnostics* diags,
-                                              const std::string& file) {
+                                              const std::string& file, const RuleLimits& limits) {
   return TaxonomyBuilder::Run(tags, regions, industries, diags, file, "<regions>", "<industries>", nullptr,
-               nullptr, nullptr);
+               nullptr, nullptr, limits);
 }
 
 absl::StatusOr<Taxonomy> TaxonomyBuilder::Run(
@@ -83,12 +90,22 @@ absl::StatusOr<Taxonomy> TaxonomyBuilder::Run(
     Diagnostics* diags, const std::string& tag_file, const std::string& region_file,
     const std::string& industry_file, const TextFormat::ParseInfoTree* tag_tree,
     const TextFormat::ParseInfoTree* region_tree,
-    const TextFormat::ParseInfoTree* industry_tree) {
+    const TextFormat::ParseInfoTree* industry_tree, const RuleLimits& limits) {
   static const LazyRE2 kIdRe = {R"([a-z][a-z0-9_]*(\.[a-z0-9_]+)*)"};
   static const LazyRE2 kNameRe = {R"([\p{L}_][\p{L}\p{N}_.]*)"};
   const int errors_before = diags->error_count();
   Taxonomy t;
   absl::flat_hash_map<std::string, std::string> owner;  // name → "tag x" / "fact y"
+  absl::flat_hash_map<std::string, int> id_line;        // tag or fact id → its line
+  // A tag or fact id declared twice: an error at the second (the first one stands).
+  auto duplicate_id = [&](const std::string& id, const char* kind, std::pair<int, int> pos) {
+    auto [it, inserted] = id_line.emplace(absl::StrCat(kind, " ", id), pos.first);
+    if (inserted) return false;
+    diags->Error(tag_file, pos.first, pos.second,
+                 absl::StrCat("duplicate ", kind, " id \"", id, "\" (first declared at line ",
+                              it->second, ")"));
+    return true;
+  };
   auto add_name = [&](const std::string& name, const std::string& what, int line,
                       bool must_be_ident) {
     if (name.empty()) return false;
@@ -109,12 +126,14 @@ absl::StatusOr<Taxonomy> TaxonomyBuilder::Run(
   // Tags.
   for (int i = 0; i < lib.tag_size(); ++i) {
     const TagDef& def = lib.tag(i);
-    const int line = LineOf(tag_tree, lib, "tag", i);
+    const std::pair<int, int> pos = PosOf(tag_tree, lib, "tag", i);
+    const int line = pos.first;
     const std::string what = absl::StrCat("tag ", def.id());
     if (!RE2::FullMatch(def.id(), *kIdRe)) {
       diags->Error(tag_file, line, 0, absl::StrCat("bad tag id \"", def.id(), "\" (want a.b_c)"));
       continue;
     }
+    if (duplicate_id(def.id(), "tag", pos)) continue;
     if (!add_name(def.id(), what, line, false)) continue;
     const TagId id(static_cast<uint32_t>(t.tags_.size()));
     TagInfo info;
@@ -130,11 +149,14 @@ absl::StatusOr<Taxonomy> TaxonomyBuilder::Run(
   }
   // Parents (second pass, so a parent may be declared after its child).
   std::vector<std::optional<uint32_t>> parents(t.tags_.size());
+  std::vector<int> tag_line(t.tags_.size(), 0);  // by TagId
   for (int i = 0; i < lib.tag_size(); ++i) {
     const TagDef& def = lib.tag(i);
-    if (def.parent().empty()) continue;
     auto self = t.tag_by_name_.find(def.id());
-    if (self == t.tag_by_name_.end()) continue;
+    if (self == t.tag_by_name_.end() || t.tags_[self->second.value].id != def.id()) continue;
+    if (tag_line[self->second.value] != 0) continue;  // a duplicate, reported above
+    tag_line[self->second.value] = LineOf(tag_tree, lib, "tag", i);
+    if (def.parent().empty()) continue;
     auto parent = t.tag_by_name_.find(def.parent());
     if (parent == t.tag_by_name_.end()) {
       diags->Error(tag_file, LineOf(tag_tree, lib, "tag", i), 0,
@@ -144,16 +166,28 @@ absl::StatusOr<Taxonomy> TaxonomyBuilder::Run(
     parents[self->second.value] = parent->second.value;
     t.tags_[self->second.value].parent = parent->second;
   }
-  absl::StatusOr<TagHierarchy> h = BuildTagHierarchy(parents);
+  absl::StatusOr<TagHierarchy> h = BuildTagHierarchy(parents, limits.max_tag_depth);
   if (!h.ok()) {
-    uint32_t on_cycle = 0;
-    (void)absl::SimpleAtoi(absl::string_view(h.status().message()).substr(6), &on_cycle);
-    std::string cycle = t.tags_[on_cycle].id;
-    for (uint32_t c = *parents[on_cycle]; c != on_cycle; c = *parents[c]) {
-      absl::StrAppend(&cycle, " → ", t.tags_[c].id);
+    uint32_t at = 0;
+    const absl::string_view what = h.status().message();  // "cycle:<index>" / "deep:<index>"
+    (void)absl::SimpleAtoi(what.substr(what.find(':') + 1), &at);
+    std::string chain = t.tags_[at].id;
+    if (absl::IsOutOfRange(h.status())) {
+      int shown = 0;
+      for (std::optional<uint32_t> c = parents[at]; c && shown < 3; c = parents[*c], ++shown) {
+        absl::StrAppend(&chain, " → ", t.tags_[*c].id);
+      }
+      diags->Error(tag_file, tag_line[at], 0,
+                   absl::StrCat("tag ", t.tags_[at].id, ": its parent chain is longer than ",
+                                limits.max_tag_depth, " tags (", chain,
+                                " → …): the tag hierarchy is too deep"));
+    } else {
+      for (uint32_t c = *parents[at]; c != at; c = *parents[c]) {
+        absl::StrAppend(&chain, " → ", t.tags_[c].id);
+      }
+      absl::StrAppend(&chain, " → ", t.tags_[at].id);
+      diags->Error(tag_file, tag_line[at], 0, absl::StrCat("tag hierarchy has a cycle: ", chain));
     }
-    absl::StrAppend(&cycle, " → ", t.tags_[on_cycle].id);
-    diags->Error(tag_file, 0, 0, absl::StrCat("tag hierarchy has a cycle: ", cycle));
   } else {
     for (size_t i = 0; i < t.tags_.size(); ++i) {
       for (uint32_t a : h->ancestors[i]) t.tags_[i].ancestors.push_back(TagId(a));
@@ -163,7 +197,8 @@ absl::StatusOr<Taxonomy> TaxonomyBuilder::Run(
   // Facts.
   for (int i = 0; i < lib.fact_size(); ++i) {
     const FactDef& def = lib.fact(i);
-    const int line = LineOf(tag_tree, lib, "fact", i);
+    const std::pair<int, int> pos = PosOf(tag_tree, lib, "fact", i);
+    const int line = pos.first;
     const std::string what = absl::StrCat("fact ", def.id());
     if (!RE2::FullMatch(def.id(), *kIdRe)) {
       diags->Error(tag_file, line, 0, absl::StrCat("bad fact id \"", def.id(), "\""));
@@ -178,6 +213,7 @@ absl::StatusOr<Taxonomy> TaxonomyBuilder::Run(
       diags->Error(tag_file, line, 0, absl::StrCat("fact id \"", def.id(), "\" is reserved"));
       continue;
     }
+    if (duplicate_id(def.id(), "fact", pos)) continue;
     if (!add_name(def.id(), what, line, false)) continue;
     const FactId id(static_cast<uint32_t>(t.facts_.size()));
     t.facts_.push_back({def.id(), def.name(), def.unit(), def.actionable()});

@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "engine/util/diagnostics.h"
+#include "engine/util/rule_limits.h"
 #include "engine/util/strong_id.h"
 #include "proto/polmatch.pb.h"
 
@@ -45,11 +46,15 @@ class Taxonomy {
  public:
   // Loads tags.textproto, regions.textproto and industries.textproto from `dir`. Every problem is
   // added to `diags` (with file:line:col); the result is an error if any was an error.
-  static absl::StatusOr<Taxonomy> LoadDir(const std::string& dir, Diagnostics* diags);
+  // A duplicate tag or fact id, a cycle and a parent chain deeper than limits.max_tag_depth are
+  // errors at the tag's line.
+  static absl::StatusOr<Taxonomy> LoadDir(const std::string& dir, Diagnostics* diags,
+                                          const RuleLimits& limits = {});
   // Builds from messages (tests, fuzzers). `file` names the tag library in messages.
   static absl::StatusOr<Taxonomy> FromProtos(const TagLibrary& tags, const CodeList& regions,
                                              const CodeList& industries, Diagnostics* diags,
-                                             const std::string& file = "<tags>");
+                                             const std::string& file = "<tags>",
+                                             const RuleLimits& limits = {});
 
   int num_tags() const { return static_cast<int>(tags_.size()); }
   int num_facts() const { return static_cast<int>(facts_.size()); }

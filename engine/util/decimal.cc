@@ -19,6 +19,13 @@ __int128 DivRoundHalfAway(__int128 n, __int128 d) {
   return q;
 }
 
+// n / d rounded down (toward −∞). d > 0.
+__int128 DivFloor(__int128 n, __int128 d) {
+  __int128 q = n / d;
+  if (n % d != 0 && n < 0) --q;
+  return q;
+}
+
 }  // namespace
 
 std::optional<Decimal> Decimal::FromRaw(__int128 raw) {
@@ -107,8 +114,7 @@ std::optional<Decimal> Sub(Decimal a, Decimal b) {
   return Decimal::FromRaw(static_cast<__int128>(a.raw()) - b.raw());
 }
 std::optional<Decimal> Mul(Decimal a, Decimal b) {
-  return Decimal::FromRaw(
-      DivRoundHalfAway(static_cast<__int128>(a.raw()) * b.raw(), Decimal::kOne));
+  return Decimal::FromRaw(DivFloor(static_cast<__int128>(a.raw()) * b.raw(), Decimal::kOne));
 }
 std::optional<Decimal> Div(Decimal a, Decimal b) {
   if (b.raw() == 0) return std::nullopt;
@@ -118,7 +124,7 @@ std::optional<Decimal> Div(Decimal a, Decimal b) {
     n = -n;
     d = -d;
   }
-  return Decimal::FromRaw(DivRoundHalfAway(n, d));
+  return Decimal::FromRaw(DivFloor(n, d));
 }
 std::optional<Decimal> Neg(Decimal a) { return Decimal::FromRaw(-static_cast<__int128>(a.raw())); }
 

@@ -6,8 +6,15 @@
 // division by zero, return std::nullopt: the caller treats the result as unknown. No binary
 // floating point is used anywhere on a value or money path.
 //
-// Products and quotients are rounded half away from zero at the 6th fractional digit; money is
-// rounded half-up to the fen once, at the end, with RoundHalfUp(2).
+// Products and quotients that need more than 6 fractional digits are rounded down (toward −∞)
+// at the 6th, never to nearest: the exact value x then lies in [y, y + 10⁻⁶) of the result y,
+// and as every fen and half-fen is a whole number of millionths, y rounds half-up to the fen
+// exactly as x does, and compares with any constant (<, <=, >=, >) exactly as x would — so a
+// money amount is rounded once, at the end, with RoundHalfUp(2) (SPEC §3). Rounding to nearest
+// at the 6th digit would round twice: 4.9995 × 0.1% = 0.0049995 would become 0.005000 and pay
+// 0.01 instead of 0.00. The guarantee holds for one rounded product or quotient combined with
+// exact values by +, min, max, if and tier (what benefits are made of); subtracting or
+// multiplying an already rounded value again is within 10⁻⁶ times the factor.
 //
 // Example:
 //   Decimal a = *Decimal::Parse("12345.675");

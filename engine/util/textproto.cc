@@ -33,6 +33,84 @@ class CollectErrors : public google::protobuf::io::ErrorCollector {
 
 bool IsUtf8Continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
+// Offset of the first byte of `s` that is not part of well-formed UTF-8 (no overlong forms,
+// surrogates or code points above U+10FFFF), or npos.
+size_t FirstInvalidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + len > s.size()) return i;
+    const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c1 < lo || c1 > hi) return i;
+    for (int k = 2; k < len; ++k) {
+      if (!IsUtf8Continuation(static_cast<unsigned char>(s[i + k]))) return i;
+    }
+    i += len;
+  }
+  return absl::string_view::npos;
+}
+
+// Reports every string field of `msg` (and of its sub-messages) that is not valid UTF-8.
+// Recursion follows the message nesting, which the text-format parser bounds (100 levels).
+bool CheckUtf8Fields(const std::string& file, const std::string& text,
+                     const google::protobuf::Message& msg,
+                     const google::protobuf::TextFormat::ParseInfoTree* tree, Diagnostics* diags) {
+  using google::protobuf::FieldDescriptor;
+  const auto* refl = msg.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  refl->ListFields(msg, &fields);
+  bool ok = true;
+  for (const FieldDescriptor* fd : fields) {
+    const int n = fd->is_repeated() ? refl->FieldSize(msg, fd) : 1;
+    for (int i = 0; i < n; ++i) {
+      const int index = fd->is_repeated() ? i : -1;
+      if (fd->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        const auto& sub = fd->is_repeated() ? refl->GetRepeatedMessage(msg, fd, i)
+                                            : refl->GetMessage(msg, fd);
+        ok = CheckUtf8Fields(file, text, sub, tree ? tree->GetTreeForNested(fd, index) : nullptr,
+                             diags) && ok;
+        continue;
+      }
+      if (fd->type() != FieldDescriptor::TYPE_STRING) continue;
+      std::string scratch;
+      const std::string& value = fd->is_repeated()
+                                     ? refl->GetRepeatedStringReference(msg, fd, i, &scratch)
+                                     : refl->GetStringReference(msg, fd, &scratch);
+      const size_t bad = FirstInvalidUtf8(value);
+      if (bad == absl::string_view::npos) continue;
+      ok = false;
+      std::pair<int, int> pos{0, 0};
+      if (tree != nullptr) {
+        auto loc = tree->GetLocation(fd, index);
+        if (loc.line >= 0) pos = LocateStringValue(text, loc.line, loc.column).At(bad);
+      }
+      diags->Error(file, pos.first, pos.second,
+                   absl::StrCat(fd->name(), ": not valid UTF-8 at byte ", bad,
+                                " of the value (save the file as UTF-8)"));
+    }
+  }
+  return ok;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
@@ -50,11 +128,14 @@ bool ParseTextProto(const std::string& file, const std::string& text,
   CollectErrors collector(file, diags);
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&collector);
-  if (tree != nullptr) parser.WriteLocationsTo(tree);
+  google::protobuf::TextFormat::ParseInfoTree local_tree;
+  if (tree == nullptr) tree = &local_tree;
+  parser.WriteLocationsTo(tree);
   google::protobuf::io::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
   bool ok = parser.Parse(&input, message);
   if (!ok && collector.errors() == 0) diags->Error(file, 0, 0, "cannot parse text proto");
-  return ok && collector.errors() == 0;
+  if (!ok || collector.errors() != 0) return false;
+  return CheckUtf8Fields(file, text, *message, tree, diags);
 }
 
 std::pair<int, int> SourceSpan::At(size_t byte) const {
@@ -63,7 +144,7 @@ std::pair<int, int> SourceSpan::At(size_t byte) const {
   return positions[byte];
 }
 
-SourceSpan LocateStringValue(const std::string& text, int line, int column) {
+SourceSpan LocateStringValue(absl::string_view text, int line, int column) {
   SourceSpan span;
   // Find the byte offset of (line, column) as protobuf's tokenizer counts them: bytes, with tabs
   // advancing to the next multiple of 8.
@@ -74,22 +155,22 @@ SourceSpan LocateStringValue(const std::string& text, int line, int column) {
   for (int col = 0; pos < text.size() && text[pos] != '\n' && col < column; ++pos) {
     col = text[pos] == '\t' ? col + 8 - col % 8 : col + 1;
   }
-  // Track (line, character column) while walking.
+  // Track (line, character column) while walking: the column is counted once up to the field,
+  // then moved along with each byte (never recounted from the line start).
   int cur_line = line + 1;
   size_t line_start = pos;
   while (line_start > 0 && text[line_start - 1] != '\n') --line_start;
-  auto char_col = [&](size_t p) {
-    int c = 1;
-    for (size_t i = line_start; i < p; ++i) {
-      if (!IsUtf8Continuation(static_cast<unsigned char>(text[i]))) ++c;
-    }
-    return c;
-  };
-  const std::pair<int, int> field_pos{cur_line, char_col(pos)};
+  int cur_col = 1;  // of text[pos]
+  for (size_t i = line_start; i < pos; ++i) {
+    if (!IsUtf8Continuation(static_cast<unsigned char>(text[i]))) ++cur_col;
+  }
+  const std::pair<int, int> field_pos{cur_line, cur_col};
   auto advance = [&]() {
     if (text[pos] == '\n') {
       ++cur_line;
-      line_start = pos + 1;
+      cur_col = 1;
+    } else if (!IsUtf8Continuation(static_cast<unsigned char>(text[pos]))) {
+      ++cur_col;  // the byte passed starts a character
     }
     ++pos;
   };
@@ -118,7 +199,7 @@ SourceSpan LocateStringValue(const std::string& text, int line, int column) {
     const char quote = text[pos];
     advance();
     while (pos < text.size() && text[pos] != quote && text[pos] != '\n') {
-      const std::pair<int, int> here{cur_line, char_col(pos)};
+      const std::pair<int, int> here{cur_line, cur_col};
       if (text[pos] != '\\') {
         span.positions.push_back(here);
         advance();
@@ -152,7 +233,7 @@ SourceSpan LocateStringValue(const std::string& text, int line, int column) {
       }
       for (int k = 0; k < produced; ++k) span.positions.push_back(here);
     }
-    span.positions.push_back({cur_line, char_col(pos)});  // end of this literal
+    span.positions.push_back({cur_line, cur_col});  // end of this literal
     if (pos < text.size() && text[pos] == quote) advance();
     skip_space_and_comments();
     if (pos < text.size() && (text[pos] == '"' || text[pos] == '\'')) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "engine/util/diagnostics.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/text_format.h"
@@ -19,7 +20,9 @@ namespace polmatch {
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 // Parses `text` (named `file` in messages) into `message`. Syntax errors go to `diags` with
-// 1-based positions; returns false if any. `tree`, if given, records field locations.
+// 1-based positions; returns false if any. `tree`, if given, records field locations. A string
+// field whose value is not valid UTF-8 (a raw byte, or an escape such as "\xff") is an error at
+// the offending byte's file:line:col: such a value would be cut or garbled in every output.
 bool ParseTextProto(const std::string& file, const std::string& text,
                     google::protobuf::Message* message, Diagnostics* diags,
                     google::protobuf::TextFormat::ParseInfoTree* tree = nullptr);
@@ -35,7 +38,8 @@ struct SourceSpan {
 // Builds the span of the string literal(s) of a field whose name starts at 0-based
 // (line, column) in `text`, as ParseInfoTree reports it. Falls back to pointing every byte at the
 // field itself when the literal cannot be followed.
-SourceSpan LocateStringValue(const std::string& text, int line, int column);
+// Linear in the bytes walked (the value and the lines before it).
+SourceSpan LocateStringValue(absl::string_view text, int line, int column);
 
 }  // namespace polmatch
 

@@ -7,7 +7,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$here"
 jobs="$(nproc)"
-fuzz_seconds="${POLMATCH_FUZZ_SECONDS:-20}"
+fuzz_seconds="${POLMATCH_FUZZ_SECONDS:-20}"     # nightly: POLMATCH_FUZZ_SECONDS=3600
+fuzz_max_len="${POLMATCH_FUZZ_MAX_LEN:-4096}"    # nightly: POLMATCH_FUZZ_MAX_LEN=131072
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -33,12 +34,16 @@ for fuzzer in build-fuzz/tests/*_fuzzer; do
   corpus="tests/fuzz/corpus/$name"
   # The parallel JSON Lines reader (jsonl_table) is fuzzed from the sequential reader's corpus.
   [ "$name" != jsonl_table ] || corpus="tests/fuzz/corpus/jsonl"
+  [ "$name" != rule_parser ] || corpus="tests/fuzz/corpus/rules"
+  dict=()
+  [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
   work="$(mktemp -d)"
   [ -d "$corpus" ] && cp -r "$corpus/." "$work/"
   echo "fuzzing $name" >&2
-  "$fuzzer" -max_total_time="$fuzz_seconds" -max_len=4096 -print_final_stats=0 \
-    -artifact_prefix="$work." "$work" 2>"$work.log" \
-    || { tail -50 "$work.log" >&2; echo "fuzzer $name failed" >&2; exit 1; }
+  "$fuzzer" -max_total_time="$fuzz_seconds" -max_len="$fuzz_max_len" -print_final_stats=0 \
+    "${dict[@]}" -artifact_prefix="$work." "$work" 2>"$work.log" \
+    || { tail -50 "$work.log" >&2; mkdir -p "$corpus"; cp "$work".crash-* "$work".timeout-* "$work".oom-* "$corpus/" 2>/dev/null || true;
+         echo "fuzzer $name failed (its input kept in $corpus/)" >&2; exit 1; }
   rm -rf "$work" "$work.log"
 done
 step "all tests passed"
