@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
@@ -51,9 +52,8 @@ int RunBatch(int argc, char** argv) {
                     "province's scale the first night's full push list is ~170 GB). What this night "
                     "found counts as told: the next night pushes only what changed since")
       ("engine", po::value<std::string>()->default_value("bitset"),
-       "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)")
-      ("threads", po::value<int>()->default_value(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
-       "matching threads");
+       "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)");
+  AddThreadsOption(options);
   AddRegistryOptions(options);
   po::variables_map vm;
   if (auto exit = ParseArgs(
@@ -80,6 +80,13 @@ int RunBatch(int argc, char** argv) {
   }
   if (vm.count("snapshot") == vm.count("firms")) {
     PrintError("give either --snapshot or --firms");
+    return kUsage;
+  }
+  const std::optional<int> threads = ThreadsOption(vm);
+  if (!threads) return kUsage;
+  // --out is replaced only if polmatch wrote it (or it is new or empty): refused before any work.
+  if (absl::Status target = AtomicOutputDir::CheckTarget(vm["out"].as<std::string>()); !target.ok()) {
+    PrintError(absl::StrCat("--out ", target.message()));
     return kUsage;
   }
   PhaseTimer timer;
@@ -110,7 +117,9 @@ int RunBatch(int argc, char** argv) {
       if (absl::IsNotFound(parsed.status())) {
         return absl::NotFoundError(absl::StrCat(path, ": cannot read the previous run's state"));
       }
-      if (!parsed.ok()) return absl::Status(parsed.status().code(), absl::StrCat(path, ": ", parsed.status().message()));
+      if (!parsed.ok() && !absl::StartsWith(parsed.status().message(), path)) {
+        return absl::Status(parsed.status().code(), absl::StrCat(path, ": ", parsed.status().message()));
+      }
       return parsed;
     });
   }
@@ -189,7 +198,7 @@ int RunBatch(int argc, char** argv) {
       PrintError(std::string(matcher.status().message()));
       return kProblems;
     }
-    BulkResult result = matcher->Match(*as_of, std::max(1, vm["threads"].as<int>()));
+    BulkResult result = matcher->Match(*as_of, *threads);
     timer.Lap("match");
     night = NightFromBulk(*catalog, *store, std::move(result), *as_of);
     timer.Lap("collect");
@@ -203,7 +212,7 @@ int RunBatch(int argc, char** argv) {
     return kUsage;
   }
   StreamOptions stream;
-  stream.threads = std::max(1, vm["threads"].as<int>());
+  stream.threads = *threads;
   // With --previous, a file equal to last run's is linked to it rather than written again.
   auto same_as = [&](const std::string& name) {
     return vm.count("previous") ? vm["previous"].as<std::string>() + "/" + name : std::string();
@@ -239,6 +248,10 @@ int RunBatch(int argc, char** argv) {
   if (!written.ok()) {
     PrintError(std::string(written.message()));
     return kUsage;
+  }
+  if (!(*out)->kept().empty()) {
+    std::cerr << "batch: kept the previous outputs in " << (*out)->kept()
+              << ": a file polmatch did not write appeared there\n";
   }
   timer.Lap("commit");
   timer.Done("batch");

@@ -1,11 +1,15 @@
 #include "tools/cli.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/index/snapshot.h"
+#include "engine/ingest/credit_code.h"
 #include "engine/ingest/firm_reader.h"
 #include "engine/util/dates.h"
 
@@ -62,7 +66,7 @@ std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& p
   if (!rejects.empty()) {
     std::cerr << "polmatch: " << rejects.size() << " record(s) rejected";
     for (size_t i = 0; i < rejects.size() && i < 5; ++i) std::cerr << "\n  " << rejects[i].ToString();
-    if (rejects.size() > 5) std::cerr << "\n  …";
+    if (rejects.size() > 5) std::cerr << "\n  … " << rejects.size() - 5 << " more";
     std::cerr << "\n";
   }
   return std::move(*firms);
@@ -123,6 +127,43 @@ std::optional<absl::CivilDay> AsOfOption(const po::variables_map& vm) {
     return std::nullopt;
   }
   return *d;
+}
+
+std::optional<int64_t> IntOption(const po::variables_map& vm, const char* name, int64_t min,
+                                 int64_t max, int64_t fallback) {
+  if (!vm.count(name)) return fallback;
+  const std::string& text = vm[name].as<std::string>();
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value)) {
+    PrintError(absl::StrCat("--", name, ": \"", text, "\" is not a whole number"));
+    return std::nullopt;
+  }
+  if (value < min || value > max) {
+    PrintError(absl::StrCat("--", name, ": ", value, " is out of range (", min, " to ", max, ")"));
+    return std::nullopt;
+  }
+  return value;
+}
+
+void AddThreadsOption(po::options_description& options, const char* help) {
+  options.add_options()("threads", po::value<std::string>(),
+                        absl::StrCat(help, ", 1 to ", kMaxThreads, " (default: the machine's cores)").c_str());
+}
+
+std::optional<int> ThreadsOption(const po::variables_map& vm) {
+  const int cores = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, unsigned{kMaxThreads}));
+  std::optional<int64_t> threads = IntOption(vm, "threads", 1, kMaxThreads, cores);
+  if (!threads) return std::nullopt;
+  return static_cast<int>(*threads);
+}
+
+std::optional<std::string> FirmOption(const po::variables_map& vm) {
+  const std::string& code = vm["firm"].as<std::string>();
+  if (absl::Status valid = ValidateCreditCode(code); !valid.ok()) {
+    PrintError(absl::StrCat("--firm: ", valid.message()));
+    return std::nullopt;
+  }
+  return code;
 }
 
 }  // namespace polmatch::cli

@@ -1,6 +1,8 @@
 #include "engine/index/snapshot.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/util/input_file.h"
 #include "engine/util/framing.h"
 
 namespace polmatch {
@@ -371,10 +374,68 @@ absl::StatusOr<FirmStore> ParseSnapshot(absl::string_view bytes, const Taxonomy&
   return SnapshotCodec::Parse(bytes, taxonomy, nullptr);
 }
 
+namespace {
+
+// True if the regular file at `path` (not followed if a link) is empty or starts with the magic.
+bool EmptyOrSnapshot(const std::string& path, const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) return false;
+  if (st.st_size == 0) return true;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  char head[sizeof kMagic] = {};
+  const ssize_t n = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  return n == static_cast<ssize_t>(sizeof head) && std::memcmp(head, kMagic, sizeof kMagic) == 0;
+}
+
+// Removes `PATH.tmp-PID` files left by killed writers of `path`: only with that exact name, a
+// PID no longer running (or this process's own), and empty or starting with the magic.
+void RemoveStaleTemporaries(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir_name = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  const std::string prefix = absl::StrCat(path.substr(dir_name.size()), ".tmp-");
+  DIR* dir = ::opendir(dir_name.empty() ? "." : dir_name.c_str());
+  if (dir == nullptr) return;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid <= 0 || (pid != ::getpid() && (::kill(pid, 0) == 0 || errno == EPERM))) continue;
+    const std::string stale = dir_name + name;
+    struct stat st {};
+    if (::lstat(stale.c_str(), &st) == 0 && EmptyOrSnapshot(stale, st)) ::unlink(stale.c_str());
+  }
+  ::closedir(dir);
+}
+
+}  // namespace
+
+absl::Status CheckSnapshotTarget(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("empty snapshot file name");
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", std::strerror(errno)));
+  }
+  if (!EmptyOrSnapshot(path, st)) {
+    const char* what = S_ISDIR(st.st_mode)   ? "a directory"
+                       : S_ISLNK(st.st_mode) ? "a symbolic link"
+                       : S_ISREG(st.st_mode) ? "a file that is not a polmatch snapshot"
+                                             : "not a regular file";
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": exists and is ", what, "; polmatch replaces only a snapshot it wrote (or an empty file)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
                                const Taxonomy& taxonomy) {
+  if (absl::Status target = CheckSnapshotTarget(path); !target.ok()) return target;
+  RemoveStaleTemporaries(path);
   const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return absl::UnavailableError(absl::StrCat(tmp, ": ", std::strerror(errno)));
   // Streamed: the same bytes as SerializeSnapshot without a second copy of the store in memory.
   FdSink sink(fd);
@@ -395,10 +456,11 @@ absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
 
 absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxonomy& taxonomy,
                                            SnapshotLoad load) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
+  absl::StatusOr<int> opened = OpenRegularFile(path);  // a FIFO or device is refused, not read
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
     ::close(fd);
     return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
   }

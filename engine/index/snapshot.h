@@ -22,10 +22,17 @@ namespace polmatch {
 std::string SerializeSnapshot(const FirmStore& store, const Taxonomy& taxonomy);
 absl::StatusOr<FirmStore> ParseSnapshot(absl::string_view bytes, const Taxonomy& taxonomy);
 
-// Writes atomically (temporary file, fsync, rename): a reader that has the old file mapped keeps
-// seeing the old file.
+// Writes atomically (temporary file `PATH.tmp-PID`, fsync, rename): a reader that has the old
+// file mapped keeps seeing the old file. Refuses (CheckSnapshotTarget) to replace anything but a
+// snapshot; removes `PATH.tmp-PID` files of killed runs (the PID dead, the file empty or starting
+// with the snapshot magic).
 absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
                                const Taxonomy& taxonomy);
+
+// Ok when `path` may receive a snapshot: it does not exist, or is an empty file, or a snapshot
+// (its magic). A directory, a symbolic link, a device or any other file is refused
+// (InvalidArgument naming the path): polmatch never replaces a file it did not write.
+absl::Status CheckSnapshotTarget(const std::string& path);
 
 // How ReadSnapshotFile holds the columns.
 enum class SnapshotLoad {

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/util/input_file.h"
 #include "engine/util/framing.h"
 #include "engine/util/amounts.h"
 #include "google/protobuf/util/json_util.h"
@@ -353,10 +354,11 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
 }
 
 absl::StatusOr<NightResult> ReadStateFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
+  absl::StatusOr<int> opened = OpenRegularFile(path);  // a FIFO or device is refused, not read
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
     ::close(fd);
     return absl::NotFoundError(absl::StrCat(path, ": not a regular file"));
   }
