@@ -95,6 +95,7 @@ int RunBatch(int argc, char** argv) {
   // no reference to it) and the previous night on a third while the policies compile here.
   std::atomic<double> snapshot_seconds{0};  // declared first: outlive the thread
   std::string snapshot_library;              // written by the thread, read after get()
+  std::shared_ptr<const SnapshotSource> snapshot_file;  // used in place: checked before Commit
   std::future<absl::StatusOr<FirmStore>> snapshot_loading;
   if (vm.count("snapshot")) {
     snapshot_loading = std::async(std::launch::async, [&, path = vm["snapshot"].as<std::string>()]()
@@ -104,7 +105,7 @@ int RunBatch(int argc, char** argv) {
       absl::StatusOr<Taxonomy> taxonomy = Taxonomy::LoadDir(rules_dir + "/taxonomy", &diags);
       if (!taxonomy.ok()) return taxonomy.status();
       snapshot_library = LibrarySignature(*taxonomy);
-      absl::StatusOr<FirmStore> loaded = ReadSnapshotFile(path, *taxonomy, SnapshotLoad::kInPlace);
+      absl::StatusOr<FirmStore> loaded = ReadSnapshotFile(path, *taxonomy, SnapshotLoad::kInPlace, &snapshot_file);
       snapshot_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       return loaded;
     });
@@ -244,6 +245,8 @@ int RunBatch(int argc, char** argv) {
   absl::Status grants_written = grants_writing.get();
   if (written.ok()) written = grants_written;
   if (written.ok()) timer.Lap("grants");
+  // A snapshot truncated or rewritten by another program meanwhile: nothing is published.
+  if (written.ok() && snapshot_file != nullptr) written = snapshot_file->Verify();
   if (written.ok()) written = (*out)->Commit();
   if (!written.ok()) {
     PrintError(std::string(written.message()));
