@@ -144,6 +144,11 @@ TEST_F(HostileCliTest, BadFlagValuesAreBadUsage) {
       "index --rules {R} --firms /dev/zero --out {D}/x.snap", "index --rules {R} --firms {D}/fifo --out {D}/x.snap",
       "index --rules {R} --firms {D} --out {D}/x.snap", "index --rules {R} --firms '' --out {D}/x.snap",
       "index --rules {F} --firms {F} --out {D}/x.snap",
+      "index --rules {R} --firms {D}/firms.jsonl --out {D}/x.snap --rejects {D}/firms.jsonl",
+      "index --rules {R} --firms {F} --out {D}/x.snap --rejects {D}/mine",
+      "index --rules {R} --firms {F} --out {D}/x.snap --rejects {D}/fifo",
+      "index --rules {R} --firms {F} --out {D}/x.snap --rejects ''",
+      "batch --rules {R} --firms {D}/firms.jsonl --as-of 2023-06-30 --out {D}/n --rejects {D}/firms.jsonl",
       // batch
       "batch " + q + " --as-of 2023-06-30 --out ''", "batch " + q + " --as-of 2023-06-30 --out {D}/mine",
       "batch " + q + " --as-of 2023-06-30 --out {D}/mine/.", "batch " + q + " --as-of 2023-06-30 --out {D}/mine/sub/..",

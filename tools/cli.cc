@@ -1,5 +1,7 @@
 #include "tools/cli.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -109,6 +111,29 @@ std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonom
 bool WriteRejectsOption(const po::variables_map& vm, const std::vector<Rejection>& rejects) {
   if (!vm.count("rejects")) return true;
   const std::string path = vm["rejects"].as<std::string>();
+  // Never over an input (a firm file or the snapshot), a directory or a FIFO (whose open would
+  // wait for a reader); a device such as /dev/stderr is fine.
+  struct stat st {};
+  if (path.empty()) {
+    PrintError("--rejects: empty file name");
+    return false;
+  }
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+      PrintError(absl::StrCat("--rejects ", path, ": not a regular file"));
+      return false;
+    }
+    std::vector<std::string> inputs;
+    if (vm.count("firms")) inputs = vm["firms"].as<std::vector<std::string>>();
+    if (vm.count("snapshot")) inputs.push_back(vm["snapshot"].as<std::string>());
+    for (const std::string& input : inputs) {
+      struct stat in {};
+      if (::stat(input.c_str(), &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino) {
+        PrintError(absl::StrCat("--rejects ", path, ": is an input of this run (", input, ")"));
+        return false;
+      }
+    }
+  }
   std::ofstream out(path);
   for (const Rejection& r : rejects) out << r.ToString() << "\n";
   out.close();
