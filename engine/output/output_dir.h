@@ -22,7 +22,7 @@
 //
 // Example:
 //   absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create("night1");
-//   (*out)->WriteFile("a.txt", [](ByteSink* sink) { return sink->Write("hello\n"); });
+//   (*out)->WriteFile("summary.json", [](ByteSink* sink) { return sink->Write("{}\n"); });
 //   (*out)->Commit();   // without Commit, the destructor removes the temporary directory
 #ifndef POLMATCH_OUTPUT_OUTPUT_DIR_H_
 #define POLMATCH_OUTPUT_OUTPUT_DIR_H_
