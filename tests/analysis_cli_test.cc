@@ -128,7 +128,8 @@ TEST_F(AnalysisCliTest, Path) {
   ASSERT_EQ(j.exit_code, 0) << j.out;
   EXPECT_THAT(j.out, HasSubstr("\"tag\":\"qual.hitech\""));
   EXPECT_THAT(j.out, HasSubstr("\"benefit_yuan\":\"200000.00\""));
-  EXPECT_EQ(Polmatch("path " + Common() + " --firm 91441502000000000X").exit_code, 1);
+  EXPECT_EQ(Polmatch("path " + Common() + " --firm " + testing::MakeCreditCode("441502", 999)).exit_code, 1);  // unknown
+  EXPECT_EQ(Polmatch("path " + Common() + " --firm 91441502000000000X").exit_code, 2);  // bad check digit
   EXPECT_EQ(Polmatch("path " + Common() + " --firm " + wuhan_ + " --ladder nope").exit_code, 1);
 }
 

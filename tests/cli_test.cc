@@ -105,7 +105,9 @@ TEST_F(CliTest, QueryTextAndJson) {
   EXPECT_THAT(j.out, HasSubstr("\"status\":\"ELIGIBLE\""));
   EXPECT_THAT(j.out, HasSubstr("\"benefit_yuan\":\"2000000.00\""));
   EXPECT_THAT(j.out, HasSubstr("\"value\":\"FALSE\""));
-  EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms " + Firms() + " --firm 91441502000000000X").exit_code, 1);
+  // A well-formed code not in the data: 1; a malformed one (bad check digit): 2, as the API's 400.
+  EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms " + Firms() + " --firm " + testing::MakeCreditCode("441502", 99)).exit_code, 1);
+  EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms " + Firms() + " --firm 91441502000000000X").exit_code, 2);
   EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms /nope.jsonl --firm " + code_).exit_code, 2);
   EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ + " --as-of 2021-02-30").exit_code, 2);
 }

@@ -416,10 +416,17 @@ TEST(OutputTest, FirmsAndPoliciesComeAndGo) {
 
 std::string Slurp(const fs::path& p) { return *ReadFileToString(p.string()); }
 
+// The output sets of these tests: their own kind of directory.
+const OutputDirKind& TestKind() {
+  static const OutputDirKind* const kind =
+      new OutputDirKind{"polmatch test set", {"a.txt", "b.txt", "c.txt", "big.txt", "a", "b", "c", "d", "e"}, "a.txt"};
+  return *kind;
+}
+
 TEST(OutputDirTest, ReplacesAtomicallyEvenWhenKilled) {
   const fs::path dir = fs::path(::testing::TempDir()) / ("atomic_out_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  ASSERT_TRUE(WriteDirectoryAtomically(dir.string(), {{"a.txt", "old a"}, {"b.txt", "old b"}}).ok());
+  ASSERT_TRUE(WriteDirectoryAtomically(dir.string(), {{"a.txt", "old a"}, {"b.txt", "old b"}}, {}, TestKind()).ok());
   EXPECT_EQ(Slurp(dir / "a.txt"), "old a");
   // A writer killed after its first file: the old set stays complete.
   for (int kill_after = 1; kill_after <= 2; ++kill_after) {
@@ -430,7 +437,7 @@ TEST(OutputDirTest, ReplacesAtomicallyEvenWhenKilled) {
       (void)WriteDirectoryAtomically(dir.string(), {{"a.txt", "new a"}, {"b.txt", "new b"}},
                                      [&](const std::string&) {
                                        if (++written == kill_after) _exit(9);
-                                     });
+                                     }, TestKind());
       _exit(0);
     }
     int status = 0;
@@ -440,7 +447,7 @@ TEST(OutputDirTest, ReplacesAtomicallyEvenWhenKilled) {
     EXPECT_EQ(Slurp(dir / "a.txt"), "old a");
     EXPECT_EQ(Slurp(dir / "b.txt"), "old b");
   }
-  ASSERT_TRUE(WriteDirectoryAtomically(dir.string(), {{"a.txt", "new a"}, {"c.txt", "new c"}}).ok());
+  ASSERT_TRUE(WriteDirectoryAtomically(dir.string(), {{"a.txt", "new a"}, {"c.txt", "new c"}}, {}, TestKind()).ok());
   EXPECT_EQ(Slurp(dir / "a.txt"), "new a");
   EXPECT_EQ(Slurp(dir / "c.txt"), "new c");
   EXPECT_FALSE(fs::exists(dir / "b.txt"));  // exactly the new set
@@ -536,10 +543,10 @@ TEST(OutputTest, ChecksumStreamEqualsChecksum) {
 TEST(OutputDirTest, StreamedFilesAndAbandonedWrites) {
   const fs::path dir = fs::path(::testing::TempDir()) / ("stream_out_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  ASSERT_TRUE(WriteDirectoryAtomically(dir.string(), {{"a.txt", "old a"}}).ok());
+  ASSERT_TRUE(WriteDirectoryAtomically(dir.string(), {{"a.txt", "old a"}}, {}, TestKind()).ok());
   {
     // A failed fill, and a writer dropped without Commit: the old set stays, no temporary left.
-    absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(dir.string());
+    absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(dir.string(), TestKind());
     ASSERT_TRUE(out.ok());
     EXPECT_FALSE((*out)->WriteFile("a.txt", [](ByteSink* sink) {
                    (void)sink->Write("partial");
@@ -550,7 +557,7 @@ TEST(OutputDirTest, StreamedFilesAndAbandonedWrites) {
   for (const auto& e : fs::directory_iterator(dir.parent_path())) {
     EXPECT_EQ(e.path().filename().string().find(".stream_out_"), std::string::npos) << e.path();
   }
-  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(dir.string());
+  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(dir.string(), TestKind());
   ASSERT_TRUE(out.ok());
   ASSERT_TRUE((*out)->WriteFile("big.txt", [](ByteSink* sink) {
                       ChunkedWriter w(sink, 1000);
@@ -573,12 +580,12 @@ TEST(OutputDirTest, FilesSameAsLastRunAreLinkedOthersWritten) {
   fs::remove_all(base);
   std::string big;
   for (int i = 0; i < 300000; ++i) big.append(std::to_string(i)).push_back('\n');
-  ASSERT_TRUE(WriteDirectoryAtomically((base / "n1").string(), {{"a", big}, {"b", big}, {"c", big}, {"d", big}}).ok());
+  ASSERT_TRUE(WriteDirectoryAtomically((base / "n1").string(), {{"a", big}, {"b", big}, {"c", big}, {"d", big}}, {}, TestKind()).ok());
   std::string changed = big;
   changed[big.size() / 2] = 'x';
   const std::map<std::string, std::string> want = {
       {"a", big}, {"b", changed}, {"c", big.substr(0, big.size() - 5)}, {"d", big + "more"}, {"e", "new"}};
-  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create((base / "n2").string());
+  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create((base / "n2").string(), TestKind());
   ASSERT_TRUE(out.ok());
   for (const auto& [name, contents] : want) {
     ASSERT_TRUE((*out)->WriteFile(name, [&, c = contents](ByteSink* sink) {

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
@@ -51,9 +52,8 @@ int RunBatch(int argc, char** argv) {
                     "province's scale the first night's full push list is ~170 GB). What this night "
                     "found counts as told: the next night pushes only what changed since")
       ("engine", po::value<std::string>()->default_value("bitset"),
-       "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)")
-      ("threads", po::value<int>()->default_value(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
-       "matching threads");
+       "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)");
+  AddThreadsOption(options);
   AddRegistryOptions(options);
   po::variables_map vm;
   if (auto exit = ParseArgs(
@@ -82,12 +82,20 @@ int RunBatch(int argc, char** argv) {
     PrintError("give either --snapshot or --firms");
     return kUsage;
   }
+  const std::optional<int> threads = ThreadsOption(vm);
+  if (!threads) return kUsage;
+  // --out is replaced only if polmatch wrote it (or it is new or empty): refused before any work.
+  if (absl::Status target = AtomicOutputDir::CheckTarget(vm["out"].as<std::string>()); !target.ok()) {
+    PrintError(absl::StrCat("--out ", target.message()));
+    return kUsage;
+  }
   PhaseTimer timer;
   const std::string rules_dir = vm["rules"].as<std::string>();
   // The snapshot loads on a second thread (against its own copy of the taxonomy: the store keeps
   // no reference to it) and the previous night on a third while the policies compile here.
   std::atomic<double> snapshot_seconds{0};  // declared first: outlive the thread
   std::string snapshot_library;              // written by the thread, read after get()
+  std::shared_ptr<const SnapshotSource> snapshot_file;  // used in place: checked before Commit
   std::future<absl::StatusOr<FirmStore>> snapshot_loading;
   if (vm.count("snapshot")) {
     snapshot_loading = std::async(std::launch::async, [&, path = vm["snapshot"].as<std::string>()]()
@@ -97,7 +105,7 @@ int RunBatch(int argc, char** argv) {
       absl::StatusOr<Taxonomy> taxonomy = Taxonomy::LoadDir(rules_dir + "/taxonomy", &diags);
       if (!taxonomy.ok()) return taxonomy.status();
       snapshot_library = LibrarySignature(*taxonomy);
-      absl::StatusOr<FirmStore> loaded = ReadSnapshotFile(path, *taxonomy, SnapshotLoad::kInPlace);
+      absl::StatusOr<FirmStore> loaded = ReadSnapshotFile(path, *taxonomy, SnapshotLoad::kInPlace, &snapshot_file);
       snapshot_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       return loaded;
     });
@@ -110,7 +118,9 @@ int RunBatch(int argc, char** argv) {
       if (absl::IsNotFound(parsed.status())) {
         return absl::NotFoundError(absl::StrCat(path, ": cannot read the previous run's state"));
       }
-      if (!parsed.ok()) return absl::Status(parsed.status().code(), absl::StrCat(path, ": ", parsed.status().message()));
+      if (!parsed.ok() && !absl::StartsWith(parsed.status().message(), path)) {
+        return absl::Status(parsed.status().code(), absl::StrCat(path, ": ", parsed.status().message()));
+      }
       return parsed;
     });
   }
@@ -189,7 +199,7 @@ int RunBatch(int argc, char** argv) {
       PrintError(std::string(matcher.status().message()));
       return kProblems;
     }
-    BulkResult result = matcher->Match(*as_of, std::max(1, vm["threads"].as<int>()));
+    BulkResult result = matcher->Match(*as_of, *threads);
     timer.Lap("match");
     night = NightFromBulk(*catalog, *store, std::move(result), *as_of);
     timer.Lap("collect");
@@ -203,7 +213,7 @@ int RunBatch(int argc, char** argv) {
     return kUsage;
   }
   StreamOptions stream;
-  stream.threads = std::max(1, vm["threads"].as<int>());
+  stream.threads = *threads;
   // With --previous, a file equal to last run's is linked to it rather than written again.
   auto same_as = [&](const std::string& name) {
     return vm.count("previous") ? vm["previous"].as<std::string>() + "/" + name : std::string();
@@ -235,10 +245,16 @@ int RunBatch(int argc, char** argv) {
   absl::Status grants_written = grants_writing.get();
   if (written.ok()) written = grants_written;
   if (written.ok()) timer.Lap("grants");
+  // A snapshot truncated or rewritten by another program meanwhile: nothing is published.
+  if (written.ok() && snapshot_file != nullptr) written = snapshot_file->Verify();
   if (written.ok()) written = (*out)->Commit();
   if (!written.ok()) {
     PrintError(std::string(written.message()));
     return kUsage;
+  }
+  if (!(*out)->kept().empty()) {
+    std::cerr << "batch: kept the previous outputs in " << (*out)->kept()
+              << ": a file polmatch did not write appeared there\n";
   }
   timer.Lap("commit");
   timer.Done("batch");

@@ -1,11 +1,17 @@
 #include "tools/cli.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/index/snapshot.h"
+#include "engine/ingest/credit_code.h"
 #include "engine/ingest/firm_reader.h"
 #include "engine/util/dates.h"
 
@@ -67,7 +73,7 @@ std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& p
   if (!rejects.empty()) {
     std::cerr << "polmatch: " << rejects.size() << " record(s) rejected";
     for (size_t i = 0; i < rejects.size() && i < 5; ++i) std::cerr << "\n  " << rejects[i].ToString();
-    if (rejects.size() > 5) std::cerr << "\n  …";
+    if (rejects.size() > 5) std::cerr << "\n  … " << rejects.size() - 5 << " more";
     std::cerr << "\n";
   }
   return std::move(*firms);
@@ -110,6 +116,29 @@ std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonom
 bool WriteRejectsOption(const po::variables_map& vm, const std::vector<Rejection>& rejects) {
   if (!vm.count("rejects")) return true;
   const std::string path = vm["rejects"].as<std::string>();
+  // Never over an input (a firm file or the snapshot), a directory or a FIFO (whose open would
+  // wait for a reader); a device such as /dev/stderr is fine.
+  struct stat st {};
+  if (path.empty()) {
+    PrintError("--rejects: empty file name");
+    return false;
+  }
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+      PrintError(absl::StrCat("--rejects ", path, ": not a regular file"));
+      return false;
+    }
+    std::vector<std::string> inputs;
+    if (vm.count("firms")) inputs = vm["firms"].as<std::vector<std::string>>();
+    if (vm.count("snapshot")) inputs.push_back(vm["snapshot"].as<std::string>());
+    for (const std::string& input : inputs) {
+      struct stat in {};
+      if (::stat(input.c_str(), &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino) {
+        PrintError(absl::StrCat("--rejects ", path, ": is an input of this run (", input, ")"));
+        return false;
+      }
+    }
+  }
   std::ofstream out(path);
   for (const Rejection& r : rejects) out << r.ToString() << "\n";
   out.close();
@@ -128,6 +157,43 @@ std::optional<absl::CivilDay> AsOfOption(const po::variables_map& vm) {
     return std::nullopt;
   }
   return *d;
+}
+
+std::optional<int64_t> IntOption(const po::variables_map& vm, const char* name, int64_t min,
+                                 int64_t max, int64_t fallback) {
+  if (!vm.count(name)) return fallback;
+  const std::string& text = vm[name].as<std::string>();
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value)) {
+    PrintError(absl::StrCat("--", name, ": \"", text, "\" is not a whole number"));
+    return std::nullopt;
+  }
+  if (value < min || value > max) {
+    PrintError(absl::StrCat("--", name, ": ", value, " is out of range (", min, " to ", max, ")"));
+    return std::nullopt;
+  }
+  return value;
+}
+
+void AddThreadsOption(po::options_description& options, const char* help) {
+  options.add_options()("threads", po::value<std::string>(),
+                        absl::StrCat(help, ", 1 to ", kMaxThreads, " (default: the machine's cores)").c_str());
+}
+
+std::optional<int> ThreadsOption(const po::variables_map& vm) {
+  const int cores = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, unsigned{kMaxThreads}));
+  std::optional<int64_t> threads = IntOption(vm, "threads", 1, kMaxThreads, cores);
+  if (!threads) return std::nullopt;
+  return static_cast<int>(*threads);
+}
+
+std::optional<std::string> FirmOption(const po::variables_map& vm) {
+  const std::string& code = vm["firm"].as<std::string>();
+  if (absl::Status valid = ValidateCreditCode(code); !valid.ok()) {
+    PrintError(absl::StrCat("--firm: ", valid.message()));
+    return std::nullopt;
+  }
+  return code;
 }
 
 }  // namespace polmatch::cli

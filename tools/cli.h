@@ -55,6 +55,22 @@ bool WriteRejectsOption(const po::variables_map& vm, const std::vector<Rejection
 // --as-of (default today). nullopt after printing an error.
 std::optional<absl::CivilDay> AsOfOption(const po::variables_map& vm);
 
+// Flag checks: a bad value is bad usage (exit kUsage) with one line naming the flag. Each prints
+// that line and returns nullopt on a bad value.
+//
+// An integer flag (declared as po::value<std::string>, so that "-1" never wraps to a huge
+// unsigned and "1e3" or "12abc" is refused) within [min, max]; `fallback` when not given.
+std::optional<int64_t> IntOption(const po::variables_map& vm, const char* name, int64_t min,
+                                 int64_t max, int64_t fallback);
+// --threads: 1 to kMaxThreads, default the machine's cores.
+inline constexpr int kMaxThreads = 256;
+std::optional<int> ThreadsOption(const po::variables_map& vm);
+// Declares --threads (as a string; read it with ThreadsOption).
+void AddThreadsOption(po::options_description& options, const char* help = "matching threads");
+// --firm, checked as the HTTP API checks a code (engine/ingest/credit_code.h): 18 characters of
+// the GB 32100 alphabet, upper case, correct check character.
+std::optional<std::string> FirmOption(const po::variables_map& vm);
+
 void PrintError(const std::string& message);
 
 }  // namespace polmatch::cli

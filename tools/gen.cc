@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,6 +19,8 @@ namespace polmatch::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+constexpr int64_t kMaxPolicies = 1000000;
 
 constexpr char kDescription[] =
     "Writes deterministic synthetic data for demos and benchmarks, with the skew of a real\n"
@@ -131,9 +134,9 @@ int GenerateFirms(const Taxonomy& taxonomy, const gen::GenOptions& options, int6
 int RunGen(int argc, char** argv) {
   po::options_description options("options");
   options.add_options()
-      ("firms", po::value<int64_t>(), "generate N firms (JSON Lines)")
-      ("policies", po::value<int>(), "generate P policies (PolicyCatalog text format)")
-      ("seed", po::value<uint64_t>()->default_value(1), "random seed; same seed → same bytes")
+      ("firms", po::value<std::string>(), "generate N firms (JSON Lines)")
+      ("policies", po::value<std::string>(), "generate P policies (PolicyCatalog text format)")
+      ("seed", po::value<std::string>(), "random seed, 0 to 2^63-1 (default 1); same seed → same bytes")
       ("out", po::value<std::string>()->required(), "output file (\"-\" = stdout)")
       ("regions", po::value<std::string>(),
        "comma list of GB/T 2260 province/city/county codes (2, 4 or 6 digits) to draw firms and "
@@ -155,10 +158,12 @@ int RunGen(int argc, char** argv) {
     PrintError("give exactly one of --firms N and --policies P");
     return kUsage;
   }
-  const int64_t firms = vm.count("firms") ? vm["firms"].as<int64_t>() : 0;
-  const int policies = vm.count("policies") ? vm["policies"].as<int>() : 0;
-  if (firms < 0 || policies < 0 || firms > gen::FirmGenerator::kMaxFirms) {
-    PrintError("--firms / --policies: count out of range");
+  const std::optional<int64_t> firms = IntOption(vm, "firms", 0, gen::FirmGenerator::kMaxFirms, 0);
+  const std::optional<int64_t> policies = IntOption(vm, "policies", 0, kMaxPolicies, 0);
+  const std::optional<int64_t> seed = IntOption(vm, "seed", 0, std::numeric_limits<int64_t>::max(), 1);
+  if (!firms || !policies || !seed) return kUsage;
+  if (vm["out"].as<std::string>().empty()) {
+    PrintError("--out: empty path (give a file name, or - for stdout)");
     return kUsage;
   }
 
@@ -173,7 +178,7 @@ int RunGen(int argc, char** argv) {
   }
 
   gen::GenOptions gen_options;
-  gen_options.seed = vm["seed"].as<uint64_t>();
+  gen_options.seed = static_cast<uint64_t>(*seed);
   if (vm.count("as-of")) {
     absl::StatusOr<absl::CivilDay> d = ParseDate(vm["as-of"].as<std::string>());
     if (!d.ok()) {
@@ -201,10 +206,10 @@ int RunGen(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   int status = kOk;
   if (vm.count("firms")) {
-    status = GenerateFirms(*taxonomy, gen_options, firms, out);
+    status = GenerateFirms(*taxonomy, gen_options, *firms, out);
   } else {
     absl::StatusOr<PolicyCatalog> catalog =
-        gen::GeneratePolicyCatalog(*taxonomy, policies, gen_options);
+        gen::GeneratePolicyCatalog(*taxonomy, static_cast<int>(*policies), gen_options);
     if (!catalog.ok()) {
       PrintError(std::string(catalog.status().message()));
       status = kUsage;
@@ -220,7 +225,7 @@ int RunGen(int argc, char** argv) {
   }
   const bool wrote_firms = vm.count("firms") > 0;
   std::cerr << absl::StrFormat("gen: %d %s, %.1f MB to %s in %.2f s (seed %d)\n",
-                               wrote_firms ? firms : policies, wrote_firms ? "firms" : "policies",
+                               wrote_firms ? *firms : *policies, wrote_firms ? "firms" : "policies",
                                static_cast<double>(out.written()) / 1e6, path, Seconds(start),
                                gen_options.seed);
   return kOk;

@@ -33,6 +33,11 @@ int RunIndex(int argc, char** argv) {
           options, {}, vm)) {
     return *exit;
   }
+  // The snapshot replaces only a snapshot (or nothing): refused before any work.
+  if (absl::Status target = CheckSnapshotTarget(vm["out"].as<std::string>()); !target.ok()) {
+    PrintError(absl::StrCat("--out ", target.message()));
+    return kUsage;
+  }
   PhaseTimer timer;
   int exit_code = kOk;
   std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
@@ -61,6 +66,9 @@ int RunIndex(int argc, char** argv) {
   std::cerr << "index: " << stats.records << " records, " << table->size() << " firms, "
             << rejects.size() << " rejected\n";
   for (size_t i = 0; i < rejects.size() && i < 5; ++i) std::cerr << "  " << rejects[i].ToString() << "\n";
+  if (rejects.size() > 5) {
+    std::cerr << "  … " << rejects.size() - 5 << " more" << (vm.count("rejects") ? " (all in --rejects)" : " (--rejects FILE lists all)") << "\n";
+  }
   if (!WriteRejectsOption(vm, rejects)) return kUsage;
   absl::StatusOr<FirmStore> store = FirmStore::BuildFromTable(*table, catalog->taxonomy());
   if (!store.ok()) {

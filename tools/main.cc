@@ -3,7 +3,9 @@
 #include <malloc.h>
 
 #include <cstring>
+#include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 
 namespace polmatch::cli {
@@ -72,7 +74,16 @@ int main(int argc, char** argv) {
   for (const Command& c : kCommands) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
     if (c.bulk) KeepFreedMemory();
-    return c.run(argc - 1, argv + 1);
+    // The edge: nothing below should throw (errors are absl::Status), but a std::filesystem or
+    // thread-creation failure that slips through is one line and exit 2, never an abort.
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const std::bad_alloc&) {
+      std::cerr << "polmatch: out of memory\n";
+    } catch (const std::exception& e) {
+      std::cerr << "polmatch: " << e.what() << "\n";
+    }
+    return 2;
   }
   std::cerr << "polmatch: unknown command '" << argv[1] << "'\n";
   Usage(std::cerr);

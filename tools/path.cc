@@ -56,6 +56,8 @@ int RunPath(int argc, char** argv) {
           options, {}, vm)) {
     return *exit;
   }
+  const std::optional<std::string> code = FirmOption(vm);
+  if (!code) return kUsage;
   int exit_code = kOk;
   std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
   if (!catalog) return exit_code;
@@ -63,10 +65,9 @@ int RunPath(int argc, char** argv) {
   if (!as_of) return kUsage;
   std::optional<FirmStore> store = LoadRegistry(vm, catalog->taxonomy(), &exit_code);
   if (!store) return exit_code;
-  const std::string code = vm["firm"].as<std::string>();
-  std::optional<uint32_t> row = store->FindRow(code);
+  std::optional<uint32_t> row = store->FindRow(*code);
   if (!row) {
-    PrintError(absl::StrCat("firm ", code, " not found in the firm data"));
+    PrintError(absl::StrCat("firm ", *code, " not found in the firm data"));
     return kProblems;
   }
   const Firm firm = store->ToFirm(*row);

@@ -54,6 +54,8 @@ void AddCommonOptions(po::options_description& options) {
 
 // Loads everything and evaluates the firm; returns an exit code on failure.
 std::optional<int> Prepare(const po::variables_map& vm, FirmQuery* q) {
+  const std::optional<std::string> code = FirmOption(vm);
+  if (!code) return kUsage;
   int exit_code = kOk;
   q->catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
   if (!q->catalog) return exit_code;
@@ -62,10 +64,9 @@ std::optional<int> Prepare(const po::variables_map& vm, FirmQuery* q) {
   q->as_of = *as_of;
   q->store = LoadRegistry(vm, q->catalog->taxonomy(), &exit_code);
   if (!q->store) return exit_code;
-  const std::string code = vm["firm"].as<std::string>();
-  std::optional<uint32_t> row = q->store->FindRow(code);
+  std::optional<uint32_t> row = q->store->FindRow(*code);
   if (!row) {
-    PrintError(absl::StrCat("firm ", code, " not found in the firm data"));
+    PrintError(absl::StrCat("firm ", *code, " not found in the firm data"));
     return kProblems;
   }
   q->firm = q->store->ToFirm(*row);
@@ -116,7 +117,7 @@ int RunQuery(int argc, char** argv) {
           "near misses with the one condition missing, then undetermined ones with the data\n"
           "needed. Exit 0 found, 1 firm unknown or rules invalid, 2 bad usage/unreadable input.\n\n"
           "example: polmatch query --rules rules --firms rules/demo/notable_firms.jsonl \\\n"
-          "           --firm 91441500MA4W0PA9X8 --as-of 2021-06-30",
+          "           --firm 91441502MA4W0PA9X8 --as-of 2021-06-30",
           options, {}, vm)) {
     return *exit;
   }

@@ -152,7 +152,7 @@ int RunReserve(int argc, char** argv) {
   options.add_options()
       ("policy", po::value<std::string>(), "the policy whose reserve list to print (without it: counts per policy)")
       ("as-of", po::value<std::string>(), "evaluation date YYYY-MM-DD (default: today)")
-      ("limit", po::value<int64_t>()->default_value(50), "list at most N firms (0 = all)")
+      ("limit", po::value<std::string>(), "list at most N firms (default 50; 0 = all)")
       ("json", "print one JSON object instead of text");
   po::variables_map vm;
   if (auto exit = ParseArgs(
@@ -170,6 +170,8 @@ int RunReserve(int argc, char** argv) {
           options, {}, vm)) {
     return *exit;
   }
+  const std::optional<int64_t> limit = IntOption(vm, "limit", 0, int64_t{1} << 40, 50);
+  if (!limit) return kUsage;
   int exit_code = kOk;
   std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
   if (!catalog) return exit_code;
@@ -184,7 +186,7 @@ int RunReserve(int argc, char** argv) {
   const bool json = vm.count("json") > 0;
   if (vm.count("policy")) {
     return ListOnePolicy(*catalog, *store, vm["policy"].as<std::string>(), *as_of,
-                         std::max<int64_t>(0, vm["limit"].as<int64_t>()), json);
+                         *limit, json);
   }
   return SummarizeAll(*catalog, *store, *as_of, json);
 }

@@ -90,10 +90,9 @@ int RunSimulate(int argc, char** argv) {
       ("benefit", po::value<std::string>(), "… and/or this benefit expression instead")
       ("reform", po::value<std::string>(), "a catalog fragment (PolicyCatalog text format) whose "
                                            "policies replace same-id ones or are added")
-      ("top", po::value<size_t>()->default_value(15), "rows per breakdown in the text table (0 = all)")
-      ("threads", po::value<int>()->default_value(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
-       "matching threads")
+      ("top", po::value<std::string>(), "rows per breakdown in the text table (default 15; 0 = all)")
       ("json", "print one JSON object instead of the table");
+  AddThreadsOption(options);
   po::variables_map vm;
   if (auto exit = ParseArgs(
           argc, argv,
@@ -127,6 +126,9 @@ int RunSimulate(int argc, char** argv) {
     PrintError("--eligibility and --benefit go with --policy, not --reform");
     return kUsage;
   }
+  const std::optional<int> threads = ThreadsOption(vm);
+  const std::optional<int64_t> top = IntOption(vm, "top", 0, 1000000, 15);
+  if (!threads || !top) return kUsage;
   const auto start = std::chrono::steady_clock::now();
   int exit_code = kOk;
   std::optional<Catalog> baseline = LoadRules(vm["rules"].as<std::string>(), &exit_code);
@@ -180,7 +182,7 @@ int RunSimulate(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   absl::StatusOr<Simulation> sim =
-      Simulate(*baseline, *reform, changed, *store, {*as_of, std::max(1, vm["threads"].as<int>())}, &diags);
+      Simulate(*baseline, *reform, changed, *store, {*as_of, *threads}, &diags);
   if (!sim.ok()) {
     PrintError(std::string(sim.status().message()));
     return kProblems;
@@ -226,10 +228,9 @@ int RunSimulate(int argc, char** argv) {
             << "(firm, policy) pairs; benefit = known amounts of ELIGIBLE pairs, yuan\n"
             << kHeader << "\n";
   PrintRow(sim->total, "total");
-  const size_t top = vm["top"].as<size_t>();
   PrintRows("policy", sim->by_policy, 0, false);
-  PrintRows("city", sim->by_city, top, true);
-  PrintRows("industry section", sim->by_section, top, true);
+  PrintRows("city", sim->by_city, static_cast<size_t>(*top), true);
+  PrintRows("industry section", sim->by_section, static_cast<size_t>(*top), true);
   PrintRows("size band", sim->by_size, 0, false);
   return kOk;
 }

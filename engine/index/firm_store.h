@@ -21,7 +21,7 @@
 // Example:
 //   absl::StatusOr<FirmStore> store = FirmStore::Build(firms, taxonomy);
 //   RowRange zhanjiang = store->RegionRange("440800");
-//   std::optional<uint32_t> row = store->FindRow("91440800MA4UJH1X2Q");
+//   std::optional<uint32_t> row = store->FindRow("91440800MA4UJH1X2R");
 #ifndef POLMATCH_INDEX_FIRM_STORE_H_
 #define POLMATCH_INDEX_FIRM_STORE_H_
 

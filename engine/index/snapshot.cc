@@ -1,6 +1,8 @@
 #include "engine/index/snapshot.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,11 +11,14 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/util/input_file.h"
 #include "engine/util/framing.h"
+#include "engine/util/mapping_guard.h"
 
 namespace polmatch {
 namespace {
@@ -138,12 +143,13 @@ class Reader {
     pos_ += n;
     return Align();
   }
+  // `copy`: never a view (a column whose values index other columns: see SnapshotSource).
   template <typename T>
-  bool GetVector(Column<T>* v) {
+  bool GetVector(Column<T>* v, bool copy = false) {
     uint64_t n;
     if (!Get(&n) || n > (data_.size() - pos_) / sizeof(T)) return false;
     const char* p = data_.data() + pos_;
-    if (keep_ != nullptr && n > 0 && reinterpret_cast<uintptr_t>(p) % alignof(T) == 0) {
+    if (keep_ != nullptr && !copy && n > 0 && reinterpret_cast<uintptr_t>(p) % alignof(T) == 0) {
       v->SetView(reinterpret_cast<const T*>(p), n, keep_);
     } else {
       std::vector<T>& own = v->vec();
@@ -244,13 +250,15 @@ struct SnapshotCodec {
     Column<uint64_t> fact_known;
     Column<uint32_t> grant_begin, grant_rows;
     Column<int32_t> grant_from, grant_to;
-    if (!r.GetVector(&s.credit_codes_) || !r.GetVector(&s.names_) || !r.GetVector(&s.name_offsets_) ||
-        !r.GetVector(&s.source_index_) || !r.GetVector(&s.rows_by_code_) ||
-        !r.GetVector(&s.region_dict_) || !r.GetVector(&s.region_begin_) ||
-        !r.GetVector(&s.industry_dict_) || !r.GetVector(&s.industry_ids_) ||
+    // Views of the mapping only for plain values; offsets and indexes copied (validated below).
+    constexpr bool kIndex = true;
+    if (!r.GetVector(&s.credit_codes_) || !r.GetVector(&s.names_) || !r.GetVector(&s.name_offsets_, kIndex) ||
+        !r.GetVector(&s.source_index_, kIndex) || !r.GetVector(&s.rows_by_code_, kIndex) ||
+        !r.GetVector(&s.region_dict_) || !r.GetVector(&s.region_begin_, kIndex) ||
+        !r.GetVector(&s.industry_dict_) || !r.GetVector(&s.industry_ids_, kIndex) ||
         !r.GetVector(&s.founded_days_) || !r.GetVector(&s.founded_known_) ||
-        !r.GetVector(&fact_raw) || !r.GetVector(&fact_known) || !r.GetVector(&grant_begin) ||
-        !r.GetVector(&grant_rows) || !r.GetVector(&grant_from) || !r.GetVector(&grant_to) ||
+        !r.GetVector(&fact_raw) || !r.GetVector(&fact_known) || !r.GetVector(&grant_begin, kIndex) ||
+        !r.GetVector(&grant_rows, kIndex) || !r.GetVector(&grant_from) || !r.GetVector(&grant_to) ||
         !r.done()) {
       return corrupt("columns");
     }
@@ -371,10 +379,68 @@ absl::StatusOr<FirmStore> ParseSnapshot(absl::string_view bytes, const Taxonomy&
   return SnapshotCodec::Parse(bytes, taxonomy, nullptr);
 }
 
+namespace {
+
+// True if the regular file at `path` (not followed if a link) is empty or starts with the magic.
+bool EmptyOrSnapshot(const std::string& path, const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) return false;
+  if (st.st_size == 0) return true;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  char head[sizeof kMagic] = {};
+  const ssize_t n = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  return n == static_cast<ssize_t>(sizeof head) && std::memcmp(head, kMagic, sizeof kMagic) == 0;
+}
+
+// Removes `PATH.tmp-PID` files left by killed writers of `path`: only with that exact name, a
+// PID no longer running (or this process's own), and empty or starting with the magic.
+void RemoveStaleTemporaries(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir_name = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  const std::string prefix = absl::StrCat(path.substr(dir_name.size()), ".tmp-");
+  DIR* dir = ::opendir(dir_name.empty() ? "." : dir_name.c_str());
+  if (dir == nullptr) return;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid <= 0 || (pid != ::getpid() && (::kill(pid, 0) == 0 || errno == EPERM))) continue;
+    const std::string stale = dir_name + name;
+    struct stat st {};
+    if (::lstat(stale.c_str(), &st) == 0 && EmptyOrSnapshot(stale, st)) ::unlink(stale.c_str());
+  }
+  ::closedir(dir);
+}
+
+}  // namespace
+
+absl::Status CheckSnapshotTarget(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("empty snapshot file name");
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", std::strerror(errno)));
+  }
+  if (!EmptyOrSnapshot(path, st)) {
+    const char* what = S_ISDIR(st.st_mode)   ? "a directory"
+                       : S_ISLNK(st.st_mode) ? "a symbolic link"
+                       : S_ISREG(st.st_mode) ? "a file that is not a polmatch snapshot"
+                                             : "not a regular file";
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": exists and is ", what, "; polmatch replaces only a snapshot it wrote (or an empty file)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
                                const Taxonomy& taxonomy) {
+  if (absl::Status target = CheckSnapshotTarget(path); !target.ok()) return target;
+  RemoveStaleTemporaries(path);
   const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return absl::UnavailableError(absl::StrCat(tmp, ": ", std::strerror(errno)));
   // Streamed: the same bytes as SerializeSnapshot without a second copy of the store in memory.
   FdSink sink(fd);
@@ -393,12 +459,54 @@ absl::Status WriteSnapshotFile(const std::string& path, const FirmStore& store,
   return absl::OkStatus();
 }
 
+namespace {
+
+// The mapping of a snapshot file, guarded against its truncation (see SnapshotSource).
+class MappedSnapshot : public SnapshotSource {
+ public:
+  MappedSnapshot(std::string path, int fd, const struct stat& st, void* data, size_t size)
+      : path_(std::move(path)), fd_(fd), st_(st), data_(data), size_(size) {
+    guard_.emplace(data, size);
+  }
+  ~MappedSnapshot() override {
+    guard_.reset();  // unguarded before unmapped
+    ::munmap(data_, size_);
+    ::close(fd_);
+  }
+  const char* data() const { return static_cast<const char*>(data_); }
+
+  absl::Status Verify() const override {
+    if (guard_->Damaged()) {
+      return absl::DataLossError(absl::StrCat(path_, ": the snapshot shrank while it was read "
+                                              "(truncated by another program?); run again"));
+    }
+    struct stat now {};
+    if (::fstat(fd_, &now) != 0 || now.st_size != st_.st_size ||
+        now.st_mtim.tv_sec != st_.st_mtim.tv_sec || now.st_mtim.tv_nsec != st_.st_mtim.tv_nsec) {
+      return absl::DataLossError(absl::StrCat(path_, ": the snapshot was modified in place while it "
+                                              "was read (replace it with polmatch index, a rename); run again"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+  struct stat st_;
+  void* data_;
+  size_t size_;
+  std::optional<MappingGuard> guard_;
+};
+
+}  // namespace
+
 absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxonomy& taxonomy,
-                                           SnapshotLoad load) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
+                                           SnapshotLoad load, std::shared_ptr<const SnapshotSource>* source) {
+  absl::StatusOr<int> opened = OpenRegularFile(path);  // a FIFO or device is refused, not read
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
     ::close(fd);
     return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
   }
@@ -410,16 +518,22 @@ absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxono
   // Map the file; in place, the columns stay views of the mapping, which lives as long as any of
   // them; else each column is copied out once and the mapping dropped.
   void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (data == MAP_FAILED) return absl::UnavailableError(absl::StrCat(path, ": ", std::strerror(errno)));
+  if (data == MAP_FAILED) {
+    const std::string error = std::strerror(errno);
+    ::close(fd);
+    return absl::UnavailableError(absl::StrCat(path, ": ", error));
+  }
   ::madvise(data, size, MADV_WILLNEED);
-  std::shared_ptr<const void> mapping(data, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+  auto mapping = std::make_shared<const MappedSnapshot>(path, fd, st, data, size);
   absl::StatusOr<FirmStore> store =
-      SnapshotCodec::Parse(absl::string_view(static_cast<const char*>(data), size), taxonomy,
+      SnapshotCodec::Parse(absl::string_view(mapping->data(), size), taxonomy,
                            load == SnapshotLoad::kInPlace ? mapping : nullptr);
+  // Shrunk while its checksum was computed: zeros were read, and the error says why.
+  if (absl::Status intact = mapping->Verify(); !intact.ok() && !store.ok()) return intact;
   if (!store.ok()) {
     return absl::Status(store.status().code(), absl::StrCat(path, ": ", store.status().message()));
   }
+  if (source != nullptr) *source = mapping;
   return store;
 }
 

@@ -13,6 +13,7 @@
 #include "engine/ingest/csv_reader.h"
 #include "engine/ingest/firm_sources.h"
 #include "engine/ingest/jsonl_reader.h"
+#include "engine/util/input_file.h"
 #include "engine/util/status_macros.h"
 
 namespace polmatch {
@@ -97,10 +98,8 @@ absl::Status ReadFirms(std::istream& in, const std::string& name, FirmFormat for
 absl::Status ReadFirms(const std::string& path, FirmFormat format, const Taxonomy& taxonomy,
                        const FirmSink& sink, std::vector<Rejection>* rejects,
                        IngestStats* stats) {
-  std::error_code ignored;
-  if (std::filesystem::is_directory(path, ignored)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory"));
-  }
+  // A FIFO, a device or a directory is refused, never read (it would hang or never end).
+  if (absl::Status regular = CheckRegularFile(path); !regular.ok()) return regular;
   errno = 0;
   std::ifstream in(path, std::ios::in | std::ios::binary);
   if (!in.is_open()) return OpenError(path, errno != 0 ? errno : ENOENT);

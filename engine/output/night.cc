@@ -10,10 +10,13 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/util/input_file.h"
+#include "engine/util/mapping_guard.h"
 #include "engine/util/framing.h"
 #include "engine/util/amounts.h"
 #include "google/protobuf/util/json_util.h"
@@ -353,10 +356,11 @@ absl::StatusOr<NightResult> ParseState(absl::string_view bytes) {
 }
 
 absl::StatusOr<NightResult> ReadStateFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
+  absl::StatusOr<int> opened = OpenRegularFile(path);  // a FIFO or device is refused, not read
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
     ::close(fd);
     return absl::NotFoundError(absl::StrCat(path, ": not a regular file"));
   }
@@ -371,6 +375,8 @@ absl::StatusOr<NightResult> ReadStateFile(const std::string& path) {
   ::close(fd);
   if (data == MAP_FAILED) return absl::UnavailableError(absl::StrCat(path, ": ", std::strerror(errno)));
   const char* bytes = static_cast<const char*>(data);
+  // A state file truncated by another program while it is read: zeros and an error, not SIGBUS.
+  std::optional<MappingGuard> guard(std::in_place, data, size);
   ::madvise(data, size, MADV_SEQUENTIAL);
   constexpr size_t kStep = size_t{64} << 20;  // a multiple of the page size
   size_t dropped = 0;
@@ -401,7 +407,13 @@ absl::StatusOr<NightResult> ReadStateFile(const std::string& path) {
                              [&](size_t n) { drop_until(sizeof kMagic + n); });
     }
   }
+  const bool shrank = guard->Damaged();
+  guard.reset();  // unguarded before unmapped
   ::munmap(data, size);
+  if (shrank) {
+    return absl::DataLossError(absl::StrCat(path, ": the state file shrank while it was read "
+                                            "(truncated by another program?)"));
+  }
   return night;
 }
 

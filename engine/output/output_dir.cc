@@ -1,10 +1,12 @@
 #include "engine/output/output_dir.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -113,6 +115,81 @@ class SameAsSink : public ByteSink {
   std::string buf_;
 };
 
+bool PidAlive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+// The entries of `dir` (without . and ..), sorted; false if it cannot be listed.
+bool ListDir(const std::string& dir, std::vector<std::string>* names) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    names->push_back(it->path().filename().string());
+  }
+  std::sort(names->begin(), names->end());
+  return !ec;
+}
+
+bool IsRegular(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// True if `path` is a regular file whose first line is `line`.
+bool FirstLineIs(const std::string& path, const std::string& line) {
+  if (!IsRegular(path)) return false;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  std::string buf(line.size() + 1, '\0');
+  size_t got = 0;
+  while (got < buf.size()) {
+    const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return got == buf.size() && buf.compare(0, line.size(), line) == 0 && buf.back() == '\n';
+}
+
+// What an existing directory holds, against a kind of output set.
+struct DirScan {
+  bool empty = true;
+  bool marked = false;      // the marker is there, with the kind's first line
+  bool has_proof = false;   // the kind's unmarked_proof file is there
+  std::string foreign;      // the first entry polmatch does not write there, if any
+};
+
+std::optional<DirScan> ScanDir(const std::string& dir, const OutputDirKind& kind) {
+  std::vector<std::string> names;
+  if (!ListDir(dir, &names)) return std::nullopt;
+  DirScan scan;
+  for (const std::string& name : names) {
+    scan.empty = false;
+    const std::string path = (fs::path(dir) / name).string();
+    const bool listed = std::find(kind.files.begin(), kind.files.end(), name) != kind.files.end();
+    if (name == kOutputMarkerFile && FirstLineIs(path, kind.marker)) {
+      scan.marked = true;
+    } else if (listed && IsRegular(path)) {
+      scan.has_proof = scan.has_proof || name == kind.unmarked_proof;
+    } else if (scan.foreign.empty()) {
+      scan.foreign = name;
+    }
+  }
+  return scan;
+}
+
+// --out as an absolute, normalized path with a last component to replace.
+absl::StatusOr<fs::path> TargetPath(const std::string& dir) {
+  if (dir.empty()) return absl::InvalidArgumentError("empty output directory name");
+  std::error_code ec;
+  fs::path target = fs::absolute(dir, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat(dir, ": ", ec.message()));
+  target = target.lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();
+  if (target == target.root_path() || target.filename() == "." || target.filename() == "..") {
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": not a directory polmatch can replace"));
+  }
+  return target;
+}
+
 void SyncDir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
@@ -123,33 +200,112 @@ void SyncDir(const std::string& dir) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<AtomicOutputDir>> AtomicOutputDir::Create(const std::string& dir) {
-  fs::path target = fs::absolute(dir).lexically_normal();
-  if (target.filename().empty()) target = target.parent_path();
-  const fs::path parent = target.parent_path();
+const OutputDirKind& NightDirKind() {
+  static const OutputDirKind* const kind = new OutputDirKind{
+      "polmatch night directory",
+      // SPEC §5 and §7: every file a night may hold.
+      {"summary.json", "grants.csv", "lists.csv", "pushes.jsonl", "state.pmstate", "proposals.csv"},
+      "state.pmstate"};
+  return *kind;
+}
+
+absl::Status AtomicOutputDir::CheckTarget(const std::string& dir, const OutputDirKind& kind) {
+  absl::StatusOr<fs::path> target = TargetPath(dir);
+  if (!target.ok()) return target.status();
+  struct stat st {};
+  if (::lstat(target->c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();  // created by Commit()
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": ", std::strerror(errno)));
+  }
+  constexpr char kWhat[] = "polmatch replaces only a new or empty directory, or one it wrote";
+  if (S_ISLNK(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": is a symbolic link; ", kWhat));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": exists and is not a directory; ", kWhat));
+  }
+  std::optional<DirScan> scan = ScanDir(target->string(), kind);
+  if (!scan) return absl::InvalidArgumentError(absl::StrCat(dir, ": cannot list the directory"));
+  if (scan->empty) return absl::OkStatus();
+  if (!scan->foreign.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, ": holds ", scan->foreign, ", which polmatch did not write; ", kWhat));
+  }
+  if (!scan->marked && !scan->has_proof) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": has no ", kOutputMarkerFile,
+                                                   " marker (not written by polmatch); ", kWhat));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<AtomicOutputDir>> AtomicOutputDir::Create(const std::string& dir,
+                                                                         const OutputDirKind& kind) {
+  if (absl::Status s = CheckTarget(dir, kind); !s.ok()) return s;
+  absl::StatusOr<fs::path> target = TargetPath(dir);
+  if (!target.ok()) return target.status();
+  const fs::path parent = target->parent_path();
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", parent.string(), ": ", ec.message()));
-  // A fresh temporary sibling (same filesystem, so the exchange is a rename).
-  const fs::path tmp = parent / absl::StrCat(".", target.filename().string(), ".new-", ::getpid());
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directory(tmp, ec) || ec) {
-    return absl::UnavailableError(absl::StrCat("cannot create ", tmp.string(), ": ", ec.message()));
+  const std::string name = target->filename().string();
+  const fs::path tmp = parent / absl::StrCat(".", name, ".new-", ::getpid());
+  std::unique_ptr<AtomicOutputDir> out(new AtomicOutputDir(target->string(), parent.string(), tmp.string(), kind));
+  // Temporaries of killed runs into the same target: removed when they are plainly polmatch's
+  // (the exact name, a dead PID, the marker, nothing but listed files); anything else is left.
+  std::vector<std::string> siblings;
+  (void)ListDir(parent.string(), &siblings);
+  for (const std::string& sibling : siblings) {
+    for (const absl::string_view infix : {".new-", ".old-"}) {
+      const std::string prefix = absl::StrCat(".", name, infix);
+      if (sibling.size() <= prefix.size() || sibling.compare(0, prefix.size(), prefix) != 0) continue;
+      const std::string digits = sibling.substr(prefix.size());
+      pid_t pid = 0;
+      if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos ||
+          (pid = static_cast<pid_t>(std::stol(digits))) <= 0) {
+        continue;
+      }
+      if (pid != ::getpid() && PidAlive(pid)) continue;
+      const std::string path = (parent / sibling).string();
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+      std::optional<DirScan> scan = ScanDir(path, kind);
+      if (scan && scan->marked && scan->foreign.empty()) (void)out->RemoveSet(path);
+    }
   }
-  return std::unique_ptr<AtomicOutputDir>(
-      new AtomicOutputDir(target.string(), parent.string(), tmp.string()));
+  if (::mkdir(tmp.c_str(), 0755) != 0) return Errno(absl::StrCat("cannot create ", tmp.string()));
+  // The marker first: a run killed from here on leaves a temporary recognisably polmatch's.
+  const std::string marker = (tmp / kOutputMarkerFile).string();
+  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno(absl::StrCat("cannot create ", marker));
+  out->unsynced_.emplace_back(fd, marker);
+  FdSink sink(fd, &out->unsynced_.back().second);
+  if (absl::Status s = sink.Write(absl::StrCat(kind.marker, "\nWritten by polmatch; it replaces this directory "
+                                               "only while it holds nothing but its own files.\n"));
+      !s.ok()) {
+    return s;
+  }
+  return out;
+}
+
+bool AtomicOutputDir::RemoveSet(const std::string& dir) const {
+  for (const std::string& name : kind_.files) ::unlink((fs::path(dir) / name).c_str());
+  ::unlink((fs::path(dir) / kOutputMarkerFile).c_str());
+  return ::rmdir(dir.c_str()) == 0;
 }
 
 AtomicOutputDir::~AtomicOutputDir() {
   for (const auto& [fd, path] : unsynced_) ::close(fd);
   if (committed_) return;
-  std::error_code ec;
-  fs::remove_all(tmp_, ec);
+  (void)RemoveSet(tmp_);
 }
 
 absl::Status AtomicOutputDir::WriteFile(const std::string& name,
                                         const std::function<absl::Status(ByteSink*)>& fill,
                                         const std::string& same_as) {
+  if (std::find(kind_.files.begin(), kind_.files.end(), name) == kind_.files.end()) {
+    return absl::InternalError(absl::StrCat(name, " is not a file of a ", kind_.marker,
+                                            ": add it to its OutputDirKind (engine/output/output_dir.h)"));
+  }
   const std::string path = (fs::path(tmp_) / name).string();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno(absl::StrCat("cannot create ", path));
@@ -225,14 +381,14 @@ absl::Status AtomicOutputDir::Commit() {
       // previous set complete under the .old name).
       const fs::path target(target_);
       const fs::path old = fs::path(parent_) / absl::StrCat(".", target.filename().string(), ".old-", ::getpid());
-      fs::remove_all(old, ec);
+      if (fs::exists(old, ec)) return absl::UnavailableError(absl::StrCat("cannot replace ", target_, ": ", old.string(), " exists"));
       if (::rename(target_.c_str(), old.c_str()) != 0) return Errno("cannot move the previous outputs aside");
       if (::rename(tmp_.c_str(), target_.c_str()) != 0) return Errno("cannot move the new outputs in");
       committed_ = true;
-      fs::remove_all(old, ec);
+      if (!RemoveSet(old.string())) kept_ = old.string();
     } else {
       committed_ = true;
-      fs::remove_all(tmp_, ec);  // now holds the previous set
+      if (!RemoveSet(tmp_)) kept_ = tmp_;  // tmp_ now holds the previous set
     }
   } else if (::rename(tmp_.c_str(), target_.c_str()) != 0) {
     return Errno(absl::StrCat("cannot create ", target_));
@@ -243,8 +399,9 @@ absl::Status AtomicOutputDir::Commit() {
 }
 
 absl::Status WriteDirectoryAtomically(const std::string& dir, const std::vector<OutputFile>& files,
-                                      const std::function<void(const std::string&)>& after_each_file) {
-  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(dir);
+                                      const std::function<void(const std::string&)>& after_each_file,
+                                      const OutputDirKind& kind) {
+  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(dir, kind);
   if (!out.ok()) return out.status();
   for (const OutputFile& f : files) {
     absl::Status s = (*out)->WriteFile(f.name, [&](ByteSink* sink) { return sink->Write(f.contents); });

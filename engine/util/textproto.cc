@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/util/input_file.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -113,14 +114,7 @@ bool CheckUtf8Fields(const std::string& file, const std::string& text,
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return buf.str();
-}
+absl::StatusOr<std::string> ReadFileToString(const std::string& path) { return ReadRegularFile(path); }
 
 bool ParseTextProto(const std::string& file, const std::string& text,
                     google::protobuf::Message* message, Diagnostics* diags,
