@@ -281,7 +281,8 @@ TEST(IngestJsonlTest, RejectsInvalidUtf8) {
   ReadResult r = Read(path);
   EXPECT_THAT(r.lines(), ElementsAre(2));
   ASSERT_EQ(r.rejects.size(), 1u);
-  EXPECT_THAT(r.rejects[0].reason, HasSubstr("malformed JSON"));
+  EXPECT_EQ(r.rejects[0].reason,
+            "column 63: invalid UTF-8 (byte \\xff; a GB18030 file needs --encoding gb18030)");
   // The rejects file stays valid UTF-8: the bad bytes are escaped.
   EXPECT_THAT(r.rejects[0].reason, Not(HasSubstr("\xFF")));
 }
@@ -765,7 +766,7 @@ TEST(IngestEncodingTest, EncodingGb18030ConvertsEveryReader) {
   EXPECT_EQ((*firms)[1].name, "湛江测试企业é€😀");
   ASSERT_EQ(rejects.size(), 1u);
   EXPECT_EQ(rejects[0].line, 2);
-  EXPECT_THAT(rejects[0].reason, HasSubstr("malformed JSON"));
+  EXPECT_THAT(rejects[0].reason, HasSubstr("invalid UTF-8 (byte \\xff"));
   // The parallel reader converts too (on the sequential path) and gives the same.
   std::vector<Rejection> table_rejects;
   absl::StatusOr<FirmTable> table = LoadFirmTable({csv, jsonl}, RealTaxonomy(), &table_rejects,

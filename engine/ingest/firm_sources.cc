@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -218,8 +217,7 @@ bool IsValidGb18030(absl::string_view text) {
 }
 
 bool EncodingSniffer::ShowsGb18030(absl::string_view line) {
-  size_t bad = 0;
-  if (IsValidUtf8(line, &bad)) {
+  if (IsValidUtf8(line)) {
     // ASCII decides nothing; the first line with other well-formed UTF-8 decides UTF-8.
     for (const char c : line) {
       if (static_cast<unsigned char>(c) >= 0x80) {

@@ -372,7 +372,16 @@ absl::Status ParseFirmJsonWithProtobuf(absl::string_view text, FirmProfile* prof
 absl::Status ParseFirmJsonInto(absl::string_view text, FirmProfile* profile,
                                std::string* scratch) {
   if (ParseFirmJsonFast(text, profile)) return absl::OkStatus();
-  // The fast path takes no control character; protobuf would take them raw inside a string.
+  // The fast path takes no control character and no invalid UTF-8; protobuf would take raw
+  // control characters inside a string, and words bad UTF-8 without a position.
+  size_t bad = 0;
+  if (!IsValidUtf8(text, &bad)) {
+    int column = 1;
+    for (size_t i = 0; i < bad; ++i) column += (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "column %d: invalid UTF-8 (byte \\x%02x; a GB18030 file needs --encoding gb18030)", column,
+        static_cast<unsigned char>(text[bad])));
+  }
   unsigned char byte = 0;
   if (const int column = RawControlInJsonString(text, &byte); column > 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
