@@ -406,7 +406,8 @@ TEST(HostileRulesTest, LintCountsTheWarningsItPrints) {
   std::ofstream(rules.dir_ / "taxonomy/tags.textproto", std::ios::app)
       << "tag { id: \"extra.tag\" name: \"带 空格\" }\n";
   rules.Write("policies/p.textproto",
-              "policy { id: \"w\" title: \"t\" eligibility: \"revenue > 0 and revenue > 10\" }\n");
+              "policy { id: \"w\" title: \"t\" valid_from: \"2022-01-01\"\n"
+              "         eligibility: \"revenue > 0 and revenue > 10\" }\n");
   CmdResult r = Polmatch("lint " + rules.path() + " --as-of 2023-01-01");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   int printed = 0;

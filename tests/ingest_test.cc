@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/ingest/credit_code.h"
+#include "engine/ingest/firm_sources.h"
+#include "engine/ingest/firm_table.h"
 #include "engine/ingest/jsonl_reader.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -139,7 +141,7 @@ TEST(IngestJsonlTest, RejectsEachKindOfBadRecordAndKeepsTheGoodOnes) {
       JsonFirm(Code(6), R"(,"tags":[{"id":"qual.unicorn"}])"),             // 6
       R"({"credit_code": ")" + Code(7) + R"(", "region": )",               // 7 malformed
       JsonFirm(Code(8), R"(,"facts":{"revenue":"12万"})"),                  // 8
-      JsonFirm(Code(9), R"(,"facts":{"revenue":1e6})"),                    // 9
+      JsonFirm(Code(9), R"(,"facts":{"revenue":1e-7})"),                   // 9
       JsonFirm(Code(10), R"(,"turnover":5)"),                              // 10
       "not json at all",                                                   // 11
       JsonFirm(Code(12)),                                                  // 12 good
@@ -163,7 +165,7 @@ TEST(IngestJsonlTest, RejectsEachKindOfBadRecordAndKeepsTheGoodOnes) {
       {6, "unknown tag id \"qual.unicorn\""},
       {7, "malformed JSON: "},
       {8, "fact revenue: not a decimal number: \"12万\""},
-      {9, "fact revenue: not a decimal number: \"1e6\""},
+      {9, "fact revenue: 1e-7 has more than 6 fractional digits"},
       {10, "unknown field \"turnover\""},
       {11, "malformed JSON: "},
       {13, "region \"999999\" is not a GB/T 2260 code"},
@@ -279,7 +281,8 @@ TEST(IngestJsonlTest, RejectsInvalidUtf8) {
   ReadResult r = Read(path);
   EXPECT_THAT(r.lines(), ElementsAre(2));
   ASSERT_EQ(r.rejects.size(), 1u);
-  EXPECT_THAT(r.rejects[0].reason, HasSubstr("malformed JSON"));
+  EXPECT_EQ(r.rejects[0].reason,
+            "column 63: invalid UTF-8 (byte \\xff; a GB18030 file needs --encoding gb18030)");
   // The rejects file stays valid UTF-8: the bad bytes are escaped.
   EXPECT_THAT(r.rejects[0].reason, Not(HasSubstr("\xFF")));
 }
@@ -440,7 +443,6 @@ TEST(IngestCsvTest, UnusableHeaderIsAnErrorNamingFileAndLine) {
   for (const Case& c : std::vector<Case>{
            {"credit_code,name,region,turnover", ":1: unknown fact id \"turnover\" in header column 4"},
            {"name,region,revenue", ":1: header has no credit_code column"},
-           {"credit_code,name,revenue", ":1: header has no region column"},
            {"credit_code,region,revenue,年营业收入", ":1: header column 4 \"年营业收入\" repeats"},
            {"credit_code,region,,revenue", ":1: header column 3 has no name"},
            {"credit_code,\"region", ":1: bad header: unterminated quote in field 2"},
@@ -568,18 +570,33 @@ TEST(IngestLoadTest, MergesSourcesByCreditCodeInOrder) {
   EXPECT_EQ(merged.tags[3].valid_from, absl::CivilDay(2025, 1, 1));
 }
 
-TEST(IngestLoadTest, DuplicateWithinOneFileIsMergedLaterLineWins) {
+TEST(IngestLoadTest, DuplicateWithinOneFileIsRejectedWithTheFirstLine) {
+  // Within one file a credit code twice is most likely an export error: the later record is
+  // rejected, counted and named with the first line; the first is kept. (It was merged silently.)
   const std::string path = WriteTempFile(
       "dup.jsonl",
       absl::StrCat(JsonFirm(Code(1), R"(,"facts":{"revenue":"1","tax_paid":"3"})"), "\n",
+                   JsonFirm(Code(2)), "\n",
                    JsonFirm(Code(1), R"(,"facts":{"revenue":"2"})"), "\n"));
+  const std::string csv = WriteTempFile(
+      "dup.csv", absl::StrCat("credit_code,region,revenue\n", Code(3), ",440802,1\n", Code(3),
+                              ",440802,2\n"));
   IngestStats stats;
-  absl::StatusOr<std::vector<Firm>> firms = LoadFirms({path}, RealTaxonomy(), nullptr, &stats);
+  std::vector<Rejection> rejects;
+  absl::StatusOr<std::vector<Firm>> firms = LoadFirms({path, csv}, RealTaxonomy(), &rejects, &stats);
   ASSERT_TRUE(firms.ok()) << firms.status();
-  ASSERT_EQ(firms->size(), 1u);
-  EXPECT_EQ(FactText((*firms)[0], "revenue"), "2");
+  ASSERT_EQ(firms->size(), 3u);
+  EXPECT_EQ(FactText((*firms)[0], "revenue"), "1");
   EXPECT_EQ(FactText((*firms)[0], "tax_paid"), "3");
-  EXPECT_EQ(stats.merged, 1);
+  EXPECT_EQ(FactText((*firms)[2], "revenue"), "1");
+  EXPECT_EQ(stats.merged, 0);
+  EXPECT_EQ(stats.records, 5);
+  EXPECT_EQ(stats.accepted, 3);
+  EXPECT_EQ(stats.rejected, 2);
+  std::vector<std::string> got;
+  for (const Rejection& r : rejects) got.push_back(r.ToString());
+  EXPECT_THAT(got, ElementsAre(path + ":3: duplicate credit code (first at line 1)",
+                               csv + ":3: duplicate credit code (first at line 2)"));
 }
 
 TEST(IngestLoadTest, OutputIsSortedAndDeterministic) {
@@ -627,6 +644,283 @@ TEST(IngestLoadTest, RoundTripsThroughFirmToProfile) {
   EXPECT_EQ(back.facts().at("employees"), "8");
   EXPECT_EQ(back.industry(), "I6513");
   EXPECT_EQ(back.tags(0).source(), "省科技厅");
+}
+
+
+// --- Partial records (SPEC §2) -----------------------------------------------------------------
+
+TEST(IngestPartialTest, PartialRecordsCompleteTheFirmAnEarlierSourceDefines) {
+  // A government registry, then a tax feed (CSV with only credit_code and facts) and a third-party
+  // feed (JSON Lines with only credit_code, facts and tags). Before partial records, every feed
+  // record was rejected "missing region" and a CSV without a region column was refused whole.
+  const std::string gov = WriteTempFile(
+      "partial_gov.jsonl",
+      absl::StrCat(JsonFirm(Code(1), R"(,"facts":{"revenue":"100","employees":"10"})"), "\n",
+                   JsonFirm(Code(2)), "\n"));
+  const std::string tax = WriteTempFile(
+      "partial_tax.csv", absl::StrCat("credit_code,tax_paid,revenue\n", Code(1), ",55,200\n",
+                                      Code(9), ",1,\n",  // no base record
+                                      Code(2), ",7,\n"));
+  const std::string third = WriteTempFile(
+      "partial_third.jsonl",
+      absl::StrCat(R"({"credit_code":")", Code(2), R"(","tags":[{"id":"qual.hitech"}]})", "\n",
+                   R"({"credit_code":")", Code(8), R"(","facts":{"revenue":1}})", "\n"));
+  const std::string tags_only = WriteTempFile(
+      "partial_tags.csv", absl::StrCat("credit_code,tags\n", Code(1), ",stat.above_scale\n"));
+  std::vector<Rejection> rejects;
+  IngestStats stats;
+  absl::StatusOr<std::vector<Firm>> firms =
+      LoadFirms({gov, tax, third, tags_only}, RealTaxonomy(), &rejects, &stats);
+  ASSERT_TRUE(firms.ok()) << firms.status();
+  ASSERT_EQ(firms->size(), 2u);
+  const Firm& a = (*firms)[0];
+  EXPECT_EQ(a.region, "440802");  // kept from the base record
+  EXPECT_EQ(a.name, "湛江测试企业");
+  EXPECT_EQ(FactText(a, "revenue"), "200");
+  EXPECT_EQ(FactText(a, "employees"), "10");
+  EXPECT_EQ(FactText(a, "tax_paid"), "55");
+  EXPECT_THAT(TagIds(a), ElementsAre("stat.above_scale"));
+  EXPECT_EQ(FactText((*firms)[1], "tax_paid"), "7");
+  EXPECT_THAT(TagIds((*firms)[1]), ElementsAre("qual.hitech"));
+  std::vector<std::string> got;
+  for (const Rejection& r : rejects) got.push_back(r.ToString());
+  EXPECT_THAT(got, ElementsAre(HasSubstr(tax + ":3: no base record"),
+                               HasSubstr(third + ":2: no base record")));
+  EXPECT_EQ(stats.records, 8);
+  EXPECT_EQ(stats.accepted, 6);
+  EXPECT_EQ(stats.rejected, 2);
+  EXPECT_EQ(stats.merged, 4);
+}
+
+TEST(IngestPartialTest, AFirmOnlyPartialRecordsMentionIsRejectedAndABadRegionStillIs) {
+  const std::string feed = WriteTempFile(
+      "partial_only.jsonl",
+      absl::StrCat(R"({"credit_code":")", Code(1), R"(","facts":{"revenue":"5"}})", "\n",
+                   R"({"credit_code":")", Code(2), R"(","region":"999999"})", "\n"));
+  std::vector<Rejection> rejects;
+  IngestStats stats;
+  absl::StatusOr<std::vector<Firm>> firms = LoadFirms({feed}, RealTaxonomy(), &rejects, &stats);
+  ASSERT_TRUE(firms.ok()) << firms.status();
+  EXPECT_TRUE(firms->empty());
+  ASSERT_EQ(rejects.size(), 2u);
+  EXPECT_EQ(rejects[0].ToString(),
+            feed + ":1: no base record: a record without region only completes a firm that an "
+                   "earlier source defines");
+  EXPECT_THAT(rejects[1].reason, HasSubstr("region \"999999\" is not a GB/T 2260 code"));
+  EXPECT_EQ(stats.accepted, 0);
+  // FirmFromProfile (a test case, the API) still needs a region.
+  FirmProfile p;
+  p.set_credit_code(Code(1));
+  EXPECT_EQ(FirmFromProfile(p, RealTaxonomy()).status().message(), "missing region");
+  EXPECT_TRUE(FirmFromRecord(p, RealTaxonomy())->partial());
+}
+
+// --- Encodings (SPEC §2) -----------------------------------------------------------------------
+
+// "湛江测试企业" and "从业人数" in GB18030 (GBK), as Chinese Excel saves them.
+constexpr char kGbkName[] = "\xd5\xbf\xbd\xad\xb2\xe2\xca\xd4\xc6\xf3\xd2\xb5";
+constexpr char kGbkEmployees[] = "\xb4\xd3\xd2\xb5\xc8\xcb\xca\xfd";
+
+TEST(IngestEncodingTest, Gb18030FileIsRefusedWithOneLineNotReadAsGarbage) {
+  // Before: `1 records, 0 firms, 1 rejected` and exit 0 — then every firm's notice withdrawn.
+  const std::string csv = WriteTempFile(
+      "gbk.csv", absl::StrCat("credit_code,name,region\n", Code(1), ",", kGbkName, ",440802\n",
+                              Code(2), ",", kGbkName, ",440802\n"));
+  std::vector<Rejection> rejects;
+  IngestStats stats;
+  absl::StatusOr<std::vector<Firm>> firms = LoadFirms({csv}, RealTaxonomy(), &rejects, &stats);
+  ASSERT_EQ(firms.status().code(), absl::StatusCode::kInvalidArgument) << firms.status();
+  EXPECT_EQ(firms.status().message(),
+            csv + ":2: not UTF-8 but GB18030/GBK (as Chinese Excel and WPS save CSV): read it "
+                  "with --encoding gb18030, or convert it with iconv -f GB18030 -t UTF-8");
+  // A GBK header (Chinese column names) is refused the same way, at line 1; and JSON Lines too.
+  const std::string header = WriteTempFile(
+      "gbk_header.csv", absl::StrCat("credit_code,region,", kGbkEmployees, "\n", Code(1), ",440802,3\n"));
+  EXPECT_THAT(std::string(Read(header).status.message()), HasSubstr(header + ":1: not UTF-8 but GB18030"));
+  const std::string jsonl = WriteTempFile(
+      "gbk.jsonl", absl::StrCat(R"({"credit_code":")", Code(3), R"(","region":"440802"})", "\n",
+                                R"({"credit_code":")", Code(1),
+                                R"(","region":"440802","name":")", kGbkName, "\"}\n"));
+  absl::StatusOr<FirmTable> table = LoadFirmTable({jsonl}, RealTaxonomy(), nullptr, nullptr);
+  EXPECT_THAT(std::string(table.status().message()), HasSubstr(jsonl + ":2: not UTF-8 but GB18030"));
+  EXPECT_THAT(std::string(Read(jsonl).status.message()), HasSubstr(jsonl + ":2: not UTF-8 but GB18030"));
+}
+
+TEST(IngestEncodingTest, EncodingGb18030ConvertsEveryReader) {
+  const std::string csv = WriteTempFile(
+      "gbk_read.csv", absl::StrCat("credit_code,name,region,", kGbkEmployees, "\r\n", Code(1), ",",
+                                   kGbkName, ",440802,12\r\n"));
+  const std::string jsonl = WriteTempFile(
+      "gbk_read.jsonl", absl::StrCat(R"({"credit_code":")", Code(2), R"(","region":"440802","name":")",
+                                     kGbkName, "\\u00e9\xa2\xe3\x94\x39\xfc\x36\"}\n",
+                                     R"({"credit_code":")", Code(3), R"(","region":"440802","name":"a)",
+                                     "\xff\"}\n"));  // not GB18030 either: that record is rejected
+  std::vector<Rejection> rejects;
+  IngestStats stats;
+  absl::StatusOr<std::vector<Firm>> firms =
+      LoadFirms({csv, jsonl}, RealTaxonomy(), &rejects, &stats, InputEncoding::kGb18030);
+  ASSERT_TRUE(firms.ok()) << firms.status();
+  ASSERT_EQ(firms->size(), 2u);
+  EXPECT_EQ((*firms)[0].name, "湛江测试企业");
+  EXPECT_EQ(FactText((*firms)[0], "employees"), "12");
+  EXPECT_EQ((*firms)[1].name, "湛江测试企业é€😀");
+  ASSERT_EQ(rejects.size(), 1u);
+  EXPECT_EQ(rejects[0].line, 2);
+  EXPECT_THAT(rejects[0].reason, HasSubstr("invalid UTF-8 (byte \\xff"));
+  // The parallel reader converts too (on the sequential path) and gives the same.
+  std::vector<Rejection> table_rejects;
+  absl::StatusOr<FirmTable> table = LoadFirmTable({csv, jsonl}, RealTaxonomy(), &table_rejects,
+                                                  nullptr, 2, nullptr, InputEncoding::kGb18030);
+  ASSERT_TRUE(table.ok()) << table.status();
+  ASSERT_EQ(table->size(), 2u);
+  EXPECT_EQ(table->name(0), "湛江测试企业");
+  EXPECT_EQ(table_rejects.size(), 1u);
+  EXPECT_EQ(ParseInputEncoding("GBK"), InputEncoding::kGb18030);
+  EXPECT_EQ(ParseInputEncoding("utf-8"), InputEncoding::kUtf8);
+  EXPECT_EQ(ParseInputEncoding("latin1"), std::nullopt);
+}
+
+TEST(IngestEncodingTest, StrayBytesInAUtf8FileRejectOnlyTheirRecord) {
+  // The file is UTF-8 (a BOM, or an earlier UTF-8 line, says so): a later line that happens to be
+  // GB18030-shaped ("caf\xe9x" is Latin-1) is a bad record, not a GB18030 file.
+  const std::string utf8_first = WriteTempFile(
+      "stray.csv", absl::StrCat("credit_code,name,region\n", Code(1), ",湛江,440802\n", Code(2),
+                                ",caf\xe9x,440802\n", Code(3), ",\xff,440802\n"));
+  ReadResult a = Read(utf8_first);
+  ASSERT_TRUE(a.status.ok()) << a.status;
+  EXPECT_THAT(a.lines(), ElementsAre(2));
+  ASSERT_EQ(a.rejects.size(), 2u);
+  EXPECT_EQ(a.rejects[0].ToString(), utf8_first + ":3: column name: invalid UTF-8 at byte 4");
+  const std::string bom = WriteTempFile(
+      "stray_bom.jsonl", absl::StrCat("\xEF\xBB\xBF", R"({"credit_code":")", Code(1),
+                                      R"(","region":"440802","name":")", kGbkName, "\"}\n",
+                                      JsonFirm(Code(2)), "\n"));
+  ReadResult b = Read(bom);
+  ASSERT_TRUE(b.status.ok()) << b.status;
+  EXPECT_THAT(b.lines(), ElementsAre(2));
+  // A line that is not GB18030 either (0xFF) decides nothing; the GB18030 line after it does.
+  const std::string later = WriteTempFile(
+      "stray_later.csv", absl::StrCat("credit_code,name,region\n", Code(1), ",\xff,440802\n", Code(2),
+                                      ",", kGbkName, ",440802\n"));
+  EXPECT_THAT(std::string(Read(later).status.message()), HasSubstr(later + ":3: not UTF-8 but GB18030"));
+}
+
+// --- Malformed values ---------------------------------------------------------------------------
+
+TEST(IngestMalformedTest, RawControlCharactersInJsonStringsAreRejectedWithTheirColumn) {
+  // A raw NUL inside a string was accepted by protobuf's parser and written into grants.csv.
+  const std::string path = WriteTempFile(
+      "control.jsonl",
+      absl::StrCat(R"({"credit_code":")", Code(1), R"(","region":"440802","name":"海)",
+                   std::string(1, '\0'), "\"}\n",                                              // 1
+                   R"({"credit_code":")", Code(2), "\",\"region\":\"440802\",\"name\":\"a\tb\"}\n",  // 2
+                   R"({'credit_code':')", Code(3), "','region':'440802','name':'\x1b'}\n",         // 3
+                   R"({"credit_code":")", Code(4), R"(","region":"440802","name":"a\u0000b"})", "\n",  // 4
+                   JsonFirm(Code(5), R"(,"tags":[{"id":"qual.hitech","source":"x\u0007"}])"), "\n",  // 5
+                   "{\"credit_code\":\"", Code(6), "\",\t\"region\":\"440802\"}\n"));  // 6: tab between tokens is fine
+  ReadResult r = Read(path);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_THAT(r.lines(), ElementsAre(6));
+  const std::vector<std::string> want = {
+      path + ":1: column 64: raw control character \\x00 inside a string (JSON needs it escaped, as \\u0000)",
+      path + ":2: column 64: raw control character \\x09 inside a string (JSON needs it escaped, as \\u0009)",
+      path + ":3: column 63: raw control character \\x1b inside a string (JSON needs it escaped, as \\u001b)",
+      path + ":4: name: control character U+0000 at character 2",
+      path + ":5: tag qual.hitech source: control character U+0007 at character 2",
+  };
+  EXPECT_EQ(r.rejections(), want);
+  // CSV: a NUL in a cell is refused the same way (FirmFromRecord).
+  const std::string csv = WriteTempFile(
+      "control.csv", absl::StrCat("credit_code,name,region\n", Code(1), ",a", std::string(1, '\0'),
+                                  ",440802\n", Code(2), ",\"two\nlines\",440802\n"));
+  ReadResult c = Read(csv);
+  EXPECT_THAT(c.lines(), ElementsAre(3));
+  ASSERT_EQ(c.rejects.size(), 1u);
+  EXPECT_EQ(c.rejects[0].reason, "name: control character U+0000 at character 2");
+}
+
+TEST(IngestMalformedTest, JsonNumbersInExponentNotationAreExact) {
+  const std::string path = WriteTempFile(
+      "exponent.jsonl",
+      absl::StrCat(
+          JsonFirm(Code(1), R"(,"facts":{"revenue":1e5,"rd_expense":1.5E-3,"tax_paid":-2.5e+2,)"
+                            R"("employees":12E0,"invention_patents":0e999999999999})"),
+          "\n",
+          R"({credit_code: ")", Code(2), R"(", region: "440802", facts: {revenue: 8.999999999999999999e12}})", "\n",
+          JsonFirm(Code(3), R"(,"facts":{"revenue":1e400})"), "\n",
+          JsonFirm(Code(4), R"(,"facts":{"revenue":1.234567891e2})"), "\n",
+          JsonFirm(Code(5), R"(,"facts":{"revenue":"1e5"})"), "\n",
+          JsonFirm(Code(6), R"(,"facts":{"revenue":9.1e12})"), "\n",
+          JsonFirm(Code(7), R"(,"facts":{"revenue":1e99999999999999999999999})"), "\n",
+          JsonFirm(Code(8), R"(,"facts":{"revenue":01e5})"), "\n"));
+  ReadResult r = Read(path);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_THAT(r.lines(), ElementsAre(1, 2));
+  const Firm& a = r.firms[0].first;
+  EXPECT_EQ(FactText(a, "revenue"), "100000");
+  EXPECT_EQ(FactText(a, "rd_expense"), "0.0015");
+  EXPECT_EQ(FactText(a, "tax_paid"), "-250");
+  EXPECT_EQ(FactText(a, "employees"), "12");
+  EXPECT_EQ(FactText(a, "invention_patents"), "0");
+  EXPECT_EQ(FactText(r.firms[1].first, "revenue"), "8999999999999.999999");
+  const std::vector<std::pair<int, std::string>> want = {
+      {3, "fact revenue: 1e400 is out of range (|x| ≤ 9e12)"},
+      {4, "fact revenue: 1.234567891e2 has more than 6 fractional digits"},
+      {5, "fact revenue: \"1e5\" is exponent notation, read only as a JSON number"},
+      {6, "fact revenue: number out of range (|x| ≤ 9e12): 9100000000000"},
+      {7, "is out of range"},
+      {8, "not a decimal number: \"01e5\""},
+  };
+  ASSERT_EQ(r.rejects.size(), want.size()) << absl::StrJoin(r.rejections(), "\n");
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(r.rejects[i].line, want[i].first);
+    EXPECT_THAT(r.rejects[i].reason, HasSubstr(want[i].second)) << r.rejects[i].ToString();
+  }
+  // A spreadsheet's rounded 1.23457E+11 in a CSV cell is refused, with the reason.
+  const std::string csv = WriteTempFile(
+      "exponent.csv", absl::StrCat("credit_code,region,revenue\n", Code(1), ",440802,1.23457E+11\n"));
+  ReadResult c = Read(csv);
+  ASSERT_EQ(c.rejects.size(), 1u);
+  EXPECT_THAT(c.rejects[0].reason, HasSubstr("format the column as a number"));
+}
+
+TEST(IngestMalformedTest, NegativeCountsOfPersonsOrItemsAreRejected) {
+  const std::string path = WriteTempFile(
+      "negative.jsonl",
+      absl::StrCat(JsonFirm(Code(1), R"(,"facts":{"employees":-3})"), "\n",
+                   JsonFirm(Code(2), R"(,"facts":{"invention_patents":"-1"})"), "\n",
+                   JsonFirm(Code(3), R"(,"facts":{"rd_expense":-3.5,"employees":0})"), "\n"));
+  ReadResult r = Read(path);
+  EXPECT_THAT(r.lines(), ElementsAre(3));  // yuan may be negative (a loss, a refund)
+  EXPECT_THAT(r.rejections(),
+              ElementsAre(path + ":1: fact employees: -3 is negative, but it counts persons",
+                          path + ":2: fact invention_patents: -1 is negative, but it counts items"));
+  const std::string csv = WriteTempFile(
+      "negative.csv", absl::StrCat("credit_code,region,从业人数\n", Code(1), ",440802,-1\n"));
+  EXPECT_THAT(Read(csv).rejections(),
+              ElementsAre(csv + ":2: fact employees: -1 is negative, but it counts persons"));
+}
+
+TEST(IngestMalformedTest, ExpandJsonExponentIsExact) {
+  using ingest_internal::ExpandJsonExponent;
+  using ingest_internal::ExponentForm;
+  std::string out;
+  const std::vector<std::pair<std::string, std::string>> expanded = {
+      {"1e5", "100000"},       {"1E+5", "100000"},    {"-1.5e-3", "-0.0015"},
+      {"0.000001e6", "1"},     {"123.456e1", "1234.56"}, {"1e-6", "0.000001"},
+      {"9e12", "9000000000000"}, {"0e5", "0"},         {"1000e-3", "1"},
+      {"12345.678e-2", "123.45678"},
+  };
+  for (const auto& [token, want] : expanded) {
+    EXPECT_EQ(ExpandJsonExponent(token, &out), ExponentForm::kExpanded) << token;
+    EXPECT_EQ(out, want) << token;
+  }
+  EXPECT_EQ(ExpandJsonExponent("1e14", &out), ExponentForm::kOutOfRange);
+  EXPECT_EQ(ExpandJsonExponent("1e-7", &out), ExponentForm::kTooPrecise);
+  EXPECT_EQ(ExpandJsonExponent("1.0000001e0", &out), ExponentForm::kTooPrecise);
+  for (const char* token : {"1", "1.5", "e5", "1e", "1e+", "01e5", "1.e5", ".5e1", "1e5x", "--1e5", "1e5.5"}) {
+    EXPECT_EQ(ExpandJsonExponent(token, &out), ExponentForm::kNotExponent) << token;
+  }
 }
 
 }  // namespace

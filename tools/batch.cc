@@ -14,6 +14,7 @@
 #include "engine/ingest/firm_reader.h"
 #include "engine/match/bulk_matcher.h"
 #include "engine/output/night_from.h"
+#include "engine/output/night_guard.h"
 #include "engine/output/output_dir.h"
 #include "engine/util/diagnostics.h"
 #include "engine/taxonomy/taxonomy.h"
@@ -52,7 +53,14 @@ int RunBatch(int argc, char** argv) {
                     "province's scale the first night's full push list is ~170 GB). What this night "
                     "found counts as told: the next night pushes only what changed since")
       ("engine", po::value<std::string>()->default_value("bitset"),
-       "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)");
+       "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)")
+      ("max-shrink", po::value<std::string>()->default_value("5%"),
+       "with --previous: refuse (exit 1, --out untouched) when the registry has lost more than this "
+       "share of the previous night's firms; 5% or 0.05")
+      ("max-reject-rate", po::value<std::string>()->default_value("1%"),
+       "with --previous: refuse when more than this share of the --firms records was rejected; "
+       "1% or 0.01")
+      ("force", "run even when --max-shrink or --max-reject-rate would refuse the night");
   AddThreadsOption(options);
   AddRegistryOptions(options);
   po::variables_map vm;
@@ -89,6 +97,18 @@ int RunBatch(int argc, char** argv) {
     PrintError(absl::StrCat("--out ", target.message()));
     return kUsage;
   }
+  NightGuards guards;
+  for (const auto& [flag, ppm] : {std::pair<const char*, int64_t*>{"max-shrink", &guards.max_shrink_ppm},
+                                  {"max-reject-rate", &guards.max_reject_ppm}}) {
+    absl::StatusOr<int64_t> parsed = ParseFraction(vm[flag].as<std::string>());
+    if (!parsed.ok()) {
+      PrintError(absl::StrCat("--", flag, ": ", parsed.status().message()));
+      return kUsage;
+    }
+    *ppm = *parsed;
+  }
+  std::optional<InputEncoding> encoding = EncodingOption(vm);
+  if (!encoding) return kUsage;
   PhaseTimer timer;
   const std::string rules_dir = vm["rules"].as<std::string>();
   // The snapshot loads on a second thread (against its own copy of the taxonomy: the store keeps
@@ -145,6 +165,7 @@ int RunBatch(int argc, char** argv) {
   }
 
   std::vector<Rejection> rejects;
+  IngestStats stats;  // --firms only
   std::optional<FirmStore> store;
   if (vm.count("snapshot")) {
     absl::StatusOr<FirmStore> loaded = snapshot_loading.get();
@@ -163,15 +184,22 @@ int RunBatch(int argc, char** argv) {
                  snapshot_seconds.load());
     timer.Lap("wait");
   } else {
-    IngestStats stats;
-    absl::StatusOr<std::vector<Firm>> firms =
-        LoadFirms(vm["firms"].as<std::vector<std::string>>(), catalog->taxonomy(), &rejects, &stats);
+    absl::StatusOr<std::vector<Firm>> firms = LoadFirms(vm["firms"].as<std::vector<std::string>>(),
+                                                        catalog->taxonomy(), &rejects, &stats,
+                                                        *encoding);
     if (!firms.ok()) {
       PrintError(std::string(firms.status().message()));
       return kUsage;
     }
-    if (!rejects.empty()) std::cerr << "batch: " << rejects.size() << " records rejected\n";
+    if (!rejects.empty()) {
+      std::cerr << "batch: " << rejects.size() << " records rejected\n";
+      for (size_t i = 0; i < rejects.size() && i < 5; ++i) std::cerr << "  " << rejects[i].ToString() << "\n";
+    }
     if (!WriteRejectsOption(vm, rejects)) return kUsage;
+    if (const std::string none = NoneAccepted(stats); !none.empty()) {
+      PrintError(none + "; nothing written");
+      return kProblems;
+    }
     timer.Lap("ingest");
     absl::StatusOr<FirmStore> built = FirmStore::Build(*firms, catalog->taxonomy());
     if (!built.ok()) {
@@ -183,6 +211,20 @@ int RunBatch(int argc, char** argv) {
   }
   std::cerr << "batch: " << store->num_rows() << " firms × " << catalog->policies().size()
             << " policies\n";
+  // SPEC §5's guards, before anything is written.
+  if (previous) {
+    const bool from_firms = vm.count("firms") > 0;
+    absl::Status guarded = CheckNightGuards(
+        guards, previous->num_firms(), store->num_rows(),
+        from_firms ? std::optional<int64_t>(stats.records) : std::nullopt,
+        from_firms ? std::optional<int64_t>(stats.rejected) : std::nullopt);
+    if (!guarded.ok() && !vm.count("force")) {
+      std::cerr << "batch: refused: " << guarded.message() << "\n";
+      return kProblems;
+    }
+    if (!guarded.ok()) std::cerr << "batch: --force: running although " << guarded.message() << "\n";
+  }
+  WarnFoundedAfter(*store, *as_of, "batch");
 
   NightResult night;
   if (engine == "reference") {

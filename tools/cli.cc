@@ -61,13 +61,48 @@ std::optional<Catalog> LoadRules(const std::string& dir, int* exit_code, int* wa
   return std::move(*catalog);
 }
 
+std::optional<InputEncoding> EncodingOption(const po::variables_map& vm) {
+  if (!vm.count("encoding")) return InputEncoding::kUtf8;
+  std::optional<InputEncoding> encoding = ParseInputEncoding(vm["encoding"].as<std::string>());
+  if (!encoding) PrintError("--encoding must be utf-8 or gb18030 (also read as gbk)");
+  return encoding;
+}
+
+std::string NoneAccepted(const IngestStats& stats) {
+  if (stats.accepted > 0) return "";
+  if (stats.records == 0) return "no firm record accepted: the firm data holds no records";
+  return absl::StrCat("no firm record accepted: all ", stats.records,
+                      " records were rejected (see the reasons above)");
+}
+
+int64_t WarnFoundedAfter(const FirmStore& store, absl::CivilDay as_of, const std::string& command) {
+  int64_t count = 0;
+  std::optional<uint32_t> first;
+  for (uint32_t row = 0; row < store.num_rows(); ++row) {
+    const std::optional<absl::CivilDay> founded = store.founded(row);
+    if (!founded || *founded <= as_of) continue;
+    if (!first) first = row;
+    ++count;
+  }
+  if (count > 0) {
+    std::cerr << command << ": warning: " << count << " firm(s) founded after the as-of date "
+              << FormatDate(as_of) << " (first " << store.credit_code(*first) << ", founded "
+              << FormatDate(*store.founded(*first))
+              << "): matched as given; their founding-date conditions see a negative age\n";
+  }
+  return count;
+}
+
 std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& paths,
-                                               const Taxonomy& taxonomy) {
+                                               const Taxonomy& taxonomy, InputEncoding encoding,
+                                               int* exit_code, IngestStats* stats_out) {
   std::vector<Rejection> rejects;
   IngestStats stats;
-  absl::StatusOr<std::vector<Firm>> firms = LoadFirms(paths, taxonomy, &rejects, &stats);
+  absl::StatusOr<std::vector<Firm>> firms = LoadFirms(paths, taxonomy, &rejects, &stats, encoding);
+  if (stats_out != nullptr) *stats_out = stats;
   if (!firms.ok()) {
     PrintError(std::string(firms.status().message()));
+    *exit_code = kUsage;
     return std::nullopt;
   }
   if (!rejects.empty()) {
@@ -76,6 +111,11 @@ std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& p
     if (rejects.size() > 5) std::cerr << "\n  … " << rejects.size() - 5 << " more";
     std::cerr << "\n";
   }
+  if (const std::string none = NoneAccepted(stats); !none.empty()) {
+    PrintError(none);
+    *exit_code = kProblems;
+    return std::nullopt;
+  }
   return std::move(*firms);
 }
 
@@ -83,11 +123,14 @@ void AddRegistryOptions(po::options_description& options) {
   options.add_options()
       ("snapshot", po::value<std::string>(), "the snapshot written by polmatch index")
       ("firms", po::value<std::vector<std::string>>()->composing(),
-       "firm data, JSON Lines or CSV, instead of a snapshot; repeat to merge sources");
+       "firm data, JSON Lines or CSV, instead of a snapshot; repeat to merge sources")
+      ("encoding", po::value<std::string>(),
+       "utf-8 (default) or gb18030: the encoding of every --firms file (gb18030, also called gbk, "
+       "is what Chinese Excel and WPS save; a GB18030 file read as utf-8 is refused)");
 }
 
 std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonomy& taxonomy,
-                                      int* exit_code) {
+                                      int* exit_code, IngestStats* stats) {
   *exit_code = kUsage;
   if (vm.count("snapshot") == vm.count("firms")) {
     PrintError("give either --snapshot or --firms");
@@ -102,9 +145,12 @@ std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonom
     }
     return std::move(*store);
   }
-  std::optional<std::vector<Firm>> firms =
-      LoadFirmFiles(vm["firms"].as<std::vector<std::string>>(), taxonomy);
+  std::optional<InputEncoding> encoding = EncodingOption(vm);
+  if (!encoding) return std::nullopt;
+  std::optional<std::vector<Firm>> firms = LoadFirmFiles(
+      vm["firms"].as<std::vector<std::string>>(), taxonomy, *encoding, exit_code, stats);
   if (!firms) return std::nullopt;
+  *exit_code = kUsage;
   absl::StatusOr<FirmStore> store = FirmStore::Build(*firms, taxonomy);
   if (!store.ok()) {
     PrintError(std::string(store.status().message()));

@@ -36,16 +36,28 @@ std::optional<int> ParseArgs(int argc, char** argv, const std::string& usage,
 // taxonomy/ and policies/). `warnings`, if given, gets the number of warnings printed.
 std::optional<Catalog> LoadRules(const std::string& dir, int* exit_code, int* warnings = nullptr);
 
-// Loads and merges firm files; rejected records are summarised on stderr. nullopt (exit kUsage)
-// when a file cannot be read.
+// Loads and merges firm files; rejected records are summarised on stderr. nullopt when a file
+// cannot be read (`exit_code` gets kUsage) or no record was accepted (kProblems, SPEC §2).
+// `stats` (may be null) gets the counts.
 std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& paths,
-                                               const Taxonomy& taxonomy);
+                                               const Taxonomy& taxonomy, InputEncoding encoding,
+                                               int* exit_code, IngestStats* stats = nullptr);
+
+// --encoding (utf-8 by default, or gb18030). nullopt after printing an error.
+std::optional<InputEncoding> EncodingOption(const po::variables_map& vm);
+// The one-line refusal when no firm record was accepted ("no firm record accepted …"); empty if
+// some were.
+std::string NoneAccepted(const IngestStats& stats);
+// Counts the firms founded after `as_of` (their founding-date conditions see a negative age): a
+// warning on stderr naming the first, with `command` as the prefix. Returns the count.
+int64_t WarnFoundedAfter(const FirmStore& store, absl::CivilDay as_of, const std::string& command);
 
 // The firm registry of a command: --snapshot S, or --firms F… indexed on the fly (exactly one of
-// them). nullopt after printing an error (`exit_code` gets kUsage).
+// them). nullopt after printing an error (`exit_code` gets kUsage, or kProblems when no firm
+// record was accepted).
 std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonomy& taxonomy,
-                                      int* exit_code);
-// Adds --snapshot and --firms to `options`.
+                                      int* exit_code, IngestStats* stats = nullptr);
+// Adds --snapshot, --firms and --encoding to `options`.
 void AddRegistryOptions(po::options_description& options);
 
 // Writes `rejects` to the --rejects file if the option was given, one `file:line: reason` each.

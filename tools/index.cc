@@ -21,6 +21,9 @@ int RunIndex(int argc, char** argv) {
        "firm data, JSON Lines or CSV; repeat to merge sources (later facts override, tags united)")
       ("out", po::value<std::string>()->required(), "the snapshot file to write (replaced atomically)")
       ("rejects", po::value<std::string>(), "write rejected records here, one `file:line: reason` each")
+      ("encoding", po::value<std::string>(),
+       "utf-8 (default) or gb18030: the encoding of every --firms file (gb18030, also called gbk, "
+       "is what Chinese Excel and WPS save; a GB18030 file read as utf-8 is refused)")
       ("strict", "exit 1 when any record was rejected");
   po::variables_map vm;
   if (auto exit = ParseArgs(
@@ -28,8 +31,8 @@ int RunIndex(int argc, char** argv) {
           "polmatch index --rules DIR --firms F [--firms F…] --out SNAPSHOT [--rejects FILE]",
           "Reads and merges firm records, validates them against the tag library (bad records are\n"
           "rejected with file:line: reason and never stop the run), and writes the snapshot that\n"
-          "batch, query and check load with --snapshot. Exit 0 written, 1 rejects with --strict,\n"
-          "2 unreadable input.",
+          "batch, query and check load with --snapshot. Exit 0 written, 1 no record accepted (no\n"
+          "snapshot is written) or rejects with --strict, 2 unreadable input.",
           options, {}, vm)) {
     return *exit;
   }
@@ -42,6 +45,8 @@ int RunIndex(int argc, char** argv) {
   int exit_code = kOk;
   std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
   if (!catalog) return exit_code;
+  std::optional<InputEncoding> encoding = EncodingOption(vm);
+  if (!encoding) return kUsage;
   std::vector<Rejection> rejects;
   IngestStats stats;
   const std::vector<std::string>& paths = vm["firms"].as<std::vector<std::string>>();
@@ -56,7 +61,8 @@ int RunIndex(int argc, char** argv) {
                              sized = std::make_unique<ProgressBar>("reading firms", total);
                            }
                            sized->Update(done);
-                         });
+                         },
+                         *encoding);
   }();
   if (!table.ok()) {
     PrintError(std::string(table.status().message()));
@@ -70,6 +76,10 @@ int RunIndex(int argc, char** argv) {
     std::cerr << "  … " << rejects.size() - 5 << " more" << (vm.count("rejects") ? " (all in --rejects)" : " (--rejects FILE lists all)") << "\n";
   }
   if (!WriteRejectsOption(vm, rejects)) return kUsage;
+  if (const std::string none = NoneAccepted(stats); !none.empty()) {
+    PrintError(none + "; no snapshot written");
+    return kProblems;
+  }
   absl::StatusOr<FirmStore> store = FirmStore::BuildFromTable(*table, catalog->taxonomy());
   if (!store.ok()) {
     PrintError(std::string(store.status().message()));

@@ -70,6 +70,11 @@ std::optional<int> Prepare(const po::variables_map& vm, FirmQuery* q) {
     return kProblems;
   }
   q->firm = q->store->ToFirm(*row);
+  if (q->firm.founded && *q->firm.founded > q->as_of) {
+    std::cerr << "query: warning: " << *code << " was founded on " << FormatDate(*q->firm.founded)
+              << ", after the as-of date " << FormatDate(q->as_of)
+              << ": matched as given; founding-date conditions see a negative age\n";
+  }
   const ReferenceMatcher matcher(*q->catalog);
   q->outcomes = matcher.EvaluateFirm(FirmView(q->firm, q->catalog->taxonomy(), q->as_of));
   // Limits rank a policy's eligible firms across the registry: only when the firm is eligible

@@ -81,7 +81,7 @@ absl::StatusOr<std::vector<CsvColumn>> PlanColumns(const CsvFields& header,
   using Kind = CsvColumn::Kind;
   std::vector<CsvColumn> columns;
   absl::flat_hash_set<std::string> seen;  // field names and canonical fact ids
-  bool has_code = false, has_region = false;
+  bool has_code = false;
   for (size_t i = 0; i < header.size(); ++i) {
     const absl::string_view name = absl::StripAsciiWhitespace(header[i]);
     const int number = static_cast<int>(i) + 1;
@@ -99,7 +99,7 @@ absl::StatusOr<std::vector<CsvColumn>> PlanColumns(const CsvFields& header,
     } else if (name == "name") {
       column.kind = Kind::kName, key = "name";
     } else if (name == "region") {
-      column.kind = Kind::kRegion, key = "region", has_region = true;
+      column.kind = Kind::kRegion, key = "region";
     } else if (name == "industry") {
       column.kind = Kind::kIndustry, key = "industry";
     } else if (name == "founded") {
@@ -123,7 +123,6 @@ absl::StatusOr<std::vector<CsvColumn>> PlanColumns(const CsvFields& header,
     columns.push_back(std::move(column));
   }
   if (!has_code) return absl::InvalidArgumentError("header has no credit_code column");
-  if (!has_region) return absl::InvalidArgumentError("header has no region column");
   return columns;
 }
 
@@ -232,7 +231,7 @@ CsvRecordReader::Result CsvRecordReader::Next(size_t expected_fields, CsvFields*
 }
 
 absl::Status ReadCsv(LineReader& lines, IngestTally& tally, const Taxonomy& taxonomy,
-                     const FirmSink& sink) {
+                     const RecordSink& sink) {
   CsvRecordReader records(&lines);
   CsvFields fields;
   int line = 0;
@@ -265,13 +264,12 @@ absl::Status ReadCsv(LineReader& lines, IngestTally& tally, const Taxonomy& taxo
       tally.Reject(line, converted.message());
       continue;
     }
-    absl::StatusOr<Firm> firm = FirmFromProfile(profile, taxonomy);
+    absl::StatusOr<Firm> firm = FirmFromRecord(profile, taxonomy);
     if (!firm.ok()) {
       tally.Reject(line, firm.status().message());
       continue;
     }
-    tally.Accept();
-    sink(std::move(*firm), line);
+    tally.Offer(sink, std::move(*firm), line);
   }
   return lines.status();
 }

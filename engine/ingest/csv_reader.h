@@ -2,7 +2,8 @@
 //
 // CSV firm input (SPEC §2): RFC 4180 records under a header row `credit_code,name,region,industry,
 // founded`, then fact columns (by id or Chinese name) and an optional `tags` column of
-// ;-separated tag ids. Internal to engine/ingest; firm_reader.h is the public face.
+// ;-separated tag ids. Only credit_code is required: a source without region (a tax or
+// third-party feed of credit_code and facts or tags) gives partial records. Internal to engine/ingest; firm_reader.h is the public face.
 //
 // A quoted field may run over several lines. A quote left open would swallow every later record,
 // so a record that runs over lines is taken only if it closes cleanly with the header's number of
@@ -69,7 +70,7 @@ class CsvRecordReader {
 // Reads a CSV firm file: the header, then every record. Errors for an unusable header
 // ("file:line: …") or a read error.
 absl::Status ReadCsv(LineReader& lines, IngestTally& tally, const Taxonomy& taxonomy,
-                     const FirmSink& sink);
+                     const RecordSink& sink);
 
 }  // namespace polmatch::ingest_internal
 

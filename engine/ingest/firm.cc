@@ -5,6 +5,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/ingest/firm_sources.h"
 #include "engine/ingest/credit_code.h"
 #include "engine/util/dates.h"
 #include "engine/util/status_macros.h"
@@ -16,14 +18,49 @@ absl::Status Annotate(const absl::Status& s, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(what, ": ", s.message()));
 }
 
-}  // namespace
+// A name or source must not carry control characters (a raw NUL would end up in grants.csv);
+// tab and line breaks are allowed (a CSV cell may hold them, quoted).
+absl::Status CheckText(absl::string_view text, absl::string_view what) {
+  int character = 0;
+  for (const char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if ((c & 0xC0) != 0x80) ++character;
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: control character U+%04X at character %d", what, c, character));
+    }
+  }
+  return absl::OkStatus();
+}
 
-absl::StatusOr<Firm> FirmFromProfile(const FirmProfile& p, const Taxonomy& tax) {
+// Why a fact value that is not a plain decimal was refused, when it is in exponent notation.
+std::string ExponentReason(absl::string_view key, absl::string_view text) {
+  std::string expanded;
+  switch (ingest_internal::ExpandJsonExponent(text, &expanded)) {
+    case ingest_internal::ExponentForm::kOutOfRange:
+      return absl::StrCat("fact ", key, ": ", text, " is out of range (|x| ≤ 9e12)");
+    case ingest_internal::ExponentForm::kTooPrecise:
+      return absl::StrCat("fact ", key, ": ", text,
+                          " has more than 6 fractional digits, which cannot be held exactly");
+    case ingest_internal::ExponentForm::kExpanded:
+      return absl::StrCat("fact ", key, ": \"", text,
+                          "\" is exponent notation, read only as a JSON number (a spreadsheet "
+                          "writes large numbers so, rounded: format the column as a number)");
+    case ingest_internal::ExponentForm::kNotExponent:
+      break;
+  }
+  return "";
+}
+
+// `source_record`: a record of a firm source (FirmFromRecord), which may be partial and whose
+// counts must not be negative.
+absl::StatusOr<Firm> Convert(const FirmProfile& p, const Taxonomy& tax, bool source_record) {
   Firm f;
   RETURN_IF_ERROR(ValidateCreditCode(p.credit_code()));
   f.credit_code = p.credit_code();
+  RETURN_IF_ERROR(CheckText(p.name(), "name"));
   f.name = p.name();
-  if (!tax.IsValidRegion(p.region())) {
+  if (!(source_record && p.region().empty()) && !tax.IsValidRegion(p.region())) {
     return absl::InvalidArgumentError(
         p.region().empty() ? "missing region"
                            : absl::StrCat("region \"", p.region(), "\" is not a GB/T 2260 code"));
@@ -63,7 +100,17 @@ absl::StatusOr<Firm> FirmFromProfile(const FirmProfile& p, const Taxonomy& tax) 
     const std::string& text = entry->second;
     if (text.empty()) continue;  // empty = unknown
     absl::StatusOr<Decimal> value = Decimal::Parse(text);
-    if (!value.ok()) return Annotate(value.status(), absl::StrCat("fact ", key));
+    if (!value.ok()) {
+      const std::string exponent = ExponentReason(key, text);
+      if (!exponent.empty()) return absl::InvalidArgumentError(exponent);
+      return Annotate(value.status(), absl::StrCat("fact ", key));
+    }
+    const Unit unit = tax.fact(*id).unit;
+    if (source_record && value->is_negative() && (unit == PERSONS || unit == COUNT)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "fact ", key, ": ", text, " is negative, but it counts ",
+          unit == PERSONS ? "persons" : "items"));
+    }
     f.facts[id->value] = *value;
   }
   for (const TagGrant& g : p.tags()) {
@@ -71,6 +118,7 @@ absl::StatusOr<Firm> FirmFromProfile(const FirmProfile& p, const Taxonomy& tax) 
     if (!id) return absl::InvalidArgumentError(absl::StrCat("unknown tag id \"", g.id(), "\""));
     TagGrantRecord r;
     r.tag = *id;
+    RETURN_IF_ERROR(CheckText(g.source(), absl::StrCat("tag ", g.id(), " source")));
     r.source = g.source();
     if (!g.valid_from().empty()) {
       absl::StatusOr<absl::CivilDay> d = ParseDate(g.valid_from());
@@ -89,6 +137,16 @@ absl::StatusOr<Firm> FirmFromProfile(const FirmProfile& p, const Taxonomy& tax) 
     f.tags.push_back(std::move(r));
   }
   return f;
+}
+
+}  // namespace
+
+absl::StatusOr<Firm> FirmFromProfile(const FirmProfile& p, const Taxonomy& tax) {
+  return Convert(p, tax, /*source_record=*/false);
+}
+
+absl::StatusOr<Firm> FirmFromRecord(const FirmProfile& p, const Taxonomy& tax) {
+  return Convert(p, tax, /*source_record=*/true);
 }
 
 FirmProfile FirmToProfile(const Firm& f, const Taxonomy& tax) {

@@ -34,16 +34,25 @@ struct TagGrantRecord {
 struct Firm {
   std::string credit_code;
   std::string name;
-  std::string region;                      // validated GB/T 2260 code
+  std::string region;                      // validated GB/T 2260 code; "" = a partial record
   std::string industry;                    // "" = unknown
   std::optional<absl::CivilDay> founded;   // nullopt = unknown
   std::vector<std::optional<Decimal>> facts;  // by FactId; size = taxonomy.num_facts()
   std::vector<TagGrantRecord> tags;
+
+  // A partial record (SPEC §2): no region, so it only completes a firm an earlier source defines.
+  bool partial() const { return region.empty(); }
 };
 
 // Validates every field (check digit, region, industry, dates, fact ids and values, tag ids) and
-// converts. The error names the first problem, e.g. "unknown fact id \"turnover\"".
+// converts. The error names the first problem, e.g. "unknown fact id \"turnover\"". Also refused:
+// control characters in the name or a tag's source, and exponent notation outside a JSON number.
 absl::StatusOr<Firm> FirmFromProfile(const FirmProfile& profile, const Taxonomy& taxonomy);
+// The same for a record of a firm source (the readers), which may be partial: without a region it
+// is accepted (as a Firm whose partial() is true) for the merge to fold into a firm an earlier
+// source defines. A negative value of a fact counted in persons or items is refused ("fact
+// employees: -3 is negative, but it counts persons"): an export error, not a firm.
+absl::StatusOr<Firm> FirmFromRecord(const FirmProfile& profile, const Taxonomy& taxonomy);
 // The inverse (facts in canonical decimal form), for tools and round-trip tests.
 FirmProfile FirmToProfile(const Firm& firm, const Taxonomy& taxonomy);
 

@@ -79,31 +79,78 @@ FirmFormat FormatByExtension(absl::string_view name) {
 
 std::string Rejection::ToString() const { return absl::StrCat(file, ":", line, ": ", reason); }
 
-absl::Status ReadFirms(std::istream& in, const std::string& name, FirmFormat format,
-                       const Taxonomy& taxonomy, const FirmSink& sink,
-                       std::vector<Rejection>* rejects, IngestStats* stats) {
-  LineReader lines(in);
+namespace ingest_internal {
+
+absl::Status ReadRecords(std::istream& in, const std::string& name, FirmFormat format,
+                         InputEncoding encoding, const Taxonomy& taxonomy, const RecordSink& sink,
+                         std::vector<Rejection>* rejects, IngestStats* stats) {
+  LineReader lines(in, encoding);
   if (format == FirmFormat::kAuto) format = FormatByExtension(name);
   if (format == FirmFormat::kAuto) format = SniffFormat(lines);
   IngestTally tally(name, rejects, stats);
   absl::Status status = format == FirmFormat::kCsv
-                            ? ingest_internal::ReadCsv(lines, tally, taxonomy, sink)
-                            : ingest_internal::ReadJsonLines(lines, tally, taxonomy, sink);
+                            ? ReadCsv(lines, tally, taxonomy, sink)
+                            : ReadJsonLines(lines, tally, taxonomy, sink);
+  if (lines.gb18030_line() != 0) return Gb18030Refusal(name, lines.gb18030_line());
   if (absl::IsDataLoss(status)) {
     return absl::DataLossError(absl::StrCat(name, ": ", status.message()));
   }
   return status;
 }
 
-absl::Status ReadFirms(const std::string& path, FirmFormat format, const Taxonomy& taxonomy,
-                       const FirmSink& sink, std::vector<Rejection>* rejects,
-                       IngestStats* stats) {
+}  // namespace ingest_internal
+
+std::optional<InputEncoding> ParseInputEncoding(absl::string_view name) {
+  const std::string lower = absl::AsciiStrToLower(name);
+  if (lower == "utf-8" || lower == "utf8") return InputEncoding::kUtf8;
+  if (lower == "gb18030" || lower == "gbk" || lower == "gb2312") return InputEncoding::kGb18030;
+  return std::nullopt;
+}
+
+absl::Status ReadFirms(std::istream& in, const std::string& name, FirmFormat format,
+                       const Taxonomy& taxonomy, const FirmSink& sink,
+                       std::vector<Rejection>* rejects, IngestStats* stats,
+                       InputEncoding encoding) {
+  return ingest_internal::ReadRecords(
+      in, name, format, encoding, taxonomy,
+      [&](Firm&& firm, int line) {
+        sink(std::move(firm), line);
+        return absl::OkStatus();
+      },
+      rejects, stats);
+}
+
+namespace {
+
+// Opens a firm file for reading; errors as ReadFirms words them.
+absl::Status OpenFirmFile(const std::string& path, std::ifstream* in) {
   // A FIFO, a device or a directory is refused, never read (it would hang or never end).
   if (absl::Status regular = CheckRegularFile(path); !regular.ok()) return regular;
   errno = 0;
-  std::ifstream in(path, std::ios::in | std::ios::binary);
-  if (!in.is_open()) return OpenError(path, errno != 0 ? errno : ENOENT);
-  return ReadFirms(in, path, format, taxonomy, sink, rejects, stats);
+  in->open(path, std::ios::in | std::ios::binary);
+  if (!in->is_open()) return OpenError(path, errno != 0 ? errno : ENOENT);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ingest_internal::ReadRecordsFromFile(const std::string& path, FirmFormat format,
+                                                  InputEncoding encoding,
+                                                  const Taxonomy& taxonomy,
+                                                  const RecordSink& sink,
+                                                  std::vector<Rejection>* rejects,
+                                                  IngestStats* stats) {
+  std::ifstream in;
+  RETURN_IF_ERROR(OpenFirmFile(path, &in));
+  return ReadRecords(in, path, format, encoding, taxonomy, sink, rejects, stats);
+}
+
+absl::Status ReadFirms(const std::string& path, FirmFormat format, const Taxonomy& taxonomy,
+                       const FirmSink& sink, std::vector<Rejection>* rejects,
+                       IngestStats* stats, InputEncoding encoding) {
+  std::ifstream in;
+  RETURN_IF_ERROR(OpenFirmFile(path, &in));
+  return ReadFirms(in, path, format, taxonomy, sink, rejects, stats, encoding);
 }
 
 void MergeFirm(Firm* into, Firm&& later) {
@@ -125,24 +172,43 @@ void MergeFirm(Firm* into, Firm&& later) {
 absl::StatusOr<std::vector<Firm>> LoadFirms(const std::vector<std::string>& paths,
                                             const Taxonomy& taxonomy,
                                             std::vector<Rejection>* rejects,
-                                            IngestStats* stats) {
+                                            IngestStats* stats, InputEncoding encoding) {
   std::vector<Firm> firms;
-  absl::flat_hash_map<CreditCodeKey, size_t> index;  // credit code → position in `firms`
-  const FirmSink sink = [&](Firm&& firm, int /*line*/) {
-    auto [it, inserted] = index.try_emplace(KeyOf(firm.credit_code), firms.size());
-    if (inserted) {
-      firms.push_back(std::move(firm));
-      return;
-    }
-    MergeFirm(&firms[it->second], std::move(firm));
-    if (stats != nullptr) ++stats->merged;
+  // Where each firm is, and the file (its index in `paths`) and line that last gave a record of it.
+  struct Seen {
+    size_t position;
+    size_t file;
+    int line;
   };
-  for (const std::string& path : paths) {
-    RETURN_IF_ERROR(ReadFirms(path, FirmFormat::kAuto, taxonomy, sink, rejects, stats));
+  absl::flat_hash_map<CreditCodeKey, Seen> index;
+  size_t file = 0;
+  const ingest_internal::RecordSink sink = [&](Firm&& firm, int line) -> absl::Status {
+    const CreditCodeKey key = KeyOf(firm.credit_code);
+    auto it = index.find(key);
+    if (it == index.end()) {
+      if (firm.partial()) return absl::InvalidArgumentError(ingest_internal::kNoBaseRecord);
+      index.emplace(key, Seen{firms.size(), file, line});
+      firms.push_back(std::move(firm));
+      return absl::OkStatus();
+    }
+    if (it->second.file == file) {
+      return absl::InvalidArgumentError(ingest_internal::DuplicateCode(it->second.line));
+    }
+    it->second.file = file;
+    it->second.line = line;
+    MergeFirm(&firms[it->second.position], std::move(firm));
+    if (stats != nullptr) ++stats->merged;
+    return absl::OkStatus();
+  };
+  for (; file < paths.size(); ++file) {
+    RETURN_IF_ERROR(ingest_internal::ReadRecordsFromFile(paths[file], FirmFormat::kAuto, encoding,
+                                                         taxonomy, sink, rejects, stats));
   }
   // Sorting the keys (inline bytes) and moving each firm once is several times faster than
   // sorting the firms by their heap-allocated code strings.
-  std::vector<std::pair<CreditCodeKey, size_t>> order(index.begin(), index.end());
+  std::vector<std::pair<CreditCodeKey, size_t>> order;
+  order.reserve(index.size());
+  for (const auto& [key, seen] : index) order.emplace_back(key, seen.position);
   index.clear();
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
     return std::memcmp(a.first.data(), b.first.data(), a.first.size()) < 0;

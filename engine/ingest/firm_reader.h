@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <istream>
 #include <string>
 #include <vector>
@@ -49,6 +50,16 @@ struct IngestStats {
   int64_t merged = 0;    // accepted records that updated a firm seen earlier (LoadFirms only)
 };
 
+// The character encoding of a firm file. UTF-8 (a BOM allowed) is the format; a GB18030 (GBK) file
+// read as UTF-8 is refused as a whole ("file:line: … --encoding gb18030 …"), never read as garbage.
+enum class InputEncoding {
+  kUtf8,
+  kGb18030,  // converted to UTF-8 as it is read (what Chinese Excel and WPS save)
+};
+
+// "utf-8"/"utf8" or "gb18030"/"gbk" (any case); nullopt otherwise.
+std::optional<InputEncoding> ParseInputEncoding(absl::string_view name);
+
 enum class FirmFormat {
   kAuto,       // by extension (.jsonl/.ndjson/.json, .csv), else '{' as first non-blank byte
   kJsonLines,  // one FirmProfile JSON object per line
@@ -61,7 +72,8 @@ FirmFormat FormatByExtension(absl::string_view name);
 // Parses one JSON object into a FirmProfile with protobuf's JSON parser (snake_case and
 // lowerCamelCase field names; unknown fields are errors). Fact values may be JSON numbers, kept
 // exactly as written (12345.675 becomes "12345.675", never a double), decimal strings, or null
-// (unknown, as an empty string). Errors are one line: "malformed JSON: …", "unknown field \"x\"".
+// (unknown, as an empty string); a number in exponent notation (1e5) is written out exactly
+// ("100000"). A raw control character inside a string is refused with its column. Errors are one line: "malformed JSON: …", "unknown field \"x\"".
 // Fields are not validated here; FirmFromProfile does that.
 absl::StatusOr<FirmProfile> ParseFirmJson(absl::string_view line);
 
@@ -72,15 +84,20 @@ using FirmSink = std::function<void(Firm&&, int line)>;
 // `stats` (either may be null); reading never stops at a bad record. Errors only for input that
 // cannot be read: NotFound for a missing file, PermissionDenied, InvalidArgument for a directory,
 // DataLoss for a read error, and InvalidArgument "file:line: …" for an unusable CSV header (no
-// credit_code or region column, an unknown or duplicate column).
+// credit_code column, an unknown or duplicate column; without a region column every record is
+// partial) or a GB18030 file read as UTF-8.
+// A record without region (a partial record, SPEC §2) reaches the sink as a Firm whose partial()
+// is true: LoadFirms decides whether it completes a firm. A GB18030 file read as kUtf8 is
+// InvalidArgument "file:line: …" (the records before that line may have reached the sink).
 absl::Status ReadFirms(const std::string& path, FirmFormat format, const Taxonomy& taxonomy,
                        const FirmSink& sink, std::vector<Rejection>* rejects,
-                       IngestStats* stats);
+                       IngestStats* stats, InputEncoding encoding = InputEncoding::kUtf8);
 // The same over a stream (fuzzers, stdin, tests); `name` is the file named in rejections and
 // decides kAuto by its extension before sniffing.
 absl::Status ReadFirms(std::istream& in, const std::string& name, FirmFormat format,
                        const Taxonomy& taxonomy, const FirmSink& sink,
-                       std::vector<Rejection>* rejects, IngestStats* stats);
+                       std::vector<Rejection>* rejects, IngestStats* stats,
+                       InputEncoding encoding = InputEncoding::kUtf8);
 
 // Folds a later record of the same firm into `into`: a known fact of `later` overrides (an
 // unknown one never erases a known one), tag grants are united (identical grants kept once, earlier
@@ -88,11 +105,15 @@ absl::Status ReadFirms(std::istream& in, const std::string& name, FirmFormat for
 void MergeFirm(Firm* into, Firm&& later);
 
 // Reads every path (format by extension or content) and merges the records by credit code in the
-// order given, a later record over an earlier one by MergeFirm, also within one file. The result is
-// sorted by credit code. Errors as ReadFirms; the first unreadable path ends the load.
+// order given, a later source's record over an earlier one by MergeFirm. Within one file a credit
+// code appears once: a later record of it is rejected ("duplicate credit code (first at line 3)",
+// most likely an export error). A partial record (no region) completes the firm an earlier source
+// defines; one that comes first is rejected ("no base record: …"). The result is sorted by credit
+// code. Errors as ReadFirms; the first unreadable path ends the load.
 absl::StatusOr<std::vector<Firm>> LoadFirms(const std::vector<std::string>& paths,
                                             const Taxonomy& taxonomy,
-                                            std::vector<Rejection>* rejects, IngestStats* stats);
+                                            std::vector<Rejection>* rejects, IngestStats* stats,
+                                            InputEncoding encoding = InputEncoding::kUtf8);
 
 }  // namespace polmatch
 

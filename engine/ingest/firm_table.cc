@@ -132,15 +132,31 @@ void FirmTable::Append(const Firm& f) {
   AppendFirmGrants(f, static_cast<uint32_t>(row), true);
 }
 
-bool FirmTable::Add(const Firm& f) {
+absl::Status FirmTable::Admit(const Slot* slot, bool partial, uint32_t file) {
+  if (slot == nullptr) {
+    return partial ? absl::InvalidArgumentError(ingest_internal::kNoBaseRecord) : absl::OkStatus();
+  }
+  if (slot->file == file) {
+    return absl::InvalidArgumentError(ingest_internal::DuplicateCode(slot->line));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FirmTable::Add(const Firm& f, uint32_t file, int line, bool* merged) {
+  *merged = false;
   Key key{};
   std::memcpy(key.data(), f.credit_code.data(), std::min(f.credit_code.size(), kCodeWidth));
-  auto [it, inserted] = index_.try_emplace(key, static_cast<uint32_t>(num_rows_));
-  if (inserted) {
+  auto it = index_.find(key);
+  RETURN_IF_ERROR(Admit(it == index_.end() ? nullptr : &it->second, f.partial(), file));
+  if (it == index_.end()) {
+    index_.emplace(key, Slot{static_cast<uint32_t>(num_rows_), file, line});
     Append(f);
-    return false;
+    return absl::OkStatus();
   }
-  const size_t row = it->second;
+  it->second.file = file;
+  it->second.line = line;
+  *merged = true;
+  const size_t row = it->second.row;
   if (!f.name.empty()) {
     name_offsets_[row] = names_.size();
     name_lengths_[row] = static_cast<uint32_t>(f.name.size());
@@ -167,7 +183,7 @@ bool FirmTable::Add(const Firm& f) {
     fact_known_[row * known_words_ + k / 64] |= uint64_t{1} << (k % 64);
   }
   AppendFirmGrants(f, static_cast<uint32_t>(row), false);
-  return true;
+  return absl::OkStatus();
 }
 
 void FirmTable::MergeRow(size_t row, const FirmTable& src, size_t r,
@@ -218,13 +234,15 @@ void FirmTable::AppendRows(const FirmTable& src, size_t begin, size_t end) {
   num_rows_ += end - begin;
 }
 
-int64_t FirmTable::AddAll(const FirmTable& block) {
+int64_t FirmTable::AddAll(const FirmTable& block, uint32_t file, const std::vector<int>& lines,
+                          std::vector<Refusal>* refused) {
   std::vector<uint32_t> source_map(block.sources_.size());
   for (size_t i = 0; i < block.sources_.size(); ++i) source_map[i] = InternSource(block.sources_[i]);
   const size_t n = block.num_rows_;
-  // Where each block row went, and whether it created its row.
+  // Where each block row went, and whether it created its row, merged or was refused.
+  enum : uint8_t { kRefused, kCreated, kMerged };
   std::vector<uint32_t> target(n);
-  std::vector<uint8_t> created(n);
+  std::vector<uint8_t> outcome(n);
   int64_t merged = 0;
   constexpr size_t kAhead = 8;
   const auto key_of = [&](size_t r) {
@@ -236,21 +254,38 @@ int64_t FirmTable::AddAll(const FirmTable& block) {
   size_t run = 0;  // rows [run, r) are new rows not yet appended
   for (size_t r = 0; r < n; ++r) {
     if (r + kAhead < n) index_.prefetch(key_of(r + kAhead));
-    auto [it, inserted] = index_.try_emplace(key_of(r), static_cast<uint32_t>(num_rows_ + (r - run)));
-    target[r] = it->second;
-    created[r] = inserted ? 1 : 0;
-    if (inserted) continue;
+    const bool partial = block.regions_[r * kRegionWidth] == '\0';
+    auto [it, inserted] = index_.try_emplace(
+        key_of(r), Slot{static_cast<uint32_t>(num_rows_ + (r - run)), file, lines[r]});
+    absl::Status admitted = Admit(inserted ? nullptr : &it->second, partial, file);
+    if (!admitted.ok()) {
+      if (inserted) index_.erase(it);
+      AppendRows(block, run, r);
+      run = r + 1;
+      outcome[r] = kRefused;
+      refused->push_back(Refusal{lines[r], std::string(admitted.message())});
+      continue;
+    }
+    target[r] = it->second.row;
+    if (inserted) {
+      outcome[r] = kCreated;
+      continue;
+    }
+    outcome[r] = kMerged;
+    it->second.file = file;
+    it->second.line = lines[r];
     AppendRows(block, run, r);
-    MergeRow(it->second, block, r, source_map);
+    MergeRow(it->second.row, block, r, source_map);
     run = r + 1;
     ++merged;
   }
   AppendRows(block, run, n);
   for (const Grant& g : block.grants_) {
+    if (outcome[g.row] == kRefused) continue;
     Grant out = g;
     out.row = target[g.row];
     out.source = source_map[g.source];
-    out.first = created[g.row];
+    out.first = outcome[g.row] == kCreated ? 1u : 0u;
     grants_.push_back(out);
   }
   return merged;
@@ -328,15 +363,24 @@ struct Block {
   bool parsed = false;
   // Results.
   FirmTable rows;
+  std::vector<int> row_lines;                        // the line of each row
   std::vector<std::pair<int, std::string>> rejects;  // line, reason
   int64_t accepted = 0;
+  // The block's first line that decides the file's encoding (EncodingSniffer), if any: UTF-8, or
+  // GB18030 (which refuses the file unless an earlier block decided UTF-8).
+  int decided_line = 0;
+  bool decided_gb18030 = false;
 };
 
 // Parses the lines of a block as ReadJsonLines does.
 void ParseBlock(Block* b, const Taxonomy& taxonomy) {
   b->rows.Clear();
+  b->row_lines.clear();
   b->rejects.clear();
   b->accepted = 0;
+  b->decided_line = 0;
+  b->decided_gb18030 = false;
+  ingest_internal::EncodingSniffer sniffer;
   FirmProfile profile;
   std::string scratch;
   absl::string_view rest(b->bytes);
@@ -347,20 +391,29 @@ void ParseBlock(Block* b, const Taxonomy& taxonomy) {
     rest = nl == absl::string_view::npos ? absl::string_view() : rest.substr(nl + 1);
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line_number == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+    if (line_number == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") {
+      line.remove_prefix(3);
+      sniffer.DecideUtf8();
+      b->decided_line = 1;
+    }
+    if (!sniffer.decided()) {
+      b->decided_gb18030 = sniffer.ShowsGb18030(line);
+      if (sniffer.decided()) b->decided_line = line_number;
+    }
     if (ingest_internal::IsBlank(line)) continue;
     absl::Status parsed = ingest_internal::ParseFirmJsonInto(line, &profile, &scratch);
     if (!parsed.ok()) {
       b->rejects.emplace_back(line_number, std::string(parsed.message()));
       continue;
     }
-    absl::StatusOr<Firm> firm = FirmFromProfile(profile, taxonomy);
+    absl::StatusOr<Firm> firm = FirmFromRecord(profile, taxonomy);
     if (!firm.ok()) {
       b->rejects.emplace_back(line_number, std::string(firm.status().message()));
       continue;
     }
     ++b->accepted;
     b->rows.Append(*firm);
+    b->row_lines.push_back(line_number);
   }
 }
 
@@ -370,9 +423,10 @@ int CountLines(absl::string_view bytes) {
 
 // Reads a JSON Lines file in blocks of whole lines, parses them on `threads` threads and adds
 // their records to `table` in file order.
-absl::Status ReadJsonLinesParallel(int fd, const std::string& name, const Taxonomy& taxonomy,
-                                   int threads, FirmTable* table, std::vector<Rejection>* rejects,
-                                   IngestStats* stats, uint64_t* bytes_done, uint64_t bytes_total,
+absl::Status ReadJsonLinesParallel(int fd, const std::string& name, uint32_t file,
+                                   const Taxonomy& taxonomy, int threads, FirmTable* table,
+                                   std::vector<Rejection>* rejects, IngestStats* stats,
+                                   uint64_t* bytes_done, uint64_t bytes_total,
                                    const LoadProgress& progress, uint64_t estimate_bytes) {
   const size_t block_bytes = g_block_bytes;
   std::mutex pool_mu;
@@ -432,7 +486,18 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, const Taxono
     return b;
   };
 
+  bool decided = false;  // the file's encoding (EncodingSniffer over the blocks in order)
+  int gb18030_line = 0;  // the file is GB18030: refused at this line
+  std::vector<FirmTable::Refusal> refused;
   auto consume = [&](Block& b) {
+    if (gb18030_line != 0) return;
+    if (!decided && b.decided_line != 0) {
+      decided = true;
+      if (b.decided_gb18030) {
+        gb18030_line = b.decided_line;
+        return;
+      }
+    }
     if (!reserved) {
       // Size the table once from the first block (untouched reserve costs no memory).
       reserved = true;
@@ -448,16 +513,26 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, const Taxono
         table->Reserve(rows, static_cast<size_t>(static_cast<double>(name_bytes) / rows_here * rows * 1.1) + 4096);
       }
     }
-    const int64_t merged = table->AddAll(b.rows);
+    refused.clear();
+    const int64_t merged = table->AddAll(b.rows, file, b.row_lines, &refused);
+    const int64_t rejected = static_cast<int64_t>(b.rejects.size() + refused.size());
     if (stats != nullptr) {
       stats->records += b.accepted + static_cast<int64_t>(b.rejects.size());
-      stats->accepted += b.accepted;
-      stats->rejected += static_cast<int64_t>(b.rejects.size());
+      stats->accepted += b.accepted - static_cast<int64_t>(refused.size());
+      stats->rejected += rejected;
       stats->merged += merged;
     }
     if (rejects != nullptr) {
+      // The parse's and the merge's rejections, in line order as the sequential reader gives them.
+      size_t m = 0;
       for (auto& [line, reason] : b.rejects) {
+        for (; m < refused.size() && refused[m].line < line; ++m) {
+          rejects->push_back(Rejection{name, refused[m].line, refused[m].reason});
+        }
         rejects->push_back(Rejection{name, line, ingest_internal::OneLine(reason)});
+      }
+      for (; m < refused.size(); ++m) {
+        rejects->push_back(Rejection{name, refused[m].line, refused[m].reason});
       }
     }
     lines_consumed = b.first_line - 1 + b.line_count;
@@ -541,6 +616,7 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, const Taxono
     cv.notify_all();
     for (std::thread& w : workers) w.join();
   }
+  if (gb18030_line != 0) return ingest_internal::Gb18030Refusal(name, gb18030_line);
   if (read_error) {
     return absl::DataLossError(
         absl::StrCat(name, ": ", absl::StrFormat("read error after line %d", lines_consumed)));
@@ -550,12 +626,12 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, const Taxono
 
 // As ReadFirms decides kAuto: by extension, else JSON Lines if the first non-blank line starts
 // with '{' (after blanks). Unreadable files are left for ReadFirms to report.
-FirmFormat DetectFormat(const std::string& path) {
+FirmFormat DetectFormat(const std::string& path, InputEncoding encoding) {
   FirmFormat format = FormatByExtension(path);
   if (format != FirmFormat::kAuto) return format;
   std::ifstream in(path, std::ios::in | std::ios::binary);
   if (!in.is_open()) return FirmFormat::kAuto;
-  ingest_internal::LineReader lines(in);
+  ingest_internal::LineReader lines(in, encoding);
   absl::string_view line;
   while (lines.Next(&line)) {
     if (ingest_internal::IsBlank(line)) continue;
@@ -576,7 +652,8 @@ uint64_t FileSize(const std::string& path) {
 absl::StatusOr<FirmTable> LoadFirmTable(const std::vector<std::string>& paths,
                                         const Taxonomy& taxonomy,
                                         std::vector<Rejection>* rejects, IngestStats* stats,
-                                        int threads, const LoadProgress& progress) {
+                                        int threads, const LoadProgress& progress,
+                                        InputEncoding encoding) {
   FirmTable table(taxonomy.num_facts());
   uint64_t total = 0, done = 0, json_total = 0;
   std::vector<FirmFormat> formats;
@@ -584,30 +661,36 @@ absl::StatusOr<FirmTable> LoadFirmTable(const std::vector<std::string>& paths,
     const uint64_t size = FileSize(path);
     total += size;
     std::error_code ignored;
-    // A pipe or device is read once, by ReadFirms (which sniffs it itself).
-    formats.push_back(std::filesystem::is_regular_file(path, ignored) ? DetectFormat(path)
+    // A pipe or device is read once, by ReadRecords (which sniffs it itself).
+    formats.push_back(std::filesystem::is_regular_file(path, ignored) ? DetectFormat(path, encoding)
                                                                       : FirmFormat::kAuto);
     if (formats.back() == FirmFormat::kJsonLines) json_total += size;
   }
   for (size_t i = 0; i < paths.size(); ++i) {
     const std::string& path = paths[i];
+    const uint32_t file = static_cast<uint32_t>(i);
     std::error_code ignored;
     const bool regular = std::filesystem::is_regular_file(path, ignored);
-    if (formats[i] == FirmFormat::kJsonLines && regular) {
+    // GB18030 is converted line by line on the sequential path.
+    if (formats[i] == FirmFormat::kJsonLines && regular && encoding == InputEncoding::kUtf8) {
       const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd >= 0) {
-        absl::Status s = ReadJsonLinesParallel(fd, path, taxonomy, threads, &table, rejects,
+        absl::Status s = ReadJsonLinesParallel(fd, path, file, taxonomy, threads, &table, rejects,
                                                stats, &done, total, progress, json_total);
         ::close(fd);
         RETURN_IF_ERROR(s);
         continue;
       }
-      // Not openable: ReadFirms words the error.
+      // Not openable: ReadRecordsFromFile words the error.
     }
-    const FirmSink sink = [&](Firm&& firm, int /*line*/) {
-      if (table.Add(firm) && stats != nullptr) ++stats->merged;
+    const ingest_internal::RecordSink sink = [&](Firm&& firm, int line) {
+      bool merged = false;
+      absl::Status added = table.Add(firm, file, line, &merged);
+      if (merged && stats != nullptr) ++stats->merged;
+      return added;
     };
-    RETURN_IF_ERROR(ReadFirms(path, formats[i], taxonomy, sink, rejects, stats));
+    RETURN_IF_ERROR(ingest_internal::ReadRecordsFromFile(path, formats[i], encoding, taxonomy,
+                                                         sink, rejects, stats));
     done += FileSize(path);
     if (progress) progress(done, total);
   }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/ingest/firm.h"
@@ -66,12 +67,20 @@ class FirmTable {
   // Appends `firm` as a new row (no merge). The firm must be valid (FirmFromProfile): an 18-byte
   // code, a region of 6 bytes or "", an industry under 8 bytes, num_facts() fact slots.
   void Append(const Firm& firm);
-  // Adds `firm`, merging it by credit code into an earlier row as MergeFirm does. Returns true if
-  // it merged.
-  bool Add(const Firm& firm);
-  // Adds every row of `block` (a table of unmerged records, as Append builds) in order, as Add.
-  // Returns the number merged.
-  int64_t AddAll(const FirmTable& block);
+  // Adds `firm`, the record of line `line` of source `file` (0, 1, … in the order read), by the
+  // rules of LoadFirms: merged by credit code into an earlier source's row as MergeFirm does, or
+  // refused — a credit code seen earlier in the same file ("duplicate credit code (first at line
+  // N)"), a partial record of a firm no earlier source defines (no base record). Sets *merged.
+  absl::Status Add(const Firm& firm, uint32_t file, int line, bool* merged);
+  // A record of AddAll's that was refused: its line and why.
+  struct Refusal {
+    int line;
+    std::string reason;
+  };
+  // Adds every row of `block` (a table of unmerged records, as Append builds, the rows of lines
+  // `lines`) in order, as Add. Returns the number merged; refused records go to `refused`.
+  int64_t AddAll(const FirmTable& block, uint32_t file, const std::vector<int>& lines,
+                 std::vector<Refusal>* refused);
   // Ends loading: applies MergeFirm's rule to the grants (those of a row's later records that the
   // row already held are dropped; Add/AddAll keep all, in arrival order) and frees the credit code
   // index. LoadFirmTable calls it; no Add or AddAll after it.
@@ -134,7 +143,15 @@ class FirmTable {
   std::vector<Grant> grants_;
   std::vector<std::string> sources_;
   absl::flat_hash_map<std::string, uint32_t> source_ids_;
-  absl::flat_hash_map<Key, uint32_t> index_;  // credit code → row (Add/AddAll only)
+  // While loading: a credit code's row, and the source file and line that last gave it a record.
+  struct Slot {
+    uint32_t row;
+    uint32_t file;
+    int32_t line;
+  };
+  // The merge rule for a record of (`file`, `line`) found at `slot` (nullptr: a new code).
+  static absl::Status Admit(const Slot* slot, bool partial, uint32_t file);
+  absl::flat_hash_map<Key, Slot> index_;  // credit code → row (Add/AddAll only)
 };
 
 // Called now and then while loading with the bytes read so far of all the files together and
@@ -146,7 +163,8 @@ using LoadProgress = std::function<void(uint64_t done, uint64_t total)>;
 absl::StatusOr<FirmTable> LoadFirmTable(const std::vector<std::string>& paths,
                                         const Taxonomy& taxonomy,
                                         std::vector<Rejection>* rejects, IngestStats* stats,
-                                        int threads = 2, const LoadProgress& progress = nullptr);
+                                        int threads = 2, const LoadProgress& progress = nullptr,
+                                        InputEncoding encoding = InputEncoding::kUtf8);
 
 namespace ingest_internal {
 // Asks the kernel for transparent huge pages over the whole pages inside [p, p + bytes) (fewer

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "engine/util/status_macros.h"
@@ -113,6 +114,7 @@ class FastFirmParser {
       } else if (StartsNumber(s_[i_])) {
         const size_t len = NumberTokenLength(s_, i_);
         value = s_.substr(i_, len);
+        if (ExpandJsonExponent(value, &number_) == ExponentForm::kExpanded) value = number_;
         i_ += len;
       } else if (s_.substr(i_, 4) == "null") {
         i_ += 4;  // unknown, as protobuf reads it: an empty string
@@ -164,6 +166,7 @@ class FastFirmParser {
   size_t i_ = 0;
   FirmProfile* p_;
   std::string key_;
+  std::string number_;
 };
 
 // A tolerant scan of the top level for "facts", copying `text` to `out` with fact numbers quoted.
@@ -216,7 +219,12 @@ class FactNumberQuoter {
         changed_ = true;
         out_->append(s_.data() + copied_, i_ - copied_);
         out_->push_back('"');
-        out_->append(s_.data() + i_, len);
+        const absl::string_view token = s_.substr(i_, len);
+        if (ExpandJsonExponent(token, &number_) == ExponentForm::kExpanded) {
+          out_->append(number_);
+        } else {
+          out_->append(token.data(), token.size());
+        }
         out_->push_back('"');
         i_ += len;
         copied_ = i_;
@@ -297,6 +305,7 @@ class FactNumberQuoter {
   size_t i_ = 0;
   size_t copied_ = 0;  // s_[0, copied_) is in *out_
   bool changed_ = false;
+  std::string number_;
 };
 
 // protobuf's messages look like "Expected : between key:value pair.\n<input>\n      ^" or
@@ -363,11 +372,28 @@ absl::Status ParseFirmJsonWithProtobuf(absl::string_view text, FirmProfile* prof
 absl::Status ParseFirmJsonInto(absl::string_view text, FirmProfile* profile,
                                std::string* scratch) {
   if (ParseFirmJsonFast(text, profile)) return absl::OkStatus();
+  // The fast path takes no control character and no invalid UTF-8; protobuf would take raw
+  // control characters inside a string, and words bad UTF-8 without a position.
+  size_t bad = 0;
+  if (!IsValidUtf8(text, &bad)) {
+    int column = 1;
+    for (size_t i = 0; i < bad; ++i) column += (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "column %d: invalid UTF-8 (byte \\x%02x; a GB18030 file needs --encoding gb18030)", column,
+        static_cast<unsigned char>(text[bad])));
+  }
+  unsigned char byte = 0;
+  if (const int column = RawControlInJsonString(text, &byte); column > 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "column %d: raw control character \\x%02x inside a string (JSON needs it escaped, "
+        "as \\u%04x)",
+        column, byte, byte));
+  }
   return ParseFirmJsonWithProtobuf(text, profile, scratch);
 }
 
 absl::Status ReadJsonLines(LineReader& lines, IngestTally& tally, const Taxonomy& taxonomy,
-                           const FirmSink& sink) {
+                           const RecordSink& sink) {
   FirmProfile profile;
   std::string scratch;
   absl::string_view line;
@@ -378,13 +404,12 @@ absl::Status ReadJsonLines(LineReader& lines, IngestTally& tally, const Taxonomy
       tally.Reject(lines.line_number(), parsed.message());
       continue;
     }
-    absl::StatusOr<Firm> firm = FirmFromProfile(profile, taxonomy);
+    absl::StatusOr<Firm> firm = FirmFromRecord(profile, taxonomy);
     if (!firm.ok()) {
       tally.Reject(lines.line_number(), firm.status().message());
       continue;
     }
-    tally.Accept();
-    sink(std::move(*firm), lines.line_number());
+    tally.Offer(sink, std::move(*firm), lines.line_number());
   }
   return lines.status();
 }

@@ -43,12 +43,13 @@ absl::Status ParseFirmJsonWithProtobuf(absl::string_view text, FirmProfile* prof
 bool QuoteFactNumbers(absl::string_view text, std::string* out);
 
 // Length of the number token at text[pos] (a '-' or digit): the run of characters of
-// "+-.0123456789eE". Both parsers quote exactly this run; Decimal::Parse judges it.
+// "+-.0123456789eE". Both parsers quote exactly this run, written out as a plain decimal when it is
+// a JSON number in exponent notation that fits (ExpandJsonExponent); Decimal::Parse judges it.
 size_t NumberTokenLength(absl::string_view text, size_t pos);
 
-// Reads every line of `lines` as a firm.
+// Reads every line of `lines` as a firm record.
 absl::Status ReadJsonLines(LineReader& lines, IngestTally& tally, const Taxonomy& taxonomy,
-                           const FirmSink& sink);
+                           const RecordSink& sink);
 
 }  // namespace polmatch::ingest_internal
 

@@ -1,6 +1,7 @@
-// libFuzzer target for CSV firm input: the whole input is read as a .csv file. Checks that a
-// failure is only ever an unusable header named by file and line, that the counts add up, that
-// every rejection is one line of valid UTF-8 with a line number, and that accepted firms
+// libFuzzer target for CSV firm input: the whole input is read as a .csv file, as UTF-8 and again
+// as GB18030 (--encoding gb18030). Checks that a failure is only ever an unusable header or a
+// GB18030 file read as UTF-8, named by file and line, that the counts add up, that every rejection
+// is one line of valid UTF-8 with a line number, and that accepted records (partial ones too)
 // round-trip through FirmToProfile.
 #include "tests/fuzz/fuzz_taxonomy.h"
 
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 #include "engine/ingest/firm_reader.h"
 #include "engine/ingest/firm_sources.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -28,11 +30,8 @@ void Check(bool ok, const char* what) {
   }
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size > 64 * 1024) return 0;
-  std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
+void ReadAs(const std::string& text, polmatch::InputEncoding encoding) {
+  std::istringstream in(text);
   std::vector<polmatch::Rejection> rejects;
   polmatch::IngestStats stats;
   int64_t firms = 0;
@@ -44,18 +43,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         last_line = line;
         ++firms;
         const polmatch::FirmProfile profile = polmatch::FirmToProfile(firm, Tax());
-        absl::StatusOr<polmatch::Firm> again = polmatch::FirmFromProfile(profile, Tax());
+        absl::StatusOr<polmatch::Firm> again = polmatch::FirmFromRecord(profile, Tax());
         Check(again.ok(), "an accepted firm does not convert back");
         Check(google::protobuf::util::MessageDifferencer::Equals(
                   polmatch::FirmToProfile(*again, Tax()), profile),
               "FirmToProfile is not stable");
       },
-      &rejects, &stats);
+      &rejects, &stats, encoding);
   if (!status.ok()) {
-    Check(absl::IsInvalidArgument(status), "failure other than a bad header");
+    Check(absl::IsInvalidArgument(status), "failure other than a bad header or GB18030");
     Check(absl::StartsWith(status.message(), "fuzz.csv:"), "header error without file:line");
     Check(status.message().find('\n') == absl::string_view::npos, "header error spans lines");
-    Check(stats.records == 0, "records counted before a bad header");
+    const bool gb18030 = absl::StrContains(status.message(), "not UTF-8 but GB18030");
+    Check(!gb18030 || encoding == polmatch::InputEncoding::kUtf8, "GB18030 refused as GB18030");
+    Check(gb18030 || stats.records == 0, "records counted before a bad header");
   }
   Check(stats.records == stats.accepted + stats.rejected, "records != accepted + rejected");
   Check(stats.accepted == firms, "accepted != firms");
@@ -65,5 +66,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(r.reason.find('\n') == std::string::npos, "rejection reason spans lines");
     Check(polmatch::ingest_internal::IsValidUtf8(r.reason), "rejection reason is not UTF-8");
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > 64 * 1024) return 0;
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  ReadAs(text, polmatch::InputEncoding::kUtf8);
+  ReadAs(text, polmatch::InputEncoding::kGb18030);
   return 0;
 }

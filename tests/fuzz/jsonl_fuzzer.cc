@@ -1,7 +1,9 @@
-// libFuzzer target for JSON Lines firm input: the whole input is read as a .jsonl file. Checks
-// that the counts add up, that every rejection is one line of valid UTF-8 with a line number,
-// that every accepted firm round-trips through FirmToProfile and protobuf's JSON printer, and that
-// the fast parser agrees with protobuf's on every line it accepts.
+// libFuzzer target for JSON Lines firm input: the whole input is read as a .jsonl file, as UTF-8
+// and again as GB18030 (--encoding gb18030). Checks that the counts add up, that the only failure
+// is the one-line refusal of a GB18030 file read as UTF-8, that every rejection is one line of
+// valid UTF-8 with a line number, that every accepted record (partial ones too) round-trips through
+// FirmToProfile and protobuf's JSON printer, and that the fast parser agrees with protobuf's on
+// every line it accepts.
 #include "tests/fuzz/fuzz_taxonomy.h"
 
 #include <cstddef>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "engine/ingest/firm_reader.h"
 #include "engine/ingest/firm_sources.h"
@@ -34,7 +37,7 @@ void Check(bool ok, const char* what) {
 
 void CheckRoundTrip(const polmatch::Firm& firm) {
   const polmatch::FirmProfile profile = polmatch::FirmToProfile(firm, Tax());
-  absl::StatusOr<polmatch::Firm> again = polmatch::FirmFromProfile(profile, Tax());
+  absl::StatusOr<polmatch::Firm> again = polmatch::FirmFromRecord(profile, Tax());
   Check(again.ok(), "an accepted firm does not convert back");
   Check(MessageDifferencer::Equals(polmatch::FirmToProfile(*again, Tax()), profile),
         "FirmToProfile is not stable");
@@ -45,11 +48,7 @@ void CheckRoundTrip(const polmatch::Firm& firm) {
   Check(MessageDifferencer::Equals(*parsed, profile), "JSON round trip changed the profile");
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size > 64 * 1024) return 0;
-  const std::string text(reinterpret_cast<const char*>(data), size);
+void ReadAs(const std::string& text, polmatch::InputEncoding encoding) {
   std::istringstream in(text);
   std::vector<polmatch::Rejection> rejects;
   polmatch::IngestStats stats;
@@ -63,8 +62,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         ++firms;
         CheckRoundTrip(firm);
       },
-      &rejects, &stats);
-  Check(status.ok(), "a readable stream failed");
+      &rejects, &stats, encoding);
+  if (!status.ok()) {
+    Check(encoding == polmatch::InputEncoding::kUtf8 && absl::IsInvalidArgument(status) &&
+              absl::StartsWith(status.message(), "fuzz.jsonl:") &&
+              absl::StrContains(status.message(), "GB18030") &&
+              status.message().find('\n') == absl::string_view::npos,
+          "a readable stream failed other than as a GB18030 file");
+  }
   Check(stats.records == stats.accepted + stats.rejected, "records != accepted + rejected");
   Check(stats.accepted == firms, "accepted != firms");
   Check(stats.rejected == static_cast<int64_t>(rejects.size()), "rejected != rejections");
@@ -73,6 +78,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(r.reason.find('\n') == std::string::npos, "rejection reason spans lines");
     Check(polmatch::ingest_internal::IsValidUtf8(r.reason), "rejection reason is not UTF-8");
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > 64 * 1024) return 0;
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  ReadAs(text, polmatch::InputEncoding::kUtf8);
+  ReadAs(text, polmatch::InputEncoding::kGb18030);
 
   // The fast parser may only accept what protobuf parses to the same message.
   polmatch::FirmProfile fast, slow;

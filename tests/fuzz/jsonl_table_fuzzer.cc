@@ -1,10 +1,12 @@
-// libFuzzer target for the parallel JSON Lines path (engine/ingest/firm_table.h): the whole input is
-// written as a .jsonl file and loaded twice — by LoadFirms + FirmStore::Build (the sequential
-// reference) and by LoadFirmTable on 2 threads with tiny blocks (a few bytes, so records fall on
-// every kind of block boundary) + FirmStore::BuildFromTable — and the two must agree exactly: the
-// same status, the same rejections (file:line: reason, in order), the same stats, the same firms
-// (tags and their sources in the same order) and the same snapshot bytes
-// (tests/firm_table_test.cc compares the same things on generated registries).
+// libFuzzer target for the parallel JSON Lines path (engine/ingest/firm_table.h): the input is cut
+// at a line into two .jsonl files (two sources: partial records of the second complete firms of the
+// first, a code twice in one file is a duplicate) and loaded twice — by LoadFirms +
+// FirmStore::Build (the sequential reference) and by LoadFirmTable on 2 threads with tiny blocks (a
+// few bytes, so records fall on every kind of block boundary) + FirmStore::BuildFromTable — and the
+// two must agree exactly: the same status, the same rejections (file:line: reason, in order), the
+// same stats, the same firms (tags and their sources in the same order) and the same snapshot bytes
+// (tests/firm_table_test.cc compares the same things on generated registries). A GB18030 file
+// must be refused by both at the same line; read with --encoding gb18030, both must agree again.
 //
 // Each input is loaded with two block sizes, both derived from a hash of the input so that a crash
 // file reproduces alone: 1..16 bytes (about one line a block) and 17..272 bytes (several lines a
@@ -24,7 +26,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
 #include "engine/ingest/firm.h"
@@ -38,22 +42,25 @@ using google::protobuf::util::MessageDifferencer;
 
 const polmatch::Taxonomy& Tax() { return polmatch::FuzzTaxonomy(); }
 
-// One file per fuzzing process, rewritten for each input and removed at exit (libFuzzer keeps
+// Two files per fuzzing process, rewritten for each input and removed at exit (libFuzzer keeps
 // the input of a failure as its crash file).
-const std::string& TempPath() {
-  static const std::string* path = [] {
+const std::vector<std::string>& TempPaths() {
+  static const std::vector<std::string>* paths = [] {
     const char* dir = std::getenv("TMPDIR");
-    auto* p = new std::string(absl::StrCat((dir != nullptr && *dir != '\0') ? dir : "/tmp",
-                                           "/jsonl_table_fuzzer_", ::getpid(), ".jsonl"));
-    std::atexit([] { std::remove(TempPath().c_str()); });
+    const std::string base = absl::StrCat((dir != nullptr && *dir != '\0') ? dir : "/tmp",
+                                          "/jsonl_table_fuzzer_", ::getpid());
+    auto* p = new std::vector<std::string>{base + "_a.jsonl", base + "_b.jsonl"};
+    std::atexit([] {
+      for (const std::string& path : TempPaths()) std::remove(path.c_str());
+    });
     return p;
   }();
-  return *path;
+  return *paths;
 }
 
 [[noreturn]] void Fail(const std::string& what) {
   std::cerr << "jsonl_table_fuzzer: " << what << "\n";
-  std::remove(TempPath().c_str());
+  for (const std::string& path : TempPaths()) std::remove(path.c_str());
   std::abort();
 }
 
@@ -76,11 +83,11 @@ std::string StatsString(const polmatch::IngestStats& s) {
                       " merged ", s.merged);
 }
 
-Result Sequential(const std::string& path) {
+Result Sequential(const std::vector<std::string>& paths, polmatch::InputEncoding encoding) {
   Result r;
   std::vector<polmatch::Rejection> rejects;
   absl::StatusOr<std::vector<polmatch::Firm>> firms =
-      polmatch::LoadFirms({path}, Tax(), &rejects, &r.stats);
+      polmatch::LoadFirms(paths, Tax(), &rejects, &r.stats, encoding);
   for (const polmatch::Rejection& x : rejects) r.rejects.push_back(x.ToString());
   r.status = firms.status();
   if (!firms.ok()) return r;
@@ -91,12 +98,13 @@ Result Sequential(const std::string& path) {
   return r;
 }
 
-Result Parallel(const std::string& path, size_t block_bytes, int build_threads) {
+Result Parallel(const std::vector<std::string>& paths, size_t block_bytes, int build_threads,
+                polmatch::InputEncoding encoding) {
   Result r;
   std::vector<polmatch::Rejection> rejects;
   polmatch::ingest_internal::SetJsonBlockBytesForTest(block_bytes);
-  absl::StatusOr<polmatch::FirmTable> table =
-      polmatch::LoadFirmTable({path}, Tax(), &rejects, &r.stats, /*threads=*/2);
+  absl::StatusOr<polmatch::FirmTable> table = polmatch::LoadFirmTable(
+      paths, Tax(), &rejects, &r.stats, /*threads=*/2, nullptr, encoding);
   polmatch::ingest_internal::SetJsonBlockBytesForTest(size_t{4} << 20);
   for (const polmatch::Rejection& x : rejects) r.rejects.push_back(x.ToString());
   r.status = table.status();
@@ -121,6 +129,7 @@ void Compare(const Result& want, const Result& got, size_t block_bytes, int buil
     Fail(absl::StrCat("status differs", where, ": LoadFirms ", want.status.ToString(),
                       " vs LoadFirmTable ", got.status.ToString()));
   }
+  if (!want.status.ok()) return;  // what was read before the refusal is thrown away
   for (size_t i = 0; i < std::max(want.rejects.size(), got.rejects.size()); ++i) {
     const std::string a = i < want.rejects.size() ? want.rejects[i] : "(none)";
     const std::string b = i < got.rejects.size() ? got.rejects[i] : "(none)";
@@ -160,20 +169,30 @@ void Compare(const Result& want, const Result& got, size_t block_bytes, int buil
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 64 * 1024) return 0;
-  const std::string& path = TempPath();
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-    out.close();
-    if (!out) Fail(absl::StrCat("cannot write ", path));
-  }
-  const Result want = Sequential(path);
-  if (!want.status.ok()) Fail(absl::StrCat("LoadFirms failed on a readable file: ", want.status.ToString()));
-
+  const std::vector<std::string>& paths = TempPaths();
   const uint64_t h = Hash(data, size);
-  const size_t small_block = 1 + h % 16;
+  // The second file starts after the first newline at or after a hash-chosen byte.
+  const absl::string_view text(reinterpret_cast<const char*>(data), size);
+  size_t cut = text.find('\n', static_cast<size_t>(h % (size + 1)));
+  cut = cut == absl::string_view::npos ? size : cut + 1;
+  for (int i = 0; i < 2; ++i) {
+    std::ofstream out(paths[i], std::ios::binary | std::ios::trunc);
+    const absl::string_view part = i == 0 ? text.substr(0, cut) : text.substr(cut);
+    out.write(part.data(), static_cast<std::streamsize>(part.size()));
+    out.close();
+    if (!out) Fail(absl::StrCat("cannot write ", paths[i]));
+  }
+  const size_t small_block = 1 + (h >> 20) % 16;
   const size_t large_block = 17 + (h >> 8) % 256;
-  Compare(want, Parallel(path, small_block, /*build_threads=*/2), small_block, 2);
-  Compare(want, Parallel(path, large_block, /*build_threads=*/1), large_block, 1);
+  for (const polmatch::InputEncoding encoding :
+       {polmatch::InputEncoding::kUtf8, polmatch::InputEncoding::kGb18030}) {
+    const Result want = Sequential(paths, encoding);
+    if (!want.status.ok() && (encoding != polmatch::InputEncoding::kUtf8 ||
+                              !absl::StrContains(want.status.message(), "not UTF-8 but GB18030"))) {
+      Fail(absl::StrCat("LoadFirms failed on readable files: ", want.status.ToString()));
+    }
+    Compare(want, Parallel(paths, small_block, /*build_threads=*/2, encoding), small_block, 2);
+    Compare(want, Parallel(paths, large_block, /*build_threads=*/1, encoding), large_block, 1);
+  }
   return 0;
 }
