@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/string_view.h"
 #include "engine/ingest/firm_reader.h"
 #include "engine/ingest/firm_sources.h"
@@ -28,6 +29,20 @@ void Check(bool ok, const char* what) {
     std::cerr << "csv_fuzzer: " << what << "\n";
     std::abort();
   }
+}
+
+// Exactly the one-line refusal of a GB18030 file read as UTF-8 (ingest_internal::Gb18030Refusal),
+// not just any message quoting its words (a header error echoes the input).
+bool IsGb18030Refusal(absl::string_view message, const std::string& file) {
+  absl::string_view rest = message;
+  if (!absl::ConsumePrefix(&rest, file) || !absl::ConsumePrefix(&rest, ":")) return false;
+  int line = 0;
+  size_t digits = 0;
+  while (digits < rest.size() && digits < 9 && rest[digits] >= '0' && rest[digits] <= '9') {
+    line = line * 10 + (rest[digits++] - '0');
+  }
+  return digits > 0 &&
+         message == polmatch::ingest_internal::Gb18030Refusal(file, line).message();
 }
 
 void ReadAs(const std::string& text, polmatch::InputEncoding encoding) {
@@ -54,7 +69,7 @@ void ReadAs(const std::string& text, polmatch::InputEncoding encoding) {
     Check(absl::IsInvalidArgument(status), "failure other than a bad header or GB18030");
     Check(absl::StartsWith(status.message(), "fuzz.csv:"), "header error without file:line");
     Check(status.message().find('\n') == absl::string_view::npos, "header error spans lines");
-    const bool gb18030 = absl::StrContains(status.message(), "not UTF-8 but GB18030");
+    const bool gb18030 = IsGb18030Refusal(status.message(), "fuzz.csv");
     Check(!gb18030 || encoding == polmatch::InputEncoding::kUtf8, "GB18030 refused as GB18030");
     Check(gb18030 || stats.records == 0, "records counted before a bad header");
   }

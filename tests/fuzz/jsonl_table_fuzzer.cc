@@ -27,12 +27,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
 #include "engine/ingest/firm.h"
 #include "engine/ingest/firm_reader.h"
+#include "engine/ingest/firm_sources.h"
 #include "engine/ingest/firm_table.h"
 #include "google/protobuf/util/message_differencer.h"
 
@@ -68,6 +70,20 @@ uint64_t Hash(const uint8_t* data, size_t size) {
   uint64_t h = 14695981039346656037ull;  // FNV-1a
   for (size_t i = 0; i < size; ++i) h = (h ^ data[i]) * 1099511628211ull;
   return h;
+}
+
+// Exactly the one-line refusal of a GB18030 file read as UTF-8 (ingest_internal::Gb18030Refusal),
+// not just any message quoting its words (a header error echoes the input).
+bool IsGb18030Refusal(absl::string_view message, const std::string& file) {
+  absl::string_view rest = message;
+  if (!absl::ConsumePrefix(&rest, file) || !absl::ConsumePrefix(&rest, ":")) return false;
+  int line = 0;
+  size_t digits = 0;
+  while (digits < rest.size() && digits < 9 && rest[digits] >= '0' && rest[digits] <= '9') {
+    line = line * 10 + (rest[digits++] - '0');
+  }
+  return digits > 0 &&
+         message == polmatch::ingest_internal::Gb18030Refusal(file, line).message();
 }
 
 struct Result {
@@ -188,7 +204,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
        {polmatch::InputEncoding::kUtf8, polmatch::InputEncoding::kGb18030}) {
     const Result want = Sequential(paths, encoding);
     if (!want.status.ok() && (encoding != polmatch::InputEncoding::kUtf8 ||
-                              !absl::StrContains(want.status.message(), "not UTF-8 but GB18030"))) {
+                              !(IsGb18030Refusal(want.status.message(), paths[0]) ||
+                                IsGb18030Refusal(want.status.message(), paths[1])))) {
       Fail(absl::StrCat("LoadFirms failed on readable files: ", want.status.ToString()));
     }
     Compare(want, Parallel(paths, small_block, /*build_threads=*/2, encoding), small_block, 2);
