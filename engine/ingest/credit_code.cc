@@ -1,5 +1,7 @@
 #include "engine/ingest/credit_code.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -12,6 +14,17 @@ constexpr int kWeights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24
 int ValueOf(char c) {
   size_t p = kAlphabet.find(c);
   return p == absl::string_view::npos ? -1 : static_cast<int>(p);
+}
+
+// The bytes of the UTF-8 character `s` starts with (1 for an invalid or truncated sequence).
+size_t Utf8Length(absl::string_view s) {
+  const unsigned char c = static_cast<unsigned char>(s[0]);
+  const size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? (c <= 0xEF ? 3 : 1) : c >= 0xC2 ? 2 : 1;
+  if (n == 1 || s.size() < n) return 1;
+  for (size_t i = 1; i < n; ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) return 1;
+  }
+  return n;
 }
 
 }  // namespace
@@ -29,16 +42,25 @@ std::optional<char> CreditCodeCheckChar(absl::string_view first17) {
 
 absl::Status ValidateCreditCode(absl::string_view code) {
   if (code.empty()) return absl::InvalidArgumentError("missing credit_code");
-  if (code.size() != 18) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("credit_code \"", code, "\" has ", code.size(), " characters, want 18"));
+  // Counted and shown by characters, not bytes: "中" is one character, not three. A byte that
+  // does not start a valid UTF-8 sequence counts as one character of its own.
+  std::vector<absl::string_view> chars;
+  for (size_t i = 0; i < code.size();) {
+    const size_t n = Utf8Length(code.substr(i));
+    chars.push_back(code.substr(i, n));
+    i += n;
   }
-  for (size_t i = 0; i < code.size(); ++i) {
-    if (ValueOf(code[i]) < 0) {
-      const unsigned char c = static_cast<unsigned char>(code[i]);
-      const std::string shown =
-          c >= 0x21 && c < 0x7F ? absl::StrCat("'", std::string(1, code[i]), "'")
-                               : absl::StrFormat("byte 0x%02x", c);
+  if (chars.size() != 18) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("credit_code \"", code, "\" has ", chars.size(),
+                     chars.size() == 1 ? " character" : " characters", ", want 18"));
+  }
+  for (size_t i = 0; i < chars.size(); ++i) {
+    if (chars[i].size() != 1 || ValueOf(chars[i][0]) < 0) {
+      const unsigned char c = static_cast<unsigned char>(chars[i][0]);
+      const std::string shown = chars[i].size() > 1 || (c >= 0x21 && c < 0x7F)
+                                    ? absl::StrCat("'", chars[i], "'")
+                                    : absl::StrFormat("byte 0x%02x", c);
       return absl::InvalidArgumentError(absl::StrCat(
           "credit_code \"", code, "\" has invalid character ", shown, " at position ", i + 1,
           " (allowed: 0-9 and A-Y except I, O, S, V, Z)"));
