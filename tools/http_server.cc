@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
@@ -180,6 +181,9 @@ class HttpServer::Impl {
   net::io_context ioc_;
   tcp::acceptor acceptor_{ioc_};
   std::optional<net::steady_timer> accept_retry_;
+  // Keeps the I/O threads running while no operation is pending (every connection waiting for a
+  // worker, say, while draining).
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
   std::unique_ptr<WorkerPool> pool_;
 };
@@ -188,11 +192,12 @@ class HttpServer::Impl {
 // route runs on the pool and comes back to the strand to be written.
 class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Impl* server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+  Connection(Impl* server, tcp::socket socket)
+      : server_(server), stream_(std::move(socket)), deadline_(stream_.get_executor()) {
     beast::error_code ec;
-    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    const tcp::endpoint remote = stream_.remote_endpoint(ec);
     if (!ec) client_ = remote.address().to_string();
-    stream_.socket().set_option(tcp::no_delay(true), ec);
+    stream_.set_option(tcp::no_delay(true), ec);
     server_->open_.fetch_add(1);
   }
   ~Connection() {
@@ -208,7 +213,7 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   void Drain() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       beast::error_code ignored;
-      if (self->phase_ == Phase::kIdle) self->stream_.socket().close(ignored);
+      if (self->phase_ == Phase::kIdle) self->stream_.close(ignored);
     });
   }
 
@@ -224,7 +229,7 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     target_.clear();
     if (buffer_.size() > 0) return ReadHeader();  // pipelined: the next request is here
     phase_ = Phase::kIdle;
-    stream_.expires_after(requests_ == 0 ? server_->options_.header_timeout : server_->options_.idle_timeout);
+    Arm(requests_ == 0 ? server_->options_.header_timeout : server_->options_.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
                               self->OnFirstBytes(ec, n);
@@ -232,6 +237,7 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   }
 
   void OnFirstBytes(beast::error_code ec, size_t n) {
+    ec = Disarm(ec);
     if (ec) {
       if (ec == beast::error::timeout) server_->timeouts_[0].fetch_add(1);
       return Close();
@@ -242,7 +248,7 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
 
   void ReadHeader() {
     phase_ = Phase::kHeader;
-    stream_.expires_after(server_->options_.header_timeout);
+    Arm(server_->options_.header_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
                                self->OnHeader(ec);
@@ -256,6 +262,7 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   }
 
   void OnHeader(beast::error_code ec) {
+    ec = Disarm(ec);
     started_ = Clock::now();
     if (parser_->is_header_done()) TakeRequestLine();
     if (ec) return ReadFailed(ec, "header");
@@ -266,12 +273,16 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
       return Fail(400, "the request target must be a path beginning with /");
     }
     if (parser_->is_done()) return Dispatch();
+    const size_t max_body = server_->service_.options().max_body_bytes;
+    if (parser_->content_length() && *parser_->content_length() > max_body) {
+      return Fail(413, absl::StrCat("request body is larger than ", max_body, " bytes"));
+    }
     const auto& req = parser_->get();
     if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
       continue_.emplace(bhttp::status::continue_, req.version());
-      stream_.expires_after(server_->options_.write_timeout);
+      Arm(server_->options_.write_timeout);
       bhttp::async_write(stream_, *continue_, [self = shared_from_this()](beast::error_code ec, size_t) {
-        if (ec) return self->Close();
+        if (self->Disarm(ec)) return self->Close();
         self->ReadBody();
       });
       return;
@@ -281,8 +292,9 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
 
   void ReadBody() {
     phase_ = Phase::kBody;
-    stream_.expires_after(server_->options_.body_timeout);
+    Arm(server_->options_.body_timeout);
     bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      ec = self->Disarm(ec);
       self->started_ = Clock::now();
       if (ec) return self->ReadFailed(ec, "body");
       self->Dispatch();
@@ -362,13 +374,14 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
       out.prepare_payload();
     }
     out.keep_alive(keep);
-    stream_.expires_after(server_->options_.write_timeout);
+    Arm(server_->options_.write_timeout);
     bhttp::async_write(stream_, out, [self = shared_from_this(), keep](beast::error_code ec, size_t) {
       self->OnWritten(ec, keep);
     });
   }
 
   void OnWritten(beast::error_code ec, bool keep) {
+    ec = Disarm(ec);
     const Clock::duration took = Clock::now() - started_;
     server_->Count(route_, status_, took);
     server_->Log(client_, method_, target_, status_, took, body_bytes_);
@@ -386,11 +399,11 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   void Linger() {
     phase_ = Phase::kClosing;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kLingerTime);
+    stream_.shutdown(tcp::socket::shutdown_send, ignored);
+    if (lingered_ == 0) Arm(kLingerTime);  // one deadline for the whole linger
     buffer_.consume(buffer_.size());
     stream_.async_read_some(buffer_.prepare(64 << 10), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      self->lingered_ += n;
+      self->lingered_ += n + 1;
       if (ec || self->lingered_ > kLingerBytes) return self->Close();
       self->Linger();
     });
@@ -399,12 +412,37 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   void Close() {
     phase_ = Phase::kClosing;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.socket().close(ignored);
+    deadline_.cancel();
+    stream_.shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close(ignored);
+  }
+
+  // A deadline for the operation about to start: when it passes, the operation is cancelled and
+  // its handler, through Disarm, sees beast::error::timeout. (Beast's tcp_stream closes the
+  // socket at its deadlines, which would leave no way to answer 408.)
+  void Arm(std::chrono::milliseconds timeout) {
+    timed_out_ = false;
+    deadline_.expires_after(timeout);
+    deadline_.async_wait([self = shared_from_this(), armed = ++armed_](beast::error_code ec) {
+      if (ec || armed != self->armed_) return;
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.cancel(ignored);
+    });
+  }
+  // Ends the deadline of the operation that completed with `ec`; what it completed with.
+  beast::error_code Disarm(beast::error_code ec) {
+    ++armed_;
+    deadline_.cancel();
+    if (timed_out_) return beast::error::timeout;
+    return ec;
   }
 
   Impl* const server_;  // outlives the connection (its io_context owns it)
-  beast::tcp_stream stream_;
+  tcp::socket stream_;
+  net::steady_timer deadline_;
+  uint64_t armed_ = 0;  // which Arm() the pending deadline belongs to
+  bool timed_out_ = false;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
@@ -514,6 +552,7 @@ void HttpServer::Start() {
   impl.started_ = true;
   impl.pool_ = std::make_unique<WorkerPool>(impl.options_.worker_threads, impl.options_.max_queue);
   impl.accept_retry_.emplace(impl.ioc_);
+  impl.work_.emplace(impl.ioc_.get_executor());
   impl.Accept();
   for (int i = 0; i < std::max(1, impl.options_.io_threads); ++i) {
     impl.io_threads_.emplace_back([&impl] {
@@ -555,6 +594,7 @@ size_t HttpServer::Drain(std::chrono::milliseconds grace) {
     impl.conns_cv_.wait_until(lock, deadline, [&impl] { return impl.conns_.empty(); });
     cut = impl.conns_.size();
   }
+  impl.work_.reset();
   impl.ioc_.stop();
   for (std::thread& t : impl.io_threads_) t.join();
   impl.io_threads_.clear();
