@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -510,7 +511,8 @@ class ServeProcess {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 2, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     std::vector<std::string> args = {POLMATCH_BINARY, "serve", "--rules", registry.rules, "--snapshot",
-                                     registry.snapshot, "--port", "0", "--quiet"};
+                                     registry.snapshot, "--port", "0"};
+    if (std::find(extra.begin(), extra.end(), "--access-log") == extra.end()) args.push_back("--quiet");
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -723,13 +725,30 @@ TEST(ServeLoadTest, SigtermDrainsUnderLoad) {
   EXPECT_THAT(serve.Log(), HasSubstr("stopped"));
 }
 
+TEST(ServeLoadTest, AccessLogFile) {
+  Registry registry;
+  const std::string path = (registry.root() / "access.log").string();
+  ServeProcess serve(registry, {"--access-log", path});
+  ASSERT_GT(serve.port(), 0) << serve.Log();
+  HttpClient c("127.0.0.1", serve.port());
+  ASSERT_EQ(c.Get("/api/v1/policies/nope")->status, 404);
+  EXPECT_EQ(serve.Terminate(), 0) << serve.Log();
+  std::ifstream in(path);
+  const std::string log((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_THAT(log, ::testing::MatchesRegex(
+                       R"([0-9-]+T[0-9:]+[+-][0-9:]+ 127\.0\.0\.1 GET /api/v1/policies/nope 404 [0-9]+us [0-9]+B)" "\n"));
+  EXPECT_THAT(serve.Log(), ::testing::Not(HasSubstr("/api/v1/policies/nope")));  // not on stderr
+}
+
 TEST(ServeLoadTest, Version) {
-  FILE* out = popen((std::string(POLMATCH_BINARY) + " serve --version").c_str(), "r");
-  ASSERT_NE(out, nullptr);
-  char buf[256] = {};
-  const size_t n = fread(buf, 1, sizeof buf - 1, out);
-  EXPECT_EQ(pclose(out), 0);
-  EXPECT_THAT(std::string(buf, n), ::testing::MatchesRegex("polmatch [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  for (const char* args : {" serve --version", " --version"}) {
+    FILE* out = popen((std::string(POLMATCH_BINARY) + args).c_str(), "r");
+    ASSERT_NE(out, nullptr);
+    char buf[256] = {};
+    const size_t n = fread(buf, 1, sizeof buf - 1, out);
+    EXPECT_EQ(pclose(out), 0) << args;
+    EXPECT_THAT(std::string(buf, n), ::testing::MatchesRegex("polmatch [0-9]+\\.[0-9]+\\.[0-9]+\n")) << args;
+  }
 }
 
 }  // namespace

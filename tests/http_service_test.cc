@@ -515,6 +515,8 @@ TEST_F(HttpServiceTest, AccessLog) {
   const std::string lines = log.str();
   EXPECT_THAT(lines, ::testing::ContainsRegex(R"(127\.0\.0\.1 GET /healthz 200 [0-9]+us)"));
   EXPECT_THAT(lines, ::testing::ContainsRegex(R"(GET /api/v1/policies/nope 404 [0-9]+us)"));
+  // The body's size closes the line.
+  EXPECT_THAT(lines, ::testing::ContainsRegex(R"(GET /healthz 200 [0-9]+us 2B)" "\n"));
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 2);
 }
 
