@@ -18,10 +18,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/dispatch.hpp"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
-#include "boost/asio/strand.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 
@@ -124,7 +124,12 @@ class HttpServer::Impl {
   class Connection;
 
   Impl(HttpService& service, HttpServerOptions options)
-      : service_(service), options_(std::move(options)) {}
+      : service_(service), options_(std::move(options)) {
+    for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+      iocs_.push_back(std::make_unique<net::io_context>(1));
+    }
+    acceptor_ = std::make_unique<tcp::acceptor>(*iocs_[0]);
+  }
 
   // Counters by route (HttpService's index, the last one for "other") and status.
   void Count(int route, int status, Clock::duration took) {
@@ -152,6 +157,7 @@ class HttpServer::Impl {
 
   void Accept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
+  void Take(tcp::socket socket);  // a new connection: served, or refused past max_connections
   void Register(const std::shared_ptr<Connection>& c);
   void Unregister(std::list<std::weak_ptr<Connection>>::iterator it);
 
@@ -176,20 +182,23 @@ class HttpServer::Impl {
   std::array<std::atomic<uint64_t>, 4> timeouts_{};  // idle, header, body, write
   EngineCounters engine_;
 
-  // Last, so that they go first: destroying the io_context destroys the connections its
-  // pending handlers hold, which unregister themselves from conns_ above.
-  net::io_context ioc_;
-  tcp::acceptor acceptor_{ioc_};
+  // Last, so that they go first: destroying an io_context destroys the connections its pending
+  // handlers hold, which unregister themselves from conns_ above. One io_context per I/O thread
+  // (a connection lives on one, so it needs no strand); the first also accepts, and deals the
+  // new connections out in turn.
+  std::vector<std::unique_ptr<net::io_context>> iocs_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  size_t next_ioc_ = 0;
   std::optional<net::steady_timer> accept_retry_;
-  // Keeps the I/O threads running while no operation is pending (every connection waiting for a
+  // Keep the I/O threads running while no operation is pending (every connection waiting for a
   // worker, say, while draining).
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
   std::unique_ptr<WorkerPool> pool_;
 };
 
-// One client connection. Every handler runs on the connection's strand; the work of a slow
-// route runs on the pool and comes back to the strand to be written.
+// One client connection. Every handler runs on the connection's io_context (one thread); the
+// work of a slow route runs on the pool and comes back to it to be written.
 class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Impl* server, tcp::socket socket)
@@ -222,6 +231,8 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
 
   void NextRequest() {
     if (server_->draining_.load()) return Close();
+    // A large body grew the buffer: do not keep a mebibyte per idle connection.
+    if (buffer_.size() == 0 && buffer_.capacity() > (64 << 10)) buffer_.shrink_to_fit();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options_.max_header_bytes));
     parser_->body_limit(server_->service_.options().max_body_bytes);
@@ -457,13 +468,14 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
 };
 
 void HttpServer::Impl::Accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+  net::io_context& ioc = *iocs_[next_ioc_++ % iocs_.size()];
+  acceptor_->async_accept(ioc, [this](beast::error_code ec, tcp::socket s) {
     OnAccept(ec, std::move(s));
   });
 }
 
 void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
-  if (draining_.load() || !acceptor_.is_open()) return;
+  if (draining_.load() || !acceptor_->is_open()) return;
   if (ec) {
     // Out of descriptors (or another transient failure): try again shortly, never spin.
     accept_retry_->expires_after(std::chrono::milliseconds(50));
@@ -472,6 +484,19 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
+  Take(std::move(socket));
+  // Take what else waits in the backlog now: one accept per trip through the event loop would
+  // leave a burst of new connections waiting behind every other connection's work.
+  for (int i = 0; i < 256; ++i) {
+    beast::error_code again;
+    tcp::socket next = acceptor_->accept(*iocs_[next_ioc_++ % iocs_.size()], again);
+    if (again) break;  // would_block: the backlog is empty
+    Take(std::move(next));
+  }
+  Accept();
+}
+
+void HttpServer::Impl::Take(tcp::socket socket) {
   accepted_.fetch_add(1, std::memory_order_relaxed);
   if (open_.load() >= options_.max_connections) {
     // Over the limit: a short answer and close, without ever waiting on this socket.
@@ -493,7 +518,6 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     auto c = std::make_shared<Connection>(this, std::move(socket));
     Register(c);
   }
-  Accept();
 }
 
 void HttpServer::Impl::Register(const std::shared_ptr<Connection>& c) {
@@ -536,11 +560,12 @@ absl::StatusOr<int> HttpServer::Listen(const std::string& host, int port) {
   const net::ip::address address = net::ip::make_address(host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat(host, ": not an IP address"));
   const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-  tcp::acceptor& a = impl_->acceptor_;
+  tcp::acceptor& a = *impl_->acceptor_;
   a.open(endpoint.protocol(), ec);
   if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) a.bind(endpoint, ec);
   if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (!ec) a.non_blocking(true, ec);  // OnAccept drains the backlog without blocking
   if (ec) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", ec.message()));
   }
@@ -551,14 +576,14 @@ void HttpServer::Start() {
   Impl& impl = *impl_;
   impl.started_ = true;
   impl.pool_ = std::make_unique<WorkerPool>(impl.options_.worker_threads, impl.options_.max_queue);
-  impl.accept_retry_.emplace(impl.ioc_);
-  impl.work_.emplace(impl.ioc_.get_executor());
+  impl.accept_retry_.emplace(*impl.iocs_[0]);
+  for (auto& ioc : impl.iocs_) impl.work_.push_back(net::make_work_guard(*ioc));
   impl.Accept();
-  for (int i = 0; i < std::max(1, impl.options_.io_threads); ++i) {
-    impl.io_threads_.emplace_back([&impl] {
+  for (auto& ioc : impl.iocs_) {
+    impl.io_threads_.emplace_back([ioc = ioc.get()] {
       for (;;) {
         try {
-          impl.ioc_.run();
+          ioc->run();
           return;
         } catch (const std::exception&) {
           // A handler threw (none should): the connection it served is lost, the server is not.
@@ -574,9 +599,9 @@ size_t HttpServer::Drain(std::chrono::milliseconds grace) {
   impl.started_ = false;
   impl.draining_ = true;
   const auto deadline = Clock::now() + grace;
-  net::post(impl.ioc_, [&impl] {
+  net::post(*impl.iocs_[0], [&impl] {
     beast::error_code ignored;
-    impl.acceptor_.close(ignored);
+    impl.acceptor_->close(ignored);
     impl.accept_retry_->cancel();
   });
   std::vector<std::shared_ptr<Impl::Connection>> live;
@@ -594,8 +619,8 @@ size_t HttpServer::Drain(std::chrono::milliseconds grace) {
     impl.conns_cv_.wait_until(lock, deadline, [&impl] { return impl.conns_.empty(); });
     cut = impl.conns_.size();
   }
-  impl.work_.reset();
-  impl.ioc_.stop();
+  impl.work_.clear();
+  for (auto& ioc : impl.iocs_) ioc->stop();
   for (std::thread& t : impl.io_threads_) t.join();
   impl.io_threads_.clear();
   impl.pool_->Stop();
