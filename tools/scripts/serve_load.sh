@@ -11,7 +11,7 @@ rules="$1" snapshot="$2" codes="$3" as_of="$4" conns="$5"
 shift 5
 seconds="${SERVE_LOAD_SECONDS:-10}"
 ulimit -n "$(ulimit -Hn)"
-port=18990
+port=$((20000 + RANDOM % 20000))  # fresh ports: a previous run leaves TIME_WAIT behind
 for bin in "$@"; do
   port=$((port + 1))
   log="$(mktemp)"
