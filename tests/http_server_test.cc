@@ -715,9 +715,11 @@ TEST(ServeLoadTest, SigtermDrainsUnderLoad) {
       }
     });
   }
-  while (ok.load() < 200) std::this_thread::sleep_for(milliseconds(5));
+  for (int i = 0; i < 4000 && ok.load() < 200; ++i) std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_GE(ok.load(), 200);
   EXPECT_EQ(serve.Terminate(), 0) << serve.Log();
-  while (refused.load() < 4) std::this_thread::sleep_for(milliseconds(5));
+  for (int i = 0; i < 4000 && refused.load() < 4; ++i) std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_GE(refused.load(), 4);
   stop = true;
   for (std::thread& t : clients) t.join();
   EXPECT_EQ(broken.load(), 0);

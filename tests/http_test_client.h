@@ -57,11 +57,14 @@ class HttpResult {
     return r;
   }
   explicit operator bool() const { return reply_.has_value(); }
-  const HttpReply* operator->() const { return &*reply_; }
-  const HttpReply& operator*() const { return *reply_; }
+  // Without a reply: an empty one (status 0), so that a failed request fails the test's
+  // assertions on it instead of crashing the test binary.
+  const HttpReply* operator->() const { return reply_ ? &*reply_ : &kNone; }
+  const HttpReply& operator*() const { return *operator->(); }
   const std::string& error() const { return error_; }
 
  private:
+  static inline const HttpReply kNone{};
   std::optional<HttpReply> reply_;
   std::string error_;
 };
