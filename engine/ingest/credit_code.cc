@@ -1,7 +1,5 @@
 #include "engine/ingest/credit_code.h"
 
-#include <vector>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -44,27 +42,22 @@ absl::Status ValidateCreditCode(absl::string_view code) {
   if (code.empty()) return absl::InvalidArgumentError("missing credit_code");
   // Counted and shown by characters, not bytes: "中" is one character, not three. A byte that
   // does not start a valid UTF-8 sequence counts as one character of its own.
-  std::vector<absl::string_view> chars;
-  for (size_t i = 0; i < code.size();) {
-    const size_t n = Utf8Length(code.substr(i));
-    chars.push_back(code.substr(i, n));
-    i += n;
+  size_t count = 0;
+  for (size_t i = 0; i < code.size(); i += Utf8Length(code.substr(i))) ++count;
+  if (count != 18) {
+    return absl::InvalidArgumentError(absl::StrCat("credit_code \"", code, "\" has ", count,
+                                                   count == 1 ? " character" : " characters", ", want 18"));
   }
-  if (chars.size() != 18) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("credit_code \"", code, "\" has ", chars.size(),
-                     chars.size() == 1 ? " character" : " characters", ", want 18"));
-  }
-  for (size_t i = 0; i < chars.size(); ++i) {
-    if (chars[i].size() != 1 || ValueOf(chars[i][0]) < 0) {
-      const unsigned char c = static_cast<unsigned char>(chars[i][0]);
-      const std::string shown = chars[i].size() > 1 || (c >= 0x21 && c < 0x7F)
-                                    ? absl::StrCat("'", chars[i], "'")
-                                    : absl::StrFormat("byte 0x%02x", c);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "credit_code \"", code, "\" has invalid character ", shown, " at position ", i + 1,
-          " (allowed: 0-9 and A-Y except I, O, S, V, Z)"));
-    }
+  for (size_t i = 0, position = 1; i < code.size(); ++position) {
+    const absl::string_view ch = code.substr(i, Utf8Length(code.substr(i)));
+    i += ch.size();
+    if (ch.size() == 1 && ValueOf(ch[0]) >= 0) continue;
+    const unsigned char c = static_cast<unsigned char>(ch[0]);
+    const std::string shown = ch.size() > 1 || (c >= 0x21 && c < 0x7F) ? absl::StrCat("'", ch, "'")
+                                                                       : absl::StrFormat("byte 0x%02x", c);
+    return absl::InvalidArgumentError(absl::StrCat("credit_code \"", code, "\" has invalid character ", shown,
+                                                   " at position ", position,
+                                                   " (allowed: 0-9 and A-Y except I, O, S, V, Z)"));
   }
   const char want = *CreditCodeCheckChar(code.substr(0, 17));
   if (code[17] != want) {
