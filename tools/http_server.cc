@@ -385,6 +385,11 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
       out.prepare_payload();
     }
     out.keep_alive(keep);
+    // Counted and logged as the answer goes out, so that the line exists before the client can
+    // have read the answer (the time is the server's: from the request read to the answer ready).
+    const Clock::duration took = Clock::now() - started_;
+    server_->Count(route_, status_, took);
+    server_->Log(client_, method_, target_, status_, took, body_bytes_);
     Arm(server_->options_.write_timeout);
     bhttp::async_write(stream_, out, [self = shared_from_this(), keep](beast::error_code ec, size_t) {
       self->OnWritten(ec, keep);
@@ -393,9 +398,6 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
 
   void OnWritten(beast::error_code ec, bool keep) {
     ec = Disarm(ec);
-    const Clock::duration took = Clock::now() - started_;
-    server_->Count(route_, status_, took);
-    server_->Log(client_, method_, target_, status_, took, body_bytes_);
     response_.reset();
     if (ec) {
       if (ec == beast::error::timeout) server_->timeouts_[3].fetch_add(1);
@@ -659,7 +661,7 @@ std::string HttpServer::MetricsText() const {
     }
   }
   family("polmatch_http_request_duration_seconds", "histogram",
-         "From a request read whole to its answer written.");
+         "From a request read whole to its answer ready to send.");
   uint64_t cumulative = 0;
   for (size_t b = 0; b <= kNumBuckets; ++b) {
     cumulative += impl.latency_[b].load(std::memory_order_relaxed);
