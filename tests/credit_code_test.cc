@@ -97,6 +97,12 @@ TEST(CreditCodeTest, RejectsForbiddenLettersLowercaseAndNonAscii) {
   // 18 bytes, one of them half of a multi-byte character.
   std::string wide = "91440802MA4W1234\xE4\xB8";
   EXPECT_THAT(std::string(ValidateCreditCode(wide).message()), HasSubstr("byte 0xe4"));
+  // Characters, not bytes: "中" is one character (issue 12), shown as itself.
+  EXPECT_THAT(std::string(ValidateCreditCode("中").message()), HasSubstr("\"中\" has 1 character, want 18"));
+  EXPECT_THAT(std::string(ValidateCreditCode("91440802MA4W1234中").message()),
+              HasSubstr("has 17 characters, want 18"));
+  EXPECT_THAT(std::string(ValidateCreditCode("91440802MA4W1234Q中").message()),
+              HasSubstr("invalid character '中' at position 18"));
 }
 
 TEST(CreditCodeTest, CheckCharNeedsSeventeenCharacters) {

@@ -2,6 +2,7 @@
 // error path, queries during reloads; and `polmatch serve` as a process (signals, exit status).
 #include "tools/http_service.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -20,8 +21,9 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "httplib.h"
+#include "tests/http_test_client.h"
 #include "tests/test_util.h"
+#include "tools/http_server.h"
 
 extern char** environ;
 
@@ -36,9 +38,9 @@ using ::testing::StartsWith;
 constexpr char kJsonType[] = "application/json; charset=utf-8";
 
 // The "error" member of an error body; fails the test if the body is not {"error": "…"}.
-std::string ErrorOf(const httplib::Result& r) {
+std::string ErrorOf(const testing::HttpResult& r) {
   if (!r) {
-    ADD_FAILURE() << "no response: " << httplib::to_string(r.error());
+    ADD_FAILURE() << "no response: " << r.error();
     return "";
   }
   EXPECT_EQ(r->get_header_value("Content-Type"), kJsonType);
@@ -120,8 +122,7 @@ class HttpServiceTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_) server_->stop();
-    if (listener_.joinable()) listener_.join();
+    server_.reset();
     std::error_code ignored;
     fs::remove_all(root_, ignored);
   }
@@ -134,24 +135,20 @@ class HttpServiceTest : public ::testing::Test {
   }
 
   // Loads rules_a and serves it on a free loopback port.
-  void Start(http::HttpServiceOptions options = {}) {
+  void Start(http::HttpServerOptions options = {}) {
     absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(Options("rules_a"));
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
-    service_ = std::make_unique<http::HttpService>(*engine_, options);
-    server_ = std::make_unique<httplib::Server>();
-    service_->Register(*server_);
-    port_ = server_->bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    listener_ = std::thread([this] { server_->listen_after_bind(); });
-    for (int i = 0; i < 500 && !server_->is_running(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    ASSERT_TRUE(server_->is_running());
+    service_ = std::make_unique<http::HttpService>(*engine_);
+    server_ = std::make_unique<http::HttpServer>(*service_, options);
+    absl::StatusOr<int> port = server_->Listen("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status();
+    port_ = *port;
+    server_->Start();
   }
 
-  httplib::Client Client() const {
-    httplib::Client c("127.0.0.1", port_);
+  testing::HttpClient Client() const {
+    testing::HttpClient c("127.0.0.1", port_);
     c.set_read_timeout(10, 0);
     return c;
   }
@@ -165,8 +162,7 @@ class HttpServiceTest : public ::testing::Test {
   std::vector<std::string> codes_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<http::HttpService> service_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread listener_;
+  std::unique_ptr<http::HttpServer> server_;
   int port_ = 0;
   static inline int counter_ = 0;
 };
@@ -220,15 +216,15 @@ TEST(HttpJsonTest, FirmMatchesJsonIsProtobufJson) {
 
 TEST_F(HttpServiceTest, HealthAndPortal) {
   Start();
-  httplib::Client c = Client();
-  httplib::Result health = c.Get("/healthz");
-  ASSERT_TRUE(health);
+  testing::HttpClient c = Client();
+  testing::HttpResult health = c.Get("/healthz");
+  ASSERT_TRUE(health) << health.error();
   EXPECT_EQ(health->status, 200);
   EXPECT_EQ(health->body, "ok");
   EXPECT_EQ(health->get_header_value("Content-Type"), "text/plain; charset=utf-8");
 
   for (const char* path : {"/", "/index.html"}) {
-    httplib::Result page = c.Get(path);
+    testing::HttpResult page = c.Get(path);
     ASSERT_TRUE(page);
     EXPECT_EQ(page->status, 200) << path;
     EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
@@ -246,8 +242,8 @@ TEST_F(HttpServiceTest, HealthAndPortal) {
 
 TEST_F(HttpServiceTest, Matches) {
   Start();
-  httplib::Client c = Client();
-  httplib::Result r = c.Get(MatchesPath(codes_[0]));
+  testing::HttpClient c = Client();
+  testing::HttpResult r = c.Get(MatchesPath(codes_[0]));
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(r->get_header_value("Content-Type"), kJsonType);
@@ -270,13 +266,13 @@ TEST_F(HttpServiceTest, Matches) {
 
   // No as_of (or an empty one): today.
   for (const char* query : {"", "?as_of="}) {
-    httplib::Result today = c.Get(MatchesPath(codes_[1], query));
+    testing::HttpResult today = c.Get(MatchesPath(codes_[1], query));
     ASSERT_TRUE(today);
     EXPECT_EQ(today->status, 200);
     EXPECT_EQ(ParseMatches(today->body).as_of(), FormatDate(Today())) << query;
   }
   // HEAD: the headers of GET, no body.
-  httplib::Result head = c.Head(MatchesPath(codes_[0]).c_str());
+  testing::HttpResult head = c.Head(MatchesPath(codes_[0]).c_str());
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 200);
   EXPECT_TRUE(head->body.empty());
@@ -284,7 +280,7 @@ TEST_F(HttpServiceTest, Matches) {
 
 TEST_F(HttpServiceTest, MatchesErrors) {
   Start();
-  httplib::Client c = Client();
+  testing::HttpClient c = Client();
   struct Case {
     std::string path;
     int status;
@@ -307,22 +303,22 @@ TEST_F(HttpServiceTest, MatchesErrors) {
       {"/api/v1/policies/%FF%FE", 404, "unknown policy"},  // invalid UTF-8 in, valid JSON out
   };
   for (const Case& k : cases) {
-    httplib::Result r = c.Get(k.path);
+    testing::HttpResult r = c.Get(k.path);
     ASSERT_TRUE(r) << k.path;
     EXPECT_EQ(r->status, k.status) << k.path << " " << r->body;
     EXPECT_THAT(ErrorOf(r), HasSubstr(k.message)) << k.path;
   }
   // Still serving.
-  httplib::Result ok = c.Get(MatchesPath(codes_[0]));
+  testing::HttpResult ok = c.Get(MatchesPath(codes_[0]));
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
 }
 
 TEST_F(HttpServiceTest, Explain) {
   Start();
-  httplib::Client c = Client();
+  testing::HttpClient c = Client();
   const std::string base = "/api/v1/firms/" + codes_[0] + "/policies/";
-  httplib::Result r = c.Get(base + "scale/explain?as_of=2023-06-30");
+  testing::HttpResult r = c.Get(base + "scale/explain?as_of=2023-06-30");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(r->get_header_value("Content-Type"), kJsonType);
@@ -341,7 +337,7 @@ TEST_F(HttpServiceTest, Explain) {
   ASSERT_TRUE(want.ok());
   EXPECT_EQ(why.SerializeAsString(), want->SerializeAsString());
 
-  httplib::Result grant = c.Get(base + "grant/explain?as_of=2023-06-30");
+  testing::HttpResult grant = c.Get(base + "grant/explain?as_of=2023-06-30");
   ASSERT_TRUE(grant);
   EXPECT_THAT(grant->body, HasSubstr("\"benefit_yuan\":\"100000.00\""));
 
@@ -356,8 +352,8 @@ TEST_F(HttpServiceTest, Explain) {
 
 TEST_F(HttpServiceTest, Policies) {
   Start();
-  httplib::Client c = Client();
-  httplib::Result r = c.Get("/api/v1/policies/grant");
+  testing::HttpClient c = Client();
+  testing::HttpResult r = c.Get("/api/v1/policies/grant");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
   EXPECT_EQ(r->get_header_value("Content-Type"), kJsonType);
@@ -377,14 +373,14 @@ TEST_F(HttpServiceTest, Policies) {
 
 TEST_F(HttpServiceTest, Evaluate) {
   Start();
-  httplib::Client c = Client();
+  testing::HttpClient c = Client();
   // A firm nobody registered, no credit code; fact values as JSON numbers, kept exact: a double
   // would make 1234567890123.45 * 10% round to …012.34.
   const std::string body =
       R"({"region": "441502", "industry": "I65", "founded": "2020-01-01",
           "facts": {"revenue": 1234567890123.45, "employees": "12"},
           "tags": [{"id": "qual.hitech", "valid_from": "2022-01-01"}]})";
-  httplib::Result r = c.Post("/api/v1/evaluate?as_of=2023-06-30", body, "application/json");
+  testing::HttpResult r = c.Post("/api/v1/evaluate?as_of=2023-06-30", body, "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(r->get_header_value("Content-Type"), kJsonType);
@@ -418,7 +414,7 @@ TEST_F(HttpServiceTest, Evaluate) {
 
 TEST_F(HttpServiceTest, EvaluateErrors) {
   Start();
-  httplib::Client c = Client();
+  testing::HttpClient c = Client();
   struct Case {
     std::string body;
     std::string message;
@@ -438,7 +434,7 @@ TEST_F(HttpServiceTest, EvaluateErrors) {
       {R"({"region": "441502", "tags": [{"id": "qual.nobel"}]})", "qual.nobel"},
   };
   for (const Case& k : cases) {
-    httplib::Result r = c.Post("/api/v1/evaluate?as_of=2023-06-30", k.body, "application/json");
+    testing::HttpResult r = c.Post("/api/v1/evaluate?as_of=2023-06-30", k.body, "application/json");
     ASSERT_TRUE(r) << k.body;
     EXPECT_EQ(r->status, 400) << k.body << " → " << r->body;
     EXPECT_THAT(ErrorOf(r), HasSubstr(k.message)) << k.body;
@@ -448,46 +444,41 @@ TEST_F(HttpServiceTest, EvaluateErrors) {
 
   // 413 for a body over 1 MiB, with a Content-Length …
   const std::string big((1 << 20) + 1, ' ');
-  httplib::Result too_big = c.Post("/api/v1/evaluate", big, "application/json");
+  testing::HttpResult too_big = c.Post("/api/v1/evaluate", big, "application/json");
   ASSERT_TRUE(too_big);
   EXPECT_EQ(too_big->status, 413);
   EXPECT_THAT(ErrorOf(too_big), HasSubstr("larger than 1048576 bytes"));
   // … or chunked, without one: kept only up to the limit, the rest read and dropped so that the
   // connection serves its next request; past 16 MiB reading stops.
   const auto chunks = [](size_t total) {
-    return [total](size_t offset, httplib::DataSink& sink) {
-      const std::string block(64 << 10, ' ');
-      if (offset < total) {
-        sink.write(block.data(), block.size());
-      } else {
-        sink.done();
-      }
-      return true;
+    return [total](size_t offset) -> std::optional<std::string> {
+      if (offset < total) return std::string(64 << 10, ' ');
+      return std::nullopt;
     };
   };
-  httplib::Client chunked = Client();
+  testing::HttpClient chunked = Client();
   chunked.set_keep_alive(true);
-  httplib::Result streamed = chunked.Post("/api/v1/evaluate", chunks(size_t{4} << 20), "application/json");
-  ASSERT_TRUE(streamed) << httplib::to_string(streamed.error());
+  testing::HttpResult streamed = chunked.Post("/api/v1/evaluate", chunks(size_t{4} << 20), "application/json");
+  ASSERT_TRUE(streamed) << streamed.error();
   EXPECT_EQ(streamed->status, 413);
   EXPECT_THAT(ErrorOf(streamed), HasSubstr("larger than 1048576 bytes"));
-  httplib::Result next = chunked.Get("/healthz");
+  testing::HttpResult next = chunked.Get("/healthz");
   ASSERT_TRUE(next);
   EXPECT_EQ(next->status, 200);
-  httplib::Client endless = Client();
-  httplib::Result cut = endless.Post("/api/v1/evaluate", chunks(size_t{40} << 20), "application/json");
+  testing::HttpClient endless = Client();
+  testing::HttpResult cut = endless.Post("/api/v1/evaluate", chunks(size_t{40} << 20), "application/json");
   if (cut) {  // the client may fail to send once the server stops reading
     EXPECT_EQ(cut->status, 413);
   }
   // Still serving.
-  httplib::Client after = Client();
+  testing::HttpClient after = Client();
   EXPECT_EQ(after.Get("/healthz")->status, 200);
 }
 
 TEST_F(HttpServiceTest, WrongMethods) {
   Start();
-  httplib::Client c = Client();
-  httplib::Result r = c.Post(MatchesPath(codes_[0]), "{}", "application/json");
+  testing::HttpClient c = Client();
+  testing::HttpResult r = c.Post(MatchesPath(codes_[0]), "{}", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 405);
   EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD");
@@ -500,17 +491,12 @@ TEST_F(HttpServiceTest, WrongMethods) {
   ErrorOf(r);
 
   for (const char* method : {"PUT", "PATCH", "DELETE"}) {
-    httplib::Request req;
-    req.method = method;
-    req.path = "/api/v1/policies/grant";
-    req.body = "{}";
-    req.set_header("Content-Type", "application/json");
-    httplib::Result m = c.send(req);
+    testing::HttpResult m = c.Send(method, "/api/v1/policies/grant", "{}", "application/json");
     ASSERT_TRUE(m) << method;
     EXPECT_EQ(m->status, 405) << method;
     ErrorOf(m);
   }
-  httplib::Result options = c.Options("/healthz");
+  testing::HttpResult options = c.Options("/healthz");
   ASSERT_TRUE(options);
   EXPECT_EQ(options->status, 405);
   EXPECT_EQ(c.Delete("/nope")->status, 404);
@@ -519,18 +505,18 @@ TEST_F(HttpServiceTest, WrongMethods) {
 
 TEST_F(HttpServiceTest, AccessLog) {
   std::ostringstream log;
-  http::HttpServiceOptions options;
+  http::HttpServerOptions options;
   options.access_log = &log;
   Start(options);
-  httplib::Client c = Client();
+  testing::HttpClient c = Client();
   ASSERT_EQ(c.Get("/healthz")->status, 200);
   ASSERT_EQ(c.Get("/api/v1/policies/nope")->status, 404);
-  server_->stop();
-  listener_.join();
   server_.reset();
   const std::string lines = log.str();
   EXPECT_THAT(lines, ::testing::ContainsRegex(R"(127\.0\.0\.1 GET /healthz 200 [0-9]+us)"));
   EXPECT_THAT(lines, ::testing::ContainsRegex(R"(GET /api/v1/policies/nope 404 [0-9]+us)"));
+  // The body's size closes the line.
+  EXPECT_THAT(lines, ::testing::ContainsRegex(R"(GET /healthz 200 [0-9]+us 2B)" "\n"));
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 2);
 }
 
@@ -541,10 +527,10 @@ TEST_F(HttpServiceTest, QueriesDuringReloads) {
   std::vector<std::thread> clients;
   for (int t = 0; t < 4; ++t) {
     clients.emplace_back([&, t] {
-      httplib::Client c = Client();
+      testing::HttpClient c = Client();
       int i = 0;
       while (!stop.load()) {
-        httplib::Result r = (i++ % 2) ? c.Get(MatchesPath(codes_[t % 3]))
+        testing::HttpResult r = (i++ % 2) ? c.Get(MatchesPath(codes_[t % 3]))
                                       : c.Get("/api/v1/firms/" + codes_[t % 3] + "/policies/grant/explain?as_of=2023-06-30");
         if (!r || r->status != 200) {
           ++failures;
@@ -620,8 +606,8 @@ TEST_F(HttpServiceTest, ServeProcess) {
   const std::string log = read_log();
   const size_t at = log.find("127.0.0.1:") + 10;
   const int port = std::stoi(log.substr(at));
-  httplib::Client c("127.0.0.1", port);
-  httplib::Result r = c.Get(MatchesPath(codes_[0]));
+  testing::HttpClient c("127.0.0.1", port);
+  testing::HttpResult r = c.Get(MatchesPath(codes_[0]));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_TRUE(wait_for("GET /api/v1/firms/" + codes_[0] + "/matches?as_of=2023-06-30 200 "));

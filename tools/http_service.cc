@@ -1,19 +1,14 @@
 #include "tools/http_service.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cstdint>
 #include <exception>
-#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
+#include "absl/strings/str_split.h"
 #include "engine/ingest/credit_code.h"
 #include "engine/ingest/firm_reader.h"
 #include "engine/util/dates.h"
-#include "httplib.h"
 #include "tools/matches_json.h"
 
 namespace polmatch::http {
@@ -25,24 +20,6 @@ extern const std::size_t kPortalHtmlSize;
 }  // namespace internal
 
 namespace {
-
-constexpr char kJson[] = "application/json; charset=utf-8";
-
-// When the worker thread serving a request began it (set before routing, read by the access log);
-// a request rejected before routing (a malformed request line) has none.
-thread_local std::optional<std::chrono::steady_clock::time_point> request_start;
-
-std::string ToJson(const google::protobuf::Message& m) { return internal::ProtoJson(m); }
-
-using internal::AppendJsonString;
-
-void SendError(httplib::Response& res, int status, absl::string_view message) {
-  std::string body = "{\"error\":";
-  AppendJsonString(message, &body);
-  body.append("}");
-  res.status = status;
-  res.set_content(body, kJson);
-}
 
 int StatusToHttp(const absl::Status& s) {
   switch (s.code()) {
@@ -56,82 +33,129 @@ int StatusToHttp(const absl::Status& s) {
   }
 }
 
-// The body of an error response httplib produced itself (no handler ran, or reading failed).
-std::string DefaultMessage(int status, const httplib::Request& req, size_t max_body) {
-  switch (status) {
-    case 400: return "bad request";
-    case 404: return absl::StrCat("no such endpoint: ", req.path);
-    case 405: return absl::StrCat("method ", req.method, " is not supported");
-    case 413: return absl::StrCat("request body is larger than ", max_body, " bytes");
-    case 414: return "request URI is too long";
-    default: return absl::StrCat("HTTP ", status);
-  }
+Response FromStatus(const absl::Status& s) { return Response::Error(StatusToHttp(s), s.message()); }
+
+Response Json(std::string body) {
+  Response r;
+  r.body = std::move(body);
+  return r;
 }
 
-// A field of the access log: control bytes (none should reach it) shown as '?', "-" when empty
-// (a request line that could not be parsed).
-std::string Printable(absl::string_view s) {
-  if (s.empty()) return "-";
-  std::string out(s.substr(0, 512));
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+absl::string_view PathOf(absl::string_view target) { return target.substr(0, target.find('?')); }
+
+// The query string's key=value pairs, decoded, in order ("a" alone is a key with an empty value).
+std::vector<std::pair<std::string, std::string>> ParseQuery(absl::string_view target) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const size_t q = target.find('?');
+  if (q == absl::string_view::npos) return out;
+  for (absl::string_view pair : absl::StrSplit(target.substr(q + 1), '&', absl::SkipEmpty())) {
+    const size_t eq = pair.find('=');
+    out.emplace_back(internal::PercentDecode(pair.substr(0, eq), true),
+                     eq == absl::string_view::npos ? "" : internal::PercentDecode(pair.substr(eq + 1), true));
   }
   return out;
 }
 
 }  // namespace
 
-struct HttpService::Call {
-  const httplib::Request& req;
-  httplib::Response& res;
-  const std::string& body;
-  std::smatch path;  // groups: the path parameters
+namespace internal {
 
-  std::string Param(int i) const { return path[i].str(); }
+std::vector<absl::string_view> PathSegments(absl::string_view target) {
+  absl::string_view path = PathOf(target);
+  if (!path.empty() && path[0] == '/') path.remove_prefix(1);
+  return absl::StrSplit(path, '/');
+}
 
-  // The evaluation date: ?as_of=YYYY-MM-DD, today when absent or empty. Any other query
-  // parameter is an error (a misspelt `asof` must not silently mean today). nullopt after
-  // answering 400.
-  std::optional<absl::CivilDay> AsOf() {
-    for (const auto& [key, value] : req.params) {
-      if (key != "as_of") {
-        SendError(res, 400, absl::StrCat("unknown query parameter \"", key, "\" (known: as_of)"));
-        return std::nullopt;
+std::string PercentDecode(absl::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
       }
     }
-    if (req.get_param_value_count("as_of") > 1) {
-      SendError(res, 400, "as_of is given more than once");
+    out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
+  }
+  return out;
+}
+
+}  // namespace internal
+
+Response Response::Error(int status, absl::string_view message) {
+  Response r;
+  r.status = status;
+  r.body = "{\"error\":";
+  internal::AppendJsonString(message, &r.body);
+  r.body.append("}");
+  return r;
+}
+
+std::optional<absl::CivilDay> Call::AsOf(Response* error) const {
+  int count = 0;
+  std::string text;
+  for (const auto& [key, value] : query_) {
+    if (key != "as_of") {
+      *error = Response::Error(400, absl::StrCat("unknown query parameter \"", key, "\" (known: as_of)"));
       return std::nullopt;
     }
-    const std::string text = req.get_param_value("as_of");
-    if (text.empty()) return Today();
-    absl::StatusOr<absl::CivilDay> day = ParseDate(text);
-    if (!day.ok()) {
-      SendError(res, 400, absl::StrCat("as_of: ", day.status().message()));
-      return std::nullopt;
-    }
-    return *day;
+    ++count;
+    text = value;
   }
-
-  // Endpoints without query parameters reject any (they would be ignored otherwise).
-  bool NoQuery() {
-    if (req.params.empty()) return true;
-    SendError(res, 400, absl::StrCat("unknown query parameter \"", req.params.begin()->first, "\""));
-    return false;
+  if (count > 1) {
+    *error = Response::Error(400, "as_of is given more than once");
+    return std::nullopt;
   }
-};
+  if (text.empty()) return Today();
+  absl::StatusOr<absl::CivilDay> day = ParseDate(text);
+  if (!day.ok()) {
+    *error = Response::Error(400, absl::StrCat("as_of: ", day.status().message()));
+    return std::nullopt;
+  }
+  return *day;
+}
 
-HttpService::HttpService(const Engine& engine, HttpServiceOptions options)
+bool Call::NoQuery(Response* error) const {
+  if (query_.empty()) return true;
+  *error = Response::Error(400, absl::StrCat("unknown query parameter \"", query_.front().first, "\""));
+  return false;
+}
+
+HttpService::HttpService(const Engine& engine, Options options)
     : engine_(engine), options_(std::move(options)) {
-  const std::string code = "/api/v1/firms/([^/]+)";
-  routes_ = {
-      {"GET", std::regex("/healthz"), &HttpService::Health},
-      {"GET", std::regex("/(index\\.html)?"), &HttpService::Portal},
-      {"GET", std::regex(code + "/matches"), &HttpService::Matches},
-      {"GET", std::regex(code + "/policies/([^/]+)/explain"), &HttpService::Explain},
-      {"POST", std::regex("/api/v1/evaluate"), &HttpService::Evaluate},
-      {"GET", std::regex("/api/v1/policies/([^/]+)"), &HttpService::GetPolicy},
+  const auto bind = [this](Response (HttpService::*f)(const Call&) const) {
+    return [this, f](const Call& call) { return (this->*f)(call); };
   };
+  // The route table: method, pattern, metrics name, handler, slow (worker pool).
+  AddRoute("GET", "/healthz", "healthz", bind(&HttpService::Health));
+  AddRoute("GET", "/", "portal", bind(&HttpService::Portal));
+  AddRoute("GET", "/index.html", "portal", bind(&HttpService::Portal));
+  AddRoute("GET", "/api/v1/firms/{code}/matches", "matches", bind(&HttpService::Matches));
+  AddRoute("GET", "/api/v1/firms/{code}/policies/{id}/explain", "explain", bind(&HttpService::Explain));
+  AddRoute("POST", "/api/v1/evaluate", "evaluate", bind(&HttpService::Evaluate), /*slow=*/true);
+  AddRoute("GET", "/api/v1/policies", "policies", bind(&HttpService::ListPolicies), /*slow=*/true);
+  AddRoute("GET", "/api/v1/policies/{id}", "policy", bind(&HttpService::GetPolicy));
+}
+
+void HttpService::AddRoute(std::string method, std::string pattern, std::string name,
+                           Handler handler, bool slow) {
+  Route route;
+  route.method = std::move(method);
+  for (absl::string_view s : internal::PathSegments(pattern)) route.segments.emplace_back(s);
+  route.name = std::move(name);
+  route.handler = std::move(handler);
+  route.slow = slow;
+  routes_.push_back(std::move(route));
 }
 
 const std::string& HttpService::PortalPage() {
@@ -140,184 +164,131 @@ const std::string& HttpService::PortalPage() {
   return *page;
 }
 
-void HttpService::Register(httplib::Server& server) {
-  const int threads = std::max(1, options_.threads);
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server.set_payload_max_length(options_.max_body_bytes);
-  server.set_read_timeout(options_.read_timeout_seconds, 0);
-  server.set_write_timeout(options_.write_timeout_seconds, 0);
-  server.set_keep_alive_timeout(options_.keep_alive_seconds);
-  server.set_keep_alive_max_count(options_.keep_alive_max_requests);
-  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and the
-  // client's delayed ACK hold each keep-alive response back ~40 ms.
-  server.set_tcp_nodelay(true);
-  server.set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}});
-
-  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    request_start = std::chrono::steady_clock::now();
-    static const char* const kKnown[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-    for (const char* m : kKnown) {
-      if (req.method == m) return httplib::Server::HandlerResponse::Unhandled;
-    }
-    // Answered before httplib would read a body it cannot bound (e.g. PRI).
-    SendError(res, 405, absl::StrCat("method ", req.method, " is not supported"));
-    return httplib::Server::HandlerResponse::Handled;
-  });
-
-  // Every path goes through Dispatch, which tells 404 (no such path) from 405 (wrong method).
-  const auto plain = [this](const httplib::Request& req, httplib::Response& res) {
-    Dispatch(req, res, req.body);
-  };
-  server.Get(".*", plain);
-  server.Options(".*", plain);
-  // Methods with a body read it here, bounded: httplib bounds a body with a Content-Length by
-  // the payload limit (answering 413 itself), but not a chunked one.
-  const auto with_body = [this](const httplib::Request& req, httplib::Response& res,
-                                const httplib::ContentReader& reader) {
-    std::string body;
-    if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
-      // Past the limit the rest is read and dropped, so that the connection stays in step for
-      // its next request, up to 16 times the limit; beyond that reading stops.
-      size_t seen = 0;
-      const bool read = reader([&](const char* data, size_t n) {
-        seen += n;
-        if (seen <= options_.max_body_bytes) {
-          body.append(data, n);
-          return true;
-        }
-        std::string().swap(body);
-        return seen / 16 <= options_.max_body_bytes;
-      });
-      if (seen > options_.max_body_bytes || res.status == 413) {
-        SendError(res, 413, DefaultMessage(413, req, options_.max_body_bytes));
-        return;
-      }
-      if (!read) {
-        SendError(res, 400, "could not read the request body");
-        return;
-      }
-    }
-    Dispatch(req, res, body);
-  };
-  server.Post(".*", with_body);
-  server.Put(".*", with_body);
-  server.Patch(".*", with_body);
-  server.Delete(".*", with_body);
-
-  // Errors httplib answers itself (unreadable request, 413 by Content-Length) get a JSON body too.
-  server.set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        SendError(res, res.status, DefaultMessage(res.status, req, options_.max_body_bytes));
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  server.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown exception";
-        try {
-          if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        SendError(res, 500, absl::StrCat("internal error: ", what));
-      });
-  if (options_.access_log != nullptr) {
-    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      LogRequest(req, res);
-    });
-  }
+const std::string& HttpService::RouteName(int route) const {
+  static const std::string* const other = new std::string("other");
+  return route >= 0 && static_cast<size_t>(route) < routes_.size() ? routes_[route].name : *other;
 }
 
-void HttpService::Dispatch(const httplib::Request& req, httplib::Response& res,
-                           const std::string& body) const {
-  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+namespace {
+
+// Whether `segments` fit `route_segments`; the decoded parameters into *params.
+bool PathMatches(const std::vector<std::string>& route_segments,
+                 const std::vector<absl::string_view>& segments, std::vector<std::string>* params) {
+  if (route_segments.size() != segments.size()) return false;
+  params->clear();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& want = route_segments[i];
+    if (!want.empty() && want.front() == '{') {
+      if (segments[i].empty()) return false;
+      params->push_back(internal::PercentDecode(segments[i], false));
+    } else if (internal::PercentDecode(segments[i], false) != want) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int HttpService::Find(const Request& req) const {
+  const absl::string_view method = req.method == "HEAD" ? "GET" : absl::string_view(req.method);
+  const std::vector<absl::string_view> segments = internal::PathSegments(req.target);
+  std::vector<std::string> params;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    if (routes_[i].method == method && PathMatches(routes_[i].segments, segments, &params)) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+Response HttpService::Handle(const Request& req, std::optional<int> route) const {
+  const int index = route ? *route : Find(req);
+  const std::vector<absl::string_view> segments = internal::PathSegments(req.target);
+  std::vector<std::string> params;
+  if (index >= 0) {
+    const Route& r = routes_[index];
+    PathMatches(r.segments, segments, &params);
+    try {
+      return r.handler(Call(req, std::move(params), ParseQuery(req.target)));
+    } catch (const std::exception& e) {
+      return Response::Error(500, absl::StrCat("internal error: ", e.what()));
+    } catch (...) {
+      return Response::Error(500, "internal error");
+    }
+  }
+  // No route for this method: 405 when the path has others, else 404.
   std::vector<std::string> allowed;
-  for (const Route& route : routes_) {
-    Call call{req, res, body, {}};
-    if (!std::regex_match(req.path, call.path, route.pattern)) continue;
-    if (route.method == method) {
-      (this->*route.handler)(call);
-      return;
-    }
-    allowed.push_back(route.method);
-    if (route.method == "GET") allowed.push_back("HEAD");
+  for (const Route& r : routes_) {
+    if (!PathMatches(r.segments, segments, &params)) continue;
+    if (std::find(allowed.begin(), allowed.end(), r.method) != allowed.end()) continue;
+    allowed.push_back(r.method);
+    if (r.method == "GET") allowed.push_back("HEAD");
   }
-  if (allowed.empty()) {
-    SendError(res, 404, DefaultMessage(404, req, 0));
-    return;
-  }
+  const std::string path = internal::PercentDecode(PathOf(req.target), false);
+  if (allowed.empty()) return Response::Error(404, absl::StrCat("no such endpoint: ", path));
   const std::string allow = absl::StrJoin(allowed, ", ");
-  res.set_header("Allow", allow);
-  SendError(res, 405, absl::StrCat("method ", req.method, " is not allowed on ", req.path,
-                                   " (allowed: ", allow, ")"));
+  Response res = Response::Error(
+      405, absl::StrCat("method ", req.method, " is not allowed on ", path, " (allowed: ", allow, ")"));
+  res.headers.emplace_back("Allow", allow);
+  return res;
 }
 
-void HttpService::LogRequest(const httplib::Request& req, const httplib::Response& res) const {
-  std::string micros = "-";
-  if (request_start) {
-    micros = absl::StrCat(std::chrono::duration_cast<std::chrono::microseconds>(
-                              std::chrono::steady_clock::now() - *request_start)
-                              .count(),
-                          "us");
-    request_start.reset();
-  }
-  const std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", absl::Now(), absl::LocalTimeZone()), " ",
-      Printable(req.remote_addr), " ", Printable(req.method), " ", Printable(req.target), " ", res.status,
-      " ", micros, "\n");
-  std::lock_guard<std::mutex> lock(log_mu_);
-  *options_.access_log << line << std::flush;
+Response HttpService::Health(const Call& call) const {
+  Response res;
+  if (!call.NoQuery(&res)) return res;
+  res.content_type = "text/plain; charset=utf-8";
+  res.body = "ok";
+  return res;
 }
 
-void HttpService::Health(Call& call) const {
-  if (!call.NoQuery()) return;
-  call.res.set_content("ok", "text/plain; charset=utf-8");
-}
-
-void HttpService::Portal(Call& call) const {
+Response HttpService::Portal(const Call&) const {
+  Response res;
   // No external resources: scripts and styles are inline, requests go to this server only.
-  call.res.set_header("Content-Security-Policy",
-                      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                      "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                      "form-action 'none'; frame-ancestors 'none'");
-  call.res.set_content(PortalPage(), "text/html; charset=utf-8");
+  res.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                           "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                           "form-action 'none'; frame-ancestors 'none'");
+  res.content_type = "text/html; charset=utf-8";
+  res.body = PortalPage();
+  return res;
 }
 
-void HttpService::Matches(Call& call) const {
-  std::optional<absl::CivilDay> as_of = call.AsOf();
-  if (!as_of) return;
-  absl::StatusOr<FirmMatches> m = engine_.Match(call.Param(1), *as_of);
-  if (!m.ok()) return SendError(call.res, StatusToHttp(m.status()), m.status().message());
-  call.res.set_content(internal::FirmMatchesJson(*m), kJson);
+Response HttpService::Matches(const Call& call) const {
+  Response error;
+  std::optional<absl::CivilDay> as_of = call.AsOf(&error);
+  if (!as_of) return error;
+  absl::StatusOr<FirmMatches> m = engine_.Match(call.Param(0), *as_of);
+  if (!m.ok()) return FromStatus(m.status());
+  return Json(internal::FirmMatchesJson(*m));
 }
 
-void HttpService::Explain(Call& call) const {
-  std::optional<absl::CivilDay> as_of = call.AsOf();
-  if (!as_of) return;
-  const std::string code = call.Param(1);
+Response HttpService::Explain(const Call& call) const {
+  Response error;
+  std::optional<absl::CivilDay> as_of = call.AsOf(&error);
+  if (!as_of) return error;
+  const std::string& code = call.Param(0);
   // A malformed code is 400 whether or not the policy exists.
-  if (absl::Status valid = ValidateCreditCode(code); !valid.ok()) {
-    return SendError(call.res, 400, valid.message());
-  }
-  absl::StatusOr<PolicyResult> r = engine_.Explain(code, call.Param(2), *as_of);
-  if (!r.ok()) return SendError(call.res, StatusToHttp(r.status()), r.status().message());
+  if (absl::Status valid = ValidateCreditCode(code); !valid.ok()) return Response::Error(400, valid.message());
+  absl::StatusOr<PolicyResult> r = engine_.Explain(code, call.Param(1), *as_of);
+  if (!r.ok()) return FromStatus(r.status());
   // The `check --json` object: the firm, the date and the one result.
   FirmMatches m;
   m.set_credit_code(code);
   m.set_as_of(FormatDate(*as_of));
   *m.add_results() = std::move(*r);
-  call.res.set_content(internal::FirmMatchesJson(m), kJson);
+  return Json(internal::FirmMatchesJson(m));
 }
 
-void HttpService::Evaluate(Call& call) const {
-  std::optional<absl::CivilDay> as_of = call.AsOf();
-  if (!as_of) return;
-  if (call.body.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return SendError(call.res, 400, "request body is empty: expected a FirmProfile JSON object");
+Response HttpService::Evaluate(const Call& call) const {
+  Response error;
+  std::optional<absl::CivilDay> as_of = call.AsOf(&error);
+  if (!as_of) return error;
+  if (call.body().find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Response::Error(400, "request body is empty: expected a FirmProfile JSON object");
   }
-  absl::StatusOr<FirmProfile> profile = ParseFirmJson(call.body);
-  if (!profile.ok()) return SendError(call.res, 400, profile.status().message());
+  absl::StatusOr<FirmProfile> profile = ParseFirmJson(call.body());
+  if (!profile.ok()) return Response::Error(400, profile.status().message());
   // 政策计算器: a firm that is not registered may have no credit code yet. It is evaluated under
   // a placeholder code of its region, which the answer does not repeat.
   const bool anonymous = profile->credit_code().empty();
@@ -328,16 +299,43 @@ void HttpService::Evaluate(Call& call) const {
     profile->set_credit_code(absl::StrCat(first17, std::string(1, *CreditCodeCheckChar(first17))));
   }
   absl::StatusOr<FirmMatches> m = engine_.Evaluate(*profile, *as_of);
-  if (!m.ok()) return SendError(call.res, StatusToHttp(m.status()), m.status().message());
+  if (!m.ok()) return FromStatus(m.status());
   if (anonymous) m->clear_credit_code();
-  call.res.set_content(internal::FirmMatchesJson(*m), kJson);
+  return Json(internal::FirmMatchesJson(*m));
 }
 
-void HttpService::GetPolicy(Call& call) const {
-  if (!call.NoQuery()) return;
-  absl::StatusOr<Policy> p = engine_.GetPolicy(call.Param(1));
-  if (!p.ok()) return SendError(call.res, StatusToHttp(p.status()), p.status().message());
-  call.res.set_content(ToJson(*p), kJson);
+Response HttpService::ListPolicies(const Call& call) const {
+  Response error;
+  std::optional<absl::CivilDay> as_of = call.AsOf(&error);
+  if (!as_of) return error;
+  // {"as_of": "…", "policies": [{"id", "title", "issuer", "mode", "source": {…}}]}, catalog order.
+  std::string body = absl::StrCat("{\"as_of\":\"", FormatDate(*as_of), "\",\"policies\":[");
+  bool first = true;
+  for (const Policy& p : engine_.PoliciesInForce(*as_of)) {
+    if (!first) body.push_back(',');
+    first = false;
+    body.append("{\"id\":");
+    internal::AppendJsonString(p.id(), &body);
+    body.append(",\"title\":");
+    internal::AppendJsonString(p.title(), &body);
+    body.append(",\"issuer\":");
+    internal::AppendJsonString(p.issuer(), &body);
+    body.append(",\"mode\":");
+    internal::AppendJsonString(Policy::Mode_Name(p.mode()), &body);
+    body.append(",\"source\":");
+    body.append(internal::ProtoJson(p.source()));
+    body.push_back('}');
+  }
+  body.append("]}");
+  return Json(std::move(body));
+}
+
+Response HttpService::GetPolicy(const Call& call) const {
+  Response res;
+  if (!call.NoQuery(&res)) return res;
+  absl::StatusOr<Policy> p = engine_.GetPolicy(call.Param(0));
+  if (!p.ok()) return FromStatus(p.status());
+  return Json(internal::ProtoJson(*p));
 }
 
 }  // namespace polmatch::http

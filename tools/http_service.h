@@ -1,13 +1,14 @@
 // File: http_service.h
 //
-// The HTTP face of polmatch::Engine (SPEC §6): the JSON endpoints a portal calls and the portal
-// page itself, registered on a cpp-httplib server. `polmatch serve` runs it; tests run it on a
-// loopback port in-process.
+// The HTTP face of polmatch::Engine (SPEC §6), apart from the transport: a route table and the
+// handlers that turn one parsed request into one response. tools/http_server.h carries it over
+// sockets (connections, deadlines, limits); the HTTP fuzzer and the tests call it directly.
 //
 //   GET  /api/v1/firms/{credit_code}/matches?as_of=YYYY-MM-DD          the `query --json` object
 //   GET  /api/v1/firms/{credit_code}/policies/{id}/explain?as_of=…     one policy explained
 //                                                                      (the `check --json` object)
 //   POST /api/v1/evaluate?as_of=…   (body: FirmProfile JSON)           政策计算器: an unregistered firm
+//   GET  /api/v1/policies?as_of=…                                      the policies in force
 //   GET  /api/v1/policies/{id}                                         the policy as written
 //   GET  /healthz                                                      "ok"
 //   GET  /                                                             the portal page
@@ -16,87 +17,144 @@
 // parameter or body), 404 (unknown firm, policy or path), 405 (wrong method, with Allow), 413
 // (body over the limit) or 500; no request can take the server down.
 //
+// Adding an endpoint is one line in the route table (HttpService::HttpService) or one AddRoute
+// call: a method, a path pattern whose `{name}` segments are parameters, a short route name (the
+// `route` label of /metrics) and a handler.
+//
 // Example:
-//   polmatch::http::HttpService service(*engine, {});
-//   httplib::Server server;
-//   service.Register(server);
-//   server.listen("127.0.0.1", 8080);
+//   polmatch::http::HttpService service(*engine);
+//   polmatch::http::Request req{"GET", "/api/v1/firms/91441502MA4W0PA9X8/matches", {}};
+//   polmatch::http::Response res = service.Handle(req);   // res.status, res.body
 #ifndef POLMATCH_TOOLS_HTTP_SERVICE_H_
 #define POLMATCH_TOOLS_HTTP_SERVICE_H_
 
 #include <cstddef>
 #include <functional>
-#include <mutex>
-#include <ostream>
-#include <regex>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
 #include "polmatch/engine.h"
 #include "tools/matches_json.h"
 
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
-
 namespace polmatch::http {
 
-struct HttpServiceOptions {
-  // Largest request body accepted; larger ones get 413 (SPEC §6: 1 MiB).
-  size_t max_body_bytes = size_t{1} << 20;
-  // Worker threads. cpp-httplib holds a thread per open connection (keep-alive included), so
-  // this also bounds concurrent connections; keep_alive_seconds frees idle ones quickly.
-  int threads = 8;
-  int read_timeout_seconds = 5;
-  int write_timeout_seconds = 5;
-  int keep_alive_seconds = 2;
-  size_t keep_alive_max_requests = 1000;
-  // One line per request ("<time> <client> <METHOD> <target> <status> <µs>us"); nullptr: none.
-  std::ostream* access_log = nullptr;
+inline constexpr char kJsonType[] = "application/json; charset=utf-8";
+
+// One request as the transport parsed it.
+struct Request {
+  std::string method;  // as sent: "GET", "POST", …
+  std::string target;  // the request target: path and query, still percent-encoded
+  std::string body;
 };
 
-// Thread-safe: handlers run concurrently on the server's workers and only read the engine, whose
-// Reload() may run at any time. Not copyable; must outlive the server it is registered on.
+struct Response {
+  int status = 200;
+  std::string content_type = kJsonType;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type/-Length
+
+  // {"error": message} with `status`.
+  static Response Error(int status, absl::string_view message);
+};
+
+// What a handler sees of a request: the decoded path parameters and query, and the body.
+class Call {
+ public:
+  Call(const Request& req, std::vector<std::string> params,
+       std::vector<std::pair<std::string, std::string>> query)
+      : req_(req), params_(std::move(params)), query_(std::move(query)) {}
+
+  const Request& request() const { return req_; }
+  const std::string& body() const { return req_.body; }
+  // The i-th `{…}` segment of the route's pattern, percent-decoded.
+  const std::string& Param(size_t i) const { return params_[i]; }
+
+  // The evaluation date: ?as_of=YYYY-MM-DD, today when absent or empty. Any other query
+  // parameter is an error (a misspelt `asof` must not silently mean today). nullopt after
+  // setting the 400 answer in *error.
+  std::optional<absl::CivilDay> AsOf(Response* error) const;
+  // Endpoints without query parameters reject any (they would be ignored otherwise).
+  bool NoQuery(Response* error) const;
+
+ private:
+  const Request& req_;
+  std::vector<std::string> params_;
+  std::vector<std::pair<std::string, std::string>> query_;
+};
+
+struct HttpServiceOptions {
+  // Largest request body accepted; the transport answers 413 beyond it (SPEC §6: 1 MiB).
+  size_t max_body_bytes = size_t{1} << 20;
+};
+
+// Thread-safe: Handle() runs concurrently on any number of threads and only reads the engine,
+// whose Reload() may run at any time. Routes are added before the first Handle().
 class HttpService {
  public:
-  HttpService(const Engine& engine, HttpServiceOptions options);
+  using Handler = std::function<Response(const Call&)>;
+
+  using Options = HttpServiceOptions;
+
+  explicit HttpService(const Engine& engine, Options options = {});
   HttpService(const HttpService&) = delete;
   HttpService& operator=(const HttpService&) = delete;
 
-  // Registers the routes, error and exception handlers, limits (body size, timeouts), the
-  // worker pool and the access log on `server`.
-  void Register(httplib::Server& server);
+  // Adds a route. `pattern` is a path of literal segments and `{name}` segments (one non-empty
+  // segment each, passed to the handler decoded, in order). `slow` routes (a large body to parse,
+  // a long list) run on the server's worker pool; the others answer inline on the I/O threads.
+  void AddRoute(std::string method, std::string pattern, std::string name, Handler handler,
+                bool slow = false);
+
+  // Where a request goes: the index of its route (for RouteName / IsSlow), or -1 when none
+  // matches path and method (Handle answers 404 or 405).
+  int Find(const Request& req) const;
+  const std::string& RouteName(int route) const;
+  bool IsSlow(int route) const { return route >= 0 && routes_[route].slow; }
+  size_t num_routes() const { return routes_.size(); }
+
+  // The answer to `req`, route found by Find (pass it when known, else it is looked up).
+  // HEAD is answered as GET, with the body (the transport sends only its length).
+  Response Handle(const Request& req, std::optional<int> route = std::nullopt) const;
+
+  const Options& options() const { return options_; }
+  const Engine& engine() const { return engine_; }
 
   // The portal page served at GET / (tools/portal/index.html, embedded at build time).
   static const std::string& PortalPage();
 
  private:
-  struct Call;  // one request being answered
-  using Handler = void (HttpService::*)(Call&) const;
   struct Route {
-    std::string method;  // GET or POST
-    std::regex pattern;  // the whole path; groups are the path parameters
+    std::string method;
+    std::vector<std::string> segments;  // "{…}" for a parameter
+    std::string name;
     Handler handler;
+    bool slow = false;
   };
 
-  void Dispatch(const httplib::Request& req, httplib::Response& res, const std::string& body) const;
-  void LogRequest(const httplib::Request& req, const httplib::Response& res) const;
-
-  void Health(Call& call) const;
-  void Portal(Call& call) const;
-  void Matches(Call& call) const;
-  void Explain(Call& call) const;
-  void Evaluate(Call& call) const;
-  void GetPolicy(Call& call) const;
+  Response Health(const Call& call) const;
+  Response Portal(const Call& call) const;
+  Response Matches(const Call& call) const;
+  Response Explain(const Call& call) const;
+  Response Evaluate(const Call& call) const;
+  Response ListPolicies(const Call& call) const;
+  Response GetPolicy(const Call& call) const;
 
   const Engine& engine_;
-  const HttpServiceOptions options_;
+  const Options options_;
   std::vector<Route> routes_;
-  mutable std::mutex log_mu_;
 };
+
+namespace internal {
+// The path of a request target (before '?'), split at '/' into its raw (still encoded) segments;
+// "/" gives one empty segment.
+std::vector<absl::string_view> PathSegments(absl::string_view target);
+// Percent-decoding; `plus_is_space` for query strings. Malformed escapes are kept as written.
+std::string PercentDecode(absl::string_view s, bool plus_is_space);
+}  // namespace internal
 
 }  // namespace polmatch::http
 

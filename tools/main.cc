@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
     Usage(argc < 2 ? std::cerr : std::cout);
     return argc < 2 ? 2 : 0;
   }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::cout << "polmatch " << POLMATCH_VERSION << "\n";
+    return 0;
+  }
   for (const Command& c : kCommands) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
     if (c.bulk) KeepFreedMemory();

@@ -1,95 +1,133 @@
-// polmatch serve: the HTTP service and portal of SPEC §6 over one polmatch::Engine. SIGHUP reloads
-// the rules and snapshot (the old state keeps serving if the new one does not load); SIGTERM or
-// SIGINT stops accepting, lets requests in flight finish, and exits 0.
+// polmatch serve: the HTTP service and portal of SPEC §6 over one polmatch::Engine, on the
+// event-driven server of tools/http_server.h. SIGHUP reloads the rules and snapshot (the old state
+// keeps serving if the new one does not load); SIGTERM or SIGINT stops accepting, lets requests in
+// flight finish, and exits 0 within --drain-timeout.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
-#include <thread>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "httplib.h"
 #include "polmatch/engine.h"
 #include "tools/cli.h"
+#include "tools/http_server.h"
 #include "tools/http_service.h"
+
+#ifndef POLMATCH_VERSION
+#define POLMATCH_VERSION "unknown"
+#endif
 
 namespace polmatch::cli {
 namespace {
 
 void Log(const std::string& message) { std::cerr << "polmatch serve: " << message << std::endl; }
 
-// Waits for SIGHUP (reload) and SIGTERM/SIGINT (stop) on its own thread; the signals are blocked
-// in every other thread, so no handler runs in async-signal context.
-void HandleSignals(const sigset_t& signals, Engine& engine, const EngineOptions& options,
-                   httplib::Server& server, const std::atomic<bool>& listen_returned,
-                   std::atomic<bool>& stopping) {
-  for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      const auto start = std::chrono::steady_clock::now();
-      const absl::Status reloaded = engine.Reload(options);
-      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - start).count();
-      if (reloaded.ok()) {
-        Log(absl::StrCat("reloaded in ", ms, " ms: ", engine.num_firms(), " firms, ",
-                         engine.num_policies(), " policies"));
-      } else {
-        Log(absl::StrCat("reload failed, still serving the previous state: ", reloaded.message()));
-      }
-      continue;
-    }
-    stopping = true;
-    if (listen_returned.load()) return;  // woken by the main thread: the server has ended
-    Log(absl::StrCat("signal ", sig, ": shutting down"));
-    // stop() is a no-op until the server runs; the main thread starts it right after binding.
-    while (!server.is_running() && !listen_returned.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    server.stop();
-    return;
+// Each connection is a descriptor: raise the soft limit as far as the hard one allows, and
+// return how many connections that leaves room for.
+size_t RaiseOpenFilesLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1000;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? 1 << 20 : limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
+  return limit.rlim_cur > 128 ? limit.rlim_cur - 64 : 64;
+}
+
+std::chrono::milliseconds Seconds(const po::variables_map& vm, const char* name) {
+  return std::chrono::milliseconds(static_cast<int64_t>(vm[name].as<double>() * 1000));
 }
 
 }  // namespace
 
 int RunServe(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--version") {
+      std::cout << "polmatch " << POLMATCH_VERSION << "\n";
+      return kOk;
+    }
+  }
+  const http::HttpServerOptions defaults;
   po::options_description options("options");
   options.add_options()
       ("rules", po::value<std::string>()->required(), "rules directory (taxonomy/, policies/)")
       ("snapshot", po::value<std::string>()->required(), "the snapshot written by polmatch index")
       ("bind", po::value<std::string>()->default_value("127.0.0.1"), "address to listen on")
       ("port", po::value<int>()->default_value(8080), "port to listen on (0: any free port)")
-      ("threads", po::value<int>()->default_value(8),
-       "worker threads (each serves one connection at a time)")
-      ("quiet", "no access log");
+      ("threads", po::value<int>()->default_value(defaults.worker_threads),
+       "worker threads for the slow routes (evaluate, the policy list)")
+      ("io-threads", po::value<int>()->default_value(defaults.io_threads),
+       "threads multiplexing the connections (every other route is answered on them)")
+      ("max-connections", po::value<size_t>()->default_value(defaults.max_connections),
+       "open connections at most; beyond, a new one gets 503 and is closed (lowered to what the "
+       "open-files limit allows)")
+      ("max-queue", po::value<size_t>()->default_value(defaults.max_queue),
+       "slow requests waiting for a worker at most; beyond, 503 with Retry-After")
+      ("header-timeout", po::value<double>()->default_value(defaults.header_timeout.count() / 1000.0),
+       "seconds from a request's first byte to the end of its header (else 408, closed)")
+      ("body-timeout", po::value<double>()->default_value(defaults.body_timeout.count() / 1000.0),
+       "seconds for a request body to arrive (else 408, closed)")
+      ("idle-timeout", po::value<double>()->default_value(defaults.idle_timeout.count() / 1000.0),
+       "seconds a keep-alive connection may wait for its next request")
+      ("drain-timeout", po::value<double>()->default_value(10),
+       "on SIGTERM, seconds to let requests in flight finish before exiting")
+      ("access-log", po::value<std::string>(), "append the access log to this file instead of stderr")
+      ("quiet", "no access log")
+      ("version", "print the version and exit");
   po::variables_map vm;
   if (auto exit = ParseArgs(
           argc, argv, "polmatch serve --rules DIR --snapshot S [--bind 127.0.0.1] [--port 8080]",
-          "The HTTP service and the portal page (SPEC §6), one access-log line per request on\n"
-          "stderr. SIGHUP reloads the rules and the snapshot (a failed reload keeps the old\n"
-          "state); SIGTERM/SIGINT finish the requests in flight and exit 0.\n\n"
+          "The HTTP service and the portal page (SPEC §6). One access-log line per request\n"
+          "(time, client, method, target, status, microseconds, body bytes) on stderr or\n"
+          "--access-log. SIGHUP reloads the rules and the snapshot (a failed reload keeps the\n"
+          "old state); SIGTERM/SIGINT stop accepting, finish the requests in flight and exit 0.\n"
+          "Every request has header and body deadlines; idle keep-alive connections are closed\n"
+          "after --idle-timeout; bodies over 1 MiB get 413.\n\n"
           "  GET  /api/v1/firms/{credit_code}/matches?as_of=YYYY-MM-DD\n"
           "  GET  /api/v1/firms/{credit_code}/policies/{id}/explain?as_of=YYYY-MM-DD\n"
           "  POST /api/v1/evaluate?as_of=YYYY-MM-DD   (body: a FirmProfile JSON object)\n"
+          "  GET  /api/v1/policies?as_of=YYYY-MM-DD   (the policies in force)\n"
           "  GET  /api/v1/policies/{id}\n"
           "  GET  /healthz\n"
+          "  GET  /metrics                            (Prometheus text format)\n"
           "  GET  /                                   (the portal)\n\n"
           "example: polmatch serve --rules rules --snapshot demo.snap --port 8080",
           options, {}, vm)) {
     return *exit;
   }
   const int port = vm["port"].as<int>();
-  if (port < 0 || port > 65535 || vm["threads"].as<int>() < 1) {
-    PrintError("--port must be 0…65535 and --threads at least 1");
+  if (port < 0 || port > 65535 || vm["threads"].as<int>() < 1 || vm["io-threads"].as<int>() < 1) {
+    PrintError("--port must be 0…65535, --threads and --io-threads at least 1");
+    return kUsage;
+  }
+  for (const char* t : {"header-timeout", "body-timeout", "idle-timeout", "drain-timeout"}) {
+    if (!(vm[t].as<double>() > 0)) {
+      PrintError(absl::StrCat("--", t, " must be a positive number of seconds"));
+      return kUsage;
+    }
+  }
+  if (vm["max-connections"].as<size_t>() < 1 || vm["max-queue"].as<size_t>() < 1) {
+    PrintError("--max-connections and --max-queue must be at least 1");
     return kUsage;
   }
   if (!std::filesystem::is_directory(vm["rules"].as<std::string>())) {
     PrintError(absl::StrCat(vm["rules"].as<std::string>(), ": not a rules directory"));
     return kUsage;
+  }
+  std::unique_ptr<std::ofstream> access_file;
+  if (vm.count("access-log")) {
+    access_file = std::make_unique<std::ofstream>(vm["access-log"].as<std::string>(), std::ios::app);
+    if (!*access_file) {
+      PrintError(absl::StrCat(vm["access-log"].as<std::string>(), ": cannot open for writing"));
+      return kUsage;
+    }
   }
   EngineOptions engine_options;
   engine_options.rules_dir = vm["rules"].as<std::string>();
@@ -101,7 +139,7 @@ int RunServe(int argc, char** argv) {
   }
 
   // Until here a signal has its default effect (a load can be interrupted). From here on the
-  // signals are blocked in every thread (threads inherit the mask) and taken by HandleSignals.
+  // signals are blocked in every thread (threads inherit the mask) and taken by sigwait below.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGHUP);
@@ -109,34 +147,51 @@ int RunServe(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  http::HttpServiceOptions service_options;
-  service_options.threads = vm["threads"].as<int>();
-  service_options.access_log = vm.count("quiet") ? nullptr : &std::cerr;
-  http::HttpService service(**engine, service_options);
-  httplib::Server server;
-  service.Register(server);
+  http::HttpServerOptions server_options;
+  server_options.worker_threads = vm["threads"].as<int>();
+  server_options.io_threads = vm["io-threads"].as<int>();
+  server_options.max_queue = vm["max-queue"].as<size_t>();
+  server_options.max_connections = std::min(vm["max-connections"].as<size_t>(), RaiseOpenFilesLimit());
+  server_options.header_timeout = Seconds(vm, "header-timeout");
+  server_options.body_timeout = Seconds(vm, "body-timeout");
+  server_options.idle_timeout = Seconds(vm, "idle-timeout");
+  server_options.access_log = vm.count("quiet") ? nullptr : access_file ? access_file.get() : &std::cerr;
+  http::HttpService service(**engine);
+  http::HttpServer server(service, server_options);
   const std::string host = vm["bind"].as<std::string>();
-  const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
-  if (bound < 0) {
-    PrintError(absl::StrCat("cannot listen on ", host, ":", port));
+  absl::StatusOr<int> bound = server.Listen(host, port);
+  if (!bound.ok()) {
+    PrintError(std::string(bound.status().message()));
     return kUsage;
   }
-  std::atomic<bool> listen_returned{false}, stopping{false};
-  std::thread signal_thread(HandleSignals, std::cref(signals), std::ref(**engine),
-                            std::cref(engine_options), std::ref(server), std::cref(listen_returned),
-                            std::ref(stopping));
-  Log(absl::StrCat("listening on http://", host, ":", bound, "/ (", (*engine)->num_firms(),
-                   " firms, ", (*engine)->num_policies(), " policies)"));
-  server.listen_after_bind();
-  listen_returned = true;
-  const bool asked = stopping.load();
-  // Not stopped by a signal (the listening socket failed): wake the signal thread to end it.
-  if (!asked) pthread_kill(signal_thread.native_handle(), SIGTERM);
-  signal_thread.join();
-  if (!asked) {
-    PrintError("the server stopped unexpectedly");
-    return kProblems;
+  server.Start();
+  Log(absl::StrCat("listening on http://", host, ":", *bound, "/ (", (*engine)->num_firms(), " firms, ",
+                   (*engine)->num_policies(), " policies; at most ", server_options.max_connections,
+                   " connections)"));
+  http::EngineCounters& counters = server.engine_counters();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig != SIGHUP) {
+      Log(absl::StrCat("signal ", sig, ": shutting down (", server.open_connections(), " connections open)"));
+      break;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const absl::Status reloaded = (*engine)->Reload(engine_options);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start).count();
+    if (reloaded.ok()) {
+      ++counters.generation;
+      ++counters.reloads;
+      Log(absl::StrCat("reloaded in ", ms, " ms: ", (*engine)->num_firms(), " firms, ",
+                       (*engine)->num_policies(), " policies"));
+    } else {
+      ++counters.reload_failures;
+      Log(absl::StrCat("reload failed, still serving the previous state: ", reloaded.message()));
+    }
   }
+  const size_t cut = server.Drain(Seconds(vm, "drain-timeout"));
+  if (cut > 0) Log(absl::StrCat(cut, " connections still open at the drain deadline were closed"));
   Log("stopped");
   return kOk;
 }

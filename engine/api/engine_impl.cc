@@ -313,6 +313,15 @@ class EngineImpl : public Engine {
     return p->policy;
   }
 
+  std::vector<Policy> PoliciesInForce(absl::CivilDay as_of) const override {
+    const std::shared_ptr<const State> s = Current();
+    std::vector<Policy> out;
+    for (const CompiledPolicy& p : s->catalog.policies()) {
+      if (p.ActiveOn(as_of)) out.push_back(p.policy);
+    }
+    return out;
+  }
+
   absl::Status Reload(const EngineOptions& options) override {
     absl::StatusOr<std::shared_ptr<const State>> next = LoadState(options);
     if (!next.ok()) return next.status();

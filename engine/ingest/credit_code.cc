@@ -14,6 +14,17 @@ int ValueOf(char c) {
   return p == absl::string_view::npos ? -1 : static_cast<int>(p);
 }
 
+// The bytes of the UTF-8 character `s` starts with (1 for an invalid or truncated sequence).
+size_t Utf8Length(absl::string_view s) {
+  const unsigned char c = static_cast<unsigned char>(s[0]);
+  const size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? (c <= 0xEF ? 3 : 1) : c >= 0xC2 ? 2 : 1;
+  if (n == 1 || s.size() < n) return 1;
+  for (size_t i = 1; i < n; ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) return 1;
+  }
+  return n;
+}
+
 }  // namespace
 
 std::optional<char> CreditCodeCheckChar(absl::string_view first17) {
@@ -29,20 +40,24 @@ std::optional<char> CreditCodeCheckChar(absl::string_view first17) {
 
 absl::Status ValidateCreditCode(absl::string_view code) {
   if (code.empty()) return absl::InvalidArgumentError("missing credit_code");
-  if (code.size() != 18) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("credit_code \"", code, "\" has ", code.size(), " characters, want 18"));
+  // Counted and shown by characters, not bytes: "中" is one character, not three. A byte that
+  // does not start a valid UTF-8 sequence counts as one character of its own.
+  size_t count = 0;
+  for (size_t i = 0; i < code.size(); i += Utf8Length(code.substr(i))) ++count;
+  if (count != 18) {
+    return absl::InvalidArgumentError(absl::StrCat("credit_code \"", code, "\" has ", count,
+                                                   count == 1 ? " character" : " characters", ", want 18"));
   }
-  for (size_t i = 0; i < code.size(); ++i) {
-    if (ValueOf(code[i]) < 0) {
-      const unsigned char c = static_cast<unsigned char>(code[i]);
-      const std::string shown =
-          c >= 0x21 && c < 0x7F ? absl::StrCat("'", std::string(1, code[i]), "'")
-                               : absl::StrFormat("byte 0x%02x", c);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "credit_code \"", code, "\" has invalid character ", shown, " at position ", i + 1,
-          " (allowed: 0-9 and A-Y except I, O, S, V, Z)"));
-    }
+  for (size_t i = 0, position = 1; i < code.size(); ++position) {
+    const absl::string_view ch = code.substr(i, Utf8Length(code.substr(i)));
+    i += ch.size();
+    if (ch.size() == 1 && ValueOf(ch[0]) >= 0) continue;
+    const unsigned char c = static_cast<unsigned char>(ch[0]);
+    const std::string shown = ch.size() > 1 || (c >= 0x21 && c < 0x7F) ? absl::StrCat("'", ch, "'")
+                                                                       : absl::StrFormat("byte 0x%02x", c);
+    return absl::InvalidArgumentError(absl::StrCat("credit_code \"", code, "\" has invalid character ", shown,
+                                                   " at position ", position,
+                                                   " (allowed: 0-9 and A-Y except I, O, S, V, Z)"));
   }
   const char want = *CreditCodeCheckChar(code.substr(0, 17));
   if (code[17] != want) {

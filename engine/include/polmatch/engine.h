@@ -85,6 +85,10 @@ class Engine {
   // The policy as written in its catalog. NotFound if unknown.
   virtual absl::StatusOr<Policy> GetPolicy(absl::string_view policy_id) const = 0;
 
+  // Every policy in force on `as_of` (valid_from ≤ as_of ≤ valid_to, open ends included), as
+  // written, in catalog (policy id) order.
+  virtual std::vector<Policy> PoliciesInForce(absl::CivilDay as_of) const = 0;
+
   // Loads `options` and, only if everything loads, replaces the current state atomically.
   // On error the engine keeps serving the previous state.
   virtual absl::Status Reload(const EngineOptions& options) = 0;
