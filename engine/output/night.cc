@@ -72,7 +72,13 @@ constexpr size_t kCodeLen = NightResult::kCodeLen;
 
 void AppendJsonString(std::string* out, absl::string_view s) {
   out->push_back('"');
-  for (unsigned char c : s) {
+  // Runs of bytes that need no escape (all of a Chinese text) are appended whole.
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
@@ -84,11 +90,10 @@ void AppendJsonString(std::string* out, absl::string_view s) {
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
         }
     }
   }
+  out->append(s.data() + run, s.size() - run);
   out->push_back('"');
 }
 
