@@ -174,6 +174,29 @@ TEST_F(PushGoldenTest, NoIdsRuleSyntaxOrEnglishInWhatAFirmReads) {
   }
 }
 
+// Pushes read firms in place from the store: StoreRowView answers as FirmView over the same firm.
+TEST_F(PushGoldenTest, StoreRowViewAnswersAsFirmView) {
+  const Night& n = (*nights_)[0];
+  const Taxonomy& tax = catalog_->taxonomy();
+  for (const char* as_of : {"2021-06-30", "2024-01-01"}) {
+    const absl::CivilDay day = *ParseDate(as_of);
+    for (uint32_t row = 0; row < n.store->num_rows(); ++row) {
+      const Firm firm = n.store->ToFirm(row);
+      const FirmView a(firm, tax, day);
+      const StoreRowView b(*n.store, tax, row, day);
+      ASSERT_EQ(a.Region(), b.Region());
+      ASSERT_EQ(a.Industry(), b.Industry());
+      ASSERT_EQ(a.Founded(), b.Founded());
+      for (int f = 0; f < tax.num_facts(); ++f) ASSERT_EQ(a.Fact(FactId(f)), b.Fact(FactId(f)));
+      for (int t = 0; t < tax.num_tags(); ++t) {
+        ASSERT_EQ(a.HoldsTag(TagId(t)), b.HoldsTag(TagId(t))) << firm.credit_code << " " << tax.tag(TagId(t)).id;
+        ASSERT_EQ(a.TagValidFrom(TagId(t)), b.TagValidFrom(TagId(t))) << firm.credit_code;
+        ASSERT_EQ(a.TagValidTo(TagId(t)), b.TagValidTo(TagId(t))) << firm.credit_code;
+      }
+    }
+  }
+}
+
 TEST_F(PushGoldenTest, SameWordsOnOneThreadOrSeveral) {
   EXPECT_EQ(Pushes((*nights_)[1], &(*nights_)[0].result, 1), (*nights_)[1].pushes);
   EXPECT_EQ(Pushes((*nights_)[0], nullptr, 3), (*nights_)[0].pushes);
