@@ -68,50 +68,55 @@ void PushTexts::Describe(const PushFacts& f, const FirmEnv* firm, PushWords* out
   const CompiledPolicy* p = f.policy >= 0 ? &catalog_.policies()[f.policy] : nullptr;
   if (p != nullptr) out->title = p->policy.title();
   const std::string t = p != nullptr ? absl::StrCat("「", p->policy.title(), "」") : std::string("该政策");
-  // A condition that is false for the firm, with its data.
-  const auto false_condition = [&](const ConditionsZh& read) {
-    if (read.first_false < 0 || firm == nullptr) return std::string();
-    const std::string data = zh_.FirmData(*p->conditions[read.first_false], *firm);
-    const std::string& text = conditions_[f.policy][read.first_false];
-    return data.empty() ? text : absl::StrCat(text, "(贵企业:", data, ")");
+  // The first condition that is false for the firm, with its data.
+  const auto false_condition = [&]() {
+    if (firm == nullptr) return std::string();
+    for (size_t i = 0; i < p->conditions.size(); ++i) {
+      if (!Evaluate(*p->conditions[i], *firm).is_false()) continue;
+      const std::string data = zh_.FirmData(*p->conditions[i], *firm);
+      const std::string& text = conditions_[f.policy][i];
+      return data.empty() ? text : absl::StrCat(text, "(贵企业:", data, ")");
+    }
+    return std::string();
   };
 
   if (f.change == Push::REVOKED) {
     switch (f.reason) {
       case Push::FIRM_GONE:
-        out->message = absl::StrCat("贵企业已不在本地企业名录中,此前推送的", t, "不再适用。");
+        absl::StrAppend(&out->message, "贵企业已不在本地企业名录中,此前推送的", t, "不再适用。");
         return;
       case Push::POLICY_ENDED:
         if (p != nullptr && !p->policy.valid_to().empty() && p->valid_to && *p->valid_to < as_of_) {
-          out->message = absl::StrCat(t, "已于", p->policy.valid_to(), "到期,此前推送的内容不再适用。");
+          absl::StrAppend(&out->message, t, "已于", p->policy.valid_to(), "到期,此前推送的内容不再适用。");
         } else {
-          out->message = absl::StrCat(t, "已停止执行,此前推送的内容不再适用。");
+          absl::StrAppend(&out->message, t, "已停止执行,此前推送的内容不再适用。");
         }
         return;
       default: break;
     }
     if (p == nullptr || firm == nullptr) {
-      out->message = absl::StrCat("贵企业不再符合", t, "的条件,此前推送的内容不再适用。");
+      absl::StrAppend(&out->message, "贵企业不再符合", t, "的条件,此前推送的内容不再适用。");
       return;
     }
-    const ConditionsZh read = ReadConditions(*p, zh_, *firm);
     switch (f.status) {
       case EXCLUDED:
         out->lost_condition = "同类政策就高不重复,贵企业享受金额更高的一项";
-        out->message = absl::StrCat("贵企业仍符合", t, "的条件,但同类政策就高不重复,将享受金额更高的一项,本项推送不再适用。");
+        absl::StrAppend(&out->message, "贵企业仍符合", t, "的条件,但同类政策就高不重复,将享受金额更高的一项,本项推送不再适用。");
         return;
       case NOT_SELECTED:
         out->lost_condition = absl::StrCat("本政策限", p->policy.limit(), "家,贵企业未入选");
-        out->message = absl::StrCat("贵企业仍符合", t, "的条件,但未入选本政策的限额名单,此前推送的内容不再适用。");
+        absl::StrAppend(&out->message, "贵企业仍符合", t, "的条件,但未入选本政策的限额名单,此前推送的内容不再适用。");
         return;
-      case UNDETERMINED:
+      case UNDETERMINED: {
+        const ConditionsZh read = ReadConditions(*p, zh_, *firm);
         out->lost_condition = absl::StrCat("缺少", absl::StrJoin(read.data_needed, "、"), "数据");
-        out->message = absl::StrCat("现有数据已不足以判断贵企业是否符合", t, "的条件,此前推送的内容不再适用;请补充",
+        absl::StrAppend(&out->message, "现有数据已不足以判断贵企业是否符合", t, "的条件,此前推送的内容不再适用;请补充",
                                     absl::StrJoin(read.data_needed, "、"), "。");
         return;
+      }
       default:
-        out->lost_condition = false_condition(read);
-        out->message = absl::StrCat("贵企业不再符合", t, "的条件",
+        out->lost_condition = false_condition();
+        absl::StrAppend(&out->message, "贵企业不再符合", t, "的条件",
                                     out->lost_condition.empty() ? "" : absl::StrCat(":", out->lost_condition),
                                     "。此前推送的内容不再适用。");
         return;
@@ -122,20 +127,20 @@ void PushTexts::Describe(const PushFacts& f, const FirmEnv* firm, PushWords* out
   switch (f.status) {
     case ELIGIBLE:
       if (auto_grant && f.benefit) {
-        out->message = absl::StrCat("贵企业符合", t, "的条件,无需申请即可获得", YuanZh(*f.benefit), "(免申即享)。");
+        absl::StrAppend(&out->message, "贵企业符合", t, "的条件,无需申请即可获得", YuanZh(*f.benefit), "(免申即享)。");
       } else if (auto_grant) {
-        out->message = absl::StrCat("贵企业符合", t, "的条件,无需申请即可享受(免申即享)",
+        absl::StrAppend(&out->message, "贵企业符合", t, "的条件,无需申请即可享受(免申即享)",
                                     p->policy.benefit_note().empty() ? "" : absl::StrCat(":", p->policy.benefit_note()),
                                     "。");
       } else {
-        out->message = absl::StrCat("贵企业符合", t, "的申报条件",
+        absl::StrAppend(&out->message, "贵企业符合", t, "的申报条件",
                                     f.benefit ? absl::StrCat(",预计可获", YuanZh(*f.benefit)) : "",
                                     ",请按通知申报。");
       }
       break;
     case NEAR_MISS: {
-      if (p != nullptr && firm != nullptr) out->missing = false_condition(ReadConditions(*p, zh_, *firm));
-      out->message = absl::StrCat("贵企业距", t, "还差一项条件",
+      if (p != nullptr) out->missing = false_condition();
+      absl::StrAppend(&out->message, "贵企业距", t, "还差一项条件",
                                   out->missing.empty() ? "" : absl::StrCat(":", out->missing),
                                   "。达到后即可", auto_grant ? "享受" : "申报", "。");
       break;
@@ -143,18 +148,18 @@ void PushTexts::Describe(const PushFacts& f, const FirmEnv* firm, PushWords* out
     case UNDETERMINED: {
       if (p != nullptr && firm != nullptr) out->data_needed = ReadConditions(*p, zh_, *firm).data_needed;
       if (out->data_needed.empty()) {
-        out->message = absl::StrCat("贵企业可能符合", t, "的条件,现有数据不足以判断,请与主管部门联系核实。");
+        absl::StrAppend(&out->message, "贵企业可能符合", t, "的条件,现有数据不足以判断,请与主管部门联系核实。");
       } else {
-        out->message = absl::StrCat("贵企业可能符合", t, "的条件,请补充以下数据以便核实:",
+        absl::StrAppend(&out->message, "贵企业可能符合", t, "的条件,请补充以下数据以便核实:",
                                     absl::StrJoin(out->data_needed, "、"), "。");
       }
       break;
     }
     case EXCLUDED:
-      out->message = absl::StrCat("贵企业符合", t, "的条件,但同类政策就高不重复,将享受金额更高的一项。");
+      absl::StrAppend(&out->message, "贵企业符合", t, "的条件,但同类政策就高不重复,将享受金额更高的一项。");
       break;
     case NOT_SELECTED:
-      out->message = absl::StrCat("贵企业符合", t, "的条件,但未入选本政策的限额名单。");
+      absl::StrAppend(&out->message, "贵企业符合", t, "的条件,但未入选本政策的限额名单。");
       break;
     default: break;
   }
