@@ -1,5 +1,5 @@
 // libFuzzer target for the rule language: lexer, parser, checker and (on success) the reference
-// evaluator on a fixed firm. Inputs are bounded so deep recursion is caught by the parser's own
+// evaluator and the Chinese renderer on a fixed firm. Inputs are bounded so deep recursion is caught by the parser's own
 // depth limit, not the stack.
 #include "tests/fuzz/fuzz_taxonomy.h"
 
@@ -12,6 +12,7 @@
 #include "engine/expr/eval.h"
 #include "engine/expr/parser.h"
 #include "engine/ingest/firm.h"
+#include "engine/match/explain_zh.h"
 #include "engine/util/dates.h"
 
 namespace {
@@ -45,6 +46,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (firm.facts.empty()) std::abort();  // the fixed firm must load
     polmatch::FirmView view(firm, Tax(), absl::CivilDay(2023, 6, 30));
     (void)polmatch::Evaluate(**node, view);
+    const polmatch::ChineseRenderer zh(Tax());
+    if (type == polmatch::Type::kBool) {
+      if (zh.ConditionWithFirm(**node, view).empty()) std::abort();  // every condition reads as something
+    } else {
+      (void)zh.Computation(**node, view);
+    }
     auto copy = (*node)->Clone();
     if (!copy->Equals(**node)) std::abort();
   }
