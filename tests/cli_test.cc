@@ -17,6 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using testing::CmdResult;
 using testing::Polmatch;
@@ -105,6 +106,9 @@ TEST_F(CliTest, QueryTextAndJson) {
   EXPECT_THAT(j.out, HasSubstr("\"status\":\"ELIGIBLE\""));
   EXPECT_THAT(j.out, HasSubstr("\"benefit_yuan\":\"2000000.00\""));
   EXPECT_THAT(j.out, HasSubstr("\"value\":\"FALSE\""));
+  EXPECT_THAT(j.out, HasSubstr("\"name\":\"汕尾海峰研究院\""));
+  EXPECT_THAT(j.out, HasSubstr("\"explanation_zh\":\"贵企业还差一项条件:年营业收入不低于1,000万元(贵企业:900万元)。满足后即可申报。\""));
+  EXPECT_THAT(r.out, HasSubstr("贵企业符合全部条件,无需申请即可享受(免申即享),可获200万元。"));
   // A well-formed code not in the data: 1; a malformed one (bad check digit): 2, as the API's 400.
   EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms " + Firms() + " --firm " + testing::MakeCreditCode("441502", 99)).exit_code, 1);
   EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms " + Firms() + " --firm 91441502000000000X").exit_code, 2);
@@ -116,12 +120,20 @@ TEST_F(CliTest, CheckExplains) {
   CmdResult r = Polmatch("check --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ +
                    " --policy sw-it --as-of 2021-06-30");
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("status: NEAR_MISS — one condition missing: revenue >= 1000万元"));
-  EXPECT_THAT(r.out, HasSubstr("✗ revenue >= 1000万元   [年营业收入 revenue = 9000000]"));
-  EXPECT_THAT(r.out, HasSubstr("✓ industry under \"I\"   [industry = I6513 应用软件开发]"));
+  EXPECT_THAT(r.out, HasSubstr("status: NEAR_MISS — 贵企业还差一项条件:年营业收入不低于1,000万元(贵企业:900万元)。"));
+  EXPECT_THAT(r.out, HasSubstr("✗ 年营业收入不低于1,000万元(贵企业:900万元)\n"
+                               "      规则原文: revenue >= 1000万元   [年营业收入 revenue = 9000000]"));
+  EXPECT_THAT(r.out, HasSubstr("✓ 属于信息传输、软件和信息技术服务业(贵企业:应用软件开发)\n"
+                               "      规则原文: industry under \"I\"   [industry = I6513 应用软件开发]"));
+  EXPECT_THAT(r.out, HasSubstr("reason:  one condition missing: revenue >= 1000万元"));
   CmdResult b = Polmatch("check --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ +
                    " --policy sw-4.4 --as-of 2021-06-30");
   EXPECT_THAT(b.out, HasSubstr("= 2000000 → 2000000.00 元"));
+  EXPECT_THAT(b.out, HasSubstr("计算方法:新增研发仪器设备投资额1,500万元 × 20% = 300万元,"));
+  CmdResult bj = Polmatch("check --json --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ +
+                          " --policy sw-it --as-of 2021-06-30");
+  EXPECT_THAT(bj.out, HasSubstr("\"name\":\"汕尾海峰研究院\""));
+  EXPECT_THAT(bj.out, HasSubstr("\"text_zh\":\"年营业收入不低于1,000万元(贵企业:900万元)\""));
   EXPECT_EQ(Polmatch("check --rules " + Rules() + " --firms " + Firms() + " --firm " + code_ + " --policy nope").exit_code, 1);
 }
 
@@ -178,11 +190,21 @@ TEST_F(CliTest, IndexBatchAndPrevious) {
                      " --max-reject-rate 30% --out " + (dir_ / "n3").string() + " --previous " +
                      (dir_ / "n1").string()).exit_code, 0);
   EXPECT_EQ(Slurp(dir_ / "n3/pushes.jsonl"),
-            "{\"credit_code\":\"" + code_ + "\",\"policy\":\"sw-it\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"CHANGED\"}\n");
+            "{\"credit_code\":\"" + code_ + "\",\"policy\":\"sw-it\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"\","
+            "\"change\":\"CHANGED\",\"name\":\"汕尾海峰研究院\",\"title\":\"培育名录库\","
+            "\"message\":\"贵企业符合「培育名录库」的申报条件,请按通知申报。(此前通知:还差一项条件)\","
+            "\"previous_status\":\"NEAR_MISS\",\"previous_benefit_yuan\":\"\"}\n");
   // The 名录库 entry (AUTO_GRANT, no amount) is a list, not a grant.
   EXPECT_EQ(Slurp(dir_ / "n3/lists.csv"),
             "policy_id,credit_code,name,benefit_note\nsw-it," + code_ + ",汕尾海峰研究院,纳入培育名录库\n");
   EXPECT_EQ(Slurp(dir_ / "n3/grants.csv"), Slurp(dir_ / "n1/grants.csv"));
+  // --push chooses the statuses told: with ELIGIBLE only, the first night's near miss is not pushed.
+  ASSERT_EQ(Polmatch(batch + "--snapshot " + snap.string() + " --push ELIGIBLE --out " + (dir_ / "n4").string()).exit_code, 0);
+  EXPECT_THAT(Slurp(dir_ / "n1/pushes.jsonl"), HasSubstr("\"status\":\"NEAR_MISS\""));
+  EXPECT_THAT(Slurp(dir_ / "n4/pushes.jsonl"), Not(HasSubstr("\"status\":\"NEAR_MISS\"")));
+  EXPECT_THAT(Slurp(dir_ / "n4/pushes.jsonl"), HasSubstr("\"status\":\"ELIGIBLE\""));
+  EXPECT_EQ(Polmatch(batch + "--snapshot " + snap.string() + " --push ELIGIBLE,INELIGIBLE --out " +
+                     (dir_ / "n5").string()).exit_code, 2);
 
   // A truncated snapshot or a corrupt previous state is refused with exit 2; outputs untouched.
   const std::string bytes = Slurp(snap);

@@ -187,6 +187,7 @@ TEST(HttpJsonTest, FirmMatchesJsonIsProtobufJson) {
   }
   FirmMatches m;
   m.set_credit_code("91441502MA4W0PA9X8");
+  m.set_name("汕尾海峰新型研发研究院有限公司 <\"名称\">");
   m.set_as_of("2021-06-30");
   for (int status = 0; status <= 7; ++status) {
     PolicyResult* r = m.add_results();
@@ -200,10 +201,12 @@ TEST(HttpJsonTest, FirmMatchesJsonIsProtobufJson) {
       c->set_text(v == 1 ? every : "revenue >= 1000万");
       c->set_value(static_cast<ConditionTrace::Value>(v));
       c->set_detail("年营业收入 revenue = 12000000 (> 10000000)");
+      c->set_text_zh(v == 2 ? every : "年营业收入不低于1,000万元(贵企业:1,200万元)");
       c->set_actionable(v % 2 == 0);
     }
     r->set_benefit_detail(status == 1 ? "min(a, b) = 2000000 → 2000000.00 元" : "");
     r->set_reason("eligible: granted without application (免申即享)");
+    if (status != 3) r->set_explanation_zh(status == 5 ? every : "贵企业符合全部条件,可获200万元。");
   }
   EXPECT_EQ(Difference(http::internal::FirmMatchesJson(m), ProtobufJson(m)), "");
   EXPECT_EQ(Difference(http::internal::FirmMatchesJson(FirmMatches()), ProtobufJson(FirmMatches())), "");

@@ -56,6 +56,9 @@ struct PushRow {
   MatchStatus status;
   std::optional<Decimal> benefit;
   Push::Change change;
+  MatchStatus previous_status = STATUS_UNSPECIFIED;
+  std::optional<Decimal> previous_benefit;
+  Push::Reason reason = Push::REASON_UNSPECIFIED;
 };
 
 std::string LegacyPushesJsonl(const NightResult& night, const NightResult* previous) {
@@ -105,29 +108,39 @@ std::string LegacyPushesJsonl(const NightResult& night, const NightResult* previ
       const MatchStatus status = cur.StatusOf(firm);
       const std::optional<Decimal> benefit = cur.BenefitOf(firm);
       Push::Change change = Push::NEW;
+      MatchStatus before = STATUS_UNSPECIFIED;
+      std::optional<Decimal> before_benefit;
       if (prev != nullptr && prev_of[firm] >= 0) {
         const uint32_t pf = static_cast<uint32_t>(prev_of[firm]);
-        const MatchStatus before = prev->StatusOf(pf);
+        before = prev->StatusOf(pf);
+        before_benefit = prev->BenefitOf(pf);
         if (IsPushable(before)) {
-          if (before == status && prev->BenefitOf(pf) == benefit) continue;
+          if (before == status && before_benefit == benefit) continue;
           change = Push::CHANGED;
         }
       }
-      rows.push_back({firm, false, static_cast<uint32_t>(p), status, benefit, change});
+      if (change == Push::NEW) {
+        rows.push_back({firm, false, static_cast<uint32_t>(p), status, benefit, change});
+      } else {
+        rows.push_back({firm, false, static_cast<uint32_t>(p), status, benefit, change, before, before_benefit});
+      }
     }
     if (prev == nullptr) continue;
     // Revocations of firms still registered: pushable before, not now.
     Roaring prev_pushable = prev->by_status[ELIGIBLE] | prev->by_status[NEAR_MISS] | prev->by_status[UNDETERMINED];
     if (same_firms) {
       for (uint32_t firm : prev_pushable - pushable) {
-        rows.push_back({firm, false, static_cast<uint32_t>(p), cur.StatusOf(firm), std::nullopt, Push::REVOKED});
+        rows.push_back({firm, false, static_cast<uint32_t>(p), cur.StatusOf(firm), std::nullopt, Push::REVOKED,
+                        prev->StatusOf(firm), prev->BenefitOf(firm), Push::CONDITION_LOST});
       }
     } else {
       for (size_t firm = 0; firm < prev_of.size(); ++firm) {
         if (prev_of[firm] >= 0 && prev_pushable.contains(static_cast<uint32_t>(prev_of[firm])) &&
             !pushable.contains(static_cast<uint32_t>(firm))) {
+          const uint32_t pf = static_cast<uint32_t>(prev_of[firm]);
           rows.push_back({static_cast<uint32_t>(firm), false, static_cast<uint32_t>(p),
-                          cur.StatusOf(static_cast<uint32_t>(firm)), std::nullopt, Push::REVOKED});
+                          cur.StatusOf(static_cast<uint32_t>(firm)), std::nullopt, Push::REVOKED,
+                          prev->StatusOf(pf), prev->BenefitOf(pf), Push::CONDITION_LOST});
         }
       }
     }
@@ -144,7 +157,9 @@ std::string LegacyPushesJsonl(const NightResult& night, const NightResult* previ
         ids.push_back(prev.id);
         for (size_t firm = 0; firm < prev_of.size(); ++firm) {
           if (prev_of[firm] >= 0 && prev_pushable.contains(static_cast<uint32_t>(prev_of[firm]))) {
-            rows.push_back({static_cast<uint32_t>(firm), false, pidx, INELIGIBLE, std::nullopt, Push::REVOKED});
+            const uint32_t pf = static_cast<uint32_t>(prev_of[firm]);
+            rows.push_back({static_cast<uint32_t>(firm), false, pidx, INELIGIBLE, std::nullopt, Push::REVOKED,
+                            prev.StatusOf(pf), prev.BenefitOf(pf), Push::POLICY_ENDED});
           }
         }
       } else {
@@ -152,7 +167,9 @@ std::string LegacyPushesJsonl(const NightResult& night, const NightResult* previ
       }
       for (int64_t pf : gone_prev) {
         if (prev_pushable.contains(static_cast<uint32_t>(pf))) {
-          rows.push_back({static_cast<uint32_t>(pf), true, pidx, INELIGIBLE, std::nullopt, Push::REVOKED});
+          rows.push_back({static_cast<uint32_t>(pf), true, pidx, INELIGIBLE, std::nullopt, Push::REVOKED,
+                          prev.StatusOf(static_cast<uint32_t>(pf)), prev.BenefitOf(static_cast<uint32_t>(pf)),
+                          Push::FIRM_GONE});
         }
       }
     }
@@ -180,7 +197,24 @@ std::string LegacyPushesJsonl(const NightResult& night, const NightResult* previ
     if (r.benefit) out.append(FormatYuan(*r.benefit));
     out.append("\",\"change\":\"");
     out.append(Push::Change_Name(r.change));
-    out.append("\"}\n");
+    out.append("\"");
+    if (!r.gone && !night.name(r.firm).empty()) {
+      out.append(",\"name\":");
+      AppendJsonString(&out, night.name(r.firm));
+    }
+    if (r.change != Push::NEW) {
+      out.append(",\"previous_status\":\"");
+      out.append(MatchStatus_Name(r.previous_status));
+      out.append("\",\"previous_benefit_yuan\":\"");
+      if (r.previous_benefit) out.append(FormatYuan(*r.previous_benefit));
+      out.append("\"");
+    }
+    if (r.change == Push::REVOKED) {
+      out.append(",\"reason\":\"");
+      out.append(Push::Reason_Name(r.reason));
+      out.append("\"");
+    }
+    out.append("}\n");
   }
   return out;
 }
@@ -329,10 +363,10 @@ TEST(OutputTest, SummaryGrantsAndPushes) {
 
   const std::string pushes = PushesJsonl(n, nullptr);
   EXPECT_EQ(pushes,
-            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.apply\",\"status\":\"NEAR_MISS\",\"benefit_yuan\":\"\",\"change\":\"NEW\"}\n"
-            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.auto\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"2000000.00\",\"change\":\"NEW\"}\n"
-            "{\"credit_code\":\"91440000000000002B\",\"policy\":\"p.apply\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"NEW\"}\n"
-            "{\"credit_code\":\"91440000000000002B\",\"policy\":\"p.auto\",\"status\":\"UNDETERMINED\",\"benefit_yuan\":\"\",\"change\":\"NEW\"}\n");
+            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.apply\",\"status\":\"NEAR_MISS\",\"benefit_yuan\":\"\",\"change\":\"NEW\",\"name\":\"企业\\\"0,有限公司\"}\n"
+            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.auto\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"2000000.00\",\"change\":\"NEW\",\"name\":\"企业\\\"0,有限公司\"}\n"
+            "{\"credit_code\":\"91440000000000002B\",\"policy\":\"p.apply\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"NEW\",\"name\":\"企业\\\"1,有限公司\"}\n"
+            "{\"credit_code\":\"91440000000000002B\",\"policy\":\"p.auto\",\"status\":\"UNDETERMINED\",\"benefit_yuan\":\"\",\"change\":\"NEW\",\"name\":\"企业\\\"1,有限公司\"}\n");
   // Each line is the protobuf JSON mapping of polmatch.Push.
   std::istringstream lines(pushes);
   for (std::string line; std::getline(lines, line);) {
@@ -389,9 +423,9 @@ TEST(OutputTest, OneChangedFirmPushesOnlyThatFirm) {
   changed[2][0] = O(NEAR_MISS);                // new
   NightResult b = MakeNight(changed);
   EXPECT_EQ(PushesJsonl(b, &a),
-            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.auto\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"1000000.00\",\"change\":\"CHANGED\"}\n"
-            "{\"credit_code\":\"91440000000000002B\",\"policy\":\"p.apply\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\"}\n"
-            "{\"credit_code\":\"91440000000000003C\",\"policy\":\"p.auto\",\"status\":\"NEAR_MISS\",\"benefit_yuan\":\"\",\"change\":\"NEW\"}\n");
+            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.auto\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"1000000.00\",\"change\":\"CHANGED\",\"name\":\"企业\\\"0,有限公司\",\"previous_status\":\"ELIGIBLE\",\"previous_benefit_yuan\":\"2000000.00\"}\n"
+            "{\"credit_code\":\"91440000000000002B\",\"policy\":\"p.apply\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\",\"name\":\"企业\\\"1,有限公司\",\"previous_status\":\"ELIGIBLE\",\"previous_benefit_yuan\":\"\",\"reason\":\"CONDITION_LOST\"}\n"
+            "{\"credit_code\":\"91440000000000003C\",\"policy\":\"p.auto\",\"status\":\"NEAR_MISS\",\"benefit_yuan\":\"\",\"change\":\"NEW\",\"name\":\"企业\\\"2,有限公司\"}\n");
 }
 
 TEST(OutputTest, FirmsAndPoliciesComeAndGo) {
@@ -402,16 +436,16 @@ TEST(OutputTest, FirmsAndPoliciesComeAndGo) {
   NightResult b = MakeNight({outcomes[1], outcomes[2], outcomes[0]},
                             {"91440000000000002B", "91440000000000003C", "91440000000000004D"});
   EXPECT_EQ(PushesJsonl(b, &a),
-            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.apply\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\"}\n"
-            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.auto\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\"}\n"
-            "{\"credit_code\":\"91440000000000004D\",\"policy\":\"p.auto\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"7.00\",\"change\":\"NEW\"}\n");
+            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.apply\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\",\"previous_status\":\"NEAR_MISS\",\"previous_benefit_yuan\":\"\",\"reason\":\"FIRM_GONE\"}\n"
+            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.auto\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\",\"previous_status\":\"ELIGIBLE\",\"previous_benefit_yuan\":\"2000000.00\",\"reason\":\"FIRM_GONE\"}\n"
+            "{\"credit_code\":\"91440000000000004D\",\"policy\":\"p.auto\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"7.00\",\"change\":\"NEW\",\"name\":\"企业\\\"2,有限公司\"}\n");
   // A withdrawn policy revokes its pushes.
   NightBuilder nb("2023-07-01", {"p.auto"}, {true});
   for (size_t f = 0; f < 3; ++f) nb.Set(nb.AddFirm(std::string(a.code(f)), ""), 0, Base()[f][0]);
   NightResult c = std::move(nb).Finish();
   EXPECT_EQ(PushesJsonl(c, &a),
-            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.apply\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\"}\n"
-            "{\"credit_code\":\"91440000000000002B\",\"policy\":\"p.apply\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\"}\n");
+            "{\"credit_code\":\"91440000000000001A\",\"policy\":\"p.apply\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\",\"previous_status\":\"NEAR_MISS\",\"previous_benefit_yuan\":\"\",\"reason\":\"POLICY_ENDED\"}\n"
+            "{\"credit_code\":\"91440000000000002B\",\"policy\":\"p.apply\",\"status\":\"INELIGIBLE\",\"benefit_yuan\":\"\",\"change\":\"REVOKED\",\"previous_status\":\"ELIGIBLE\",\"previous_benefit_yuan\":\"\",\"reason\":\"POLICY_ENDED\"}\n");
 }
 
 std::string Slurp(const fs::path& p) { return *ReadFileToString(p.string()); }

@@ -9,6 +9,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
 #include "engine/ingest/firm_reader.h"
@@ -16,6 +18,7 @@
 #include "engine/output/night_from.h"
 #include "engine/output/night_guard.h"
 #include "engine/output/output_dir.h"
+#include "engine/output/push_texts.h"
 #include "engine/util/diagnostics.h"
 #include "engine/taxonomy/taxonomy.h"
 #include "engine/util/dates.h"
@@ -37,6 +40,21 @@ std::string LibrarySignature(const Taxonomy& taxonomy) {
 
 constexpr char kStateFile[] = "state.pmstate";
 
+// --push STATUSES: "ELIGIBLE,NEAR_MISS" → a mask; nullopt for a status that is not pushable.
+std::optional<StatusMask> ParsePushStatuses(const std::string& text) {
+  StatusMask mask = 0;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    MatchStatus s;
+    if (!MatchStatus_Parse(std::string(absl::StripAsciiWhitespace(part)), &s) || s == INELIGIBLE ||
+        s == STATUS_UNSPECIFIED) {
+      return std::nullopt;
+    }
+    mask |= static_cast<StatusMask>(1 << s);
+  }
+  if (mask == 0) return std::nullopt;
+  return mask;
+}
+
 }  // namespace
 
 int RunBatch(int argc, char** argv) {
@@ -52,6 +70,9 @@ int RunBatch(int argc, char** argv) {
                     "--previous without telling every firm everything at once (a first rollout; at a "
                     "province's scale the first night's full push list is ~170 GB). What this night "
                     "found counts as told: the next night pushes only what changed since")
+      ("push", po::value<std::string>()->default_value("ELIGIBLE,NEAR_MISS,UNDETERMINED"),
+       "statuses pushed, comma-separated: ELIGIBLE, NEAR_MISS, UNDETERMINED, EXCLUDED, NOT_SELECTED. "
+       "Give the same list every night: a firm whose status leaves the list gets a REVOKED push")
       ("engine", po::value<std::string>()->default_value("bitset"),
        "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)")
       ("max-shrink", po::value<std::string>()->default_value("5%"),
@@ -84,6 +105,11 @@ int RunBatch(int argc, char** argv) {
   const std::string engine = vm["engine"].as<std::string>();
   if (engine != "bitset" && engine != "reference") {
     PrintError("--engine must be bitset or reference");
+    return kUsage;
+  }
+  const std::optional<StatusMask> push_statuses = ParsePushStatuses(vm["push"].as<std::string>());
+  if (!push_statuses) {
+    PrintError("--push takes statuses among ELIGIBLE,NEAR_MISS,UNDETERMINED,EXCLUDED,NOT_SELECTED");
     return kUsage;
   }
   if (vm.count("snapshot") == vm.count("firms")) {
@@ -256,6 +282,10 @@ int RunBatch(int argc, char** argv) {
   }
   StreamOptions stream;
   stream.threads = *threads;
+  // Both engines number firms by store row.
+  const PushTexts push_texts(*catalog, *as_of, &*store);
+  stream.push_statuses = *push_statuses;
+  stream.push_texts = &push_texts;
   // With --previous, a file equal to last run's is linked to it rather than written again.
   auto same_as = [&](const std::string& name) {
     return vm.count("previous") ? vm["previous"].as<std::string>() + "/" + name : std::string();

@@ -91,9 +91,9 @@ std::string FirmMatchesJson(const FirmMatches& m) {
   // Written directly: protobuf's JSON converter takes several times as long as the match itself
   // (a 1000-policy catalog answers ~0.9 MB per firm). Should the messages gain fields, this
   // falls back to protobuf rather than leave them out.
-  static const bool known_schema = FirmMatches::descriptor()->field_count() == 3 &&
-                                   PolicyResult::descriptor()->field_count() == 8 &&
-                                   ConditionTrace::descriptor()->field_count() == 4;
+  static const bool known_schema = FirmMatches::descriptor()->field_count() == 4 &&
+                                   PolicyResult::descriptor()->field_count() == 9 &&
+                                   ConditionTrace::descriptor()->field_count() == 5;
   if (!known_schema) return ProtoJson(m);
   const auto string_field = [](const char* name, const std::string& value, std::string* out) {
     absl::StrAppend(out, "\"", name, "\":");
@@ -112,6 +112,8 @@ std::string FirmMatchesJson(const FirmMatches& m) {
   out.reserve(256 + static_cast<size_t>(m.results_size()) * 768);
   out.append("{");
   string_field("credit_code", m.credit_code(), &out);
+  out.append(",");
+  string_field("name", m.name(), &out);
   out.append(",");
   string_field("as_of", m.as_of(), &out);
   out.append(",\"results\":[");
@@ -136,12 +138,16 @@ std::string FirmMatchesJson(const FirmMatches& m) {
       enum_field("value", ConditionTrace::Value_Name(c.value()), c.value(), &out);
       out.append(",");
       string_field("detail", c.detail(), &out);
+      out.append(",");
+      string_field("text_zh", c.text_zh(), &out);
       out.append(c.actionable() ? ",\"actionable\":true}" : ",\"actionable\":false}");
     }
     out.append("],");
     string_field("benefit_detail", r.benefit_detail(), &out);
     out.append(",");
     string_field("reason", r.reason(), &out);
+    out.append(",");
+    string_field("explanation_zh", r.explanation_zh(), &out);
     out.append("}");
   }
   out.append("]}");

@@ -101,9 +101,11 @@ std::optional<int> Prepare(const po::variables_map& vm, FirmQuery* q) {
   return std::nullopt;
 }
 
+// Each condition as the firm reads it, then the rule as written and the data behind it (for staff).
 void PrintConditions(const PolicyResult& r, const std::string& indent) {
   for (const ConditionTrace& c : r.conditions()) {
-    std::cout << indent << ValueMark(c.value()) << " " << c.text();
+    std::cout << indent << ValueMark(c.value()) << " " << c.text_zh() << "\n"
+              << indent << "    规则原文: " << c.text();
     if (!c.detail().empty()) std::cout << "   [" << c.detail() << "]";
     std::cout << "\n";
   }
@@ -148,7 +150,7 @@ int RunQuery(int argc, char** argv) {
     if (!r.benefit_yuan().empty()) std::cout << "  " << r.benefit_yuan() << " 元";
     if (r.status() == ELIGIBLE && r.mode() == Policy::AUTO_GRANT) std::cout << "  [免申即享]";
     std::cout << "\n";
-    if (r.status() != ELIGIBLE && !r.reason().empty()) std::cout << "             " << r.reason() << "\n";
+    if (!r.explanation_zh().empty()) std::cout << "             " << r.explanation_zh() << "\n";
   }
   if (ineligible > 0) std::cout << ineligible << " other policies do not apply (--all lists them)\n";
   return kOk;
@@ -181,6 +183,7 @@ int RunCheck(int argc, char** argv) {
   if (vm.count("json")) {
     FirmMatches m;
     m.set_credit_code(q.firm.credit_code);
+    m.set_name(q.firm.name);
     m.set_as_of(FormatDate(q.as_of));
     *m.add_results() = r;
     std::cout << ToJson(m) << "\n";
@@ -192,10 +195,11 @@ int RunCheck(int argc, char** argv) {
             << policy.policy.source().clause() << "\n"
             << "firm:   " << q.firm.credit_code << "  " << q.firm.name << "  as of "
             << FormatDate(q.as_of) << "\n"
-            << "status: " << kStatusLabel[r.status()] << " — " << r.reason() << "\n"
+            << "status: " << kStatusLabel[r.status()] << " — " << r.explanation_zh() << "\n"
             << "conditions:\n";
   PrintConditions(r, "  ");
   if (!r.benefit_detail().empty()) std::cout << "benefit: " << r.benefit_detail() << "\n";
+  std::cout << "reason:  " << r.reason() << "\n";
   return kOk;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/expr/eval.h"
+#include "engine/match/explain_zh.h"
 #include "engine/util/dates.h"
 
 namespace polmatch {
@@ -84,6 +85,8 @@ PolicyResult ExplainOutcome(const CompiledPolicy& p, const Taxonomy& tax, const 
   r.set_status(outcome.status);
   r.set_mode(p.policy.mode());
   if (outcome.benefit) r.set_benefit_yuan(FormatYuan(*outcome.benefit));
+  const ChineseRenderer zh(tax);
+  r.set_explanation_zh(ExplanationZh(p, zh, firm, outcome.status, outcome.benefit));
   if (!p.ActiveOn(firm.AsOf())) {
     r.set_reason(absl::StrCat("policy not in force on ", FormatDate(firm.AsOf()), " (valid ",
                               p.policy.valid_from(), "..", p.policy.valid_to(), ")"));
@@ -99,6 +102,7 @@ PolicyResult ExplainOutcome(const CompiledPolicy& p, const Taxonomy& tax, const 
     t->set_value(TraceValue(v));
     t->set_detail(DescribeData(c, tax, firm));
     t->set_actionable(p.condition_actionable[i]);
+    t->set_text_zh(zh.ConditionWithFirm(c, firm));
     if (v.arithmetic_fault) t->set_detail(absl::StrCat(t->detail(), " [overflow or division by zero]"));
     if (v.is_false() && first_false < 0) first_false = static_cast<int>(i);
     if (v.is_unknown()) unknown_data.push_back(t->text());
@@ -151,6 +155,7 @@ FirmMatches ExplainFirm(const Catalog& catalog, const FirmView& firm,
                         const std::vector<Outcome>& outcomes, bool trace_ineligible) {
   FirmMatches m;
   m.set_credit_code(firm.firm().credit_code);
+  m.set_name(firm.firm().name);
   m.set_as_of(FormatDate(firm.AsOf()));
   std::vector<size_t> order(outcomes.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;

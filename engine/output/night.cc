@@ -75,7 +75,13 @@ constexpr size_t kCodeLen = NightResult::kCodeLen;
 
 void AppendJsonString(std::string* out, absl::string_view s) {
   out->push_back('"');
-  for (unsigned char c : s) {
+  // Runs of bytes that need no escape (all of a Chinese text) are appended whole.
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
@@ -87,11 +93,10 @@ void AppendJsonString(std::string* out, absl::string_view s) {
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
         }
     }
   }
+  out->append(s.data() + run, s.size() - run);
   out->push_back('"');
 }
 
@@ -635,22 +640,39 @@ struct FirmGroup {
 // A key's pushes, ascending by merged position.
 struct PushList {
   std::vector<uint32_t> pos;
-  std::vector<uint8_t> meta;        // status | change << 3 | has_benefit << 5
+  std::vector<uint16_t> meta;       // see Meta()
   std::vector<int64_t> benefits;    // raw, for the entries with has_benefit, in order
+  std::vector<int64_t> previous_benefits;  // raw, for the entries with has_previous_benefit
 };
 
 struct PushEntry {
   uint32_t pos;
-  uint8_t meta;
+  uint16_t meta;
   int64_t benefit;
+  int64_t previous_benefit;
 };
 
-uint8_t Meta(MatchStatus status, Push::Change change, bool has_benefit) {
-  return static_cast<uint8_t>(status | (change << 3) | (has_benefit ? 1 << 5 : 0));
+// status | change << 3 | has_benefit << 5 | previous_status << 6 | has_previous_benefit << 9 |
+// reason << 10
+uint16_t Meta(MatchStatus status, Push::Change change, bool has_benefit,
+              MatchStatus previous = STATUS_UNSPECIFIED, bool has_previous_benefit = false,
+              Push::Reason reason = Push::REASON_UNSPECIFIED) {
+  return static_cast<uint16_t>(status | (change << 3) | (has_benefit ? 1 << 5 : 0) | (previous << 6) |
+                               (has_previous_benefit ? 1 << 9 : 0) | (reason << 10));
 }
+MatchStatus MetaStatus(uint16_t m) { return static_cast<MatchStatus>(m & 7); }
+Push::Change MetaChange(uint16_t m) { return static_cast<Push::Change>((m >> 3) & 3); }
+bool MetaHasBenefit(uint16_t m) { return (m >> 5) & 1; }
+MatchStatus MetaPrevious(uint16_t m) { return static_cast<MatchStatus>((m >> 6) & 7); }
+bool MetaHasPreviousBenefit(uint16_t m) { return (m >> 9) & 1; }
+Push::Reason MetaReason(uint16_t m) { return static_cast<Push::Reason>((m >> 10) & 3); }
 
-Roaring Pushable(const PolicyNight& p) {
-  return p.by_status[ELIGIBLE] | p.by_status[NEAR_MISS] | p.by_status[UNDETERMINED];
+Roaring Pushable(const PolicyNight& p, StatusMask statuses) {
+  Roaring r;
+  for (MatchStatus s : kKeptStatuses) {
+    if ((statuses >> s) & 1) r |= p.by_status[s];
+  }
+  return r;
 }
 
 bool SamePolicy(const PolicyNight& a, const PolicyNight& b) {
@@ -662,12 +684,13 @@ bool SamePolicy(const PolicyNight& a, const PolicyNight& b) {
 }
 
 // The pushes of one key, in the semantics of SPEC §5 (see PushesJsonl).
-void BuildPushList(const PushKey& key, const MergedFirms& m, const FirmGroup& g,
+void BuildPushList(const PushKey& key, const MergedFirms& m, const FirmGroup& g, StatusMask statuses,
                    std::vector<PushEntry>* entries, PushList* out) {
   entries->clear();
   out->pos.clear();
   out->meta.clear();
   out->benefits.clear();
+  out->previous_benefits.clear();
   const PolicyNight* cur = key.cur;
   const PolicyNight* prev = key.prev;
   if (key.unchanged) return;
@@ -681,42 +704,50 @@ void BuildPushList(const PushKey& key, const MergedFirms& m, const FirmGroup& g,
   Roaring prev_pushable, prev_pushable_storage, status_storage;
   const Roaring* prev_pushable_g = &prev_pushable;
   if (prev != nullptr) {
-    prev_pushable = Pushable(*prev);
+    prev_pushable = Pushable(*prev, statuses);
     prev_pushable_g = &in_group(prev_pushable, prev_ids, &prev_pushable_storage);
   }
+  // A revocation, with what was pushed before.
+  const auto revoke = [&](uint32_t pos, MatchStatus now, uint32_t pf, Push::Reason reason) {
+    const std::optional<Decimal> before = prev->BenefitOf(pf);
+    entries->push_back({pos, Meta(now, Push::REVOKED, false, prev->StatusOf(pf), before.has_value(), reason), 0,
+                        before ? before->raw() : 0});
+  };
   if (cur != nullptr) {
-    for (MatchStatus status : {ELIGIBLE, NEAR_MISS, UNDETERMINED}) {
+    for (MatchStatus status : kKeptStatuses) {
+      if (((statuses >> status) & 1) == 0) continue;
       auto b = cur->benefits.begin();
       for (uint32_t firm : in_group(cur->by_status[status], g.cur, &status_storage)) {
         std::optional<Decimal> benefit;  // == cur->BenefitOf(firm), walking along
         while (b != cur->benefits.end() && b->first < firm) ++b;
         if (b != cur->benefits.end() && b->first == firm) benefit = Decimal::FromRawUnchecked(b->second);
-        Push::Change change = Push::NEW;
+        uint16_t meta = Meta(status, Push::NEW, benefit.has_value());
+        int64_t previous_benefit = 0;
         if (prev != nullptr) {
           const uint32_t pf = m.same_firms ? firm : m.prev_of_cur[firm];
           if (pf != kNone && prev_pushable.contains(pf)) {
             const MatchStatus before = prev->StatusOf(pf);
-            if (before == status && prev->BenefitOf(pf) == benefit) continue;
-            change = Push::CHANGED;
+            const std::optional<Decimal> before_benefit = prev->BenefitOf(pf);
+            if (before == status && before_benefit == benefit) continue;
+            meta = Meta(status, Push::CHANGED, benefit.has_value(), before, before_benefit.has_value());
+            previous_benefit = before_benefit ? before_benefit->raw() : 0;
           }
         }
-        entries->push_back({m.m_of_cur[firm], Meta(status, change, benefit.has_value()),
-                            benefit ? benefit->raw() : 0});
+        entries->push_back({m.m_of_cur[firm], meta, benefit ? benefit->raw() : 0, previous_benefit});
       }
     }
     if (prev != nullptr) {
       // Revocations of firms still registered: pushable before, not now.
-      const Roaring pushable = Pushable(*cur);
+      const Roaring pushable = Pushable(*cur, statuses);
+      const Push::Reason reason = cur->in_force ? Push::CONDITION_LOST : Push::POLICY_ENDED;
       if (m.same_firms) {
         for (uint32_t firm : *prev_pushable_g - pushable) {
-          entries->push_back({m.m_of_cur[firm], Meta(cur->StatusOf(firm), Push::REVOKED, false), 0});
+          revoke(m.m_of_cur[firm], cur->StatusOf(firm), firm, reason);
         }
       } else {
         for (uint32_t pf : *prev_pushable_g) {
           const uint32_t firm = m.cur_of_prev[pf];
-          if (firm != kNone && !pushable.contains(firm)) {
-            entries->push_back({m.m_of_cur[firm], Meta(cur->StatusOf(firm), Push::REVOKED, false), 0});
-          }
+          if (firm != kNone && !pushable.contains(firm)) revoke(m.m_of_cur[firm], cur->StatusOf(firm), pf, reason);
         }
       }
     }
@@ -726,10 +757,10 @@ void BuildPushList(const PushKey& key, const MergedFirms& m, const FirmGroup& g,
       const uint32_t firm = m.same_firms ? pf : m.cur_of_prev[pf];
       if (firm == kNone) {
         // A firm gone from the registry: revoke its pushes.
-        entries->push_back({m.m_of_prev[pf], Meta(INELIGIBLE, Push::REVOKED, false), 0});
+        revoke(m.m_of_prev[pf], INELIGIBLE, pf, Push::FIRM_GONE);
       } else if (cur == nullptr) {
         // A policy withdrawn from the catalog.
-        entries->push_back({m.m_of_cur[firm], Meta(INELIGIBLE, Push::REVOKED, false), 0});
+        revoke(m.m_of_cur[firm], INELIGIBLE, pf, Push::POLICY_ENDED);
       }
     }
   }
@@ -741,15 +772,13 @@ void BuildPushList(const PushKey& key, const MergedFirms& m, const FirmGroup& g,
   }
   out->pos.resize(entries->size());
   out->meta.resize(entries->size());
-  size_t nb = 0;
   for (size_t i = 0; i < entries->size(); ++i) {
     out->pos[i] = (*entries)[i].pos;
     out->meta[i] = (*entries)[i].meta;
-    nb += ((*entries)[i].meta >> 5) & 1;
   }
-  out->benefits.reserve(nb);
   for (const PushEntry& e : *entries) {
-    if ((e.meta >> 5) & 1) out->benefits.push_back(e.benefit);
+    if (MetaHasBenefit(e.meta)) out->benefits.push_back(e.benefit);
+    if (MetaHasPreviousBenefit(e.meta)) out->previous_benefits.push_back(e.previous_benefit);
   }
 }
 
@@ -757,9 +786,12 @@ void BuildPushList(const PushKey& key, const MergedFirms& m, const FirmGroup& g,
 
 absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previous, ByteSink* sink,
                               const StreamOptions& options) {
+  const StatusMask statuses = options.push_statuses & ~(1 << INELIGIBLE) & ~(1 << STATUS_UNSPECIFIED);
+  const PushTextSource* texts = options.push_texts;
   const MergedFirms m = MergeFirms(night, previous);
   // Keys: tonight's policies and last night's, merged by id (both are in ascending id order).
   std::vector<PushKey> keys;
+  std::vector<int> text_policy;  // PushTextSource::PolicyIndex of each key
   {
     size_t i = 0, j = 0;
     const size_t np = previous != nullptr ? previous->policies.size() : 0;
@@ -773,7 +805,9 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
         k.cur = &night.policies[i++];
         k.prev = &previous->policies[j++];
       }
-      AppendJsonString(&k.json_id, k.cur != nullptr ? k.cur->id : k.prev->id);
+      const std::string& id = k.cur != nullptr ? k.cur->id : k.prev->id;
+      AppendJsonString(&k.json_id, id);
+      text_policy.push_back(texts != nullptr && k.cur != nullptr ? texts->PolicyIndex(id) : -1);
       keys.push_back(std::move(k));
     }
   }
@@ -788,7 +822,9 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
     if (k.unchanged) continue;
     for (const PolicyNight* p : {k.cur, k.prev}) {
       if (p == nullptr) continue;
-      for (MatchStatus st : {ELIGIBLE, NEAR_MISS, UNDETERMINED}) estimate += p->by_status[st].cardinality();
+      for (MatchStatus st : kKeptStatuses) {
+        if ((statuses >> st) & 1) estimate += p->by_status[st].cardinality();
+      }
     }
   }
   constexpr uint32_t kWindow = 1 << 16;
@@ -796,17 +832,93 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
   const uint64_t group_size = std::max<uint64_t>(1, (m.size + groups - 1) / groups);
 
   std::vector<PushList> lists(keys.size());
-  std::string status_names[8], change_names[3];
+  std::string status_names[8], change_names[3], reason_names[4];
   for (int s = 0; s < 7; ++s) {
     if (MatchStatus_IsValid(s)) status_names[s] = MatchStatus_Name(static_cast<MatchStatus>(s));
   }
   for (int c = 0; c < 3; ++c) change_names[c] = Push::Change_Name(static_cast<Push::Change>(c));
+  for (int r = 0; r < 4; ++r) reason_names[r] = Push::Reason_Name(static_cast<Push::Reason>(r));
   struct Item {
     uint32_t key;
     uint32_t index;
     uint32_t benefit;
+    uint32_t previous_benefit;
   };
-  std::vector<size_t> cursor(keys.size()), benefit_cursor(keys.size());
+  // One line of pushes.jsonl.
+  const auto append_push = [&](const Item& it, std::string* line, PushWords* words) {
+    const PushList& l = lists[it.key];
+    const uint32_t firm = m.at[l.pos[it.index]];
+    const bool gone = (firm & kGoneBit) != 0;
+    const absl::string_view code = gone ? previous->code(firm & ~kGoneBit) : night.code(firm);
+    const uint16_t meta = l.meta[it.index];
+    line->append("{\"credit_code\":\"");
+    line->append(code.data(), code.size());
+    line->append("\",\"policy\":");
+    line->append(keys[it.key].json_id);
+    line->append(",\"status\":\"");
+    line->append(status_names[MetaStatus(meta)]);
+    line->append("\",\"benefit_yuan\":\"");
+    if (MetaHasBenefit(meta)) AppendYuan(line, l.benefits[it.benefit]);
+    line->append("\",\"change\":\"");
+    line->append(change_names[MetaChange(meta)]);
+    line->append("\"");
+    if (!gone && !night.name(firm).empty()) {
+      line->append(",\"name\":");
+      AppendJsonString(line, night.name(firm));
+    }
+    if (texts != nullptr) {
+      PushFacts f;
+      f.policy = text_policy[it.key];
+      f.firm = gone ? UINT32_MAX : firm;
+      f.status = MetaStatus(meta);
+      f.change = MetaChange(meta);
+      if (MetaHasBenefit(meta)) f.benefit = Decimal::FromRawUnchecked(l.benefits[it.benefit]);
+      f.previous_status = MetaPrevious(meta);
+      if (MetaHasPreviousBenefit(meta)) {
+        f.previous_benefit = Decimal::FromRawUnchecked(l.previous_benefits[it.previous_benefit]);
+      }
+      f.reason = MetaReason(meta);
+      texts->Describe(f, words);
+      for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"title", &words->title},
+                                        {"message", &words->message},
+                                        {"missing", &words->missing}}) {
+        if (value->empty()) continue;
+        line->append(",\"");
+        line->append(name);
+        line->append("\":");
+        AppendJsonString(line, *value);
+      }
+      if (!words->data_needed.empty()) {
+        line->append(",\"data_needed\":[");
+        for (size_t i = 0; i < words->data_needed.size(); ++i) {
+          if (i > 0) line->push_back(',');
+          AppendJsonString(line, words->data_needed[i]);
+        }
+        line->append("]");
+      }
+    }
+    if (MetaChange(meta) != Push::NEW) {
+      line->append(",\"previous_status\":\"");
+      line->append(status_names[MetaPrevious(meta)]);
+      line->append("\",\"previous_benefit_yuan\":\"");
+      if (MetaHasPreviousBenefit(meta)) AppendYuan(line, l.previous_benefits[it.previous_benefit]);
+      line->append("\"");
+    }
+    if (MetaChange(meta) == Push::REVOKED) {
+      line->append(",\"reason\":\"");
+      line->append(reason_names[MetaReason(meta)]);
+      line->append("\"");
+      if (texts != nullptr && !words->lost_condition.empty()) {
+        line->append(",\"lost_condition\":");
+        AppendJsonString(line, words->lost_condition);
+      }
+    }
+    line->append("}\n");
+  };
+  const int threads = texts != nullptr ? std::max(1, options.threads) : 1;
+  std::vector<std::string> parts(threads);
+  std::vector<PushWords> words(threads);
+  std::vector<size_t> cursor(keys.size()), benefit_cursor(keys.size()), previous_cursor(keys.size());
   std::vector<uint32_t> count(kWindow + 1);
   std::vector<uint32_t> offsets;
   std::vector<Item> items, sorted;
@@ -838,7 +950,9 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
       std::atomic<size_t> next{0};
       auto work = [&] {
         std::vector<PushEntry> entries;
-        for (size_t k; (k = next.fetch_add(1)) < keys.size();) BuildPushList(keys[k], m, g, &entries, &lists[k]);
+        for (size_t k; (k = next.fetch_add(1)) < keys.size();) {
+          BuildPushList(keys[k], m, g, statuses, &entries, &lists[k]);
+        }
       };
       std::vector<std::thread> pool;
       for (int t = 1; t < std::min<int>(options.threads, static_cast<int>(keys.size())); ++t) pool.emplace_back(work);
@@ -851,6 +965,7 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
     }
     std::fill(cursor.begin(), cursor.end(), 0);
     std::fill(benefit_cursor.begin(), benefit_cursor.end(), 0);
+    std::fill(previous_cursor.begin(), previous_cursor.end(), 0);
     // Written window by window of merged positions: within a window, ordered by position
     // (credit code) then key (policy id) with a counting sort.
     for (uint32_t base = g.lo; base < g.hi && !live.empty(); base += kWindow) {
@@ -862,39 +977,57 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
         const PushList& l = lists[k];
         size_t& c = cursor[k];
         size_t& bc = benefit_cursor[k];
+        size_t& pc = previous_cursor[k];
         for (; c < l.pos.size() && l.pos[c] < end; ++c) {
-          items.push_back({k, static_cast<uint32_t>(c), static_cast<uint32_t>(bc)});
+          items.push_back({k, static_cast<uint32_t>(c), static_cast<uint32_t>(bc), static_cast<uint32_t>(pc)});
           offsets.push_back(l.pos[c] - base);
           ++count[l.pos[c] - base + 1];
-          bc += (l.meta[c] >> 5) & 1;
+          bc += MetaHasBenefit(l.meta[c]);
+          pc += MetaHasPreviousBenefit(l.meta[c]);
         }
       }
       for (uint32_t i = 1; i <= kWindow; ++i) count[i] += count[i - 1];
       sorted.resize(items.size());
       for (size_t i = 0; i < items.size(); ++i) sorted[count[offsets[i]]++] = items[i];
-      for (const Item& it : sorted) {
-        const PushList& l = lists[it.key];
-        const uint32_t firm = m.at[l.pos[it.index]];
-        const absl::string_view code =
-            (firm & kGoneBit) != 0 ? previous->code(firm & ~kGoneBit) : night.code(firm);
-        const uint8_t meta = l.meta[it.index];
-        out.append("{\"credit_code\":\"");
-        out.append(code.data(), code.size());
-        out.append("\",\"policy\":");
-        out.append(keys[it.key].json_id);
-        out.append(",\"status\":\"");
-        out.append(status_names[meta & 7]);
-        out.append("\",\"benefit_yuan\":\"");
-        if ((meta >> 5) & 1) AppendYuan(&out, l.benefits[it.benefit]);
-        out.append("\",\"change\":\"");
-        out.append(change_names[(meta >> 3) & 3]);
-        out.append("\"}\n");
-        if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+      if (threads == 1) {
+        for (const Item& it : sorted) {
+          append_push(it, &out, &words[0]);
+          if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+        }
+        continue;
+      }
+      // With words, lines are made on `threads` threads, a batch at a time, and written in order.
+      constexpr size_t kBatch = 1 << 14;
+      for (size_t b0 = 0; b0 < sorted.size(); b0 += kBatch) {
+        const size_t b1 = std::min(sorted.size(), b0 + kBatch);
+        const size_t per = (b1 - b0 + threads - 1) / threads;
+        auto make = [&](int t) {
+          parts[t].clear();
+          for (size_t i = b0 + t * per; i < std::min(b1, b0 + (t + 1) * per); ++i) {
+            append_push(sorted[i], &parts[t], &words[t]);
+          }
+        };
+        std::vector<std::thread> pool;
+        for (int t = 1; t < threads; ++t) pool.emplace_back(make, t);
+        make(0);
+        for (std::thread& t : pool) t.join();
+        for (const std::string& part : parts) {
+          out.append(part);
+          if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
+        }
       }
     }
     if (m.size == 0) break;
   }
   return w.Flush();
+}
+
+std::string PushesJsonl(const NightResult& night, const NightResult* previous,
+                        const StreamOptions& options) {
+  std::string out;
+  StringSink sink(&out);
+  (void)WritePushesJsonl(night, previous, &sink, options);
+  return out;
 }
 
 std::string PushesJsonl(const NightResult& night, const NightResult* previous) {

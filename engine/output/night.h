@@ -28,14 +28,18 @@ namespace polmatch {
 // Statuses kept as bitmaps (INELIGIBLE is the complement).
 inline constexpr std::array<MatchStatus, 5> kKeptStatuses = {ELIGIBLE, UNDETERMINED, NEAR_MISS,
                                                              EXCLUDED, NOT_SELECTED};
-// Statuses told to firms in pushes.jsonl.
+// Statuses told to firms in pushes.jsonl by default (SPEC §5 `--push`).
 inline bool IsPushable(MatchStatus s) {
   return s == ELIGIBLE || s == NEAR_MISS || s == UNDETERMINED;
 }
+// A set of statuses as bits (1 << status).
+using StatusMask = uint8_t;
+inline constexpr StatusMask kDefaultPushStatuses = (1 << ELIGIBLE) | (1 << NEAR_MISS) | (1 << UNDETERMINED);
 
 struct PolicyNight {
   std::string id;
   bool auto_grant = false;
+  bool in_force = true;  // in its validity window tonight (not kept in the state file)
   std::array<Roaring, 7> by_status;  // indexed by MatchStatus; INELIGIBLE left empty
   // Known benefits (fen-rounded raw Decimal) of firms in ELIGIBLE/EXCLUDED/NOT_SELECTED, by firm id.
   std::vector<std::pair<uint32_t, int64_t>> benefits;
@@ -103,6 +107,8 @@ BatchSummary Summarize(const NightResult& night);
 std::string SummaryJson(const NightResult& night);
 std::string GrantsCsv(const NightResult& night);
 std::string ListsCsv(const NightResult& night);
+std::string PushesJsonl(const NightResult& night, const NightResult* previous,
+                        const struct StreamOptions& options);
 std::string PushesJsonl(const NightResult& night, const NightResult* previous);
 
 // The same bytes, streamed to `sink` in chunks of about `chunk` bytes. Memory stays bounded: the
@@ -110,12 +116,40 @@ std::string PushesJsonl(const NightResult& night, const NightResult* previous);
 // codes at a time. Pushes are made per policy (in parallel), then written window by window of
 // 65,536 credit codes, ordered within a window by a counting sort — no global sort of the
 // pushes (S2's first night has 1.5 billion).
+// What a push tells a firm beyond codes and statuses (SPEC §5): written by PushTexts
+// (push_texts.h) from the catalog and the firm data; without one, pushes carry the codes, statuses,
+// previous_* and reason only.
+struct PushFacts {
+  int policy = -1;                 // PushTextSource::PolicyIndex of the policy; -1 = not in tonight's catalog
+  uint32_t firm = UINT32_MAX;      // tonight's firm id; UINT32_MAX = gone from the registry
+  MatchStatus status = INELIGIBLE;
+  Push::Change change = Push::NEW;
+  std::optional<Decimal> benefit;
+  MatchStatus previous_status = STATUS_UNSPECIFIED;  // CHANGED, REVOKED
+  std::optional<Decimal> previous_benefit;
+  Push::Reason reason = Push::REASON_UNSPECIFIED;    // REVOKED
+};
+struct PushWords {
+  std::string title, message, missing, lost_condition;
+  std::vector<std::string> data_needed;
+};
+class PushTextSource {
+ public:
+  virtual ~PushTextSource() = default;
+  virtual int PolicyIndex(absl::string_view policy_id) const = 0;
+  // Fills `out` (cleared first). Called from several threads at once.
+  virtual void Describe(const PushFacts& facts, PushWords* out) const = 0;
+};
+
 struct StreamOptions {
   size_t chunk = ChunkedWriter::kDefaultChunk;
   int threads = 1;  // pushes: policies are diffed on this many threads
   // pushes: at most about this many are listed in memory at a time (~5 bytes each); more are
   // written in several passes over groups of credit codes.
   uint64_t group_pushes = uint64_t{1} << 26;
+  // pushes: the statuses pushed (SPEC §5 `--push`), on both nights of a diff; and the words.
+  StatusMask push_statuses = kDefaultPushStatuses;
+  const PushTextSource* push_texts = nullptr;
 };
 absl::Status WriteState(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});
 absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});

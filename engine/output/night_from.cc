@@ -23,6 +23,12 @@ NightBuilder MakeBuilder(const Catalog& catalog, absl::CivilDay as_of) {
   return builder;
 }
 
+void SetInForce(const Catalog& catalog, absl::CivilDay as_of, NightResult* night) {
+  for (size_t p = 0; p < night->policies.size(); ++p) {
+    night->policies[p].in_force = catalog.policies()[p].ActiveOn(as_of);
+  }
+}
+
 }  // namespace
 
 NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, BulkResult&& result,
@@ -50,6 +56,7 @@ NightResult NightFromBulk(const Catalog& catalog, const FirmStore& store, BulkRe
     std::vector<uint32_t>().swap(r.benefit_rows);
     std::vector<Decimal>().swap(r.benefits);
   }
+  SetInForce(catalog, as_of, &night);
   return night;
 }
 
@@ -70,7 +77,9 @@ NightResult NightFromReference(const Catalog& catalog, const std::vector<Firm>& 
     const uint32_t id = builder.AddFirm(firms[f].credit_code, firms[f].name);
     for (size_t p = 0; p < outcomes[f].size(); ++p) builder.Set(id, p, outcomes[f][p]);
   }
-  return std::move(builder).Finish();
+  NightResult night = std::move(builder).Finish();
+  SetInForce(catalog, as_of, &night);
+  return night;
 }
 
 }  // namespace polmatch

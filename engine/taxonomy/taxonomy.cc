@@ -140,6 +140,8 @@ absl::StatusOr<Taxonomy> TaxonomyBuilder::Run(
     info.id = def.id();
     info.name = def.name();
     info.actionable = def.actionable();
+    info.held_zh = def.held_zh();
+    info.not_held_zh = def.not_held_zh();
     t.tags_.push_back(std::move(info));
     t.tag_by_name_[def.id()] = id;
     if (add_name(def.name(), what, line, true)) t.tag_by_name_[def.name()] = id;

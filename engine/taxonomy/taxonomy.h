@@ -31,6 +31,8 @@ struct TagInfo {
   std::string name;
   std::optional<TagId> parent;
   bool actionable = true;
+  std::string held_zh;             // "已入库" (empty: "属于"); see TagDef
+  std::string not_held_zh;         // "未入库" (empty: "不属于")
   std::vector<TagId> ancestors;    // self first, then parent, grandparent, …
   std::vector<TagId> descendants;  // self and every descendant
 };

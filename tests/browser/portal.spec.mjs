@@ -109,7 +109,8 @@ async function main() {
   ok(`firm ${FIRM}: ${POLICY} 可享受 2,000,000.00 元, 免申即享`);
 
   const undetermined = page.locator('#firm-results-UNDETERMINED .card').first();
-  check((await undetermined.textContent()).includes('tech_service_fees'), '待补充数据 names the missing fact');
+  check((await undetermined.textContent()).includes('科技服务直接费用'), '待补充数据 names the missing fact in Chinese');
+  check((await page.locator('#firm-name').textContent()) === '汕尾海峰新型研发研究院有限公司', 'the firm\'s name');
   const ineligible = await page.locator('#firm-results-INELIGIBLE summary').textContent();
   check(/不符合 \d+ 项/.test(ineligible), '不符合 collapsed with a count: ' + ineligible);
   check(!(await page.locator('#firm-results-INELIGIBLE').evaluate((d) => d.open)), '不符合 collapsed');
@@ -126,7 +127,13 @@ async function main() {
   }
   check((await dialog.locator('#explain-benefit').textContent()).includes('2,000,000.00'), 'benefit in explanation');
   check((await dialog.locator('#explain-benefit').textContent()).includes('new_rd_equipment_investment * 20%'),
-    'benefit computation');
+    'benefit rule behind 规则原文');
+  check((await dialog.locator('#explain-summary').textContent()).includes('新增研发仪器设备投资额1,500万元 × 20% = 300万元'),
+    'benefit computation in Chinese');
+  check((await rows.nth(1).textContent()).includes('注册地在汕尾市'), 'conditions in Chinese');
+  check(!(await rows.nth(1).locator('details.rule').evaluate((d) => d.open)), 'rule text behind a closed 规则原文 toggle');
+  await rows.nth(1).locator('details.rule summary').click();
+  check((await rows.nth(1).locator('details.rule .expr').textContent()) === 'region under "441500"', '规则原文 opens');
   const source = await dialog.locator('#explain-source').textContent();
   check(source.includes('2021年汕尾市科技服务业能级提升工作方案'), 'source document');
   check(source.includes('新增研发仪器设备实际投资额的20%'), 'source quote');

@@ -1,5 +1,5 @@
 // libFuzzer target for the rule language: lexer, parser, checker and (on success) the reference
-// evaluator on a fixed firm. As RE2's fuzzer does, the limits are fuzzed too: an input whose
+// evaluator and the Chinese renderer on a fixed firm. As RE2's fuzzer does, the limits are fuzzed too: an input whose
 // first byte is odd runs under tight RuleLimits (so the limits themselves are hit often), else
 // under the defaults; an accepted tree must respect them. Inputs up to 128 KiB (past the default
 // 64 KiB text limit) are taken; tests/fuzz/rule_parser.dict grows long chains and deep nesting.
@@ -17,6 +17,7 @@
 #include "engine/expr/eval.h"
 #include "engine/expr/parser.h"
 #include "engine/ingest/firm.h"
+#include "engine/match/explain_zh.h"
 #include "engine/util/dates.h"
 
 namespace {
@@ -75,6 +76,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (firm.facts.empty()) std::abort();  // the fixed firm must load
     polmatch::FirmView view(firm, Tax(), absl::CivilDay(2023, 6, 30));
     (void)polmatch::Evaluate(**node, view);
+    const polmatch::ChineseRenderer zh(Tax());
+    if (type == polmatch::Type::kBool) {
+      if (zh.ConditionWithFirm(**node, view).empty()) std::abort();  // every condition reads as something
+    } else {
+      (void)zh.Computation(**node, view);
+    }
     auto copy = (*node)->Clone();
     if (!copy->Equals(**node)) std::abort();
   }
