@@ -11,6 +11,7 @@
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
 #include "engine/ingest/firm_reader.h"
+#include "engine/ledger/nightly.h"
 #include "engine/match/bulk_matcher.h"
 #include "engine/output/night_from.h"
 #include "engine/output/output_dir.h"
@@ -50,6 +51,8 @@ int RunBatch(int argc, char** argv) {
                     "--previous without telling every firm everything at once (a first rollout; at a "
                     "province's scale the first night's full push list is ~170 GB). What this night "
                     "found counts as told: the next night pushes only what changed since")
+      ("ledger", po::value<std::string>(), "the grant ledger (SQLite, created on first use): after the "
+                                           "night's files, propose tonight's grants and write proposals.csv (SPEC §7)")
       ("engine", po::value<std::string>()->default_value("bitset"),
        "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)")
       ("threads", po::value<int>()->default_value(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
@@ -66,6 +69,7 @@ int RunBatch(int argc, char** argv) {
           "  grants.csv     the 免申即享 lists: policy_id,credit_code,name,benefit_yuan\n"
           "  pushes.jsonl   what to tell firms tonight (with --previous: only NEW/CHANGED/REVOKED)\n"
           "  state.pmstate  what the next night's --previous reads\n"
+          "  proposals.csv  with --ledger: tonight's NEW/CHANGED/ADJUSTMENT/WITHDRAWN/REVIEW grants\n"
           "Same inputs give byte-identical outputs. Time and memory go to stderr.",
           options, {}, vm)) {
     return *exit;
@@ -229,6 +233,13 @@ int RunBatch(int argc, char** argv) {
   absl::Status grants_written = grants_writing.get();
   if (written.ok()) written = grants_written;
   if (written.ok()) timer.Lap("grants");
+  if (written.ok() && vm.count("ledger")) {  // one transaction, once every other file is written
+    absl::StatusOr<LedgerNightCounts> ledger =
+        RunLedgerNight(vm["ledger"].as<std::string>(), rules_dir, *catalog, night, *store, out->get());
+    if (ledger.ok()) std::cerr << "batch: ledger: " << DescribeCounts(*ledger) << "\n";
+    written = ledger.status();
+    if (written.ok()) timer.Lap("ledger");
+  }
   if (written.ok()) written = (*out)->Commit();
   if (!written.ok()) {
     PrintError(std::string(written.message()));
