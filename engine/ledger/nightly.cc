@@ -30,6 +30,7 @@ struct Work {
   std::optional<uint32_t> refresh_firm;   // the amount was set tonight: keep tonight's data
   ActivePolicy* policy = nullptr;         // for refreshing
   std::string reason;
+  int64_t review_covered = 0;             // REVIEW: what was granted, paid or pending
 };
 
 std::string CapKey(const Catalog& catalog, const Policy& p, absl::CivilDay as_of) {
@@ -252,6 +253,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
           }
           if (extra < 0 && g.review_fen != fen) {
             g.review_fen = fen;
+            w.review_covered = covered;
             w.reason = absl::StrCat("REVIEW: tonight's amount ", FenToYuan(fen), " is below the ",
                                     FenToYuan(covered), " granted; never recovered automatically");
           }
@@ -355,7 +357,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
         RETURN_IF_ERROR(txn.Append(NightEntryFor(g, night.as_of, "WITHDRAWN", b.amount_fen, w.reason)));
         ++counts.withdrawn;
       } else if (g.state == GrantState::kPaid && g.review_fen != b.review_fen) {
-        HistoryEntry h = NightEntryFor(g, night.as_of, "REVIEW", g.entitlement_fen, w.reason);
+        HistoryEntry h = NightEntryFor(g, night.as_of, "REVIEW", w.review_covered, w.reason);
         h.amount_fen = g.review_fen;
         RETURN_IF_ERROR(txn.Append(h));
         ++counts.review;
