@@ -3,6 +3,10 @@
 // checks (each error at file:line:col).
 #include "engine/util/calendar.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -254,6 +258,29 @@ TEST(CalendarLoadTest, CoverageHasNoGapAndNoYearTwice) {
 TEST(CalendarLoadTest, MissingDirectoryIsNotFound) {
   EXPECT_EQ(WorkingCalendar::Load("/nonexistent-polmatch-rules").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// `polmatch lint` checks the calendar files and fails on an error in them.
+TEST(CalendarLintTest, LintReportsCalendarErrors) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(::testing::TempDir()) / ("calendar_lint_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const char* sub : {"taxonomy", "policies"}) {
+    fs::create_directory_symlink(fs::path(testing::RulesDir()) / sub, dir / sub);
+  }
+  fs::copy(fs::path(testing::RulesDir()) / "calendar", dir / "calendar");
+  testing::CmdResult ok = testing::Polmatch("lint " + dir.string() + " --as-of 2023-06-30");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_THAT(ok.out, ::testing::Not(HasSubstr("/calendar/")));
+  EXPECT_THAT(ok.out, ::testing::Not(HasSubstr("[calendar]")));
+
+  std::ofstream(dir / "calendar" / "2024.textproto", std::ios::app) << "workday: \"2024-12-31\"\n";
+  testing::CmdResult bad = testing::Polmatch("lint " + dir.string() + " --as-of 2023-06-30");
+  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_THAT(bad.out, HasSubstr("calendar/2024.textproto:"));
+  EXPECT_THAT(bad.out, HasSubstr(": workday 2024-12-31 is a weekday"));
+  fs::remove_all(dir);
 }
 
 }  // namespace
