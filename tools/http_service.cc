@@ -14,6 +14,7 @@
 #include "engine/ingest/firm_reader.h"
 #include "engine/util/dates.h"
 #include "httplib.h"
+#include "tools/grants_json.h"
 #include "tools/matches_json.h"
 
 namespace polmatch::http {
@@ -128,6 +129,7 @@ HttpService::HttpService(const Engine& engine, HttpServiceOptions options)
       {"GET", std::regex("/healthz"), &HttpService::Health},
       {"GET", std::regex("/(index\\.html)?"), &HttpService::Portal},
       {"GET", std::regex(code + "/matches"), &HttpService::Matches},
+      {"GET", std::regex(code + "/grants"), &HttpService::Grants},
       {"GET", std::regex(code + "/policies/([^/]+)/explain"), &HttpService::Explain},
       {"POST", std::regex("/api/v1/evaluate"), &HttpService::Evaluate},
       {"GET", std::regex("/api/v1/policies/([^/]+)"), &HttpService::GetPolicy},
@@ -290,6 +292,17 @@ void HttpService::Matches(Call& call) const {
   absl::StatusOr<FirmMatches> m = engine_.Match(call.Param(1), *as_of);
   if (!m.ok()) return SendError(call.res, StatusToHttp(m.status()), m.status().message());
   call.res.set_content(internal::FirmMatchesJson(*m), kJson);
+}
+
+// serve --ledger: the firm's grants (404 when no ledger is configured).
+void HttpService::Grants(Call& call) const {
+  if (!call.NoQuery()) return;
+  absl::StatusOr<std::vector<FirmGrant>> grants = engine_.Grants(call.Param(1));
+  if (!grants.ok()) {
+    return SendError(call.res, absl::IsFailedPrecondition(grants.status()) ? 404 : StatusToHttp(grants.status()),
+                     grants.status().message());
+  }
+  call.res.set_content(internal::FirmGrantsJson(call.Param(1), *grants), kJson);
 }
 
 void HttpService::Explain(Call& call) const {

@@ -88,6 +88,7 @@ class HttpService {
   void Health(Call& call) const;
   void Portal(Call& call) const;
   void Matches(Call& call) const;
+  void Grants(Call& call) const;
   void Explain(Call& call) const;
   void Evaluate(Call& call) const;
   void GetPolicy(Call& call) const;

@@ -65,6 +65,8 @@ int RunServe(int argc, char** argv) {
       ("port", po::value<int>()->default_value(8080), "port to listen on (0: any free port)")
       ("threads", po::value<int>()->default_value(8),
        "worker threads (each serves one connection at a time)")
+      ("ledger", po::value<std::string>(), "a grant ledger (batch --ledger), read-only: answers "
+                                           "GET /api/v1/firms/{credit_code}/grants")
       ("quiet", "no access log");
   po::variables_map vm;
   if (auto exit = ParseArgs(
@@ -76,6 +78,7 @@ int RunServe(int argc, char** argv) {
           "  GET  /api/v1/firms/{credit_code}/policies/{id}/explain?as_of=YYYY-MM-DD\n"
           "  POST /api/v1/evaluate?as_of=YYYY-MM-DD   (body: a FirmProfile JSON object)\n"
           "  GET  /api/v1/policies/{id}\n"
+          "  GET  /api/v1/firms/{credit_code}/grants  (with --ledger: the firm's grants, SPEC §7)\n"
           "  GET  /healthz\n"
           "  GET  /                                   (the portal)\n\n"
           "example: polmatch serve --rules rules --snapshot demo.snap --port 8080",
@@ -94,6 +97,7 @@ int RunServe(int argc, char** argv) {
   EngineOptions engine_options;
   engine_options.rules_dir = vm["rules"].as<std::string>();
   engine_options.snapshot_path = vm["snapshot"].as<std::string>();
+  if (vm.count("ledger")) engine_options.ledger_path = vm["ledger"].as<std::string>();
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(engine_options);
   if (!engine.ok()) {
     PrintError(std::string(engine.status().message()));
