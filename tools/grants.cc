@@ -440,8 +440,9 @@ int RunList(const std::string& command, int argc, char** argv) {
     std::cout << "  as_of " << g.grant.as_of << ", policy text sha256 " << g.grant.policy_digest << "\n";
     if (!g.grant.paid_on.empty()) std::cout << "  paid " << g.grant.paid_on << ", reference " << g.grant.payment_reference << "\n";
     for (const HistoryEntry& h : g.history) {
-      std::cout << "  " << h.date << "  " << h.event << " → " << StateName(h.state) << "  " << FenToYuan(h.amount_fen)
-                << (h.note.empty() ? "" : "  ") << h.note << "\n";
+      std::cout << "  " << h.date << "  " << h.event;
+      if (h.event != StateName(h.state)) std::cout << " (" << StateName(h.state) << ")";
+      std::cout << "  " << FenToYuan(h.amount_fen) << (h.note.empty() ? "" : "  ") << h.note << "\n";
     }
   }
   return kOk;
