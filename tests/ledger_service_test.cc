@@ -36,11 +36,12 @@ class LedgerServiceTest : public ::testing::Test {
     fs::remove_all(root_);
     fs::create_directories(root_ / "rules/policies");
     fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", root_ / "rules/taxonomy");
+    fs::create_directory_symlink(fs::path(testing::RulesDir()) / "calendar", root_ / "rules/calendar");
     std::ofstream(root_ / "rules/policies/p.textproto")
         << "policy { id: \"p.monthly\" title: \"按月补贴\" source { document: \"某市办法\" clause: \"一\" } "
            "mode: AUTO_GRANT grant_period: MONTHLY "
            "eligibility: \"region under \\\"441500\\\" and revenue >= 100\" benefit: \"revenue * 10%\" }\n"
-        << "policy { id: \"p.once\" title: \"一次性资助\" mode: AUTO_GRANT "
+        << "policy { id: \"p.once\" title: \"一次性资助\" mode: AUTO_GRANT publicity_days: 5 requires_confirmation: true "
            "eligibility: \"region under \\\"441500\\\" and revenue >= 100\" benefit: \"1万\" }\n";
   }
   void TearDown() override {
@@ -145,6 +146,80 @@ TEST_F(LedgerServiceTest, BatchKilledAtRandomMomentsLeavesTheLedgerBeforeOrAfter
     ASSERT_TRUE(proposals.good());
   }
   EXPECT_GT(killed, 0);
+}
+
+// The command line of one round: each step, its files, and its refusals (one line, exit 1).
+TEST_F(LedgerServiceTest, GrantsCommandsCarryARoundAndRefuseWhatTheStateForbids) {
+  std::vector<std::string> codes = WriteFirms(3);
+  const std::string ledger = (root_ / "grants.db").string();
+  const std::string rules = (root_ / "rules").string();
+  ASSERT_EQ(Wait(Spawn(BatchArgs("2023-09-01", ledger, "night"))), 0);
+  std::ifstream proposals(root_ / "night/proposals.csv");
+  std::string header;
+  std::getline(proposals, header);
+  EXPECT_EQ(header, "grant_id,policy_id,credit_code,name,period,change,amount_yuan,previous_amount_yuan,reason");
+  const std::string L = " --ledger " + ledger;
+  const std::string a = "p.once/" + codes[0] + "/ONCE", b = "p.once/" + codes[1] + "/ONCE", c = "p.once/" + codes[2] + "/ONCE";
+  // 公示 from Thursday 2023-09-28, 5 working days: 中秋/国庆 09-29..10-06 off, 10-07 and 10-08 worked.
+  testing::CmdResult r = testing::Polmatch("grants publish" + L + " --policy p.once --from 2023-09-28 --rules " + rules +
+                                           " --out " + (root_ / "lists").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("公示 2023-09-28 至 2023-10-10"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(root_ / "lists/公示名单-p.once-2023-09-28.xlsx"));
+  EXPECT_TRUE(fs::exists(root_ / "lists/公示名单-p.once-2023-09-28.csv"));
+  r = testing::Polmatch("grants publish" + L + " --policy p.once --from 2023-09-28 --rules " + rules);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("policy p.once has no PROPOSED grant to publish"), std::string::npos) << r.out;
+
+  r = testing::Polmatch("grants object" + L + " --grant " + c + " --date 2023-10-09 --note 异议");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::ofstream(root_ / "confirm.csv") << "\xEF\xBB\xBFgrant_id,name\n" << a << ",x\n" << b << ",y\n";
+  r = testing::Polmatch("grants confirm" + L + " --file " + (root_ / "confirm.csv").string() + " --date 2023-10-09");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  r = testing::Polmatch("grants decline" + L + " --grant " + b + " --date 2023-10-09");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  r = testing::Polmatch("grants confirm" + L + " --grant " + b + " --date 2023-10-09");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "polmatch: grant " + b + " is WITHDRAWN: cannot confirm (only an unpaid grant can be confirmed)\n");
+  r = testing::Polmatch("grants approve" + L + " --date 2023-10-10");
+  EXPECT_NE(r.out.find("0 approved"), std::string::npos) << r.out;
+  r = testing::Polmatch("grants approve" + L + " --date 2023-10-11");
+  EXPECT_NE(r.out.find("1 approved"), std::string::npos) << r.out;
+  r = testing::Polmatch("grants export" + L + " --state APPROVED --out " + (root_ / "pay").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::ifstream exported(root_ / "pay.csv");
+  std::string bom_header, row;
+  std::getline(exported, bom_header);
+  std::getline(exported, row);
+  EXPECT_EQ(bom_header, "\xEF\xBB\xBF序号,企业名称,统一社会信用代码,政策事项,文件与条款,金额(元),期间,公示起止\r");
+  EXPECT_EQ(row, "1,企业0," + codes[0] + ",一次性资助,,10000.00,一次性,2023-09-28 至 2023-10-10\r");
+  std::ofstream(root_ / "paid.csv") << "grant_id,amount_yuan,paid_on,reference\n"
+                                    << a << ",10000.00,2023-10-20,R1\n" << c << ",10000.00,2023-10-20,R2\n";
+  r = testing::Polmatch("grants pay" + L + " --file " + (root_ / "paid.csv").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find((root_ / "paid.csv").string() + ":3: grant " + c + ": is OBJECTED, not APPROVED"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("1 paid, 1 refused"), std::string::npos) << r.out;
+  r = testing::Polmatch("grants audit" + L + " --grant " + a);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("the replay agrees"), std::string::npos) << r.out;
+  r = testing::Polmatch("grants list" + L + " --policy p.once --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  google::protobuf::Struct list;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &list).ok()) << r.out;
+  const auto& grants = list.fields().at("grants").list_value().values();
+  ASSERT_EQ(grants.size(), 3);
+  const auto& first = grants[0].struct_value().fields();
+  for (const char* key : {"id", "policy", "credit_code", "name", "period", "state", "amount_yuan", "uncapped_amount_yuan",
+                          "publicity_from", "publicity_to", "history"}) {
+    EXPECT_TRUE(first.contains(key)) << key;
+  }
+  EXPECT_EQ(first.size(), 11u);
+  EXPECT_EQ(first.at("state").string_value(), "PAID");
+  EXPECT_EQ(first.at("history").list_value().values(0).struct_value().fields().size(), 3u);
+  EXPECT_EQ(grants[1].struct_value().fields().at("state").string_value(), "WITHDRAWN");
+  EXPECT_EQ(testing::Polmatch("grants frobnicate" + L).exit_code, 2);
+  EXPECT_EQ(testing::Polmatch("grants list --ledger " + (root_ / "none.db").string()).exit_code, 2);
 }
 
 TEST_F(LedgerServiceTest, FirmGrantsThroughTheEngineAndHttpWhileABatchWrites) {
