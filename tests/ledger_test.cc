@@ -428,6 +428,30 @@ TEST_F(LedgerTest, AuditReplaysTheKeptTextAfterThePolicyWasEdited) {
   EXPECT_EQ(tampered->disagreement, "the replay computes 100.00, the ledger granted 100.01");
 }
 
+// A steady night reads no grant of a policy whose rules and eligible firms did not change; a step
+// on one of its grants makes the next night look again (here: a decline frees the cap's room).
+TEST_F(LedgerTest, SteadyNightsSkipUnchangedPoliciesUntilAStepChangesThem) {
+  Catalog c = Compile(PolicyText("p.a", "cap_group: \"c\"") + PolicyText("p.b", "cap_group: \"c\"") +
+                      PolicyText("p.z") + "grant_cap { id: \"c\" period: YEARLY max_yuan_per_firm: \"100\" }\n");
+  std::vector<Firm> firms = {FirmWith(1, 1000)};
+  LedgerNightCounts first = Night(c, firms, "2023-03-01");
+  EXPECT_EQ(first.proposed, 2);  // p.a takes the whole cap: p.b has no grant
+  EXPECT_EQ(first.policies_changed, 3);
+  LedgerNightCounts steady = Night(c, firms, "2023-03-02");
+  EXPECT_EQ(steady.policies_changed, 0);
+  EXPECT_EQ(steady.grants_scanned, 0);
+  ASSERT_TRUE(RecordActions(*ledger_, {{ClerkStep::kDecline, "p.a/" + Code(1) + "/ONCE", Day("2023-03-03"), ""}}).ok());
+  LedgerNightCounts after = Night(c, firms, "2023-03-04");
+  EXPECT_EQ(after.policies_changed, 2);  // p.a and, through the cap, p.b; not p.z
+  EXPECT_EQ(after.proposed, 1);
+  EXPECT_EQ(Get("p.b/" + Code(1) + "/ONCE")->amount_fen, 10000);
+  // A changed amount is seen the next night.
+  EXPECT_EQ(Night(c, {FirmWith(1, 2000)}, "2023-03-05").changed, 2);
+  EXPECT_EQ(Get("p.z/" + Code(1) + "/ONCE")->amount_fen, 20000);
+  EXPECT_EQ(Get("p.b/" + Code(1) + "/ONCE")->amount_fen, 10000);  // at the cap, uncapped 200
+  EXPECT_EQ(Get("p.b/" + Code(1) + "/ONCE")->uncapped_fen, 20000);
+}
+
 TEST_F(LedgerTest, HistoryIsAppendOnly) {
   Catalog c = Compile(PolicyText("p.once"));
   Night(c, {FirmWith(1, 1000)}, "2023-06-01");

@@ -35,8 +35,9 @@ struct GrantQuery {
   std::string credit_code;
   std::string policy_id;
   std::optional<GrantState> state;
-  std::vector<std::string> periods;   // any of these periods …
-  std::vector<std::string> cap_keys;  // … or any of these cap keys (when either list is given)
+  std::vector<std::string> policy_ids;  // with `periods`: grants of these policies in these periods …
+  std::vector<std::string> periods;     // any of these periods …
+  std::vector<std::string> cap_keys;    // … or any of these cap keys (when either list is given)
   bool with_firm_data = true;         // false: firm_data left empty (the nightly scan)
 };
 
@@ -71,6 +72,13 @@ class LedgerTransaction {
   virtual absl::Status Append(const HistoryEntry& entry) = 0;
   // Keeps a text once (a digest already stored is left as it is).
   virtual absl::Status PutText(const StoredText& text) = 0;
+
+  // Night marks: what the last night that processed a policy saw (its period and a fingerprint
+  // of its rules and eligible firms). A mark certifies that the policy's grants are as that night
+  // left them: Put() of any grant of the policy removes it, so a later night with the same mark
+  // has nothing to do for that policy.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> NightMarks() = 0;
+  virtual absl::Status PutNightMark(const std::string& policy_id, const std::string& mark) = 0;
 };
 
 class LedgerStore {

@@ -20,6 +20,8 @@ struct ActivePolicy {
   std::string period;
   std::string cap_key;
   std::string text, digest;
+  std::string mark;    // period, cap, policy text digest and eligible firms' fingerprint
+  bool dirty = true;   // the mark differs from the ledger's: the policy is processed tonight
 };
 
 // A grant as loaded (`before`) and as tonight leaves it (`after`).
@@ -125,16 +127,48 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
 
   LedgerNightCounts counts;
   if (active.empty()) return counts;
+  // Each policy's mark: a policy whose mark the ledger holds is as that night left it.
+  for (ActivePolicy& a : active) {
+    a.text = PolicyText(a.policy->policy);
+    a.digest = Sha256Hex(a.text);
+    std::string firms;
+    for (uint32_t firm : a.night->by_status[ELIGIBLE]) {
+      std::optional<Decimal> benefit = a.night->BenefitOf(firm);
+      if (!benefit) continue;
+      const int64_t fen = ToFen(*benefit);
+      if (fen <= 0) continue;
+      absl::StrAppend(&firms, night.code(firm), ":", fen, "\n");
+    }
+    const CompiledGrantCap* cap = a.cap_key.empty() ? nullptr : catalog.FindCap(a.policy->policy.cap_group());
+    a.mark = absl::StrCat(a.period, "|", a.cap_key, "|", cap == nullptr ? 0 : ToFen(cap->max_yuan), "|", a.digest,
+                          "|", Sha256Hex(firms));
+  }
 
   absl::Status status = ledger.Write([&](LedgerTransaction& txn) -> absl::Status {
     counts = LedgerNightCounts();
-    // The grants tonight's rules may touch: those of tonight's periods and cap periods.
+    ASSIGN_OR_RETURN(auto marks, txn.NightMarks());
+    absl::flat_hash_map<std::string, std::string> mark_of(marks.begin(), marks.end());
+    absl::flat_hash_set<std::string> dirty_caps;
+    for (ActivePolicy& a : active) {
+      auto it = mark_of.find(a.policy->id());
+      a.dirty = it == mark_of.end() || it->second != a.mark;
+      if (a.dirty && !a.cap_key.empty()) dirty_caps.insert(a.cap_key);
+    }
+    // A cap shares one firm's room among its policies: one changed, all are looked at.
+    for (ActivePolicy& a : active) a.dirty = a.dirty || dirty_caps.contains(a.cap_key);
     GrantQuery query;
+    for (const ActivePolicy& a : active) {
+      if (a.dirty) query.policy_ids.push_back(a.policy->id());
+    }
+    if (query.policy_ids.empty()) return absl::OkStatus();  // nothing changed since the last night
+    // The grants tonight's rules may touch: those of tonight's periods and cap periods.
     query.periods = periods;
-    query.cap_keys = cap_keys;
+    query.cap_keys.assign(dirty_caps.begin(), dirty_caps.end());
+    std::sort(query.cap_keys.begin(), query.cap_keys.end());
     query.with_firm_data = false;
     ASSIGN_OR_RETURN(std::vector<GrantRecord> loaded, txn.Query(query));
     counts.grants_scanned = static_cast<int64_t>(loaded.size());
+    counts.policies_changed = static_cast<int64_t>(query.policy_ids.size());
     absl::flat_hash_map<std::string, Work> work;
     work.reserve(loaded.size());
     for (GrantRecord& g : loaded) {
@@ -155,6 +189,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
 
     // 1. Tonight's eligible firms.
     for (ActivePolicy& a : active) {
+      if (!a.dirty) continue;
       const Policy& p = a.policy->policy;
       for (uint32_t firm : a.night->by_status[ELIGIBLE]) {
         std::optional<Decimal> benefit = a.night->BenefitOf(firm);
@@ -266,7 +301,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
       if (w.candidate || !w.existed) continue;
       GrantRecord& g = w.after;
       auto ap = active_by_id.find(g.policy_id);
-      if (ap == active_by_id.end() || ap->second->period != g.period) continue;
+      if (ap == active_by_id.end() || !ap->second->dirty || ap->second->period != g.period) continue;
       if (!IsUnpaid(g.state)) continue;
       // A pending adjustment of a grant still eligible was handled above.
       if (!g.base_id.empty()) {
@@ -280,9 +315,8 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
 
     // 3. Caps, per firm and cap key of tonight: paid first, then the unpaid in policy id order.
     std::map<std::pair<std::string, std::string>, std::vector<Work*>> capped;
-    absl::flat_hash_set<std::string> tonight_caps(cap_keys.begin(), cap_keys.end());
     for (auto& [id, w] : work) {
-      if (w.after.cap_key.empty() || !tonight_caps.contains(w.after.cap_key)) continue;
+      if (w.after.cap_key.empty() || !dirty_caps.contains(w.after.cap_key)) continue;
       capped[{w.after.cap_key, w.after.credit_code}].push_back(&w);
     }
     for (auto& [key, grants] : capped) {
@@ -332,11 +366,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
       GrantRecord& g = w.after;
       if (w.refresh_firm) {
         ActivePolicy& a = *w.policy;
-        if (texts_kept.insert(&a).second) {
-          a.text = PolicyText(a.policy->policy);
-          a.digest = Sha256Hex(a.text);
-          RETURN_IF_ERROR(txn.PutText(StoredText{a.digest, "policy", a.text}));
-        }
+        if (texts_kept.insert(&a).second) RETURN_IF_ERROR(txn.PutText(StoredText{a.digest, "policy", a.text}));
         if (taxonomy_digest.empty()) {
           ASSIGN_OR_RETURN(taxonomy_digest, KeepTaxonomy(txn, in.taxonomy));
         }
@@ -366,6 +396,9 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
                                                  w.reason.empty() ? "grant_cap shared anew" : w.reason)));
         ++counts.changed;
       }
+    }
+    for (const ActivePolicy& a : active) {
+      if (a.dirty) RETURN_IF_ERROR(txn.PutNightMark(a.policy->id(), a.mark));
     }
     return absl::OkStatus();
   });
@@ -416,8 +449,8 @@ absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const 
 
 std::string DescribeCounts(const LedgerNightCounts& c) {
   return absl::StrCat(c.proposed, " proposed, ", c.changed, " changed, ", c.adjustments, " adjustments, ",
-                      c.withdrawn, " withdrawn, ", c.review, " for review (", c.grants_scanned,
-                      " grants of tonight's periods)");
+                      c.withdrawn, " withdrawn, ", c.review, " for review (", c.policies_changed,
+                      " policies changed since their last night, ", c.grants_scanned, " of their grants read)");
 }
 
 }  // namespace polmatch

@@ -12,7 +12,10 @@
 // Unpaid grants of the current period whose firm is not ELIGIBLE tonight are WITHDRAWN with the
 // reason (a grant of an inactive or removed policy, or of another period, is left as it is).
 // Everything is decided from the night and the ledger only (no wall clock), written in one
-// transaction: the same night run twice changes nothing the second time.
+// transaction: the same night run twice changes nothing the second time. A policy whose period,
+// cap, text and eligible firms with their amounts are those of the last night that processed it
+// (its night mark), and whose grants no step has changed since, is skipped: a steady night reads
+// no grant.
 #ifndef POLMATCH_LEDGER_NIGHTLY_H_
 #define POLMATCH_LEDGER_NIGHTLY_H_
 
@@ -42,7 +45,8 @@ struct LedgerNight {
 
 struct LedgerNightCounts {
   int64_t proposed = 0, changed = 0, adjustments = 0, withdrawn = 0, review = 0;
-  int64_t grants_scanned = 0;  // the ledger's grants of tonight's periods
+  int64_t policies_changed = 0;  // policies whose rules or eligible firms changed since their last night
+  int64_t grants_scanned = 0;    // the ledger's grants of those policies in tonight's periods
 };
 
 absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& night);

@@ -53,8 +53,12 @@ CREATE TRIGGER history_no_update BEFORE UPDATE ON history BEGIN SELECT RAISE(ABO
 CREATE TRIGGER history_no_delete BEFORE DELETE ON history BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TABLE texts(digest TEXT PRIMARY KEY, kind TEXT NOT NULL, text TEXT NOT NULL);
 )sql"},
+    {2, "night marks: a steady night skips the policies whose rules and eligible firms did not change",
+     R"sql(
+CREATE TABLE night_marks(policy_id TEXT PRIMARY KEY, mark TEXT NOT NULL);
+)sql"},
 };
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr char kGrantColumns[] =
     "id, policy_id, credit_code, name, period, base_id, cap_key, state, withdrawn_by, amount_fen, "
@@ -187,12 +191,18 @@ class SqliteTransaction : public LedgerTransaction {
     if (!q.periods.empty() || !q.cap_keys.empty()) {
       std::vector<std::string> any;
       auto in = [&](const char* column, const std::vector<std::string>& values) {
-        if (values.empty()) return;
-        any.push_back(absl::StrCat(column, " IN (", absl::StrJoin(std::vector<std::string>(values.size(), "?"), ","), ")"));
         args.insert(args.end(), values.begin(), values.end());
+        return absl::StrCat(column, " IN (", absl::StrJoin(std::vector<std::string>(values.size(), "?"), ","), ")");
       };
-      in("period", q.periods);
-      in("cap_key", q.cap_keys);
+      if (!q.periods.empty()) {
+        if (q.policy_ids.empty()) {
+          any.push_back(in("period", q.periods));
+        } else {
+          std::string policies = in("policy_id", q.policy_ids);
+          any.push_back(absl::StrCat("(", policies, " AND ", in("period", q.periods), ")"));
+        }
+      }
+      if (!q.cap_keys.empty()) any.push_back(in("cap_key", q.cap_keys));
       where.push_back(absl::StrCat("(", absl::StrJoin(any, " OR "), ")"));
     }
     std::string columns = kGrantColumns;
@@ -276,7 +286,30 @@ class SqliteTransaction : public LedgerTransaction {
     put_.Bind(c++, g.publicity_to);
     put_.Bind(c++, g.paid_on);
     put_.Bind(c++, g.payment_reference);
-    return Step(put_);
+    RETURN_IF_ERROR(Step(put_));
+    if (unmark_.get() == nullptr) RETURN_IF_ERROR(unmark_.Prepare(db_, "DELETE FROM night_marks WHERE policy_id = ?"));
+    unmark_.Reset();
+    unmark_.Bind(1, g.policy_id);
+    return Step(unmark_);
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> NightMarks() override {
+    Statement st;
+    RETURN_IF_ERROR(st.Prepare(db_, "SELECT policy_id, mark FROM night_marks ORDER BY policy_id"));
+    std::vector<std::pair<std::string, std::string>> out;
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) out.emplace_back(st.Text(0), st.Text(1));
+    if (rc != SQLITE_DONE) return Error();
+    return out;
+  }
+
+  absl::Status PutNightMark(const std::string& policy_id, const std::string& mark) override {
+    RETURN_IF_ERROR(Writable());
+    Statement st;
+    RETURN_IF_ERROR(st.Prepare(db_, "INSERT OR REPLACE INTO night_marks(policy_id, mark) VALUES (?,?)"));
+    st.Bind(1, policy_id);
+    st.Bind(2, mark);
+    return Step(st);
   }
 
   absl::Status Append(const HistoryEntry& h) override {
@@ -329,7 +362,7 @@ class SqliteTransaction : public LedgerTransaction {
 
   sqlite3* db_;
   bool writable_;
-  Statement put_, append_;
+  Statement put_, append_, unmark_;
   std::string recorded_at_;
 };
 
