@@ -94,7 +94,8 @@ class LedgerStore {
 enum class LedgerMode { kReadWrite, kReadOnly };
 
 // The SQLite ledger: one file (created on first use in kReadWrite), WAL, a schema version with
-// its migrations. kReadOnly fails with NotFound when the file does not exist.
+// its migrations. kReadOnly fails with NotFound when the file does not exist or holds no ledger
+// yet (a first command died before it committed).
 absl::StatusOr<std::unique_ptr<LedgerStore>> OpenSqliteLedger(const std::string& path, LedgerMode mode);
 
 }  // namespace polmatch

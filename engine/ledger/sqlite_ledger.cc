@@ -427,6 +427,9 @@ class SqliteLedger : public LedgerStore {
     if (s.ok() && *version > kSchemaVersion) {
       s = absl::FailedPreconditionError(absl::StrCat("ledger schema version ", *version,
                                                      " is newer than this polmatch's (", kSchemaVersion, ")"));
+    } else if (s.ok() && *version == 0 && !writable_) {
+      // Created by a command that died before its first transaction committed: no ledger yet.
+      s = absl::NotFoundError("the ledger is empty (no command has completed on it yet)");
     } else if (s.ok() && *version < kSchemaVersion && !writable_) {
       s = absl::FailedPreconditionError(absl::StrCat("ledger schema version ", *version, ", expected ",
                                                      kSchemaVersion, " (run a read-write command once)"));
