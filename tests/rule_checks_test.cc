@@ -21,6 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -136,15 +137,18 @@ class RuleChecksTest : public ::testing::Test {
 
   // Loads `policies` (the body of a PolicyCatalog) and runs the checks on `as_of`.
   std::vector<Diagnostic> Check(const std::string& policies,
-                                absl::CivilDay as_of = absl::CivilDay(2023, 6, 30)) {
+                                absl::CivilDay as_of = absl::CivilDay(2023, 6, 30),
+                                const WorkingCalendar* calendar = nullptr) {
     std::ofstream(dir_ / "policies/p.textproto") << policies;
     Diagnostics diags;
     absl::StatusOr<Catalog> catalog = Catalog::LoadDir(dir_.string(), &diags);
     EXPECT_TRUE(catalog.ok()) << catalog.status();
     if (!catalog.ok()) return {};
     Diagnostics findings;
-    // The fixtures are undated; [undated] has its own test.
-    CheckRules(*catalog, RuleCheckOptions{as_of, /*undated=*/false}, &findings);
+    RuleCheckOptions options{as_of};
+    options.undated = false;  // the fixtures are undated; [undated] has its own test
+    options.calendar = calendar;
+    CheckRules(*catalog, options, &findings);
     findings.Sort();
     return findings.items();
   }
@@ -343,6 +347,40 @@ TEST_F(RuleChecksTest, ExpiredIsAWarningRelativeToAsOf) {
   EXPECT_THAT(Strings(Check(policy, absl::CivilDay(2021, 12, 31))), IsEmpty());
 }
 
+TEST_F(RuleChecksTest, CalendarMustCoverThePublicityYears) {
+  absl::StatusOr<WorkingCalendar> calendar = WorkingCalendar::Load(testing::RulesDir());
+  ASSERT_TRUE(calendar.ok()) << calendar.status();  // covers 2018–2026
+  auto policy = [](const std::string& window) {
+    return absl::StrCat("policy { id: \"p\" title: \"t\" eligibility: \"qual.hitech\"\n", window,
+                        "\n  mode: AUTO_GRANT benefit: \"10000\"\n  publicity_days: 5 }\n");
+  };
+  const absl::CivilDay as_of(2026, 6, 30);
+  std::vector<Diagnostic> ds =
+      Check(policy("  valid_from: \"2025-01-01\" valid_to: \"2027-12-31\""), as_of, &*calendar);
+  ASSERT_EQ(ds.size(), 1u) << ::testing::PrintToString(Strings(ds));
+  EXPECT_EQ(ds[0].severity, Diagnostic::Severity::kWarning);
+  EXPECT_EQ(ds[0].line, 4);
+  EXPECT_EQ(ds[0].column, 3);
+  EXPECT_THAT(ds[0].message,
+              AllOf(HasSubstr("publicity_days 5 (working days), but rules/calendar covers "
+                              "2018–2026, not 2027 (valid 2025-01-01..2027-12-31)"),
+                    HasSubstr("[calendar]")));
+  // Covered windows are quiet; an open end counts up to as_of's year.
+  EXPECT_THAT(Strings(Check(policy("  valid_from: \"2025-01-01\" valid_to: \"2026-12-31\""),
+                            as_of, &*calendar)),
+              IsEmpty());
+  EXPECT_THAT(Strings(Check(policy("  valid_from: \"2020-01-01\""), as_of, &*calendar)), IsEmpty());
+  EXPECT_THAT(Strings(Check(policy("  valid_from: \"2016-01-01\""), as_of, &*calendar)),
+              ElementsAre(HasSubstr("not 2016–2017")));
+  // Without a calendar, every policy with publicity_days is reported; without publicity_days
+  // none is.
+  EXPECT_THAT(Strings(Check(policy("  valid_from: \"2025-01-01\""), as_of)),
+              ElementsAre(HasSubstr("there is no working calendar (rules/calendar) to count them in "
+                                    "(valid 2025-01-01..…)")));
+  EXPECT_THAT(Strings(Check("policy { id: \"p\" title: \"t\" eligibility: \"qual.hitech\" }\n", as_of)),
+              IsEmpty());
+}
+
 TEST_F(RuleChecksTest, ExclusiveGroups) {
   // Disjoint regions: the group never has to choose.
   std::vector<Diagnostic> apart = Check(
@@ -406,8 +444,12 @@ TEST(SeedCatalogRuleChecks, NoErrorsAndOnlyExplainedWarnings) {
   Diagnostics diags;
   absl::StatusOr<Catalog> catalog = Catalog::LoadDir(testing::RulesDir(), &diags);
   ASSERT_TRUE(catalog.ok()) << catalog.status();
+  absl::StatusOr<WorkingCalendar> calendar = WorkingCalendar::Load(testing::RulesDir());
+  ASSERT_TRUE(calendar.ok()) << calendar.status();
   Diagnostics findings;
-  CheckRules(*catalog, RuleCheckOptions{absl::CivilDay(2023, 6, 30)}, &findings);
+  RuleCheckOptions options{absl::CivilDay(2023, 6, 30)};
+  options.calendar = &*calendar;
+  CheckRules(*catalog, options, &findings);
   EXPECT_EQ(findings.error_count(), 0);
   // On 2023-06-30 the only findings are the measures of 汕尾 2021, 湖北 2021, 武汉 2022 and 漯河
   // 2018, which have ended and are kept for the record; every seed policy is dated (no [undated]).

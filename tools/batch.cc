@@ -14,6 +14,7 @@
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
 #include "engine/ingest/firm_reader.h"
+#include "engine/ledger/nightly.h"
 #include "engine/match/bulk_matcher.h"
 #include "engine/output/night_from.h"
 #include "engine/output/night_guard.h"
@@ -73,6 +74,8 @@ int RunBatch(int argc, char** argv) {
       ("push", po::value<std::string>()->default_value("ELIGIBLE,NEAR_MISS,UNDETERMINED"),
        "statuses pushed, comma-separated: ELIGIBLE, NEAR_MISS, UNDETERMINED, EXCLUDED, NOT_SELECTED. "
        "Give the same list every night: a firm whose status leaves the list gets a REVOKED push")
+      ("ledger", po::value<std::string>(), "the grant ledger (SQLite, created on first use): after the "
+                                           "night's files, propose tonight's grants and write proposals.csv (SPEC §7)")
       ("engine", po::value<std::string>()->default_value("bitset"),
        "bitset (the bulk matcher) or reference (one firm at a time; for cross-checks)")
       ("max-shrink", po::value<std::string>()->default_value("5%"),
@@ -98,6 +101,7 @@ int RunBatch(int argc, char** argv) {
           "                 policy_id,credit_code,name,benefit_note\n"
           "  pushes.jsonl   what to tell firms tonight (with --previous: only NEW/CHANGED/REVOKED)\n"
           "  state.pmstate  what the next night's --previous reads\n"
+          "  proposals.csv  with --ledger: tonight's NEW/CHANGED/ADJUSTMENT/WITHDRAWN/REVIEW grants\n"
           "Same inputs give byte-identical outputs. Time and memory go to stderr.",
           options, {}, vm)) {
     return *exit;
@@ -319,6 +323,13 @@ int RunBatch(int argc, char** argv) {
   if (written.ok()) timer.Lap("grants");
   // A snapshot truncated or rewritten by another program meanwhile: nothing is published.
   if (written.ok() && snapshot_file != nullptr) written = snapshot_file->Verify();
+  if (written.ok() && vm.count("ledger")) {  // one transaction, once every other file is written
+    absl::StatusOr<LedgerNightCounts> ledger =
+        RunLedgerNight(vm["ledger"].as<std::string>(), rules_dir, *catalog, night, *store, out->get());
+    if (ledger.ok()) std::cerr << "batch: ledger: " << DescribeCounts(*ledger) << "\n";
+    written = ledger.status();
+    if (written.ok()) timer.Lap("ledger");
+  }
   if (written.ok()) written = (*out)->Commit();
   if (!written.ok()) {
     PrintError(std::string(written.message()));

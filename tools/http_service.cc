@@ -9,6 +9,7 @@
 #include "engine/ingest/credit_code.h"
 #include "engine/ingest/firm_reader.h"
 #include "engine/util/dates.h"
+#include "tools/grants_json.h"
 #include "tools/matches_json.h"
 
 namespace polmatch::http {
@@ -141,6 +142,7 @@ HttpService::HttpService(const Engine& engine, Options options)
   AddRoute("GET", "/", "portal", bind(&HttpService::Portal));
   AddRoute("GET", "/index.html", "portal", bind(&HttpService::Portal));
   AddRoute("GET", "/api/v1/firms/{code}/matches", "matches", bind(&HttpService::Matches));
+  AddRoute("GET", "/api/v1/firms/{code}/grants", "grants", bind(&HttpService::Grants), /*slow=*/true);
   AddRoute("GET", "/api/v1/firms/{code}/policies/{id}/explain", "explain", bind(&HttpService::Explain));
   AddRoute("POST", "/api/v1/evaluate", "evaluate", bind(&HttpService::Evaluate), /*slow=*/true);
   AddRoute("GET", "/api/v1/policies", "policies", bind(&HttpService::ListPolicies), /*slow=*/true);
@@ -261,6 +263,18 @@ Response HttpService::Matches(const Call& call) const {
   absl::StatusOr<FirmMatches> m = engine_.Match(call.Param(0), *as_of);
   if (!m.ok()) return FromStatus(m.status());
   return Json(internal::FirmMatchesJson(*m));
+}
+
+// serve --ledger: the firm's grants (404 when no ledger is configured).
+Response HttpService::Grants(const Call& call) const {
+  Response error;
+  if (!call.NoQuery(&error)) return error;
+  absl::StatusOr<std::vector<FirmGrant>> grants = engine_.Grants(call.Param(0));
+  if (!grants.ok()) {
+    return Response::Error(absl::IsFailedPrecondition(grants.status()) ? 404 : StatusToHttp(grants.status()),
+                           grants.status().message());
+  }
+  return Json(internal::FirmGrantsJson(call.Param(0), *grants));
 }
 
 Response HttpService::Explain(const Call& call) const {

@@ -142,6 +142,7 @@ class HttpService {
   Response Evaluate(const Call& call) const;
   Response ListPolicies(const Call& call) const;
   Response GetPolicy(const Call& call) const;
+  Response Grants(const Call& call) const;
 
   const Engine& engine_;
   const Options options_;

@@ -1,5 +1,8 @@
 // polmatch lint RULES_DIR [--as-of DATE]
+#include <filesystem>
 #include <iostream>
+#include <optional>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "engine/analysis/rule_checks.h"
@@ -33,6 +36,10 @@ int RunLint(int argc, char** argv) {
                             "  [expired]        warning: valid_to is before --as-of\n"
                             "  [group]          warning: an exclusive group whose members never both apply\n"
                             "  [duplicate]      warning: equal eligibility and benefit in force together\n"
+                            "  [calendar]       warning: publicity_days set, but RULES_DIR/calendar does not\n"
+                            "                   cover every year of the policy's validity\n"
+                            "The working calendar (RULES_DIR/calendar/YYYY.textproto), when present, is\n"
+                            "checked too: dates of the file's year, 调休 workdays on weekends, no gap.\n"
                             "Prints one `file:line:col: message` per finding. Exit 0 no errors (warnings\n"
                             "allowed), 1 errors found, 2 unreadable directory (or one without taxonomy/\n"
                             "and policies/) or bad usage.",
@@ -46,7 +53,16 @@ int RunLint(int argc, char** argv) {
   std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code, &load_warnings);
   if (!catalog) return exit_code;
   Diagnostics findings;
-  CheckRules(*catalog, RuleCheckOptions{*as_of}, &findings);
+  // The working calendar is optional until a policy counts a 公示 in working days ([calendar]).
+  std::optional<WorkingCalendar> calendar;
+  const std::filesystem::path rules_dir = vm["rules"].as<std::string>();
+  if (std::error_code ec; std::filesystem::exists(rules_dir / "calendar", ec)) {
+    absl::StatusOr<WorkingCalendar> loaded = WorkingCalendar::Load(rules_dir, &findings);
+    if (loaded.ok()) calendar = *std::move(loaded);
+  }
+  RuleCheckOptions checks{*as_of};
+  checks.calendar = calendar ? &*calendar : nullptr;
+  CheckRules(*catalog, checks, &findings);
   findings.Sort();
   for (const Diagnostic& d : findings.items()) std::cerr << d.ToString() << "\n";
   const int errors = findings.error_count();

@@ -20,6 +20,7 @@ int RunSimulate(int argc, char** argv);
 int RunReserve(int argc, char** argv);
 int RunPath(int argc, char** argv);
 int RunServe(int argc, char** argv);
+int RunGrants(int argc, char** argv);
 }  // namespace polmatch::cli
 
 namespace {
@@ -42,6 +43,7 @@ constexpr Command kCommands[] = {
     {"simulate", polmatch::cli::RunSimulate, "what-if: a policy reform against the baseline over the registry", true},
     {"reserve", polmatch::cli::RunReserve, "reserve lists (后备库): firms one condition away, closest first", true},
     {"path", polmatch::cli::RunPath, "cultivation path: the qualifications that unlock the most for a firm"},
+    {"grants", polmatch::cli::RunGrants, "the grant ledger: publish, object, confirm, approve, export, pay, audit…"},
     {"gen", polmatch::cli::RunGen, "deterministic synthetic firms or policies, for demos and benchmarks"},
 };
 

@@ -79,6 +79,8 @@ int RunServe(int argc, char** argv) {
       ("drain-timeout", po::value<double>()->default_value(10),
        "on SIGTERM, seconds to let requests in flight finish before exiting")
       ("access-log", po::value<std::string>(), "append the access log to this file instead of stderr")
+      ("ledger", po::value<std::string>(), "a grant ledger (batch --ledger), read-only: answers "
+                                           "GET /api/v1/firms/{credit_code}/grants")
       ("quiet", "no access log")
       ("version", "print the version and exit");
   po::variables_map vm;
@@ -95,6 +97,7 @@ int RunServe(int argc, char** argv) {
           "  POST /api/v1/evaluate?as_of=YYYY-MM-DD   (body: a FirmProfile JSON object)\n"
           "  GET  /api/v1/policies?as_of=YYYY-MM-DD   (the policies in force)\n"
           "  GET  /api/v1/policies/{id}\n"
+          "  GET  /api/v1/firms/{credit_code}/grants  (with --ledger: the firm's grants, SPEC §7)\n"
           "  GET  /healthz\n"
           "  GET  /metrics                            (Prometheus text format)\n"
           "  GET  /                                   (the portal)\n\n"
@@ -132,6 +135,7 @@ int RunServe(int argc, char** argv) {
   EngineOptions engine_options;
   engine_options.rules_dir = vm["rules"].as<std::string>();
   engine_options.snapshot_path = vm["snapshot"].as<std::string>();
+  if (vm.count("ledger")) engine_options.ledger_path = vm["ledger"].as<std::string>();
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(engine_options);
   if (!engine.ok()) {
     PrintError(std::string(engine.status().message()));

@@ -8,7 +8,8 @@ namespace polmatch {
 
 PolicyLocations::PolicyLocations(const Catalog& catalog) {
   static constexpr const char* kFields[] = {"id",      "title",      "eligibility", "benefit",
-                                            "rank_by", "valid_from", "valid_to",    "exclusive_group"};
+                                            "rank_by", "valid_from", "valid_to",    "exclusive_group",
+                                            "publicity_days"};
   std::set<std::string> names;
   for (const CompiledPolicy& p : catalog.policies()) {
     if (p.line > 0) names.insert(p.file);

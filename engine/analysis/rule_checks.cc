@@ -477,6 +477,43 @@ void CheckDuplicates(const Catalog& catalog, Reporter& out) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// [calendar]
+
+// A 公示 is counted in working days: every year in which the policy can be in force (an open
+// start or end taken as as_of's year) must be covered by rules/calendar.
+void CheckCalendar(const CompiledPolicy& p, const RuleCheckOptions& options, Reporter& out) {
+  if (p.policy.publicity_days() <= 0) return;
+  const int now = static_cast<int>(options.as_of.year());
+  int last = p.valid_to ? static_cast<int>(p.valid_to->year()) : now;
+  int first = p.valid_from ? static_cast<int>(p.valid_from->year()) : std::min(now, last);
+  last = std::max(first, last);
+  std::vector<int> missing;
+  for (int y = first; y <= last; ++y) {
+    if (options.calendar == nullptr || !options.calendar->Covers(y)) missing.push_back(y);
+  }
+  if (missing.empty()) return;
+  std::string years;  // runs: "2016–2017, 2027"
+  for (size_t i = 0; i < missing.size();) {
+    size_t j = i;
+    while (j + 1 < missing.size() && missing[j + 1] == missing[j] + 1) ++j;
+    absl::StrAppend(&years, years.empty() ? "" : ", ", missing[i]);
+    if (j > i) absl::StrAppend(&years, "–", missing[j]);
+    i = j + 1;
+  }
+  const std::string why =
+      options.calendar == nullptr
+          ? absl::StrCat("there is no working calendar (rules/calendar) to count them in (valid ",
+                         Window(p), "): add one YYYY.textproto per year")
+          : absl::StrCat("rules/calendar covers ", options.calendar->CoverageText(), ", not ",
+                         years, " (valid ", Window(p), "): a 公示 there cannot be counted; add "
+                         "the year's notice to rules/calendar");
+  out.Report(kWarning, p, "publicity_days", 0,
+             absl::StrCat("publicity_days ", p.policy.publicity_days(), " (working days), but ",
+                          why),
+             "calendar");
+}
+
 }  // namespace
 
 void CheckRules(const Catalog& catalog, const RuleCheckOptions& options, Diagnostics* diags) {
@@ -486,6 +523,7 @@ void CheckRules(const Catalog& catalog, const RuleCheckOptions& options, Diagnos
     CheckTiers(p, out);
     CheckUnits(p, catalog.taxonomy(), out);
     CheckValidity(p, options, out);
+    CheckCalendar(p, options, out);
   }
   CheckGroups(catalog, out);
   CheckDuplicates(catalog, out);

@@ -22,6 +22,9 @@
 //                             overlap) or with one member: 就高不重复 never has to choose
 //   [duplicate]      warning  two policies with structurally equal eligibility and benefit in
 //                             force at the same time
+//   [calendar]       warning  publicity_days > 0, but rules/calendar does not cover every year
+//                             of the policy's validity (an open end counts up to --as-of's
+//                             year): its 公示 could not be counted in working days
 //
 // The condition reasoning (engine/analysis/conditions.h) is sound but not complete: a finding is
 // always real; some problems hidden in opaque expressions are not found.
@@ -30,6 +33,7 @@
 
 #include "absl/time/civil_time.h"
 #include "engine/catalog/catalog.h"
+#include "engine/util/calendar.h"
 #include "engine/util/diagnostics.h"
 
 namespace polmatch {
@@ -37,6 +41,9 @@ namespace polmatch {
 struct RuleCheckOptions {
   absl::CivilDay as_of;  // [expired] is relative to this date
   bool undated = true;   // report [undated] (off only for fixtures that test other checks)
+  // rules/calendar for [calendar]; null when there is none (or it did not load): then every
+  // policy with publicity_days is reported.
+  const WorkingCalendar* calendar = nullptr;
 };
 
 // Runs every check over `catalog` and adds the findings to `diags`.

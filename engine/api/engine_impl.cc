@@ -17,6 +17,9 @@
 #include "engine/ingest/credit_code.h"
 #include "engine/ingest/firm.h"
 #include "engine/ingest/firm_table.h"
+#include "engine/ledger/grant.h"
+#include "engine/ledger/ledger_store.h"
+#include "engine/ledger/lifecycle.h"
 #include "engine/match/bulk_matcher.h"
 #include "engine/match/explain.h"
 #include "engine/match/policy_index.h"
@@ -84,6 +87,7 @@ struct State {
   // Per catalog index, compact for the hot path: the policy id, and whether it has a limit.
   std::vector<std::string> ids;
   std::vector<uint8_t> limited;
+  std::shared_ptr<const LedgerStore> ledger;  // EngineOptions::ledger_path, read-only
 
   // NOT_SELECTED rows per as_of (a few recent dates), computed on first need.
   mutable std::mutex placement_mu;
@@ -168,6 +172,11 @@ absl::StatusOr<std::shared_ptr<const State>> LoadState(const EngineOptions& opti
   if (!catalog.ok()) return catalog.status();
   auto state = std::make_shared<State>(std::move(*catalog));
   state->options = options;
+  if (!options.ledger_path.empty()) {
+    absl::StatusOr<std::unique_ptr<LedgerStore>> ledger = OpenSqliteLedger(options.ledger_path, LedgerMode::kReadOnly);
+    if (!ledger.ok()) return ledger.status();
+    state->ledger = std::move(*ledger);
+  }
   if (!options.snapshot_path.empty()) {
     absl::StatusOr<FirmStore> store =
         ReadSnapshotFile(options.snapshot_path, state->catalog.taxonomy(),
@@ -318,6 +327,37 @@ class EngineImpl : public Engine {
     std::vector<Policy> out;
     for (const CompiledPolicy& p : s->catalog.policies()) {
       if (p.ActiveOn(as_of)) out.push_back(p.policy);
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<FirmGrant>> Grants(absl::string_view credit_code) const override {
+    const std::shared_ptr<const State> s = Current();
+    absl::Status valid = ValidateCreditCode(credit_code);
+    if (!valid.ok()) return valid;
+    if (!s->ledger) return absl::FailedPreconditionError("no grant ledger is configured");
+    GrantQuery q;
+    q.credit_code = std::string(credit_code);
+    q.with_firm_data = false;
+    absl::StatusOr<std::vector<GrantWithHistory>> grants = ListGrants(*s->ledger, q);
+    if (!grants.ok()) return grants.status();
+    std::vector<FirmGrant> out;
+    out.reserve(grants->size());
+    for (const GrantWithHistory& g : *grants) {
+      FirmGrant f;
+      f.id = g.grant.id;
+      f.policy = g.grant.policy_id;
+      f.name = g.grant.name;
+      f.period = g.grant.period;
+      f.state = std::string(StateName(g.grant.state));
+      f.amount_yuan = FenToYuan(g.grant.amount_fen);
+      f.uncapped_amount_yuan = FenToYuan(g.grant.uncapped_fen);
+      f.publicity_from = g.grant.publicity_from;
+      f.publicity_to = g.grant.publicity_to;
+      for (const HistoryEntry& h : g.history) {
+        f.history.push_back({h.date, std::string(StateName(h.state)), h.note.empty() ? h.event : absl::StrCat(h.event, ": ", h.note)});
+      }
+      out.push_back(std::move(f));
     }
     return out;
   }

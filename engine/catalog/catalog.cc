@@ -88,9 +88,51 @@ void CompilePolicy(CompiledPolicy& cp, const PolicySource& src, const Taxonomy& 
   if (cp.valid_from && cp.valid_to && *cp.valid_to < *cp.valid_from) {
     error("valid_to", "valid_to is before valid_from");
   }
+  // The grant ledger's fields (SPEC §3) belong to 免申即享 policies only.
+  if (p.mode() != Policy::AUTO_GRANT) {
+    if (p.grant_period() != ONCE) error("grant_period", "grant_period is for AUTO_GRANT (免申即享) policies only");
+    if (!p.cap_group().empty()) error("cap_group", "cap_group is for AUTO_GRANT (免申即享) policies only");
+    if (p.publicity_days() != 0) error("publicity_days", "publicity_days is for AUTO_GRANT (免申即享) policies only");
+    if (p.requires_confirmation()) {
+      error("requires_confirmation", "requires_confirmation is for AUTO_GRANT (免申即享) policies only");
+    }
+  }
+  if (p.publicity_days() < 0) error("publicity_days", "publicity_days must be ≥ 0");
   if (cp.eligibility) {
     cp.conditions = TopLevelConditions(*cp.eligibility);
     for (const Node* c : cp.conditions) cp.condition_actionable.push_back(IsActionable(*c, tax));
+  }
+}
+
+// A catalog's grant_cap entries: an id like a policy's, and an amount in the rule language's
+// number syntax ("100万", "50000.00").
+void CompileCaps(const PolicyCatalog& catalog, const std::string& file,
+                 const TextFormat::ParseInfoTree* tree, const Taxonomy& tax,
+                 std::vector<CompiledGrantCap>* out, Diagnostics* diags) {
+  static const LazyRE2 kIdRe = {"[a-z0-9._-]+"};
+  const auto* cap_field = catalog.GetDescriptor()->FindFieldByName("grant_cap");
+  for (int i = 0; i < catalog.grant_cap_size(); ++i) {
+    CompiledGrantCap c;
+    c.cap = catalog.grant_cap(i);
+    c.file = file;
+    c.line = tree == nullptr ? 0 : tree->GetLocation(cap_field, i).line + 1;
+    auto error = [&](const std::string& msg) {
+      diags->Error(file, c.line, 0,
+                   absl::StrCat("grant_cap ", c.cap.id().empty() ? "(no id)" : c.cap.id(), ": ", msg));
+    };
+    if (!RE2::FullMatch(c.cap.id(), *kIdRe)) error("id must match [a-z0-9._-]+");
+    ExprError err;
+    absl::StatusOr<std::unique_ptr<Node>> amount =
+        CompileExpr(c.cap.max_yuan_per_firm(), tax, Type::kNumber, &err);
+    if (!amount.ok() || (*amount)->kind != NodeKind::kNumber) {
+      error(absl::StrCat("max_yuan_per_firm \"", c.cap.max_yuan_per_firm(),
+                         "\" is not an amount (e.g. \"100万\" or \"50000.00\")"));
+    } else if ((*amount)->number.is_negative() || (*amount)->number.is_zero()) {
+      error("max_yuan_per_firm must be positive");
+    } else {
+      c.max_yuan = (*amount)->number;
+    }
+    out->push_back(std::move(c));
   }
 }
 
@@ -99,10 +141,21 @@ void CompilePolicy(CompiledPolicy& cp, const PolicySource& src, const Taxonomy& 
 // Completes a Catalog from compiled policies (a friend of Catalog through this struct).
 struct CatalogBuilder {
   static absl::StatusOr<Catalog> Run(std::shared_ptr<const Taxonomy> taxonomy,
-                                     std::vector<CompiledPolicy> policies, Diagnostics* diags,
+                                     std::vector<CompiledPolicy> policies,
+                                     std::vector<CompiledGrantCap> caps, Diagnostics* diags,
                                      int errors_before) {
     Catalog c;
     c.taxonomy_ = std::move(taxonomy);
+    for (CompiledGrantCap& cap : caps) {
+      const std::string id = cap.cap.id();
+      if (const auto it = c.caps_.find(id); it != c.caps_.end()) {
+        diags->Error(cap.file, cap.line, 0,
+                     absl::StrCat("duplicate grant_cap id \"", id, "\" (first at ", it->second.file,
+                                  ":", it->second.line, ")"));
+        continue;
+      }
+      c.caps_.emplace(id, std::move(cap));
+    }
     std::stable_sort(policies.begin(), policies.end(),
                      [](const CompiledPolicy& a, const CompiledPolicy& b) { return a.id() < b.id(); });
     for (size_t i = 0; i < policies.size(); ++i) {
@@ -116,6 +169,11 @@ struct CatalogBuilder {
       }
       if (!p.policy.exclusive_group().empty()) {
         c.groups_[p.policy.exclusive_group()].push_back(static_cast<int>(i));
+      }
+      if (!p.policy.cap_group().empty() && !c.caps_.contains(p.policy.cap_group())) {
+        diags->Error(p.file, p.line, 0,
+                     absl::StrCat("policy ", p.id(), ": cap_group \"", p.policy.cap_group(),
+                                  "\" names no grant_cap"));
       }
     }
     c.policies_ = std::move(policies);
@@ -144,6 +202,7 @@ absl::StatusOr<Catalog> Catalog::LoadDir(const std::string& rules_dir, Diagnosti
   }
   std::sort(files.begin(), files.end());
   std::vector<CompiledPolicy> policies;
+  std::vector<CompiledGrantCap> caps;
   for (const std::string& file : files) {
     absl::StatusOr<std::string> text = ReadFileToString(file);
     if (!text.ok()) {
@@ -153,6 +212,7 @@ absl::StatusOr<Catalog> Catalog::LoadDir(const std::string& rules_dir, Diagnosti
     PolicyCatalog catalog;
     TextFormat::ParseInfoTree tree;
     if (!ParseTextProto(file, *text, &catalog, diags, &tree)) continue;
+    CompileCaps(catalog, file, &tree, *taxonomy, &caps, diags);
     const auto* policy_field = catalog.GetDescriptor()->FindFieldByName("policy");
     for (int i = 0; i < catalog.policy_size(); ++i) {
       CompiledPolicy cp;
@@ -165,7 +225,8 @@ absl::StatusOr<Catalog> Catalog::LoadDir(const std::string& rules_dir, Diagnosti
       policies.push_back(std::move(cp));
     }
   }
-  return CatalogBuilder::Run(std::move(taxonomy), std::move(policies), diags, errors_before);
+  return CatalogBuilder::Run(std::move(taxonomy), std::move(policies), std::move(caps), diags,
+                             errors_before);
 }
 
 absl::StatusOr<Catalog> Catalog::FromProtos(std::shared_ptr<const Taxonomy> taxonomy,
@@ -175,8 +236,10 @@ absl::StatusOr<Catalog> Catalog::FromProtos(std::shared_ptr<const Taxonomy> taxo
                                             const RuleLimits& limits) {
   const int errors_before = diags->error_count();
   std::vector<CompiledPolicy> policies;
+  std::vector<CompiledGrantCap> caps;
   for (size_t c = 0; c < catalogs.size(); ++c) {
     const std::string file = c < files.size() ? files[c] : absl::StrCat("<catalog ", c, ">");
+    CompileCaps(catalogs[c], file, nullptr, *taxonomy, &caps, diags);
     for (int i = 0; i < catalogs[c].policy_size(); ++i) {
       CompiledPolicy cp;
       cp.policy = catalogs[c].policy(i);
@@ -187,7 +250,13 @@ absl::StatusOr<Catalog> Catalog::FromProtos(std::shared_ptr<const Taxonomy> taxo
       policies.push_back(std::move(cp));
     }
   }
-  return CatalogBuilder::Run(std::move(taxonomy), std::move(policies), diags, errors_before);
+  return CatalogBuilder::Run(std::move(taxonomy), std::move(policies), std::move(caps), diags,
+                             errors_before);
+}
+
+const CompiledGrantCap* Catalog::FindCap(absl::string_view id) const {
+  auto it = caps_.find(id);
+  return it == caps_.end() ? nullptr : &it->second;
 }
 
 const CompiledPolicy* Catalog::Find(absl::string_view id) const {

@@ -49,6 +49,15 @@ struct CompiledPolicy {
   }
 };
 
+// A catalog-level grant_cap (SPEC §3): what one firm may receive per period over every policy of
+// its cap_group.
+struct CompiledGrantCap {
+  GrantCap cap;      // as written
+  Decimal max_yuan;  // max_yuan_per_firm, parsed
+  std::string file;
+  int line = 0;
+};
+
 class Catalog {
  public:
   // Loads `rules_dir`/taxonomy and every `rules_dir`/policies/*.textproto (in name order).
@@ -72,6 +81,9 @@ class Catalog {
   int IndexOf(absl::string_view id) const;  // -1 if unknown
   // Exclusive groups: name → policy indexes (ascending).
   const absl::flat_hash_map<std::string, std::vector<int>>& groups() const { return groups_; }
+  // The grant caps of every catalog, by id; every policy's cap_group names one of them.
+  const absl::flat_hash_map<std::string, CompiledGrantCap>& grant_caps() const { return caps_; }
+  const CompiledGrantCap* FindCap(absl::string_view id) const;
 
  private:
   friend struct CatalogBuilder;
@@ -79,6 +91,7 @@ class Catalog {
   std::vector<CompiledPolicy> policies_;
   absl::flat_hash_map<std::string, int> by_id_;
   absl::flat_hash_map<std::string, std::vector<int>> groups_;
+  absl::flat_hash_map<std::string, CompiledGrantCap> caps_;
 };
 
 }  // namespace polmatch

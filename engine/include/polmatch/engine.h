@@ -37,6 +37,24 @@ struct PolicyMatch {
   int64_t benefit_fen = -1;   // the amount in fen (0.01 yuan); -1 when unknown or none stated
 };
 
+// A firm's grant in the ledger (SPEC §7) and where it stands; money as decimal strings.
+struct FirmGrant {
+  struct Step {
+    std::string date;   // YYYY-MM-DD
+    std::string state;  // the state after the step
+    std::string note;   // the step (NEW, PUBLISHED, PAID, …) and its reason or note
+  };
+  std::string id;              // policy/credit_code/period (an adjustment: …/ADJn)
+  std::string policy;
+  std::string name;
+  std::string period;          // 2023, 2023Q2, 2023-05 or ONCE
+  std::string state;           // PROPOSED, PUBLISHED, OBJECTED, APPROVED, PAID, WITHDRAWN, RECOVERED
+  std::string amount_yuan;
+  std::string uncapped_amount_yuan;
+  std::string publicity_from, publicity_to;  // empty before 公示
+  std::vector<Step> history;   // oldest first
+};
+
 class Engine {
  public:
   // Loads the rules and the snapshot. Errors: InvalidArgument for rules that do not lint (the
@@ -88,6 +106,12 @@ class Engine {
   // Every policy in force on `as_of` (valid_from ≤ as_of ≤ valid_to, open ends included), as
   // written, in catalog (policy id) order.
   virtual std::vector<Policy> PoliciesInForce(absl::CivilDay as_of) const = 0;
+
+  // The firm's grants in the ledger of EngineOptions::ledger_path (read-only; each call reads
+  // one committed state, so a batch writing the ledger meanwhile is seen whole or not at all), in
+  // id order; empty when it has none (registered or not). InvalidArgument for a malformed credit
+  // code; FailedPrecondition when no ledger is configured.
+  virtual absl::StatusOr<std::vector<FirmGrant>> Grants(absl::string_view credit_code) const = 0;
 
   // Loads `options` and, only if everything loads, replaces the current state atomically.
   // On error the engine keeps serving the previous state.

@@ -23,6 +23,9 @@ struct EngineOptions {
   bool snapshot_in_place = false;
   // Threads used to place a firm within a policy's `limit` (which ranks the whole registry).
   int limit_threads = 2;
+  // A grant ledger (SQLite, written by `batch --ledger`), opened read-only for Grants(). Empty:
+  // none (Grants() is FailedPrecondition).
+  std::string ledger_path;
   // Largest firm profile accepted by Evaluate(), in facts + tags (a request-size guard).
   size_t max_profile_items = 1000;
 };

@@ -1,0 +1,558 @@
+// The grant ledger (SPEC §7): the nightly rules over several nights of small hand-made registries,
+// the lifecycle steps and their refusals, audit, a property test over random nights, and readers
+// during a writer.
+#include <filesystem>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/catalog/catalog.h"
+#include "engine/ledger/lifecycle.h"
+#include "engine/ledger/nightly.h"
+#include "engine/output/night_from.h"
+#include "engine/util/dates.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace polmatch {
+namespace {
+
+namespace fs = std::filesystem;
+using ::polmatch::testing::MakeFirm;
+using ::polmatch::testing::MakeProfile;
+
+absl::CivilDay Day(const char* text) { return *ParseDate(text); }
+
+// Policies over `revenue` of firms in 汕尾 (441500); each grants 10% of revenue.
+std::string PolicyText(const std::string& id, const std::string& extra = "") {
+  return absl::StrCat("policy { id: \"", id, "\" title: \"t ", id, "\" mode: AUTO_GRANT ",
+                      "eligibility: \"region under \\\"441500\\\" and revenue >= 100\" ",
+                      "benefit: \"revenue * 10%\" ", extra, " }\n");
+}
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int counter = 0;
+    dir_ = fs::path(::testing::TempDir()) / absl::StrCat("ledger_", ::getpid(), "_", counter++);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    auto ledger = OpenSqliteLedger((dir_ / "grants.db").string(), LedgerMode::kReadWrite);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ledger_ = std::move(*ledger);
+    auto texts = ReadTaxonomyTexts(::polmatch::testing::RulesDir() + "/taxonomy");
+    ASSERT_TRUE(texts.ok()) << texts.status();
+    taxonomy_texts_ = *texts;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static Catalog Compile(const std::string& text) {
+    PolicyCatalog proto;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &proto)) << text;
+    static const std::shared_ptr<const Taxonomy> tax(&::polmatch::testing::RealTaxonomy(), [](const Taxonomy*) {});
+    Diagnostics diags;
+    absl::StatusOr<Catalog> c = Catalog::FromProtos(tax, {proto}, &diags);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return std::move(*c);
+  }
+
+  // Firm `serial` in 汕尾 with `revenue` (nullopt: no such firm tonight).
+  static Firm FirmWith(int serial, int64_t revenue) {
+    FirmProfile p = MakeProfile("441502", serial);
+    p.set_name(absl::StrCat("企业", serial));
+    (*p.mutable_facts())["revenue"] = absl::StrCat(revenue);
+    return MakeFirm(p);
+  }
+  static std::string Code(int serial) { return ::polmatch::testing::MakeCreditCode("441502", serial); }
+
+  LedgerNightCounts Night(const Catalog& catalog, const std::vector<Firm>& firms, const char* as_of) {
+    NightResult night = NightFromReference(catalog, firms, Day(as_of));
+    LedgerNight in;
+    in.catalog = &catalog;
+    in.night = &night;
+    in.firm_of = [&](uint32_t i) { return firms[i]; };
+    in.taxonomy = taxonomy_texts_;
+    absl::StatusOr<LedgerNightCounts> counts = ProposeNight(*ledger_, in);
+    EXPECT_TRUE(counts.ok()) << counts.status();
+    return counts.ok() ? *counts : LedgerNightCounts();
+  }
+
+  std::optional<GrantRecord> Get(const std::string& id) {
+    std::optional<GrantRecord> out;
+    EXPECT_TRUE(ledger_->Read([&](LedgerTransaction& txn) -> absl::Status {
+      auto g = txn.Find(id);
+      if (!g.ok()) return g.status();
+      out = *g;
+      return absl::OkStatus();
+    }).ok());
+    return out;
+  }
+  std::vector<HistoryEntry> History(const std::string& id) {
+    std::vector<HistoryEntry> out;
+    EXPECT_TRUE(ledger_->Read([&](LedgerTransaction& txn) -> absl::Status {
+      auto h = txn.History(id);
+      if (!h.ok()) return h.status();
+      out = *h;
+      return absl::OkStatus();
+    }).ok());
+    return out;
+  }
+  std::vector<GrantRecord> All() {
+    auto all = ListGrants(*ledger_, GrantQuery());
+    EXPECT_TRUE(all.ok());
+    std::vector<GrantRecord> out;
+    for (auto& g : *all) out.push_back(g.grant);
+    return out;
+  }
+  std::string Proposals(const char* as_of) {
+    auto csv = ProposalsCsv(*ledger_, as_of);
+    EXPECT_TRUE(csv.ok()) << csv.status();
+    return *csv;
+  }
+
+  // Publishes, approves and pays every PROPOSED grant of `policy` (no 公示 days in these catalogs).
+  void PayAll(const std::string& policy, const char* date) {
+    auto published = PublishGrants(*ledger_, policy, Day(date), [](absl::CivilDay d, int) { return d; });
+    ASSERT_TRUE(published.ok()) << published.status();
+    auto approved = ApproveGrants(*ledger_, Day(date));
+    ASSERT_TRUE(approved.ok()) << approved.status();
+    std::vector<Payment> payments;
+    for (const GrantRecord& g : *approved) {
+      payments.push_back(Payment{static_cast<int>(payments.size()) + 2, g.id, FenToYuan(g.amount_fen), date, "REF-" + g.id});
+    }
+    auto paid = RecordPayments(*ledger_, payments);
+    ASSERT_TRUE(paid.ok()) << paid.status();
+    ASSERT_TRUE(paid->refused.empty()) << paid->refused[0];
+  }
+
+  fs::path dir_;
+  std::unique_ptr<LedgerStore> ledger_;
+  TaxonomyTexts taxonomy_texts_;
+};
+
+TEST(GrantFieldsTest, LintChecksCapsAndGrantFields) {
+  PolicyCatalog proto;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      PolicyText("p.a", "cap_group: \"nope\"") +
+          "policy { id: \"p.apply\" title: \"t\" mode: APPLY eligibility: \"revenue > 0\" grant_period: YEARLY "
+          "publicity_days: 5 }\n"
+          "grant_cap { id: \"c\" period: YEARLY max_yuan_per_firm: \"一百万\" }\n"
+          "grant_cap { id: \"d\" period: YEARLY max_yuan_per_firm: \"100万\" }\n"
+          "grant_cap { id: \"d\" period: YEARLY max_yuan_per_firm: \"1\" }\n",
+      &proto));
+  static const std::shared_ptr<const Taxonomy> tax(&::polmatch::testing::RealTaxonomy(), [](const Taxonomy*) {});
+  Diagnostics diags;
+  absl::StatusOr<Catalog> c = Catalog::FromProtos(tax, {proto}, &diags, {"cat.textproto"});
+  EXPECT_FALSE(c.ok());
+  std::string all;
+  for (const Diagnostic& d : diags.items()) absl::StrAppend(&all, d.ToString(), "\n");
+  EXPECT_NE(all.find("policy p.a: cap_group \"nope\" names no grant_cap"), std::string::npos) << all;
+  EXPECT_NE(all.find("policy p.apply: grant_period is for AUTO_GRANT (免申即享) policies only"), std::string::npos) << all;
+  EXPECT_NE(all.find("policy p.apply: publicity_days is for AUTO_GRANT"), std::string::npos) << all;
+  EXPECT_NE(all.find("grant_cap c: max_yuan_per_firm \"一百万\" is not an amount"), std::string::npos) << all;
+  EXPECT_NE(all.find("duplicate grant_cap id \"d\""), std::string::npos) << all;
+
+  PolicyCatalog good;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      PolicyText("p.a", "cap_group: \"d\" grant_period: MONTHLY publicity_days: 5 requires_confirmation: true") +
+          "grant_cap { id: \"d\" period: YEARLY max_yuan_per_firm: \"100万\" }\n",
+      &good));
+  Diagnostics ok_diags;
+  absl::StatusOr<Catalog> ok = Catalog::FromProtos(tax, {good}, &ok_diags);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_NE(ok->FindCap("d"), nullptr);
+  EXPECT_EQ(ok->FindCap("d")->max_yuan.ToString(), "1000000");
+}
+
+TEST_F(LedgerTest, OnceOnlyIsProposedOnceAcrossNightsAndYears) {
+  Catalog c = Compile(PolicyText("p.once"));
+  std::vector<Firm> firms = {FirmWith(1, 1000), FirmWith(2, 50)};
+  EXPECT_EQ(Night(c, firms, "2023-06-30").proposed, 1);
+  const std::string id = "p.once/" + Code(1) + "/ONCE";
+  ASSERT_TRUE(Get(id));
+  EXPECT_EQ(Get(id)->state, GrantState::kProposed);
+  EXPECT_EQ(Get(id)->amount_fen, 10000);
+  EXPECT_EQ(Get(id)->as_of, "2023-06-30");
+  EXPECT_EQ(Night(c, firms, "2023-07-01").proposed, 0);
+  EXPECT_EQ(Night(c, firms, "2024-03-01").proposed, 0);
+  PayAll("p.once", "2024-03-02");
+  EXPECT_EQ(Night(c, firms, "2025-01-01").proposed, 0);
+  EXPECT_EQ(All().size(), 1u);
+  EXPECT_EQ(Get(id)->state, GrantState::kPaid);
+}
+
+TEST_F(LedgerTest, RecurringPeriodsStartAnewAtTheirBoundaries) {
+  Catalog c = Compile(PolicyText("p.y", "grant_period: YEARLY") + PolicyText("p.q", "grant_period: QUARTERLY") +
+                      PolicyText("p.m", "grant_period: MONTHLY"));
+  std::vector<Firm> firms = {FirmWith(1, 1000)};
+  EXPECT_EQ(Night(c, firms, "2023-03-31").proposed, 3);
+  EXPECT_EQ(Night(c, firms, "2023-03-31").proposed, 0);
+  // April: a new month and quarter, the same year.
+  EXPECT_EQ(Night(c, firms, "2023-04-01").proposed, 2);
+  EXPECT_EQ(Night(c, firms, "2023-04-30").proposed, 0);
+  EXPECT_EQ(Night(c, firms, "2024-01-01").proposed, 3);
+  const std::string code = Code(1);
+  for (const std::string& id : {"p.y/" + code + "/2023", "p.y/" + code + "/2024", "p.q/" + code + "/2023Q1",
+                               "p.q/" + code + "/2023Q2", "p.q/" + code + "/2024Q1", "p.m/" + code + "/2023-03",
+                               "p.m/" + code + "/2023-04", "p.m/" + code + "/2024-01"}) {
+    EXPECT_TRUE(Get(id)) << id;
+  }
+  EXPECT_EQ(All().size(), 8u);
+}
+
+TEST_F(LedgerTest, UnpaidAmountChangesAreKeptInHistory) {
+  Catalog c = Compile(PolicyText("p.once"));
+  Night(c, {FirmWith(1, 1000)}, "2023-06-01");
+  LedgerNightCounts n = Night(c, {FirmWith(1, 3000)}, "2023-06-02");
+  EXPECT_EQ(n.changed, 1);
+  const std::string id = "p.once/" + Code(1) + "/ONCE";
+  EXPECT_EQ(Get(id)->amount_fen, 30000);
+  EXPECT_EQ(Get(id)->as_of, "2023-06-02");
+  std::vector<HistoryEntry> h = History(id);
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].event, "NEW");
+  EXPECT_EQ(h[1].event, "CHANGED");
+  EXPECT_EQ(h[1].previous_fen, 10000);
+  EXPECT_EQ(h[1].amount_fen, 30000);
+  EXPECT_NE(Proposals("2023-06-02").find(absl::StrCat(id, ",p.once,", Code(1), ",企业1,ONCE,CHANGED,300.00,100.00,")),
+            std::string::npos)
+      << Proposals("2023-06-02");
+}
+
+TEST_F(LedgerTest, PaidThenHigherIsAnAdjustmentAndLowerIsReviewNeverRecovery) {
+  Catalog c = Compile(PolicyText("p.once"));
+  Night(c, {FirmWith(1, 1000)}, "2023-06-01");
+  PayAll("p.once", "2023-06-05");
+  const std::string id = "p.once/" + Code(1) + "/ONCE";
+  LedgerNightCounts n = Night(c, {FirmWith(1, 1500)}, "2023-06-10");
+  EXPECT_EQ(n.adjustments, 1);
+  std::optional<GrantRecord> adj = Get(id + "/ADJ1");
+  ASSERT_TRUE(adj);
+  EXPECT_EQ(adj->amount_fen, 5000);
+  EXPECT_EQ(adj->base_id, id);
+  EXPECT_EQ(adj->state, GrantState::kProposed);
+  EXPECT_EQ(Night(c, {FirmWith(1, 1500)}, "2023-06-11").adjustments, 0);  // idempotent
+  // Higher again before the adjustment is paid: the adjustment changes.
+  EXPECT_EQ(Night(c, {FirmWith(1, 1800)}, "2023-06-12").changed, 1);
+  EXPECT_EQ(Get(id + "/ADJ1")->amount_fen, 8000);
+  PayAll("p.once", "2023-06-13");
+  EXPECT_EQ(Get(id + "/ADJ1")->state, GrantState::kPaid);
+  EXPECT_EQ(Night(c, {FirmWith(1, 1800)}, "2023-06-14").adjustments, 0);
+  // Lower than paid: flagged once, never recovered.
+  LedgerNightCounts lower = Night(c, {FirmWith(1, 900)}, "2023-06-15");
+  EXPECT_EQ(lower.review, 1);
+  EXPECT_EQ(Night(c, {FirmWith(1, 900)}, "2023-06-16").review, 0);
+  EXPECT_EQ(Get(id)->state, GrantState::kPaid);
+  EXPECT_EQ(Get(id + "/ADJ1")->state, GrantState::kPaid);
+  EXPECT_NE(Proposals("2023-06-15").find(",REVIEW,90.00,180.00,"), std::string::npos) << Proposals("2023-06-15");
+  // Not eligible at all after payment: nothing is withdrawn.
+  EXPECT_EQ(Night(c, {FirmWith(1, 10)}, "2023-06-17").withdrawn, 0);
+  EXPECT_EQ(Get(id)->state, GrantState::kPaid);
+}
+
+TEST_F(LedgerTest, CapAcrossTwoPoliciesReducesInPolicyIdOrderAndKeepsTheUncapped) {
+  Catalog c = Compile(PolicyText("p.a", "grant_period: YEARLY cap_group: \"c\"") +
+                      PolicyText("p.b", "grant_period: YEARLY cap_group: \"c\"") +
+                      "grant_cap { id: \"c\" period: YEARLY max_yuan_per_firm: \"150\" }\n");
+  Night(c, {FirmWith(1, 1000)}, "2023-02-01");  // 100 + 100 against 150
+  const std::string a = "p.a/" + Code(1) + "/2023", b = "p.b/" + Code(1) + "/2023";
+  EXPECT_EQ(Get(a)->amount_fen, 10000);
+  EXPECT_EQ(Get(b)->amount_fen, 5000);
+  EXPECT_EQ(Get(b)->uncapped_fen, 10000);
+  PayAll("p.a", "2023-02-02");
+  PayAll("p.b", "2023-02-02");
+  // Both higher: p.a's adjustment would take the rest, but nothing is left.
+  Night(c, {FirmWith(1, 2000)}, "2023-03-01");
+  int64_t total = 0;
+  for (const GrantRecord& g : All()) {
+    if (g.state != GrantState::kWithdrawn) total += g.state == GrantState::kPaid ? g.paid_fen : g.amount_fen;
+  }
+  EXPECT_EQ(total, 15000);
+  // The next year starts a new cap period.
+  Night(c, {FirmWith(1, 1000)}, "2024-01-02");
+  EXPECT_EQ(Get("p.a/" + Code(1) + "/2024")->amount_fen, 10000);
+  EXPECT_EQ(Get("p.b/" + Code(1) + "/2024")->amount_fen, 5000);
+}
+
+TEST_F(LedgerTest, WithdrawnWhenEligibilityIsLostBeforePaymentWithTheReason) {
+  Catalog c = Compile(PolicyText("p.once"));
+  Night(c, {FirmWith(1, 1000), FirmWith(2, 1000)}, "2023-06-01");
+  LedgerNightCounts n = Night(c, {FirmWith(1, 50)}, "2023-06-02");
+  EXPECT_EQ(n.withdrawn, 2);
+  const std::string one = "p.once/" + Code(1) + "/ONCE", two = "p.once/" + Code(2) + "/ONCE";
+  EXPECT_EQ(Get(one)->state, GrantState::kWithdrawn);
+  EXPECT_EQ(History(one).back().note, "CONDITION_LOST: revenue >= 100 is now false");
+  EXPECT_EQ(History(two).back().note, "FIRM_GONE: the firm is not in tonight's registry");
+  EXPECT_NE(Proposals("2023-06-02").find(",WITHDRAWN,0.00,100.00,CONDITION_LOST"), std::string::npos);
+  // Eligible again: the night proposes it again (the night withdrew it, not a person).
+  EXPECT_EQ(Night(c, {FirmWith(1, 1000)}, "2023-06-03").proposed, 1);
+  EXPECT_EQ(Get(one)->state, GrantState::kProposed);
+}
+
+TEST_F(LedgerTest, ObjectionsHoldApprovalUntilDismissedAndWithdrawWhenUpheld) {
+  Catalog c = Compile(PolicyText("p.once", "publicity_days: 5"));
+  Night(c, {FirmWith(1, 1000), FirmWith(2, 1000)}, "2023-09-01");
+  // A stand-in calendar: five days later.
+  auto end = [](absl::CivilDay d, int days) -> absl::StatusOr<absl::CivilDay> { return d + days - 1; };
+  auto published = PublishGrants(*ledger_, "p.once", Day("2023-09-04"), end);
+  ASSERT_TRUE(published.ok());
+  ASSERT_EQ(published->size(), 2u);
+  EXPECT_EQ((*published)[0].publicity_to, "2023-09-08");
+  EXPECT_TRUE(absl::IsFailedPrecondition(PublishGrants(*ledger_, "p.once", Day("2023-09-04"), end).status()));
+  const std::string one = "p.once/" + Code(1) + "/ONCE", two = "p.once/" + Code(2) + "/ONCE";
+  ASSERT_TRUE(RecordActions(*ledger_, {{ClerkStep::kObject, one, Day("2023-09-05"), "举报: 数据有误"},
+                                       {ClerkStep::kObject, two, Day("2023-09-05"), "重复"}}).ok());
+  // During 公示 nothing is approved; after it, objected grants are not.
+  EXPECT_TRUE(ApproveGrants(*ledger_, Day("2023-09-08"))->empty());
+  EXPECT_TRUE(ApproveGrants(*ledger_, Day("2023-09-09"))->empty());
+  ASSERT_TRUE(RecordActions(*ledger_, {{ClerkStep::kDismiss, one, Day("2023-09-10"), "核实无误"}}).ok());
+  ASSERT_TRUE(RecordActions(*ledger_, {{ClerkStep::kUphold, two, Day("2023-09-10"), "核实属实"}}).ok());
+  EXPECT_EQ(Get(one)->state, GrantState::kPublished);
+  EXPECT_EQ(Get(two)->state, GrantState::kWithdrawn);
+  // Resolving again is refused, and changes nothing.
+  absl::Status again = RecordActions(*ledger_, {{ClerkStep::kDismiss, two, Day("2023-09-11"), ""}});
+  EXPECT_TRUE(absl::IsFailedPrecondition(again));
+  EXPECT_EQ(again.message(), "grant " + two + " is WITHDRAWN: cannot resolve an objection (it has no open objection)");
+  auto approved = ApproveGrants(*ledger_, Day("2023-09-11"));
+  ASSERT_EQ(approved->size(), 1u);
+  EXPECT_EQ((*approved)[0].id, one);
+  // An upheld objection is a person's decision: the next night does not propose it again.
+  EXPECT_EQ(Night(c, {FirmWith(1, 1000), FirmWith(2, 1000)}, "2023-09-12").proposed, 0);
+  EXPECT_EQ(Get(two)->state, GrantState::kWithdrawn);
+}
+
+TEST_F(LedgerTest, ConfirmationIsRequiredBeforeApprovalAndADeclineWithdraws) {
+  Catalog c = Compile(PolicyText("p.once", "requires_confirmation: true"));
+  Night(c, {FirmWith(1, 1000), FirmWith(2, 1000), FirmWith(3, 1000)}, "2023-09-01");
+  ASSERT_TRUE(PublishGrants(*ledger_, "p.once", Day("2023-09-04"), [](absl::CivilDay d, int) { return d; }).ok());
+  const std::string one = "p.once/" + Code(1) + "/ONCE", two = "p.once/" + Code(2) + "/ONCE",
+                    three = "p.once/" + Code(3) + "/ONCE";
+  EXPECT_TRUE(ApproveGrants(*ledger_, Day("2023-09-05"))->empty());
+  ASSERT_TRUE(RecordActions(*ledger_, {{ClerkStep::kConfirm, one, Day("2023-09-05"), "", 2},
+                                       {ClerkStep::kDecline, two, Day("2023-09-05"), "", 3}}).ok());
+  // A file with one bad row records nothing.
+  absl::Status bad = RecordActions(*ledger_, {{ClerkStep::kConfirm, three, Day("2023-09-06"), "", 2},
+                                              {ClerkStep::kConfirm, two, Day("2023-09-06"), "", 3}});
+  EXPECT_TRUE(absl::IsFailedPrecondition(bad));
+  EXPECT_NE(bad.message().find("line 3: grant " + two + " is WITHDRAWN: cannot confirm"), std::string::npos) << bad;
+  EXPECT_FALSE(Get(three)->confirmed);
+  auto approved = ApproveGrants(*ledger_, Day("2023-09-06"));
+  ASSERT_EQ(approved->size(), 1u);
+  EXPECT_EQ((*approved)[0].id, one);
+  EXPECT_EQ(Night(c, {FirmWith(1, 1000), FirmWith(2, 1000), FirmWith(3, 1000)}, "2023-09-07").proposed, 0);
+}
+
+TEST_F(LedgerTest, PaymentsMustMatchAnApprovedGrantAndItsAmount) {
+  Catalog c = Compile(PolicyText("p.once"));
+  Night(c, {FirmWith(1, 1000), FirmWith(2, 2000), FirmWith(3, 3000)}, "2023-09-01");
+  ASSERT_TRUE(PublishGrants(*ledger_, "p.once", Day("2023-09-04"), [](absl::CivilDay d, int) { return d; }).ok());
+  ASSERT_EQ(ApproveGrants(*ledger_, Day("2023-09-04"))->size(), 3u);
+  const std::string one = "p.once/" + Code(1) + "/ONCE", two = "p.once/" + Code(2) + "/ONCE",
+                    three = "p.once/" + Code(3) + "/ONCE";
+  auto out = RecordPayments(*ledger_, {{2, one, "100.00", "2023-09-20", "BANK-1"},
+                                       {3, two, "199.99", "2023-09-20", "BANK-2"},
+                                       {4, one, "100.00", "2023-09-20", "BANK-3"},
+                                       {5, "p.once/nope/ONCE", "1", "2023-09-20", "BANK-4"},
+                                       {6, three, "300", "2023-09-31", "BANK-5"}});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->paid, std::vector<std::string>{one});
+  ASSERT_EQ(out->refused.size(), 4u);
+  EXPECT_EQ(out->refused[0], "line 3: grant " + two + ": amount 199.99 does not match the approved 200.00");
+  EXPECT_EQ(out->refused[1], "line 4: grant " + one + ": paid twice in this file");
+  EXPECT_EQ(out->refused[2], "line 5: grant p.once/nope/ONCE: no such grant");
+  EXPECT_NE(out->refused[3].find("line 6: grant " + three + ": paid_on:"), std::string::npos);
+  // Paying a PAID grant again is refused: nothing is paid twice.
+  auto twice = RecordPayments(*ledger_, {{2, one, "100.00", "2023-09-21", "BANK-6"}});
+  EXPECT_EQ(twice->refused, std::vector<std::string>{"line 2: grant " + one + ": is PAID, not APPROVED"});
+  EXPECT_EQ(Get(one)->payment_reference, "BANK-1");
+  EXPECT_EQ(Get(two)->state, GrantState::kApproved);
+  // Recovery only after payment.
+  EXPECT_TRUE(absl::IsFailedPrecondition(RecordActions(*ledger_, {{ClerkStep::kRecover, two, Day("2023-10-01"), ""}})));
+  ASSERT_TRUE(RecordActions(*ledger_, {{ClerkStep::kRecover, one, Day("2023-10-01"), "骗取"}}).ok());
+  EXPECT_EQ(Get(one)->state, GrantState::kRecovered);
+  EXPECT_EQ(Night(c, {FirmWith(1, 1000)}, "2023-10-02").proposed, 0);
+}
+
+TEST_F(LedgerTest, TheSameNightTwiceChangesNothingAndListsTheSameProposals) {
+  Catalog c = Compile(PolicyText("p.a", "grant_period: YEARLY cap_group: \"c\"") + PolicyText("p.b", "cap_group: \"c\"") +
+                      "grant_cap { id: \"c\" period: YEARLY max_yuan_per_firm: \"1万\" }\n");
+  std::vector<Firm> firms;
+  for (int i = 1; i <= 40; ++i) firms.push_back(FirmWith(i, i * 3000));
+  Night(c, firms, "2023-05-01");
+  const std::string first = Proposals("2023-05-01");
+  std::vector<HistoryEntry> before = History("p.b/" + Code(40) + "/ONCE");
+  LedgerNightCounts again = Night(c, firms, "2023-05-01");
+  EXPECT_EQ(again.proposed + again.changed + again.withdrawn + again.adjustments + again.review, 0);
+  EXPECT_EQ(Proposals("2023-05-01"), first);
+  EXPECT_EQ(History("p.b/" + Code(40) + "/ONCE").size(), before.size());
+  // From firm 34 on (300 × 34 ≥ 1万), p.a takes the whole cap and p.b gets nothing: no grant.
+  EXPECT_EQ(std::count(first.begin(), first.end(), '\n'), 1 + 80 - 7);
+  EXPECT_NE(first.find(absl::StrCat("p.a/", Code(34), "/2023,p.a,", Code(34), ",企业34,2023,NEW,10000.00,,capped by grant_cap c (uncapped 10200.00)")), std::string::npos) << first;
+}
+
+TEST_F(LedgerTest, AuditReplaysTheKeptTextAfterThePolicyWasEdited) {
+  Catalog v1 = Compile(PolicyText("p.once"));
+  Night(v1, {FirmWith(1, 1000)}, "2023-06-01");
+  PayAll("p.once", "2023-06-02");
+  // The policy is edited: 20% now, and it reads another fact.
+  Catalog v2 = Compile(
+      "policy { id: \"p.once\" title: \"t\" mode: AUTO_GRANT eligibility: \"region under \\\"441500\\\" and "
+      "revenue >= 100 and employees > 0\" benefit: \"revenue * 20%\" }");
+  FirmProfile p = MakeProfile("441502", 1);
+  (*p.mutable_facts())["revenue"] = "1000";
+  (*p.mutable_facts())["employees"] = "5";
+  Night(v2, {MakeFirm(p)}, "2023-07-01");  // an adjustment under the new text
+  const std::string id = "p.once/" + Code(1) + "/ONCE";
+  absl::StatusOr<AuditReport> base = AuditGrant(*ledger_, id);
+  ASSERT_TRUE(base.ok()) << base.status();
+  EXPECT_TRUE(base->agrees) << base->disagreement;
+  EXPECT_EQ(base->replay.benefit_yuan(), "100.00");
+  ASSERT_EQ(base->replay.conditions_size(), 2);  // the old text: two conditions
+  absl::StatusOr<AuditReport> adj = AuditGrant(*ledger_, id + "/ADJ1");
+  ASSERT_TRUE(adj.ok());
+  EXPECT_TRUE(adj->agrees) << adj->disagreement;
+  EXPECT_EQ(adj->replay.benefit_yuan(), "200.00");
+  EXPECT_EQ(Get(id + "/ADJ1")->amount_fen, 10000);
+  // A grant whose kept amount no longer matches the replay is a disagreement.
+  ASSERT_TRUE(ledger_->Write([&](LedgerTransaction& txn) -> absl::Status {
+    GrantRecord g = **txn.Find(id);
+    g.entitlement_fen += 1;
+    return txn.Put(g);
+  }).ok());
+  absl::StatusOr<AuditReport> tampered = AuditGrant(*ledger_, id);
+  ASSERT_TRUE(tampered.ok());
+  EXPECT_FALSE(tampered->agrees);
+  EXPECT_EQ(tampered->disagreement, "the replay computes 100.00, the ledger granted 100.01");
+}
+
+// A steady night reads no grant of a policy whose rules and eligible firms did not change; a step
+// on one of its grants makes the next night look again (here: a decline frees the cap's room).
+TEST_F(LedgerTest, SteadyNightsSkipUnchangedPoliciesUntilAStepChangesThem) {
+  Catalog c = Compile(PolicyText("p.a", "cap_group: \"c\"") + PolicyText("p.b", "cap_group: \"c\"") +
+                      PolicyText("p.z") + "grant_cap { id: \"c\" period: YEARLY max_yuan_per_firm: \"100\" }\n");
+  std::vector<Firm> firms = {FirmWith(1, 1000)};
+  LedgerNightCounts first = Night(c, firms, "2023-03-01");
+  EXPECT_EQ(first.proposed, 2);  // p.a takes the whole cap: p.b has no grant
+  EXPECT_EQ(first.policies_changed, 3);
+  LedgerNightCounts steady = Night(c, firms, "2023-03-02");
+  EXPECT_EQ(steady.policies_changed, 0);
+  EXPECT_EQ(steady.grants_scanned, 0);
+  ASSERT_TRUE(RecordActions(*ledger_, {{ClerkStep::kDecline, "p.a/" + Code(1) + "/ONCE", Day("2023-03-03"), ""}}).ok());
+  LedgerNightCounts after = Night(c, firms, "2023-03-04");
+  EXPECT_EQ(after.policies_changed, 2);  // p.a and, through the cap, p.b; not p.z
+  EXPECT_EQ(after.proposed, 1);
+  EXPECT_EQ(Get("p.b/" + Code(1) + "/ONCE")->amount_fen, 10000);
+  // A changed amount is seen the next night.
+  EXPECT_EQ(Night(c, {FirmWith(1, 2000)}, "2023-03-05").changed, 2);
+  EXPECT_EQ(Get("p.z/" + Code(1) + "/ONCE")->amount_fen, 20000);
+  EXPECT_EQ(Get("p.b/" + Code(1) + "/ONCE")->amount_fen, 10000);  // at the cap, uncapped 200
+  EXPECT_EQ(Get("p.b/" + Code(1) + "/ONCE")->uncapped_fen, 20000);
+}
+
+TEST_F(LedgerTest, HistoryIsAppendOnly) {
+  Catalog c = Compile(PolicyText("p.once"));
+  Night(c, {FirmWith(1, 1000)}, "2023-06-01");
+  auto db = OpenSqliteLedger((dir_ / "grants.db").string(), LedgerMode::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition((*db)->Write([](LedgerTransaction&) { return absl::OkStatus(); })));
+}
+
+// Random nights of random registry changes, payments and clerk steps: no (policy, firm, period)
+// is ever paid twice beyond its entitlement, and no cap is ever exceeded.
+TEST_F(LedgerTest, PropertyNothingPaidTwiceAndNoCapExceeded) {
+  Catalog c = Compile(PolicyText("p.a", "grant_period: MONTHLY cap_group: \"c\"") +
+                      PolicyText("p.b", "grant_period: QUARTERLY cap_group: \"c\"") + PolicyText("p.c") +
+                      "grant_cap { id: \"c\" period: YEARLY max_yuan_per_firm: \"500\" }\n");
+  std::mt19937 rng(20231);
+  std::vector<int64_t> revenue(12);
+  for (auto& r : revenue) r = rng() % 3000;
+  absl::CivilDay day(2023, 1, 1);
+  for (int night = 0; night < 60; ++night, day += 1 + rng() % 9) {
+    std::vector<Firm> firms;
+    for (size_t f = 0; f < revenue.size(); ++f) {
+      if (rng() % 4 == 0) revenue[f] = rng() % 3000;
+      if (rng() % 10 != 0) firms.push_back(FirmWith(static_cast<int>(f) + 1, revenue[f]));
+    }
+    const std::string date = FormatDate(day);
+    Night(c, firms, date.c_str());
+    for (const char* p : {"p.a", "p.b", "p.c"}) {
+      if (rng() % 2) (void)PublishGrants(*ledger_, p, day, [](absl::CivilDay d, int) { return d; });
+    }
+    for (const GrantRecord& g : All()) {
+      if (g.state == GrantState::kPublished && rng() % 5 == 0) {
+        (void)RecordActions(*ledger_, {{rng() % 2 ? ClerkStep::kObject : ClerkStep::kDecline, g.id, day, ""}});
+      } else if (g.state == GrantState::kObjected) {
+        (void)RecordActions(*ledger_, {{rng() % 2 ? ClerkStep::kDismiss : ClerkStep::kUphold, g.id, day, ""}});
+      }
+    }
+    auto approved = ApproveGrants(*ledger_, day);
+    ASSERT_TRUE(approved.ok());
+    std::vector<Payment> pay;
+    for (const GrantRecord& g : *approved) {
+      if (rng() % 3) pay.push_back({2, g.id, FenToYuan(g.amount_fen), date, "R"});
+    }
+    if (!pay.empty()) pay.push_back(pay.front());  // a payment file listing one grant twice
+    ASSERT_TRUE(RecordPayments(*ledger_, pay).ok());
+
+    // The invariants, over the whole ledger.
+    std::map<std::string, int64_t> paid_by_base, entitled_by_base, cap_total;
+    for (const GrantRecord& g : All()) {
+      const std::string base = g.base_id.empty() ? g.id : g.base_id;
+      if (g.state == GrantState::kPaid || g.state == GrantState::kRecovered) {
+        paid_by_base[base] += g.paid_fen;
+        entitled_by_base[base] = std::max(entitled_by_base[base], g.entitlement_fen);
+        int payments = 0;
+        for (const HistoryEntry& h : History(g.id)) payments += h.event == "PAID";
+        ASSERT_EQ(payments, 1) << g.id;
+      }
+      if (!g.cap_key.empty() && g.state != GrantState::kWithdrawn && g.state != GrantState::kRecovered) {
+        cap_total[g.cap_key + "|" + g.credit_code] += g.state == GrantState::kPaid ? g.paid_fen : g.amount_fen;
+      }
+    }
+    for (const auto& [base, paid] : paid_by_base) {
+      ASSERT_LE(paid, entitled_by_base[base]) << base << " on " << date;
+    }
+    for (const auto& [key, total] : cap_total) ASSERT_LE(total, 50000) << key << " on " << date;
+  }
+}
+
+// Readers see one committed state or the next, never a half-written night.
+TEST_F(LedgerTest, ReadersDuringAWriterSeeWholeNights) {
+  Catalog c = Compile(PolicyText("p.m", "grant_period: MONTHLY"));
+  std::vector<Firm> firms;
+  for (int i = 1; i <= 200; ++i) firms.push_back(FirmWith(i, 1000 + i));
+  auto reader = OpenSqliteLedger((dir_ / "grants.db").string(), LedgerMode::kReadOnly);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0}, torn{0}, errors{0};
+  std::thread t([&] {
+    while (!done) {
+      absl::StatusOr<std::vector<GrantWithHistory>> all = ListGrants(**reader, GrantQuery());
+      if (!all.ok()) {
+        ++errors;
+        continue;
+      }
+      ++reads;
+      if (all->size() % 200 != 0) ++torn;
+      for (const auto& g : *all) {
+        if (g.history.empty()) ++torn;
+      }
+    }
+  });
+  absl::CivilDay day(2023, 1, 1);
+  for (int month = 0; month < 12; ++month, day = absl::CivilDay(absl::CivilMonth(day) + 1)) {
+    Night(c, firms, FormatDate(day).c_str());
+  }
+  done = true;
+  t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(torn.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(All().size(), 2400u);
+}
+
+}  // namespace
+}  // namespace polmatch
