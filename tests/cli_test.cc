@@ -107,7 +107,7 @@ TEST_F(CliTest, QueryTextAndJson) {
   EXPECT_THAT(j.out, HasSubstr("\"benefit_yuan\":\"2000000.00\""));
   EXPECT_THAT(j.out, HasSubstr("\"value\":\"FALSE\""));
   EXPECT_THAT(j.out, HasSubstr("\"name\":\"汕尾海峰研究院\""));
-  EXPECT_THAT(j.out, HasSubstr("\"explanation_zh\":\"贵企业还差一项条件:年营业收入不低于1,000万元(贵企业:900万元)。满足后即可申报。\""));
+  EXPECT_THAT(j.out, HasSubstr("\"explanation_zh\":\"贵企业还差一项条件:年营业收入不低于1,000万元(贵企业:900万元)。满足后即可享受。\""));
   EXPECT_THAT(r.out, HasSubstr("贵企业符合全部条件,无需申请即可享受(免申即享),可获200万元。"));
   // A well-formed code not in the data: 1; a malformed one (bad check digit): 2, as the API's 400.
   EXPECT_EQ(Polmatch("query --rules " + Rules() + " --firms " + Firms() + " --firm " + testing::MakeCreditCode("441502", 99)).exit_code, 1);
@@ -192,7 +192,7 @@ TEST_F(CliTest, IndexBatchAndPrevious) {
   EXPECT_EQ(Slurp(dir_ / "n3/pushes.jsonl"),
             "{\"credit_code\":\"" + code_ + "\",\"policy\":\"sw-it\",\"status\":\"ELIGIBLE\",\"benefit_yuan\":\"\","
             "\"change\":\"CHANGED\",\"name\":\"汕尾海峰研究院\",\"title\":\"培育名录库\","
-            "\"message\":\"贵企业符合「培育名录库」的申报条件,请按通知申报。(此前通知:还差一项条件)\","
+            "\"message\":\"贵企业符合「培育名录库」的条件,无需申请即可享受(免申即享):纳入培育名录库。(此前通知:还差一项条件)\","
             "\"previous_status\":\"NEAR_MISS\",\"previous_benefit_yuan\":\"\"}\n");
   // The 名录库 entry (AUTO_GRANT, no amount) is a list, not a grant.
   EXPECT_EQ(Slurp(dir_ / "n3/lists.csv"),

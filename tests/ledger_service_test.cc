@@ -18,9 +18,10 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "httplib.h"
 #include "polmatch/engine.h"
 #include "tests/test_util.h"
+#include "tests/http_test_client.h"
+#include "tools/http_server.h"
 #include "tools/http_service.h"
 
 namespace polmatch {
@@ -251,16 +252,15 @@ TEST_F(LedgerServiceTest, FirmGrantsThroughTheEngineAndHttpWhileABatchWrites) {
   EXPECT_EQ((*grants)[1].id, "p.once/" + codes[7] + "/ONCE");
   EXPECT_TRUE(absl::IsInvalidArgument((*engine)->Grants("not-a-code").status()));
 
-  http::HttpService service(**engine, {});
-  httplib::Server server;
-  service.Register(server);
-  const int port = server.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread listener([&] { server.listen_after_bind(); });
-  for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  httplib::Client client("127.0.0.1", port);
+  http::HttpService service(**engine);
+  http::HttpServer server(service, {});
+  absl::StatusOr<int> listening = server.Listen("127.0.0.1", 0);
+  ASSERT_TRUE(listening.ok()) << listening.status();
+  const int port = *listening;
+  server.Start();
+  testing::HttpClient client("127.0.0.1", port);
   client.set_read_timeout(10, 0);
-  httplib::Result r = client.Get(("/api/v1/firms/" + codes[7] + "/grants").c_str());
+  testing::HttpResult r = client.Get("/api/v1/firms/" + codes[7] + "/grants");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("\"state_zh\":\"拟兑现\""), std::string::npos) << r->body;
@@ -274,11 +274,11 @@ TEST_F(LedgerServiceTest, FirmGrantsThroughTheEngineAndHttpWhileABatchWrites) {
   std::atomic<bool> done{false};
   std::atomic<int> answers{0}, bad{0};
   std::thread reader([&] {
-    httplib::Client c("127.0.0.1", port);
+    testing::HttpClient c("127.0.0.1", port);
     c.set_read_timeout(10, 0);
     size_t seen = 0;
     while (!done) {
-      httplib::Result res = c.Get(("/api/v1/firms/" + codes[answers % codes.size()] + "/grants").c_str());
+      testing::HttpResult res = c.Get("/api/v1/firms/" + codes[answers % codes.size()] + "/grants");
       google::protobuf::Struct body;
       if (!res || res->status != 200 || !google::protobuf::util::JsonStringToMessage(res->body, &body).ok()) {
         ++bad;
@@ -305,8 +305,7 @@ TEST_F(LedgerServiceTest, FirmGrantsThroughTheEngineAndHttpWhileABatchWrites) {
   grants = (*engine)->Grants(codes[7]);
   ASSERT_TRUE(grants.ok());
   EXPECT_EQ(grants->size(), 5u);  // four months and the one-off
-  server.stop();
-  listener.join();
+  server.Drain(std::chrono::milliseconds(1000));
 }
 
 }  // namespace

@@ -3,9 +3,10 @@
 // condition and data name (and every text_zh / explanation_zh of the demo firms' answers) free of
 // ids, rule syntax and English; the words the same on one thread or several.
 //
-// Nights: 2021-06-30 (everything; the 汕尾 2021 measures with amounts are in force), 2023-06-30
-// against it with every 97th firm gone from the registry (FIRM_GONE; the 汕尾 measures have ended:
-// POLICY_ENDED), 2024-01-01 against that (湛江 2023 ends; statuses change: CHANGED, CONDITION_LOST).
+// Nights: 2021-06-30 (everything; the 汕尾 and 湖北 2021 measures are in force), 2021-12-31 against
+// it with every 97th firm gone from the registry (FIRM_GONE) and every 13th firm's revenue cut to a
+// tenth (CHANGED, CONDITION_LOST), 2022-06-30 against that (the 2021 measures have ended:
+// POLICY_ENDED; 武汉 2022 is in force).
 // To regenerate the golden file after a deliberate change of the demo data, catalogs or wording:
 //   POLMATCH_UPDATE_GOLDEN=1 build/tests/polmatch_tests --gtest_filter='PushGolden*'
 #include <cstdlib>
@@ -51,14 +52,21 @@ class PushGoldenTest : public ::testing::Test {
                   catalog_->taxonomy(), &rejects, &stats);
     ASSERT_TRUE(firms.ok()) << firms.status();
     firms_ = new std::vector<Firm>(std::move(*firms));
+    // The later nights: every 97th firm gone from the registry, and every 13th firm's revenue
+    // updated to a tenth of what it was (so statuses change: CHANGED to NEAR_MISS, and back).
+    const std::optional<FactId> revenue = catalog_->taxonomy().FindFact("revenue");
+    ASSERT_TRUE(revenue.has_value());
     std::vector<Firm> fewer;
     for (size_t i = 0; i < firms_->size(); ++i) {
-      if (i % 97 != 5) fewer.push_back((*firms_)[i]);
+      if (i % 97 == 5) continue;
+      fewer.push_back((*firms_)[i]);
+      std::optional<Decimal>& r = fewer.back().facts[revenue->value];
+      if (i % 13 == 3 && r) r = Decimal::FromRawUnchecked(r->raw() / 10);
     }
     nights_ = new std::vector<Night>();
     MakeNight(*firms_, "2021-06-30", nullptr, 2);
-    MakeNight(fewer, "2023-06-30", &(*nights_)[0].result, 2);
-    MakeNight(fewer, "2024-01-01", &(*nights_)[1].result, 2);
+    MakeNight(fewer, "2021-12-31", &(*nights_)[0].result, 2);
+    MakeNight(fewer, "2022-06-30", &(*nights_)[1].result, 2);
   }
   static void MakeNight(const std::vector<Firm>& firms, const char* as_of, const NightResult* previous, int threads) {
     Night n;
