@@ -18,6 +18,8 @@ int RunSimulate(int argc, char** argv);
 int RunReserve(int argc, char** argv);
 int RunPath(int argc, char** argv);
 int RunServe(int argc, char** argv);
+int RunAuth(int argc, char** argv);
+int RunAudit(int argc, char** argv);
 }  // namespace polmatch::cli
 
 namespace {
@@ -40,6 +42,8 @@ constexpr Command kCommands[] = {
     {"simulate", polmatch::cli::RunSimulate, "what-if: a policy reform against the baseline over the registry", true},
     {"reserve", polmatch::cli::RunReserve, "reserve lists (后备库): firms one condition away, closest first", true},
     {"path", polmatch::cli::RunPath, "cultivation path: the qualifications that unlock the most for a firm"},
+    {"auth", polmatch::cli::RunAuth, "API keys and firm tokens for serve --auth"},
+    {"audit", polmatch::cli::RunAudit, "who looked at a firm's data (serve's access audit trail)"},
     {"gen", polmatch::cli::RunGen, "deterministic synthetic firms or policies, for demos and benchmarks"},
 };
 

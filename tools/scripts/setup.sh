@@ -8,7 +8,7 @@ build="${1:-$here/build}"; shift || true
 pkgs=(build-essential cmake ninja-build pkg-config
       libboost-program-options-dev libboost-graph-dev libabsl-dev libre2-dev
       libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libbenchmark-dev
-      libroaring-dev libcpp-httplib-dev clang libclang-rt-14-dev)
+      libroaring-dev libcpp-httplib-dev libssl-dev clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
