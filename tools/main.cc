@@ -21,6 +21,8 @@ int RunReserve(int argc, char** argv);
 int RunPath(int argc, char** argv);
 int RunServe(int argc, char** argv);
 int RunGrants(int argc, char** argv);
+int RunAuth(int argc, char** argv);
+int RunAudit(int argc, char** argv);
 }  // namespace polmatch::cli
 
 namespace {
@@ -44,6 +46,8 @@ constexpr Command kCommands[] = {
     {"reserve", polmatch::cli::RunReserve, "reserve lists (后备库): firms one condition away, closest first", true},
     {"path", polmatch::cli::RunPath, "cultivation path: the qualifications that unlock the most for a firm"},
     {"grants", polmatch::cli::RunGrants, "the grant ledger: publish, object, confirm, approve, export, pay, audit…"},
+    {"auth", polmatch::cli::RunAuth, "API keys and firm tokens for serve --auth"},
+    {"audit", polmatch::cli::RunAudit, "who looked at a firm's data (serve's access audit trail)"},
     {"gen", polmatch::cli::RunGen, "deterministic synthetic firms or policies, for demos and benchmarks"},
 };
 

@@ -1,0 +1,52 @@
+// libFuzzer target for the credentials the HTTP service reads from a request: the Authorization
+// header (Bearer JWT or ApiKey), X-API-Key and the Cookie header. Whatever the bytes, the answer
+// is a principal or an Unauthenticated error; and a token the fuzzer forges without the key is
+// never accepted as a firm.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "tools/auth.h"
+
+namespace {
+
+const polmatch::http::Authenticator& Auth() {
+  static const polmatch::http::Authenticator* auth = [] {
+    polmatch::AuthConfig c;
+    c.mutable_firm_tokens()->set_issuer("i");
+    c.mutable_firm_tokens()->set_audience("polmatch");
+    c.mutable_firm_tokens()->set_hs256_key_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+    polmatch::AuthConfig::ApiKey* k = c.add_api_key();
+    k->set_id("staff");
+    k->set_sha256_hex(polmatch::http::internal::Sha256Hex("staff-key"));
+    k->set_role(polmatch::AuthConfig::STAFF);
+    auto a = polmatch::http::Authenticator::FromConfig(c, ".");
+    if (!a.ok()) std::abort();
+    return new polmatch::http::Authenticator(*std::move(a));
+  }();
+  return *auth;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > 16384) return 0;
+  const std::string bytes(reinterpret_cast<const char*>(data), size);
+  const absl::Time now = absl::FromUnixSeconds(1780000000);
+  using polmatch::http::CallerKind;
+  using polmatch::http::Credentials;
+  // As each header in turn, and as the parts of a token the fuzzer assembles.
+  const std::string bearer = "Bearer " + bytes;
+  const std::string apikey = "ApiKey " + bytes;
+  const std::string cookie = "a=b; polmatch_token=" + bytes;
+  for (Credentials c : {Credentials{bytes, "", ""}, Credentials{bearer, "", ""}, Credentials{apikey, "", ""},
+                        Credentials{"", bytes, ""}, Credentials{"", "", bytes}, Credentials{"", "", cookie}}) {
+    auto p = Auth().Authenticate(c, now);
+    // Without the key, no input may become a firm (the only way is a valid HMAC).
+    if (p.ok() && p->kind == CallerKind::kFirm) std::abort();
+    if (p.ok() && p->kind == CallerKind::kStaff && bytes.find("staff-key") == std::string::npos) std::abort();
+  }
+  return 0;
+}

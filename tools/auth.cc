@@ -1,0 +1,511 @@
+// File: auth.cc
+#include "tools/auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "engine/ingest/credit_code.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tools/matches_json.h"
+
+namespace polmatch::http {
+namespace {
+
+constexpr size_t kMaxTokenBytes = 8192;  // a firm token is a few hundred bytes
+constexpr size_t kMinKeyBytes = 32;      // RFC 7518 §3.2: an HS256 key of at least 256 bits
+
+absl::Status Unauthenticated(absl::string_view zh, absl::string_view en) {
+  return absl::UnauthenticatedError(absl::StrCat(zh, " (", en, ")"));
+}
+
+// base64 in either alphabet (standard or URL-safe), padding optional; strict otherwise.
+absl::StatusOr<std::string> DecodeBase64(absl::string_view text, bool url) {
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  if (text.size() % 4 == 1) return absl::InvalidArgumentError("bad base64 length");
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char ch : text) {
+    int v;
+    if (ch >= 'A' && ch <= 'Z') {
+      v = ch - 'A';
+    } else if (ch >= 'a' && ch <= 'z') {
+      v = ch - 'a' + 26;
+    } else if (ch >= '0' && ch <= '9') {
+      v = ch - '0' + 52;
+    } else if (ch == (url ? '-' : '+')) {
+      v = 62;
+    } else if (ch == (url ? '_' : '/')) {
+      v = 63;
+    } else {
+      return absl::InvalidArgumentError("bad base64 character");
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  // Leftover bits must be zero (a canonical encoding): otherwise two texts decode alike.
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return absl::InvalidArgumentError("non-canonical base64");
+  return out;
+}
+
+bool ConstantTimeEqual(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+absl::StatusOr<google::protobuf::Struct> ParseJsonObject(absl::string_view json) {
+  google::protobuf::Struct s;
+  google::protobuf::util::JsonParseOptions opts;
+  const auto status = google::protobuf::util::JsonStringToMessage(std::string(json), &s, opts);
+  if (!status.ok()) return absl::InvalidArgumentError("not a JSON object");
+  return s;
+}
+
+const google::protobuf::Value* Field(const google::protobuf::Struct& s, const char* name) {
+  auto it = s.fields().find(name);
+  return it == s.fields().end() ? nullptr : &it->second;
+}
+
+// A NumericDate claim (seconds since the epoch) as whole seconds; nullopt if absent or not a
+// finite number in a sane range.
+std::optional<int64_t> NumericDate(const google::protobuf::Struct& s, const char* name) {
+  const google::protobuf::Value* v = Field(s, name);
+  if (v == nullptr || v->kind_case() != google::protobuf::Value::kNumberValue) return std::nullopt;
+  const double d = v->number_value();
+  if (!std::isfinite(d) || d < 0 || d > 32503680000.0) return std::nullopt;  // year 3000
+  return static_cast<int64_t>(std::floor(d));
+}
+
+std::string AuthFileError(const std::filesystem::path& path, absl::string_view message) {
+  return absl::StrCat(path.string(), ": ", message);
+}
+
+}  // namespace
+
+absl::string_view Principal::role() const {
+  switch (kind) {
+    case CallerKind::kPublic: return "public";
+    case CallerKind::kFirm: return "firm";
+    case CallerKind::kStaff: return "staff";
+    case CallerKind::kAdmin: return "admin";
+  }
+  return "public";
+}
+
+namespace internal {
+
+std::string HmacSha256(absl::string_view key, absl::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+  return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
+std::string Sha256Hex(absl::string_view bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : digest) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+std::string Base64UrlEncode(absl::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : bytes) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kAlphabet[(acc >> bits) & 63]);
+    }
+  }
+  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 63]);
+  return out;
+}
+
+absl::StatusOr<std::string> Base64UrlDecode(absl::string_view text) {
+  return DecodeBase64(text, /*url=*/true);
+}
+
+}  // namespace internal
+
+absl::StatusOr<Authenticator> Authenticator::LoadFile(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return absl::InvalidArgumentError(AuthFileError(path, "not a readable regular file"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) return absl::InvalidArgumentError(AuthFileError(path, "cannot be read"));
+  if (text.str().size() > (size_t{1} << 20)) {
+    return absl::InvalidArgumentError(AuthFileError(path, "larger than 1 MiB"));
+  }
+  AuthConfig config;
+  google::protobuf::util::JsonParseOptions opts;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), &config, opts);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(AuthFileError(path, std::string(parsed.message())));
+  }
+  auto auth = FromConfig(config, path.parent_path());
+  if (!auth.ok()) return absl::InvalidArgumentError(AuthFileError(path, auth.status().message()));
+  return auth;
+}
+
+absl::StatusOr<Authenticator> Authenticator::FromConfig(const AuthConfig& config,
+                                                        const std::filesystem::path& base_dir) {
+  Authenticator a;
+  a.config_ = config;
+  const AuthConfig::FirmTokens& ft = config.firm_tokens();
+  if (!ft.hs256_key_base64().empty() && !ft.hs256_key_file().empty()) {
+    return absl::InvalidArgumentError("firm_tokens: give hs256_key_base64 or hs256_key_file, not both");
+  }
+  if (!ft.hs256_key_base64().empty()) {
+    auto key = DecodeBase64(ft.hs256_key_base64(), /*url=*/false);
+    if (!key.ok()) key = DecodeBase64(ft.hs256_key_base64(), /*url=*/true);
+    if (!key.ok()) return absl::InvalidArgumentError("firm_tokens.hs256_key_base64 is not base64");
+    a.hs256_key_ = *std::move(key);
+  } else if (!ft.hs256_key_file().empty()) {
+    std::filesystem::path p = ft.hs256_key_file();
+    if (p.is_relative()) p = base_dir / p;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(p, ec)) {
+      return absl::InvalidArgumentError(absl::StrCat("firm_tokens.hs256_key_file ", p.string(), " is not a regular file"));
+    }
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    a.hs256_key_ = s.str();
+  }
+  const bool tokens_on = !a.hs256_key_.empty();
+  if (tokens_on) {
+    if (a.hs256_key_.size() < kMinKeyBytes) {
+      return absl::InvalidArgumentError("firm_tokens: the HS256 key must be at least 32 bytes");
+    }
+    if (ft.issuer().empty() || ft.audience().empty()) {
+      return absl::InvalidArgumentError("firm_tokens: issuer and audience are required");
+    }
+    if (ft.leeway_seconds() < 0 || ft.leeway_seconds() > 3600 || ft.max_lifetime_seconds() < 0) {
+      return absl::InvalidArgumentError("firm_tokens: leeway_seconds must be 0..3600, max_lifetime_seconds ≥ 0");
+    }
+  }
+  for (int i = 0; i < config.api_key_size(); ++i) {
+    const AuthConfig::ApiKey& k = config.api_key(i);
+    const std::string where = absl::StrCat("api_key[", i, "]");
+    if (k.id().empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": id is required"));
+    std::string hex = absl::AsciiStrToLower(k.sha256_hex());
+    if (hex.size() != 64 || !std::all_of(hex.begin(), hex.end(), [](char c) { return absl::ascii_isxdigit(c); })) {
+      return absl::InvalidArgumentError(absl::StrCat(where, " (", k.id(), "): sha256_hex must be 64 hex digits"));
+    }
+    if (k.role() == AuthConfig::ROLE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat(where, " (", k.id(), "): role is required (STAFF or ADMIN)"));
+    }
+    if (!a.key_by_hash_.emplace(hex, i).second) {
+      return absl::InvalidArgumentError(absl::StrCat(where, " (", k.id(), "): the same key hash appears twice"));
+    }
+  }
+  for (const AuthConfig::RateLimit* r : {&config.per_principal(), &config.per_address()}) {
+    if (r->per_minute() < 0 || r->burst() < 0) {
+      return absl::InvalidArgumentError("rate limits must not be negative");
+    }
+  }
+  return a;
+}
+
+absl::StatusOr<Principal> Authenticator::Authenticate(const Credentials& c, absl::Time now) const {
+  if (!c.authorization.empty()) {
+    absl::string_view v = absl::StripAsciiWhitespace(c.authorization);
+    const size_t space = v.find(' ');
+    const absl::string_view scheme = v.substr(0, space);
+    const absl::string_view value =
+        space == absl::string_view::npos ? absl::string_view() : absl::StripAsciiWhitespace(v.substr(space + 1));
+    if (absl::EqualsIgnoreCase(scheme, "Bearer")) return VerifyToken(value, now);
+    if (absl::EqualsIgnoreCase(scheme, "ApiKey")) return VerifyKey(value);
+    return Unauthenticated("不支持的认证方式", "unsupported authorization scheme; use Bearer or ApiKey");
+  }
+  if (!c.api_key.empty()) return VerifyKey(absl::StripAsciiWhitespace(c.api_key));
+  if (!c.cookie.empty()) {
+    for (absl::string_view pair : absl::StrSplit(c.cookie, ';')) {
+      pair = absl::StripAsciiWhitespace(pair);
+      if (absl::ConsumePrefix(&pair, "polmatch_token=")) return VerifyToken(pair, now);
+    }
+  }
+  return Principal{};
+}
+
+absl::StatusOr<Principal> Authenticator::VerifyKey(absl::string_view key) const {
+  if (key.empty() || key.size() > 1024) return Unauthenticated("API密钥格式错误", "malformed key");
+  // Hashing first makes the lookup independent of the key's bytes; the final compare is
+  // constant-time as well.
+  const std::string hex = internal::Sha256Hex(key);
+  auto it = key_by_hash_.find(hex);
+  if (it == key_by_hash_.end()) return Unauthenticated("API密钥无效", "unknown key");
+  const AuthConfig::ApiKey& k = config_.api_key(it->second);
+  if (!ConstantTimeEqual(absl::AsciiStrToLower(k.sha256_hex()), hex)) {
+    return Unauthenticated("API密钥无效", "unknown key");
+  }
+  if (k.revoked()) return Unauthenticated("API密钥已吊销", "revoked key");
+  Principal p;
+  p.kind = k.role() == AuthConfig::ADMIN ? CallerKind::kAdmin : CallerKind::kStaff;
+  p.id = k.id();
+  return p;
+}
+
+absl::StatusOr<Principal> Authenticator::VerifyToken(absl::string_view token, absl::Time now) const {
+  if (hs256_key_.empty()) {
+    return Unauthenticated("本服务未启用企业登录令牌", "firm tokens are not configured");
+  }
+  if (token.empty()) return Unauthenticated("缺少登录令牌", "empty token");
+  if (token.size() > kMaxTokenBytes) return Unauthenticated("登录令牌格式错误", "malformed token: too long");
+  const std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
+  if (parts.size() != 3) return Unauthenticated("登录令牌格式错误", "malformed token: not three parts");
+  auto header_json = internal::Base64UrlDecode(parts[0]);
+  auto claims_json = internal::Base64UrlDecode(parts[1]);
+  auto signature = internal::Base64UrlDecode(parts[2]);
+  if (!header_json.ok() || !claims_json.ok() || !signature.ok()) {
+    return Unauthenticated("登录令牌格式错误", "malformed token: bad base64url");
+  }
+  auto header = ParseJsonObject(*header_json);
+  if (!header.ok()) return Unauthenticated("登录令牌格式错误", "malformed token: header is not JSON");
+  const google::protobuf::Value* alg = Field(*header, "alg");
+  // Only HS256: "none" and algorithm confusion are refused before the signature is looked at.
+  if (alg == nullptr || alg->kind_case() != google::protobuf::Value::kStringValue ||
+      alg->string_value() != "HS256") {
+    return Unauthenticated("登录令牌签名算法不受支持", "unsupported alg: only HS256");
+  }
+  const std::string signed_part = absl::StrCat(parts[0], ".", parts[1]);
+  if (!ConstantTimeEqual(internal::HmacSha256(hs256_key_, signed_part), *signature)) {
+    return Unauthenticated("登录令牌签名无效", "bad signature");
+  }
+  auto claims = ParseJsonObject(*claims_json);
+  if (!claims.ok()) return Unauthenticated("登录令牌格式错误", "malformed token: claims are not JSON");
+  const AuthConfig::FirmTokens& ft = config_.firm_tokens();
+  const google::protobuf::Value* iss = Field(*claims, "iss");
+  if (iss == nullptr || iss->kind_case() != google::protobuf::Value::kStringValue ||
+      iss->string_value() != ft.issuer()) {
+    return Unauthenticated("登录令牌签发方不符", "wrong issuer");
+  }
+  const google::protobuf::Value* aud = Field(*claims, "aud");
+  bool aud_ok = false;
+  if (aud != nullptr && aud->kind_case() == google::protobuf::Value::kStringValue) {
+    aud_ok = aud->string_value() == ft.audience();
+  } else if (aud != nullptr && aud->kind_case() == google::protobuf::Value::kListValue) {
+    for (const auto& v : aud->list_value().values()) {
+      aud_ok = aud_ok || (v.kind_case() == google::protobuf::Value::kStringValue && v.string_value() == ft.audience());
+    }
+  }
+  if (!aud_ok) return Unauthenticated("登录令牌不是签发给本服务的", "wrong audience");
+  const int64_t t = absl::ToUnixSeconds(now);
+  const int64_t leeway = ft.leeway_seconds() > 0 ? ft.leeway_seconds() : 60;
+  const std::optional<int64_t> exp = NumericDate(*claims, "exp");
+  const std::optional<int64_t> iat = NumericDate(*claims, "iat");
+  if (!exp || !iat) return Unauthenticated("登录令牌格式错误", "malformed token: exp and iat are required");
+  if (t > *exp + leeway) return Unauthenticated("登录已过期,请重新登录", "token expired");
+  if (*iat > t + leeway) return Unauthenticated("登录令牌尚未生效", "token issued in the future");
+  if (const std::optional<int64_t> nbf = NumericDate(*claims, "nbf"); nbf && *nbf > t + leeway) {
+    return Unauthenticated("登录令牌尚未生效", "token not yet valid");
+  }
+  const int64_t max_life = ft.max_lifetime_seconds() > 0 ? ft.max_lifetime_seconds() : 86400;
+  if (*exp - *iat > max_life) return Unauthenticated("登录令牌有效期过长", "token lifetime too long");
+  const google::protobuf::Value* sub = Field(*claims, "sub");
+  if (sub == nullptr || sub->kind_case() != google::protobuf::Value::kStringValue ||
+      !ValidateCreditCode(sub->string_value()).ok()) {
+    return Unauthenticated("登录令牌未载明有效的统一社会信用代码", "sub is not a valid credit code");
+  }
+  Principal p;
+  p.kind = CallerKind::kFirm;
+  p.id = sub->string_value();
+  return p;
+}
+
+absl::StatusOr<std::string> Authenticator::IssueFirmToken(absl::string_view credit_code,
+                                                          absl::Time issued,
+                                                          absl::Duration lifetime) const {
+  if (hs256_key_.empty()) return absl::FailedPreconditionError("the auth file configures no firm token key");
+  if (absl::Status s = ValidateCreditCode(credit_code); !s.ok()) return s;
+  std::string claims = "{\"iss\":";
+  internal::AppendJsonString(config_.firm_tokens().issuer(), &claims);
+  absl::StrAppend(&claims, ",\"aud\":");
+  internal::AppendJsonString(config_.firm_tokens().audience(), &claims);
+  absl::StrAppend(&claims, ",\"sub\":");
+  internal::AppendJsonString(credit_code, &claims);
+  const int64_t iat = absl::ToUnixSeconds(issued);
+  absl::StrAppend(&claims, ",\"iat\":", iat, ",\"exp\":", iat + absl::ToInt64Seconds(lifetime), "}");
+  const std::string signed_part = absl::StrCat(internal::Base64UrlEncode("{\"alg\":\"HS256\",\"typ\":\"JWT\"}"),
+                                               ".", internal::Base64UrlEncode(claims));
+  return absl::StrCat(signed_part, ".", internal::Base64UrlEncode(internal::HmacSha256(hs256_key_, signed_part)));
+}
+
+absl::Status Authorize(const Principal& who, Access access, absl::string_view firm_code) {
+  switch (access) {
+    case Access::kPublic:
+      return absl::OkStatus();
+    case Access::kFirmData:
+      if (who.kind == CallerKind::kPublic) {
+        return absl::UnauthenticatedError("查看企业数据需要登录 (credentials required)");
+      }
+      if (who.kind == CallerKind::kFirm && who.id != firm_code) {
+        return absl::PermissionDeniedError("只能查看本企业的数据 (a firm token sees only its own firm)");
+      }
+      return absl::OkStatus();
+    case Access::kAdmin:
+      if (who.kind == CallerKind::kPublic) {
+        return absl::UnauthenticatedError("需要管理员密钥 (credentials required)");
+      }
+      if (who.kind != CallerKind::kAdmin) {
+        return absl::PermissionDeniedError("需要管理员权限 (the ADMIN role is required)");
+      }
+      return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError("unknown access");
+}
+
+RateLimiter::RateLimiter(int per_minute, int burst, size_t max_keys)
+    : per_second_(per_minute / 60.0),
+      burst_(burst > 0 ? burst : std::max(1, per_minute / 6)),
+      max_keys_per_shard_(std::max<size_t>(1, max_keys / kShards)) {}
+
+bool RateLimiter::Allow(absl::string_view key, double now, int* retry_after) {
+  if (per_second_ <= 0) return true;
+  Shard& shard = shards_[absl::Hash<absl::string_view>()(key) % kShards];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.buckets.find(key);
+  if (it == shard.buckets.end()) {
+    if (shard.buckets.size() >= max_keys_per_shard_) {
+      // Drop the buckets that have refilled completely: they remember nothing a new one would not.
+      for (auto b = shard.buckets.begin(); b != shard.buckets.end();) {
+        auto cur = b++;
+        if (cur->second.tokens + (now - cur->second.at) * per_second_ >= burst_) shard.buckets.erase(cur);
+      }
+      // Still full of active callers: refuse the newcomer rather than grow without bound.
+      if (shard.buckets.size() >= max_keys_per_shard_) {
+        *retry_after = 1;
+        return false;
+      }
+    }
+    it = shard.buckets.emplace(std::string(key), Bucket{burst_, now}).first;
+  }
+  Bucket& b = it->second;
+  b.tokens = std::min(burst_, b.tokens + std::max(0.0, now - b.at) * per_second_);
+  b.at = std::max(b.at, now);
+  if (b.tokens >= 1.0) {
+    b.tokens -= 1.0;
+    return true;
+  }
+  *retry_after = std::max(1, static_cast<int>(std::ceil((1.0 - b.tokens) / per_second_)));
+  return false;
+}
+
+std::string AuditLine(const AuditEntry& e) {
+  std::string out = "{\"time\":";
+  internal::AppendJsonString(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", e.time, absl::UTCTimeZone()), &out);
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"principal", &e.principal}, {"role", &e.role}, {"client", &e.client},
+      {"firm", &e.firm}, {"method", &e.method}, {"endpoint", &e.endpoint}};
+  for (const auto& [name, value] : fields) {
+    absl::StrAppend(&out, ",\"", name, "\":");
+    internal::AppendJsonString(*value, &out);
+  }
+  absl::StrAppend(&out, ",\"status\":", e.status, "}");
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::filesystem::path& path,
+                                                         uint64_t max_bytes, int keep) {
+  if (max_bytes == 0 || keep < 1) return absl::InvalidArgumentError("audit log: size and count must be positive");
+  std::unique_ptr<AuditLog> log(new AuditLog(path, max_bytes, keep));
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": the audit log is not a regular file"));
+  }
+  log->out_.open(path, std::ios::app | std::ios::binary);
+  if (!log->out_) return absl::InvalidArgumentError(absl::StrCat(path.string(), ": cannot open the audit log"));
+  log->size_ = std::filesystem::exists(path, ec) ? std::filesystem::file_size(path, ec) : 0;
+  return log;
+}
+
+absl::Status AuditLog::Rotate() {
+  out_.close();
+  std::error_code ec;
+  for (int i = keep_ - 1; i >= 1; --i) {
+    const std::filesystem::path from = absl::StrCat(path_.string(), ".", i);
+    if (std::filesystem::exists(from, ec)) {
+      std::filesystem::rename(from, absl::StrCat(path_.string(), ".", i + 1), ec);
+    }
+  }
+  std::filesystem::rename(path_, absl::StrCat(path_.string(), ".1"), ec);
+  out_.open(path_, std::ios::app | std::ios::binary);
+  size_ = 0;
+  if (!out_) return absl::InternalError(absl::StrCat(path_.string(), ": cannot reopen the audit log"));
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::Record(const AuditEntry& entry) {
+  const std::string line = AuditLine(entry) + "\n";
+  std::lock_guard<std::mutex> lock(mu_);
+  if (size_ > 0 && size_ + line.size() > max_bytes_) {
+    if (absl::Status s = Rotate(); !s.ok()) return s;
+  }
+  out_ << line;
+  out_.flush();
+  if (!out_) return absl::InternalError(absl::StrCat(path_.string(), ": audit write failed"));
+  size_ += line.size();
+  return absl::OkStatus();
+}
+
+absl::Status FilterAuditFile(const std::filesystem::path& path, const AuditFilter& filter,
+                             std::vector<std::string>* lines, int* malformed) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": not a readable regular file"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    auto entry = ParseJsonObject(line);
+    if (!entry.ok()) {
+      ++*malformed;
+      continue;
+    }
+    const auto str = [&](const char* name) -> std::string {
+      const google::protobuf::Value* v = Field(*entry, name);
+      return v != nullptr && v->kind_case() == google::protobuf::Value::kStringValue ? v->string_value() : "";
+    };
+    if (!filter.firm.empty() && str("firm") != filter.firm) continue;
+    if (!filter.principal.empty() && str("principal") != filter.principal) continue;
+    lines->push_back(line);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace polmatch::http
