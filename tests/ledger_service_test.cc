@@ -310,3 +310,71 @@ TEST_F(LedgerServiceTest, FirmGrantsThroughTheEngineAndHttpWhileABatchWrites) {
 
 }  // namespace
 }  // namespace polmatch
+
+namespace polmatch {
+namespace {
+
+// `grants pay` on a large file, killed at random moments: the ledger is exactly as before the
+// payment run or as after it, and a rerun completes it (SPEC §7: each command one transaction).
+TEST_F(LedgerServiceTest, PayKilledAtRandomMomentsLeavesTheLedgerBeforeOrAfter) {
+  const std::vector<std::string> codes = WriteFirms(3000);
+  const std::string rules = (root_ / "rules").string();
+  {
+    std::ofstream confirm(root_ / "confirm.csv");
+    std::ofstream pay(root_ / "pay.csv");
+    confirm << "grant_id\n";
+    pay << "grant_id,amount_yuan,paid_on,reference\n";
+    for (size_t i = 0; i < codes.size(); ++i) {
+      confirm << "p.once/" << codes[i] << "/ONCE\n";
+      pay << "p.once/" << codes[i] << "/ONCE,10000.00,2023-10-12,BANK-" << i << "\n";
+    }
+  }
+  // Every grant APPROVED: the night, 公示, confirmations, approval.
+  auto prepare = [&](const fs::path& ledger) {
+    const std::string L = " --ledger " + ledger.string();
+    ASSERT_EQ(Wait(Spawn(BatchArgs("2023-09-01", ledger, "night_" + ledger.stem().string()))), 0);
+    ASSERT_EQ(testing::Polmatch("grants publish" + L + " --policy p.once --from 2023-09-28 --rules " + rules +
+                                " --out " + (root_ / ("pub_" + ledger.stem().string())).string()).exit_code, 0);
+    ASSERT_EQ(testing::Polmatch("grants confirm" + L + " --file " + (root_ / "confirm.csv").string() +
+                                " --date 2023-10-09").exit_code, 0);
+    ASSERT_EQ(testing::Polmatch("grants approve" + L + " --date 2023-10-11").exit_code, 0);
+  };
+  auto pay_args = [&](const fs::path& ledger) {
+    return std::vector<std::string>{POLMATCH_BINARY, "grants", "pay", "--ledger", ledger.string(), "--file",
+                                    (root_ / "pay.csv").string()};
+  };
+  const fs::path reference = root_ / "reference.db";
+  prepare(reference);
+  const std::string before = Dump(reference);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(Wait(Spawn(pay_args(reference))), 0);
+  // Kills fall within the span an uninterrupted payment run takes (start-up included).
+  const int64_t span_us = std::max<int64_t>(
+      1000, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+  const std::string after = Dump(reference);
+  ASSERT_NE(before, after);
+  ASSERT_NE(after.find("PAID"), std::string::npos);
+
+  const fs::path ledger = root_ / "grants.db";
+  prepare(ledger);
+  ASSERT_EQ(Dump(ledger), before);
+  std::mt19937 rng(11);
+  int killed = 0;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const pid_t pid = Spawn(pay_args(ledger));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % span_us));
+    kill(pid, SIGKILL);
+    killed += Wait(pid) == -SIGKILL;
+    const std::string now = Dump(ledger);
+    ASSERT_TRUE(now == before || now == after) << "attempt " << attempt << ":\n" << now.substr(0, 400);
+    if (now == after) break;
+  }
+  if (Dump(ledger) == before) {
+    ASSERT_EQ(Wait(Spawn(pay_args(ledger))), 0);
+  }
+  EXPECT_EQ(Dump(ledger), after);
+  EXPECT_GT(killed, 0);
+}
+
+}  // namespace
+}  // namespace polmatch
