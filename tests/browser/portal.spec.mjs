@@ -121,8 +121,9 @@ async function main() {
   const dialog = page.locator('dialog#explain');
   await dialog.locator('#explain-source').waitFor();
   const rows = dialog.locator('#explain-conditions tr');
-  check(await rows.count() === 3, 'three conditions');
-  for (let i = 0; i < 3; i += 1) {
+  // 新型研发机构, 汕尾, 与本市企业共建, 产业方向, 核心技术与团队, 投资额 (rules/policies/shanwei-2021.textproto).
+  check(await rows.count() === 6, 'six conditions');
+  for (let i = 0; i < 6; i += 1) {
     check((await rows.nth(i).locator('td.mark').textContent()) === '✓', 'condition ' + i + ' ✓');
   }
   check((await dialog.locator('#explain-benefit').textContent()).includes('2,000,000.00'), 'benefit in explanation');
@@ -136,8 +137,8 @@ async function main() {
   check((await rows.nth(1).locator('details.rule .expr').textContent()) === 'region under "441500"', '规则原文 opens');
   const source = await dialog.locator('#explain-source').textContent();
   check(source.includes('2021年汕尾市科技服务业能级提升工作方案'), 'source document');
-  check(source.includes('新增研发仪器设备实际投资额的20%'), 'source quote');
-  ok('explanation: 3 conditions ✓, benefit computation, source document and quote');
+  check(source.includes('新增研發儀器設備實際投資額的20%'), 'source quote (verbatim, in the document\'s traditional characters)');
+  ok('explanation: 6 conditions ✓, benefit computation, source document and quote');
   await dialog.locator('#explain-close').click();
   await dialog.waitFor({ state: 'hidden' });
 
@@ -155,6 +156,9 @@ async function main() {
   await page.fill('#calc-as-of', '2021-06-30');
   await page.fill('#fact-new_rd_equipment_investment', '15,000,000');
   await page.check('[data-tag="org.new_rd_institution.public_interest"]');
+  for (const tag of ['org.co_built_local', 'field.shanwei_industry_direction', 'org.core_tech_team']) {
+    await page.check(`[data-tag="${tag}"]`);
+  }
   await page.click('#calc-submit');
   const calcCard = page.locator(`#calc-results .card[data-policy="${POLICY}"]`);
   await calcCard.waitFor();
@@ -162,7 +166,7 @@ async function main() {
   check(await calcCard.locator('.amount').getAttribute('data-amount') === '2000000.00', 'calculator: 2000000.00');
   await calcCard.locator('.explain-btn').click();
   await dialog.locator('#explain-source').waitFor();
-  check(await dialog.locator('#explain-conditions tr').count() === 3, 'calculator explanation');
+  check(await dialog.locator('#explain-conditions tr').count() === 6, 'calculator explanation');
   await dialog.locator('#explain-close').click();
   ok('政策计算器: ' + POLICY + ' 可享受 2,000,000.00 元, explained');
 
