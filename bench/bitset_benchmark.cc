@@ -1,6 +1,6 @@
 // Micro benchmarks of the bitset engine — block kernels (Kleene and/or over 8,192-row blocks,
 // threshold, ratio, industry, tag and years_between predicates over a block) — and the bulk
-// matcher on the S1 scenario of BENCH.md (1,000,000 firms × 1,000 policies) with the reference
+// matcher on the S1 scenario of bench/README.md (1,000,000 firms × 1,000 policies) with the reference
 // evaluator on 1,000 of the same firms for the ratio. Two S1 workloads:
 //   S1     synthetic, built here: Zipf regions over real county codes of six provinces, log-normal
 //          revenue and employees, ~10% missing facts, tags at real rates with validity windows;

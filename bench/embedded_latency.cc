@@ -1,4 +1,4 @@
-// Single-firm latency through the embedded API (BENCH.md: warm p50/p99), one thread, over random
+// Single-firm latency through the embedded API (bench/README.md: warm p50/p99), one thread, over random
 // registered firms of a snapshot.
 // usage: polmatch_latency RULES_DIR SNAPSHOT [QUERIES] [AS_OF] [statuses]
 // MatchStatuses is timed into one reused vector (a portal's hot path), then into a new vector

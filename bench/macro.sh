@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The macro benchmark driver (BENCH.md): generates a scenario with `polmatch gen` (cached), indexes
+# The macro benchmark driver (bench/README.md): generates a scenario with `polmatch gen` (cached), indexes
 # it, and measures the nightly batch (first night and steady state), the matching phase, snapshot
 # load and embedded single-firm latency; prints one table of medians over RUNS runs.
 # Usage: bench/macro.sh BUILD_DIR S1|S2|SMALL [RUNS]    (data in ${POLMATCH_BENCH_DATA:-/tmp/polmatch-bench})

@@ -1,5 +1,5 @@
 // polmatch gen: synthetic registries and catalogs are deterministic, valid against the real tag
-// library, and skewed the way BENCH.md asks.
+// library, and skewed the way bench/README.md describes.
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -129,7 +129,7 @@ TEST(GenFirmsTest, EveryFirmParsesConvertsAndHasRealisticRates) {
     auto it = m.find(id);
     return it == m.end() ? 0.0 : static_cast<double>(it->second) / s.n;
   };
-  // BENCH.md's tag rates (firms listing the tag), with sampling tolerance.
+  // bench/README.md's tag rates (firms listing the tag), with sampling tolerance.
   EXPECT_NEAR(rate(s.listed, "qual.hitech"), 0.02, 0.006);
   EXPECT_NEAR(rate(s.listed, "qual.sme_tech"), 0.04, 0.01);
   EXPECT_NEAR(rate(s.listed, "qual.specialized"), 0.01, 0.004);

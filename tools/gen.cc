@@ -24,7 +24,7 @@ constexpr int64_t kMaxPolicies = 1000000;
 
 constexpr char kDescription[] =
     "Writes deterministic synthetic data for demos and benchmarks, with the skew of a real\n"
-    "registry (see BENCH.md): the same options and seed give byte-identical output.\n"
+    "registry (see bench/README.md): the same options and seed give byte-identical output.\n"
     "\n"
     "  --firms N      JSON Lines, one FirmProfile per line (protobuf JSON mapping, snake_case):\n"
     "                 county codes Zipf-skewed towards big cities, GB/T 4754 industries with real\n"

@@ -1,7 +1,7 @@
 // File: firm_generator.h
 //
 // FirmGenerator writes a synthetic enterprise registry for demos and benchmarks (`polmatch gen
-// --firms`), one FirmProfile per JSON Lines record, with the skew of a real one (BENCH.md):
+// --firms`), one FirmProfile per JSON Lines record, with the skew of a real one (bench/README.md):
 //  * regions: county codes of the selected provinces/cities, Zipf over cities (big cities heavy);
 //  * industries: GB/T 4754 sections with census-like weights (F trade and C manufacturing lead),
 //    divisions within them, the finest listed class where the tag library has one;

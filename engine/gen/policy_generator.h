@@ -1,7 +1,7 @@
 // File: policy_generator.h
 //
 // GeneratePolicyCatalog makes a synthetic policy catalog for demos and benchmarks (`polmatch gen
-// --policies`), shaped like the catalogs of a province's bureaus (BENCH.md):
+// --policies`), shaped like the catalogs of a province's bureaus (bench/README.md):
 //  * scope: ~70% one city or county (`region under "440800"`), ~25% one province, ~5% national;
 //  * each policy has a theme (高企认定奖励, 研发费用补助, 规上企业增长奖励, 科技创新券, …) that fixes
 //    its core conditions and benefit, plus filler conditions up to 2–8 top-level `and` terms:
