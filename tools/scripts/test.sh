@@ -16,6 +16,7 @@ step "release build + tests"
 tools/scripts/setup.sh build -DPOLMATCH_BUILD_TESTS=ON
 ctest --test-dir build --output-on-failure --no-tests=error -j "$jobs"
 tools/scripts/browser_test.sh build
+tools/scripts/slurm_test.sh build      # the sharded night on a real one-node Slurm (skips without root)
 
 [ "${1:-}" = "--quick" ] && exit 0
 
