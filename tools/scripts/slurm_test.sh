@@ -25,6 +25,26 @@ skip() {
 fail() { log "FAILED: $*"; failed=1; exit 1; }
 
 [ -x "$pm" ] || { log "no $pm: build first (tools/scripts/setup.sh $build)"; exit 2; }
+
+# --- Kubernetes: no cluster here; the rendered manifests are checked as YAML and shell ---------
+k8s="$("$here/tools/cluster/k8s/run.sh" --dry-run --as-of 2025-06-30 --shards 4 --parallel 2 \
+  --image polmatch:test --previous-as-of 2025-06-29 --ledger /data/grants.db)"
+if /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
+  printf '%s\n' "$k8s" | /usr/bin/python3 -c '
+import subprocess, sys, yaml
+docs = list(yaml.safe_load_all(sys.stdin))
+shards, merge = docs
+assert shards["kind"] == merge["kind"] == "Job", "two Jobs"
+assert shards["spec"]["completionMode"] == "Indexed" and shards["spec"]["completions"] == 4
+assert shards["spec"]["parallelism"] == 2
+for job in docs:
+    c = job["spec"]["template"]["spec"]["containers"][0]
+    subprocess.run(["sh", "-n", "-c", c["args"][0]], check=True)
+' || fail "the Kubernetes manifests (tools/cluster/k8s) do not parse"
+  log "k8s: the rendered Indexed Job and merge Job parse (YAML, sh -n); not run: no Kubernetes here"
+else
+  log "k8s: manifests not checked (no python3-yaml)"
+fi
 [ "$(id -u)" -eq 0 ] || skip "not root: munged, slurmctld and slurmd need root here (CI runs as root)"
 
 # --- packages -------------------------------------------------------------------------------
@@ -163,5 +183,104 @@ done
 sinfo >&2
 out="$(srun -N1 -n1 hostname)" || fail "srun hostname failed"
 log "srun hostname: $out"
+
+# --- the data: a generated registry and catalog (with limit policies), two nights ------------
+data="$tmp/data"; mkdir -p "$data/rules/policies" "$tmp/jobs"
+cp -r "$here/rules/taxonomy" "$here/rules/calendar" "$data/rules/"
+"$pm" gen --policies 300 --seed 18 --rules "$here/rules" --out "$data/rules/policies/gen.textproto" 2>/dev/null
+cat >"$data/rules/policies/shardtest.textproto" <<'EOF'
+# Written by tools/scripts/slurm_test.sh: limits that bind (ranked across shards, with ties) and an
+# exclusive group, over the generated registry.
+policy {
+  id: "shardtest.limit-revenue"
+  title: "营业收入前二十五名企业奖励(测试)"
+  issuer: "polmatch slurm test"
+  valid_from: "2025-01-01"
+  valid_to: "2025-12-31"
+  mode: AUTO_GRANT
+  eligibility: "revenue >= 100万"
+  benefit: "5万"
+  limit: 25
+  rank_by: "revenue"
+}
+policy {
+  id: "shardtest.limit-employees"
+  title: "吸纳就业培育库(测试)"
+  issuer: "polmatch slurm test"
+  valid_from: "2025-01-01"
+  valid_to: "2025-12-31"
+  mode: AUTO_GRANT
+  eligibility: "employees >= 20"
+  benefit_note: "纳入吸纳就业培育库(测试)"
+  limit: 30
+  rank_by: "employees"
+}
+policy {
+  id: "shardtest.group-fixed"
+  title: "小微企业稳岗补贴(测试)"
+  issuer: "polmatch slurm test"
+  valid_from: "2025-01-01"
+  valid_to: "2025-12-31"
+  eligibility: "employees >= 5"
+  benefit: "10万"
+  exclusive_group: "shardtest.jobs"
+}
+policy {
+  id: "shardtest.group-tiered"
+  title: "规模企业稳岗补贴(测试)"
+  issuer: "polmatch slurm test"
+  valid_from: "2025-01-01"
+  valid_to: "2025-12-31"
+  eligibility: "employees >= 5 and revenue >= 100万"
+  benefit: "if(revenue >= 1000万, 20万, 5万)"
+  exclusive_group: "shardtest.jobs"
+}
+EOF
+limits="$(cat "$data"/rules/policies/*.textproto | grep -c '^ *limit:')"
+"$pm" gen --firms 4000 --seed 18 --out "$data/firms1.jsonl" 2>/dev/null
+# Night 2: the first 100 firms deregistered, 400 new ones (gen --firms is a prefix for a seed).
+"$pm" gen --firms 4400 --seed 18 --out "$data/all.jsonl" 2>/dev/null
+tail -n +101 "$data/all.jsonl" >"$data/firms2.jsonl"
+"$pm" index --rules "$data/rules" --firms "$data/firms2.jsonl" --out "$data/registry2.snap" 2>/dev/null
+log "data: 4,000 firms, then 4,300 (100 gone, 400 new); 304 policies, $limits with a limit"
+
+# --- the unsharded nights, the reference -----------------------------------------------------
+"$pm" batch --rules "$data/rules" --firms "$data/firms1.jsonl" --as-of 2025-06-30 --out "$tmp/ref1" 2>"$tmp/jobs/ref1.log" \
+  || fail "unsharded batch (night 1) failed"
+"$pm" batch --rules "$data/rules" --snapshot "$data/registry2.snap" --as-of 2025-07-31 --previous "$tmp/ref1" \
+  --out "$tmp/ref2" 2>"$tmp/jobs/ref2.log" || fail "unsharded batch (night 2) failed"
+
+# --- the same nights on Slurm: 4 shards, 2 at a time, then the merge (afterok) ---------------
+submit="$here/tools/cluster/slurm/submit.sh"
+common=(--polmatch "$pm" --rules "$data/rules" --shards "$shards" --parallel 2 --cpus 1 --mem 1G
+        --merge-mem 1G --wait --timeout "$timeout_s")
+log "night 1: shards index their firms from the export (index --shard), then batch --shard"
+"$submit" "${common[@]}" --firms "$data/firms1.jsonl" --as-of 2025-06-30 --root "$tmp/n1" >&2 \
+  || { cp "$tmp"/n1/logs/*.log "$tmp/jobs/" 2>/dev/null; fail "night 1 on Slurm"; }
+log "night 2: shards read the whole snapshot and --previous their own shard of night 1"
+"$submit" "${common[@]}" --snapshot "$data/registry2.snap" --as-of 2025-07-31 --previous "$tmp/n1" \
+  --root "$tmp/n2" >&2 || { cp "$tmp"/n2/logs/*.log "$tmp/jobs/" 2>/dev/null; fail "night 2 on Slurm"; }
+
+compare() {  # compare REF MERGED: the five files, byte for byte
+  local f a b bad=0
+  for f in summary.json grants.csv lists.csv pushes.jsonl state.pmstate; do
+    [ -f "$2/$f" ] || { log "$2/$f missing"; bad=1; continue; }
+    a="$(sha256sum <"$1/$f" | cut -c1-16)"; b="$(sha256sum <"$2/$f" | cut -c1-16)"
+    printf '  %-14s %10s bytes  unsharded %s  merged %s  %s\n' "$f" "$(stat -c %s "$2/$f")" "$a" "$b" \
+      "$([ "$a" = "$b" ] && echo same || echo DIFFERENT)" >&2
+    [ "$a" = "$b" ] || bad=1
+  done
+  return "$bad"
+}
+log "night 1 (2025-06-30), merged vs unsharded:"
+compare "$tmp/ref1" "$tmp/n1/night" || fail "night 1: the merged night differs from the unsharded batch"
+log "night 2 (2025-07-31, --previous), merged vs unsharded:"
+compare "$tmp/ref2" "$tmp/n2/night" || fail "night 2: the merged night differs from the unsharded batch"
+grep -q '"change":"REVOKED"' "$tmp/n2/night/pushes.jsonl" || fail "night 2 has no REVOKED push (no firm left?)"
+
+log "rerun: shard 1 of night 2 again (--only 1), then its merge"
+"$submit" --root "$tmp/n2" --only 1 --wait --timeout "$timeout_s" >&2 \
+  || { cp "$tmp"/n2/logs/*.log "$tmp/jobs/" 2>/dev/null; fail "rerun of shard 1"; }
+compare "$tmp/ref2" "$tmp/n2/night" || fail "night 2 after a shard's rerun differs"
 
 log "PASSED"
