@@ -18,6 +18,7 @@
 #include "engine/match/bulk_matcher.h"
 #include "engine/output/night_from.h"
 #include "engine/output/night_guard.h"
+#include "engine/output/night_shard.h"
 #include "engine/output/output_dir.h"
 #include "engine/output/push_texts.h"
 #include "engine/util/diagnostics.h"
@@ -84,7 +85,11 @@ int RunBatch(int argc, char** argv) {
       ("max-reject-rate", po::value<std::string>()->default_value("1%"),
        "with --previous: refuse when more than this share of the --firms records was rejected; "
        "1% or 0.01")
-      ("force", "run even when --max-shrink or --max-reject-rate would refuse the night");
+      ("force", "run even when --max-shrink or --max-reject-rate would refuse the night")
+      ("shard", po::value<std::string>(), "K/N: match only the firms of shard K of N (0 ≤ K < N ≤ 4096; a "
+                                          "firm's shard is FNV-1a 64 of its credit code mod N) and write a "
+                                          "shard night for `polmatch merge`; --snapshot may be the whole "
+                                          "snapshot or this shard's (index --shard)");
   AddThreadsOption(options);
   AddRegistryOptions(options);
   po::variables_map vm;
@@ -122,8 +127,22 @@ int RunBatch(int argc, char** argv) {
   }
   const std::optional<int> threads = ThreadsOption(vm);
   if (!threads) return kUsage;
+  std::optional<ShardSpec> shard;
+  if (vm.count("shard")) {
+    absl::StatusOr<ShardSpec> parsed = ParseShardSpec(vm["shard"].as<std::string>());
+    if (!parsed.ok()) {
+      PrintError(absl::StrCat("--shard ", parsed.status().message()));
+      return kUsage;
+    }
+    if (vm.count("ledger")) {
+      PrintError("--ledger with --shard: the ledger is written once, by `polmatch merge --ledger`");
+      return kUsage;
+    }
+    shard = *parsed;
+  }
+  const OutputDirKind& out_kind = shard ? ShardNightDirKind() : NightDirKind();
   // --out is replaced only if polmatch wrote it (or it is new or empty): refused before any work.
-  if (absl::Status target = AtomicOutputDir::CheckTarget(vm["out"].as<std::string>()); !target.ok()) {
+  if (absl::Status target = AtomicOutputDir::CheckTarget(vm["out"].as<std::string>(), out_kind); !target.ok()) {
     PrintError(absl::StrCat("--out ", target.message()));
     return kUsage;
   }
@@ -162,8 +181,10 @@ int RunBatch(int argc, char** argv) {
   }
   std::future<absl::StatusOr<NightResult>> previous_loading;
   if (vm.count("previous")) {
-    previous_loading = std::async(std::launch::async, [path = vm["previous"].as<std::string>() + "/" + kStateFile]()
+    previous_loading = std::async(std::launch::async, [dir = vm["previous"].as<std::string>(), shard]()
                                                           -> absl::StatusOr<NightResult> {
+      if (shard) return ReadPreviousForShard(dir, *shard);
+      const std::string path = dir + "/" + kStateFile;
       absl::StatusOr<NightResult> parsed = ReadStateFile(path);
       if (absl::IsNotFound(parsed.status())) {
         return absl::NotFoundError(absl::StrCat(path, ": cannot read the previous run's state"));
@@ -210,6 +231,14 @@ int RunBatch(int argc, char** argv) {
       return kUsage;
     }
     store = std::move(*loaded);
+    if (shard) {
+      absl::StatusOr<FirmStore> selected = SelectShard(std::move(*store), *shard, catalog->taxonomy());
+      if (!selected.ok()) {
+        PrintError(absl::StrCat(vm["snapshot"].as<std::string>(), ": ", selected.status().message()));
+        return kUsage;
+      }
+      store = std::move(*selected);
+    }
     std::fprintf(stderr, "  %-12s %8.3f s  (from the start, on a second thread)\n", "snapshot",
                  snapshot_seconds.load());
     timer.Lap("wait");
@@ -231,6 +260,7 @@ int RunBatch(int argc, char** argv) {
       return kProblems;
     }
     timer.Lap("ingest");
+    if (shard) *firms = SelectShard(std::move(*firms), *shard);
     absl::StatusOr<FirmStore> built = FirmStore::Build(*firms, catalog->taxonomy());
     if (!built.ok()) {
       PrintError(std::string(built.status().message()));
@@ -239,8 +269,8 @@ int RunBatch(int argc, char** argv) {
     store = std::move(*built);
     timer.Lap("index");
   }
-  std::cerr << "batch: " << store->num_rows() << " firms × " << catalog->policies().size()
-            << " policies\n";
+  std::cerr << "batch: " << store->num_rows() << " firms × " << catalog->policies().size() << " policies"
+            << (shard ? absl::StrCat(" (shard ", shard->ToString(), ")") : std::string()) << "\n";
   // SPEC §5's guards, before anything is written.
   if (previous) {
     const bool from_firms = vm.count("firms") > 0;
@@ -279,7 +309,7 @@ int RunBatch(int argc, char** argv) {
 
   // Each file is streamed into the new directory (bounded buffers), then the directory replaces
   // --out in one exchange.
-  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(vm["out"].as<std::string>());
+  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create(vm["out"].as<std::string>(), out_kind);
   if (!out.ok()) {
     PrintError(std::string(out.status().message()));
     return kUsage;
@@ -290,6 +320,26 @@ int RunBatch(int argc, char** argv) {
   const PushTexts push_texts(*catalog, *as_of, &*store);
   stream.push_statuses = *push_statuses;
   stream.push_texts = &push_texts;
+  if (shard) {  // a shard night: the night's files as if every limit candidate were not selected, and
+                // shard.pmshard with what the merge needs
+    ShardNightOptions shard_options;
+    shard_options.catalog = &*catalog;
+    shard_options.store = &*store;
+    shard_options.as_of = *as_of;
+    shard_options.shard = *shard;
+    shard_options.pushes = !vm.count("no-pushes");
+    shard_options.stream = stream;
+    absl::Status written = WriteShardNight(std::move(night), previous ? &*previous : nullptr, shard_options, out->get());
+    if (written.ok() && snapshot_file != nullptr) written = snapshot_file->Verify();
+    if (written.ok()) written = (*out)->Commit();
+    if (!written.ok()) {
+      PrintError(std::string(written.message()));
+      return kUsage;
+    }
+    timer.Lap("shard night");
+    timer.Done("batch");
+    return (vm.count("strict") && !rejects.empty()) ? kProblems : kOk;
+  }
   // With --previous, a file equal to last run's is linked to it rather than written again.
   auto same_as = [&](const std::string& name) {
     return vm.count("previous") ? vm["previous"].as<std::string>() + "/" + name : std::string();

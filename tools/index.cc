@@ -8,6 +8,7 @@
 #include "engine/index/snapshot.h"
 #include "engine/ingest/firm_reader.h"
 #include "engine/ingest/firm_table.h"
+#include "engine/output/night_shard.h"
 #include "tools/cli.h"
 #include "tools/progress.h"
 
@@ -24,7 +25,10 @@ int RunIndex(int argc, char** argv) {
       ("encoding", po::value<std::string>(),
        "utf-8 (default) or gb18030: the encoding of every --firms file (gb18030, also called gbk, "
        "is what Chinese Excel and WPS save; a GB18030 file read as utf-8 is refused)")
-      ("strict", "exit 1 when any record was rejected");
+      ("strict", "exit 1 when any record was rejected")
+      ("shard", po::value<std::string>(), "K/N: write only the firms of shard K of N (0 ≤ K < N ≤ 4096; a "
+                                          "firm's shard is FNV-1a 64 of its credit code mod N), for "
+                                          "batch --shard K/N");
   po::variables_map vm;
   if (auto exit = ParseArgs(
           argc, argv,
@@ -40,6 +44,15 @@ int RunIndex(int argc, char** argv) {
   if (absl::Status target = CheckSnapshotTarget(vm["out"].as<std::string>()); !target.ok()) {
     PrintError(absl::StrCat("--out ", target.message()));
     return kUsage;
+  }
+  std::optional<ShardSpec> shard;
+  if (vm.count("shard")) {
+    absl::StatusOr<ShardSpec> parsed = ParseShardSpec(vm["shard"].as<std::string>());
+    if (!parsed.ok()) {
+      PrintError(absl::StrCat("--shard ", parsed.status().message()));
+      return kUsage;
+    }
+    shard = *parsed;
   }
   PhaseTimer timer;
   int exit_code = kOk;
@@ -87,6 +100,15 @@ int RunIndex(int argc, char** argv) {
   }
   *table = FirmTable();
   timer.Lap("columns");
+  if (shard) {
+    store = SelectShard(std::move(*store), *shard, catalog->taxonomy());
+    if (!store.ok()) {
+      PrintError(std::string(store.status().message()));
+      return kUsage;
+    }
+    std::cerr << "index: shard " << shard->ToString() << ": " << store->num_rows() << " firms\n";
+    timer.Lap("shard");
+  }
   absl::Status written = WriteSnapshotFile(vm["out"].as<std::string>(), *store, catalog->taxonomy());
   if (!written.ok()) {
     PrintError(std::string(written.message()));

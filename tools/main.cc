@@ -16,6 +16,7 @@ int RunCheck(int argc, char** argv);
 int RunGen(int argc, char** argv);
 int RunBatch(int argc, char** argv);
 int RunIndex(int argc, char** argv);
+int RunMerge(int argc, char** argv);
 int RunSimulate(int argc, char** argv);
 int RunReserve(int argc, char** argv);
 int RunPath(int argc, char** argv);
@@ -41,6 +42,7 @@ constexpr Command kCommands[] = {
     {"check", polmatch::cli::RunCheck, "why a policy does or does not apply to a firm"},
     {"index", polmatch::cli::RunIndex, "build the snapshot (bitset index) from firm data", true},
     {"batch", polmatch::cli::RunBatch, "the nightly job: summary, grant lists, pushes, state", true},
+    {"merge", polmatch::cli::RunMerge, "the shard nights of batch --shard K/N into the unsharded night", true},
     {"serve", polmatch::cli::RunServe, "the HTTP service and portal over one engine (SPEC §6)"},
     {"simulate", polmatch::cli::RunSimulate, "what-if: a policy reform against the baseline over the registry", true},
     {"reserve", polmatch::cli::RunReserve, "reserve lists (后备库): firms one condition away, closest first", true},

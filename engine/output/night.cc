@@ -446,13 +446,15 @@ BatchSummary Summarize(const NightResult& night) {
   return s;
 }
 
-std::string SummaryJson(const NightResult& night) {
+std::string SummaryJson(const NightResult& night) { return SummaryJson(Summarize(night)); }
+
+std::string SummaryJson(const BatchSummary& summary) {
   google::protobuf::util::JsonPrintOptions opts;
   opts.preserve_proto_field_names = true;
   opts.always_print_primitive_fields = true;
   opts.add_whitespace = true;
   std::string out;
-  (void)google::protobuf::util::MessageToJsonString(Summarize(night), &out, opts);
+  (void)google::protobuf::util::MessageToJsonString(summary, &out, opts);
   return out;
 }
 

@@ -105,6 +105,7 @@ absl::StatusOr<NightResult> ReadStateFile(const std::string& path);
 // `previous` = the last run's state for a diff; without it every pushable outcome is pushed as NEW.
 BatchSummary Summarize(const NightResult& night);
 std::string SummaryJson(const NightResult& night);
+std::string SummaryJson(const BatchSummary& summary);  // as summary.json prints it
 std::string GrantsCsv(const NightResult& night);
 std::string ListsCsv(const NightResult& night);
 std::string PushesJsonl(const NightResult& night, const NightResult* previous,
