@@ -109,6 +109,12 @@ for r in $(seq "$runs"); do
 done
 compare steady
 
+echo "shard 0 from the whole snapshot (batch --shard 0/$n --snapshot registry.snap), first night" >&2
+r="$(run batch "$out/whole-0.log" "$pm" batch --rules rules --snapshot registry.snap --as-of "$as_of" \
+  --shard "0/$n" --threads 2 "${first[@]}" --out "$out/whole-0")"
+read -r whole_s whole_rss <<<"$r"
+cmp -s "$out/whole-0/state.pmstate" "$out/first-seq/0/state.pmstate" || { echo "whole-0 differs" >&2; exit 1; }
+
 firms="$(sed -nE 's/.*"firms": ([0-9]+).*/\1/p' "$out/first-ref/summary.json" | head -1)"
 printf '\n%s firms in %d shards, %s; medians of %d rounds (per-shard figures: medians over all shards)\n' \
   "$firms" "$n" "$(date -u +%F)" "$runs"
@@ -119,6 +125,7 @@ printf '| shard batch alone, per shard: wall / peak RSS (max) | %s s / %s MiB (%
 printf '| shard batch two at a time, per shard: wall / peak RSS | %s s / %s MiB | %s s / %s MiB |\n' \
   "$(med first_par_s)" "$(med first_par_rss)" "$(med steady_par_s)" "$(med steady_par_rss)"
 printf '| a pair of shards, wall | %s s | %s s |\n' "$(med first_pair_wall)" "$(med steady_pair_wall)"
+printf '| shard 0 from the whole snapshot (1 run): wall / peak RSS | %s s / %s MiB | |\n' "$whole_s" "$whole_rss"
 printf '| merge: wall / peak RSS | %s s / %s MiB | %s s / %s MiB |\n' \
   "$(med first_merge_s)" "$(med first_merge_rss)" "$(med steady_merge_s)" "$(med steady_merge_rss)"
 printf '| merge: shard nights read / night written | %s / %s MB | %s / %s MB |\n' \

@@ -59,7 +59,9 @@ while (($#)); do
   case "$opt" in
     --*=*) val="${opt#*=}"; opt="${opt%%=*}" ;;
     --wait|--help|-h) ;;
-    --*) (($# >= 2)) || die "$opt needs a value"; val="$2"; shift ;;
+    --rules|--snapshot|--firms|--as-of|--shards|--root|--previous|--ledger|--parallel|--cpus|--mem|--time|\
+    --merge-mem|--polmatch|--batch-arg|--index-arg|--sbatch-arg|--only|--timeout)
+      (($# >= 2)) || die "$opt needs a value"; val="$2"; shift ;;
   esac
   shift
   case "$opt" in
