@@ -97,11 +97,13 @@ class ShardMergeTest : public ::testing::Test {
   }
 
   // Both nights unsharded, then sharded over N in several ways; every merge equals the unsharded.
-  void CheckShards(const std::vector<uint32_t>& counts) {
-    const std::string rules = P("rules");
-    Run(absl::StrCat("index --rules ", rules, " --firms ", P("firms1.jsonl"), " --out ", P("whole1.snap")));
-    Run(absl::StrCat("index --rules ", rules, " --firms ", P("firms2.jsonl"), " --out ", P("whole2.snap")));
-    Run(absl::StrCat("batch --rules ", rules, " --snapshot ", P("whole1.snap"), " --as-of 2021-06-30 --out ", P("u1")));
+  // `first` and `both` are flags added to the first night's batches and to every batch.
+  void CheckShards(const std::vector<uint32_t>& counts, const std::string& first = "", const std::string& both = "") {
+    const std::string rules = P("rules") + " " + both;
+    const std::string rules1 = rules + " " + first;
+    Run(absl::StrCat("index --rules ", P("rules"), " --firms ", P("firms1.jsonl"), " --out ", P("whole1.snap")));
+    Run(absl::StrCat("index --rules ", P("rules"), " --firms ", P("firms2.jsonl"), " --out ", P("whole2.snap")));
+    Run(absl::StrCat("batch --rules ", rules1, " --snapshot ", P("whole1.snap"), " --as-of 2021-06-30 --out ", P("u1")));
     Run(absl::StrCat("batch --rules ", rules, " --snapshot ", P("whole2.snap"),
                      " --as-of 2022-06-30 --force --previous ", P("u1"), " --out ", P("u2")));
     for (uint32_t n : counts) {
@@ -114,14 +116,14 @@ class ShardMergeTest : public ::testing::Test {
         // Night 1: shard snapshots for N = 3, --firms for N = 2, the whole snapshot otherwise.
         if (n == 3) {
           const std::string snap = P(absl::StrCat(tag, "-", k, ".snap"));
-          Run(absl::StrCat("index --rules ", rules, " --firms ", P("firms1.jsonl"), " --shard ", shard, " --out ", snap));
-          Run(absl::StrCat("batch --rules ", rules, " --snapshot ", snap, " --shard ", shard,
+          Run(absl::StrCat("index --rules ", P("rules"), " --firms ", P("firms1.jsonl"), " --shard ", shard, " --out ", snap));
+          Run(absl::StrCat("batch --rules ", rules1, " --snapshot ", snap, " --shard ", shard,
                            " --as-of 2021-06-30 --out ", d1));
         } else if (n == 2) {
-          Run(absl::StrCat("batch --rules ", rules, " --firms ", P("firms1.jsonl"), " --shard ", shard,
+          Run(absl::StrCat("batch --rules ", rules1, " --firms ", P("firms1.jsonl"), " --shard ", shard,
                            " --as-of 2021-06-30 --out ", d1));
         } else {
-          Run(absl::StrCat("batch --rules ", rules, " --snapshot ", P("whole1.snap"), " --shard ", shard,
+          Run(absl::StrCat("batch --rules ", rules1, " --snapshot ", P("whole1.snap"), " --shard ", shard,
                            " --as-of 2021-06-30 --out ", d1));
         }
         night1 += " " + d1;
@@ -186,7 +188,11 @@ TEST_F(ShardMergeTest, MergeEqualsUnshardedBatch) {
 
 TEST_F(ShardMergeTest, MergeEqualsUnshardedBatchOtherSeed) {
   MakeInputs(/*seed=*/29, /*firms=*/250);
-  CheckShards({2, 7});
+  // A first night without pushes (a rollout's seed), then pushes of every status but INELIGIBLE:
+  // the not-selected candidates' lines too.
+  CheckShards({2, 7}, "--no-pushes", "--push ELIGIBLE,NEAR_MISS,UNDETERMINED,EXCLUDED,NOT_SELECTED");
+  EXPECT_FALSE(fs::exists(root_ / "n2-m1/pushes.jsonl"));
+  EXPECT_THAT(ReadFile(root_ / "n7-m2/pushes.jsonl"), HasSubstr("\"status\":\"NOT_SELECTED\""));
 }
 
 TEST_F(ShardMergeTest, EmptyShards) {
