@@ -611,7 +611,10 @@ absl::Status WriteShardNight(NightResult&& night, NightResult* previous, const S
     unselected.push_back(pn);
     m.limits.push_back(std::move(lim));
   }
+  std::vector<std::string> limited_ids;
+  for (const ShardLimit& l : m.limits) limited_ids.push_back(night.policies[l.policy].id);
   auto candidate = [&](absl::string_view code, absl::string_view policy) -> ShardCandidate* {
+    if (std::find(limited_ids.begin(), limited_ids.end(), policy) == limited_ids.end()) return nullptr;
     auto it = pair_of.find(PairKey(code, policy));
     if (it == pair_of.end()) return nullptr;
     return &m.limits[it->second.first].candidates[it->second.second];
@@ -698,6 +701,7 @@ absl::Status WriteShardNight(NightResult&& night, NightResult* previous, const S
   }
   if (o.pushes) {
     absl::Status s = write("pushes.jsonl", [&](ByteSink* sink) {
+      if (m.limits.empty()) return WritePushesJsonl(night, previous, sink, o.stream);
       ChunkedWriter w(sink, o.stream.chunk);
       LineSplittingSink filter([&](absl::string_view line) {
         absl::string_view code, policy;
