@@ -6,7 +6,8 @@
 # files equal the unsharded ones, byte for byte, and prints one table of medians.
 # Usage: bench/shard.sh BUILD_DIR DATA_DIR OUT_DIR [N] [RUNS]
 #   DATA_DIR holds rules/, firms.jsonl and registry.snap (bench/macro.sh's layout, e.g. …/S2);
-#   OUT_DIR receives the snapshots and nights (~25 GB for S2: delete it afterwards).
+#   OUT_DIR receives the snapshots and nights (~25 GB for S2: delete it afterwards); shard snapshots
+#   already there (with their index-K.log) are reused.
 # The first night runs with --no-pushes, as macro.sh does for S2 (its pushes would not fit on disk);
 # POLMATCH_BENCH_FIRST_NIGHT=1 writes them.
 set -euo pipefail
@@ -41,6 +42,9 @@ mx() { printf '%s\n' ${fig[$1]} | sort -g | tail -1; }
 
 echo "index: $n shard snapshots from firms.jsonl" >&2
 for ((k = 0; k < n; k++)); do
+  if [ -f "$out/shard-$k.snap" ] && r="$(wall index <"$out/index-$k.log")" && [ -n "$r" ]; then
+    read -r s rss <<<"$r"; note index_s "$s"; note index_rss "$rss"; continue   # indexed by an earlier run
+  fi
   r="$(run index "$out/index-$k.log" "$pm" index --rules rules --firms firms.jsonl \
     --shard "$k/$n" --out "$out/shard-$k.snap")"; read -r s rss <<<"$r"
   note index_s "$s"; note index_rss "$rss"
