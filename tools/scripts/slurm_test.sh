@@ -28,7 +28,7 @@ fail() { log "FAILED: $*"; failed=1; exit 1; }
 
 # --- Kubernetes: no cluster here; the rendered manifests are checked as YAML and shell ---------
 k8s="$("$here/tools/cluster/k8s/run.sh" --dry-run --as-of 2025-06-30 --shards 4 --parallel 2 \
-  --image polmatch:test --previous-as-of 2025-06-29 --ledger /data/grants.db)"
+  --image polmatch:test --previous-as-of 2025-06-29)"
 if /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
   printf '%s\n' "$k8s" | /usr/bin/python3 -c '
 import subprocess, sys, yaml
