@@ -33,7 +33,7 @@ run() {  # run NAME LOG CMD…: runs CMD with stderr to LOG; prints "seconds MiB
   "$@" 2>"$log" || { echo "bench/shard.sh: $name failed:" >&2; tail -5 "$log" >&2; exit 1; }
   wall "$name" <"$log"
 }
-bytes() { du -sb --apparent-size "$@" | awk '{s += $1} END {print s}'; }
+bytes() { du -sb --apparent-size "$@" | awk '{s += $1} END {printf "%.0f\n", s}'; }
 declare -A fig     # fig[key] = space-separated samples
 
 note() { fig[$1]="${fig[$1]:-} $2"; }
