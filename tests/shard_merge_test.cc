@@ -200,6 +200,47 @@ TEST_F(ShardMergeTest, EmptyShards) {
   CheckShards({7});
 }
 
+TEST_F(ShardMergeTest, MergeIsTheLedgersWriter) {
+  // Two nights with --ledger: unsharded, and 3 shards merged with --ledger (the limited grants
+  // depend on the merge's selection). The proposals and the ledgers' grants are the same.
+  MakeInputs(/*seed=*/7, /*firms=*/300);
+  const std::string rules = P("rules");
+  for (int night = 1; night <= 2; ++night) {
+    const std::string snap = P(absl::StrCat("w", night, ".snap"));
+    const std::string as_of = night == 1 ? "2021-06-30" : "2022-06-30";
+    const std::string prev = night == 1 ? "" : " --force --previous ";
+    Run(absl::StrCat("index --rules ", rules, " --firms ", P(absl::StrCat("firms", night, ".jsonl")), " --out ", snap));
+    Run(absl::StrCat("batch --rules ", rules, " --snapshot ", snap, " --as-of ", as_of, " --ledger ", P("u.db"),
+                     night == 1 ? "" : prev + P("u1"), " --out ", P(absl::StrCat("u", night))));
+    std::string shards;
+    for (int k = 0; k < 3; ++k) {
+      const std::string dir = P(absl::StrCat("s", night, "-", k));
+      Run(absl::StrCat("batch --rules ", rules, " --snapshot ", snap, " --shard ", k, "/3 --as-of ", as_of,
+                       night == 1 ? "" : prev + P(absl::StrCat("s1-", k)), " --out ", dir));
+      shards += " " + dir;
+    }
+    Run(absl::StrCat("merge --out ", P(absl::StrCat("m", night)), shards, " --ledger ", P("m.db"), " --rules ", rules,
+                     " --snapshot ", snap));
+    ExpectSameNight(P(absl::StrCat("u", night)), P(absl::StrCat("m", night)), absl::StrCat("night ", night));
+    const std::string proposals = ReadFile(root_ / absl::StrCat("u", night) / "proposals.csv");
+    EXPECT_EQ(proposals, ReadFile(root_ / absl::StrCat("m", night) / "proposals.csv")) << night;
+    if (night == 1) {
+      EXPECT_THAT(proposals, HasSubstr("t.limit-grant/"));
+    }
+  }
+  const testing::CmdResult u = Polmatch(absl::StrCat("grants list --json --ledger ", P("u.db")));
+  const testing::CmdResult m = Polmatch(absl::StrCat("grants list --json --ledger ", P("m.db")));
+  EXPECT_EQ(u.exit_code, 0);
+  EXPECT_EQ(u.out, m.out);
+  // The registry must be the one the shards matched.
+  const testing::CmdResult r = Polmatch(absl::StrCat("merge --out ", P("m3"), " ", P("s1-0"), " ", P("s1-1"), " ",
+                                                     P("s1-2"), " --ledger ", P("m.db"), " --rules ", rules,
+                                                     " --snapshot ", P("w2.snap")));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("not the one the shards matched"));
+  EXPECT_FALSE(fs::exists(root_ / "m3"));
+}
+
 TEST_F(ShardMergeTest, Refusals) {
   MakeInputs(/*seed=*/3, /*firms=*/120);
   const std::string rules = P("rules");

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "engine/ledger/nightly.h"
 #include "engine/output/night_shard.h"
 #include "engine/output/output_dir.h"
 #include "tools/cli.h"
@@ -13,12 +14,17 @@ int RunMerge(int argc, char** argv) {
   po::options_description options("options");
   options.add_options()
       ("out", po::value<std::string>()->required(), "the merged night's directory, replaced atomically")
-      ("shards", po::value<std::vector<std::string>>()->composing(), "shard night directories (also positional)");
+      ("shards", po::value<std::vector<std::string>>()->composing(), "shard night directories (also positional)")
+      ("ledger", po::value<std::string>(), "the grant ledger (SQLite): after the merged files, propose tonight's "
+                                           "grants and write proposals.csv, as batch --ledger does (SPEC §7); "
+                                           "needs --rules and the whole registry (--snapshot or --firms)")
+      ("rules", po::value<std::string>(), "with --ledger: the rules directory the shards used");
+  AddRegistryOptions(options);
   po::positional_options_description positional;
   positional.add("shards", -1);
   po::variables_map vm;
   if (auto exit = ParseArgs(
-          argc, argv, "polmatch merge --out DIR SHARD_DIR…",
+          argc, argv, "polmatch merge --out DIR SHARD_DIR… [--ledger L --rules DIR (--snapshot S | --firms F…)]",
           "Combines the N shard nights of one night (`batch --shard K/N`, K = 0 … N-1, each in its own\n"
           "directory, any order) into exactly the files an unsharded `batch` of the same inputs writes:\n"
           "summary.json, grants.csv, lists.csv, pushes.jsonl (unless the shards ran --no-pushes) and\n"
@@ -31,6 +37,8 @@ int RunMerge(int argc, char** argv) {
           "Refused (exit 2, nothing written, one line saying which): a missing or duplicated shard,\n"
           "shards of different as_of, rules, N or --no-pushes, a directory that is not a shard\n"
           "night, and any shard file whose bytes differ from what its shard recorded (checksums).\n"
+          "With --ledger L --rules DIR --snapshot WHOLE (or --firms), the merge is the ledger's one\n"
+          "writer: it proposes tonight's grants and writes proposals.csv as batch --ledger does.\n"
           "Example:\n"
           "  polmatch batch --rules rules --snapshot s0.snap --shard 0/2 --as-of 2021-06-30 --out n/0\n"
           "  polmatch batch --rules rules --snapshot s1.snap --shard 1/2 --as-of 2021-06-30 --out n/1\n"
@@ -40,6 +48,16 @@ int RunMerge(int argc, char** argv) {
   }
   if (!vm.count("shards")) {
     PrintError("give the shard night directories (polmatch merge --out DIR SHARD_DIR…)");
+    return kUsage;
+  }
+  const bool ledger = vm.count("ledger") > 0;
+  if (ledger && (!vm.count("rules") || vm.count("snapshot") == vm.count("firms"))) {
+    PrintError("--ledger needs --rules and the whole registry (--snapshot or --firms): the ledger keeps each "
+               "grant's firm data");
+    return kUsage;
+  }
+  if (!ledger && (vm.count("rules") || vm.count("snapshot") || vm.count("firms"))) {
+    PrintError("--rules, --snapshot and --firms are for --ledger only");
     return kUsage;
   }
   const std::string out_dir = vm["out"].as<std::string>();
@@ -53,8 +71,42 @@ int RunMerge(int argc, char** argv) {
     PrintError(std::string(out.status().message()));
     return kUsage;
   }
-  absl::StatusOr<MergeStats> merged = MergeShardNights(vm["shards"].as<std::vector<std::string>>(), out->get());
-  absl::Status committed = merged.ok() ? (*out)->Commit() : merged.status();
+  // With --ledger: the rules and the whole registry, loaded first (a bad one fails before any work).
+  std::optional<Catalog> catalog;
+  std::optional<FirmStore> store;
+  if (ledger) {
+    int exit_code = kOk;
+    catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
+    if (!catalog) return exit_code;
+    store = LoadRegistry(vm, catalog->taxonomy(), &exit_code);
+    if (!store) return exit_code;
+    timer.Lap("registry");
+  }
+  NightResult night;
+  absl::StatusOr<MergeStats> merged = MergeShardNights(vm["shards"].as<std::vector<std::string>>(), out->get(),
+                                                       StreamOptions(), ledger ? &night : nullptr);
+  absl::Status committed = merged.status();
+  if (committed.ok() && ledger) {
+    // The merged night's firms are the registry's rows, in the same order.
+    if (merged->rules_digest != RulesDigest(*catalog)) {
+      committed = absl::InvalidArgumentError("--rules are not the rules the shards were matched with");
+    } else if (store->num_rows() != night.num_firms() ||
+               [&] {
+                 for (uint32_t row = 0; row < store->num_rows(); ++row) {
+                   if (store->credit_code(row) != night.code(row)) return true;
+                 }
+                 return false;
+               }()) {
+      committed = absl::InvalidArgumentError("the registry given is not the one the shards matched (its firms differ)");
+    } else {
+      night.name_source = &*store;
+      absl::StatusOr<LedgerNightCounts> counts =
+          RunLedgerNight(vm["ledger"].as<std::string>(), vm["rules"].as<std::string>(), *catalog, night, *store, out->get());
+      if (counts.ok()) std::cerr << "merge: ledger: " << DescribeCounts(*counts) << "\n";
+      committed = counts.status();
+    }
+  }
+  if (committed.ok()) committed = (*out)->Commit();
   if (!committed.ok()) {
     PrintError(std::string(committed.message()));
     return kUsage;

@@ -849,14 +849,14 @@ template <typename KeyFn>
 absl::Status MergeLines(std::vector<std::unique_ptr<FileLines>>& files, std::vector<std::string> extra,
                         bool header, KeyFn key, ByteSink* sink, uint64_t* count, size_t chunk) {
   ChunkedWriter w(sink, chunk);
+  // Keys are views into the lines they were taken from (a line stays until its source advances).
   struct Head {
-    std::string key;
+    std::pair<absl::string_view, absl::string_view> key;
     size_t source;
     bool operator>(const Head& o) const { return key > o.key; }
   };
   std::vector<std::string> lines(files.size() + 1);
   std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heap;
-  std::string scratch;
   auto advance = [&](size_t s) -> absl::Status {
     if (s == files.size()) return absl::OkStatus();
     absl::StatusOr<bool> more = files[s]->Next(&lines[s]);
@@ -894,7 +894,7 @@ absl::Status MergeLines(std::vector<std::unique_ptr<FileLines>>& files, std::vec
 }  // namespace
 
 absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs, AtomicOutputDir* out,
-                                            const StreamOptions& stream) {
+                                            const StreamOptions& stream, NightResult* night) {
   MergeStats stats;
   if (dirs.empty()) return absl::InvalidArgumentError("no shard directories given");
   // 1. The manifests, and the refusals.
@@ -969,6 +969,7 @@ absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs
     }
   }
 
+  stats.rules_digest = first.m.rules_digest;
   // 2. Limits: rank every shard's candidates; the first `limit` are selected.
   const size_t nlimits = first.m.limits.size();
   // selected[shard][limit][candidate]
@@ -1153,6 +1154,7 @@ absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs
     states.clear();
     absl::Status written = out->WriteFile("state.pmstate", [&](ByteSink* sink) { return WriteState(global, sink, stream); });
     if (!written.ok()) return written;
+    if (night != nullptr) *night = std::move(global);
   }
 
   // 4. The summary: the shards' counts, each selected candidate moved to ELIGIBLE.
@@ -1207,15 +1209,16 @@ absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs
   }
 
   // 5. grants.csv, lists.csv, pushes.jsonl: k-way merges in the unsharded order.
+  // (policy id, credit code) and (credit code, policy id): the files' orders.
   auto row_key = [](const std::string& line) {
     absl::string_view policy, code;
-    if (!RowKey(line, &policy, &code)) return std::string(line);
-    return absl::StrCat(policy, absl::string_view("\0", 1), code);
+    if (!RowKey(line, &policy, &code)) return std::make_pair(absl::string_view(line), absl::string_view());
+    return std::make_pair(policy, code);
   };
   auto push_key = [](const std::string& line) {
     absl::string_view code, policy;
-    if (!PushKey(line, &code, &policy)) return std::string(line);
-    return absl::StrCat(code, policy);
+    if (!PushKey(line, &code, &policy)) return std::make_pair(absl::string_view(line), absl::string_view());
+    return std::make_pair(code, policy);
   };
   for (uint8_t file : {1, 2, 3}) {
     const std::string name = file == 1 ? "grants.csv" : file == 2 ? "lists.csv" : "pushes.jsonl";

@@ -160,9 +160,12 @@ struct MergeStats {
   // (shard directory, its selection.pmsel bytes): written by the caller once the merged night is
   // committed (WriteShardSelection).
   std::vector<std::pair<std::string, std::string>> selections;
+  std::string rules_digest;  // of the shards' rules (RulesDigest)
 };
+// `night`, if set, receives the merged night (as the state file holds it: no names, no
+// `listed`/`in_force`), e.g. for the ledger (`merge --ledger`); otherwise it is freed early.
 absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs, AtomicOutputDir* out,
-                                            const StreamOptions& stream = {});
+                                            const StreamOptions& stream = {}, NightResult* night = nullptr);
 
 }  // namespace polmatch
 
