@@ -2,9 +2,9 @@
 # A real single-machine Slurm cluster runs the sharded night (tools/cluster/slurm/): munged,
 # slurmctld and slurmd from Debian's packages (slurm-wlm, munge) on localhost with a generated
 # slurm.conf, an array job over 4 shards of a generated registry and the merge job that depends on
-# it, twice (a first night, then a night with --previous); the merged bytes must equal an unsharded
-# `polmatch batch` of the same inputs. Everything lives in one temporary directory, removed at the
-# end with the daemons stopped.
+# it, twice (a first night, then a night with --previous), with the grant ledger; the merged files
+# and proposals.csv must equal an unsharded `batch`'s, byte for byte. Everything lives in one
+# temporary directory, removed at the end with the daemons stopped.
 #
 # Usage: tools/scripts/slurm_test.sh [BUILD_DIR]       (default: build)
 # Skips (exit 0, "SKIP: …") only when the daemons cannot start here (not root, packages not
@@ -28,7 +28,7 @@ fail() { log "FAILED: $*"; failed=1; exit 1; }
 
 # --- Kubernetes: no cluster here; the rendered manifests are checked as YAML and shell ---------
 k8s="$("$here/tools/cluster/k8s/run.sh" --dry-run --as-of 2025-06-30 --shards 4 --parallel 2 \
-  --image polmatch:test --previous-as-of 2025-06-29)"
+  --image polmatch:test --previous-as-of 2025-06-29 --ledger /data/grants.db)"
 if /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
   printf '%s\n' "$k8s" | /usr/bin/python3 -c '
 import subprocess, sys, yaml
@@ -245,15 +245,17 @@ tail -n +101 "$data/all.jsonl" >"$data/firms2.jsonl"
 log "data: 4,000 firms, then 4,300 (100 gone, 400 new); 304 policies, $limits with a limit"
 
 # --- the unsharded nights, the reference -----------------------------------------------------
-"$pm" batch --rules "$data/rules" --firms "$data/firms1.jsonl" --as-of 2025-06-30 --out "$tmp/ref1" 2>"$tmp/jobs/ref1.log" \
+"$pm" batch --rules "$data/rules" --firms "$data/firms1.jsonl" --as-of 2025-06-30 --ledger "$tmp/ref-grants.db" \
+  --out "$tmp/ref1" 2>"$tmp/jobs/ref1.log" \
   || fail "unsharded batch (night 1) failed"
 "$pm" batch --rules "$data/rules" --snapshot "$data/registry2.snap" --as-of 2025-07-31 --previous "$tmp/ref1" \
-  --out "$tmp/ref2" 2>"$tmp/jobs/ref2.log" || fail "unsharded batch (night 2) failed"
+  --ledger "$tmp/ref-grants.db" --out "$tmp/ref2" 2>"$tmp/jobs/ref2.log" || fail "unsharded batch (night 2) failed"
 
 # --- the same nights on Slurm: 4 shards, 2 at a time, then the merge (afterok) ---------------
 submit="$here/tools/cluster/slurm/submit.sh"
 common=(--polmatch "$pm" --rules "$data/rules" --shards "$shards" --parallel 2 --cpus 1 --mem 1G
-        --merge-mem 1G --wait --timeout "$timeout_s")
+        --merge-mem 1G --wait --timeout "$timeout_s" --ledger "$tmp/grants.db")
+log "the grant ledger: the unsharded nights write one, the merge jobs another (its one writer)"
 log "night 1: shards index their firms from the export (index --shard), then batch --shard"
 "$submit" "${common[@]}" --firms "$data/firms1.jsonl" --as-of 2025-06-30 --root "$tmp/n1" >&2 \
   || { cp "$tmp"/n1/logs/*.log "$tmp/jobs/" 2>/dev/null; fail "night 1 on Slurm"; }
@@ -276,9 +278,9 @@ for f in "$tmp"/n1/logs/*.log "$tmp"/n2/logs/*.log; do   # what each task said l
   printf '  %-22s %s\n' "$(basename "$(dirname "$(dirname "$f")")")/$(basename "$f")" "$(tail -1 "$f")" >&2
 done
 
-compare() {  # compare REF MERGED: the five files, byte for byte
+compare() {  # compare REF MERGED: the five files and proposals.csv, byte for byte
   local f a b bad=0
-  for f in summary.json grants.csv lists.csv pushes.jsonl state.pmstate; do
+  for f in summary.json grants.csv lists.csv pushes.jsonl state.pmstate proposals.csv; do
     [ -f "$2/$f" ] || { log "$2/$f missing"; bad=1; continue; }
     a="$(sha256sum <"$1/$f" | cut -c1-16)"; b="$(sha256sum <"$2/$f" | cut -c1-16)"
     printf '  %-14s %10s bytes  unsharded %s  merged %s  %s\n' "$f" "$(stat -c %s "$2/$f")" "$a" "$b" \

@@ -20,6 +20,7 @@ completed, 1 when a Job failed or the timeout passed.
   --parallel M          pods at once (default N)
   --previous-as-of D    last night's date: each shard reads /data/nights/D/shards/K (same N)
   --snapshot PATH       the snapshot inside the volume (default /data/registry.snap)
+  --ledger PATH         the grant ledger inside the volume; the merge pod is its one writer
   --memory SIZE         memory per shard pod (default 16Gi)
   --merge-memory SIZE   memory of the merge pod (default 4Gi)
   --namespace NS        kubectl namespace (default: kubectl's)
@@ -29,7 +30,7 @@ EOF
 }
 die() { echo "run.sh: $*" >&2; exit 2; }
 
-as_of="" shards="" image="" parallel="" previous="" snapshot=/data/registry.snap
+as_of="" shards="" image="" parallel="" previous="" snapshot=/data/registry.snap ledger=""
 memory=16Gi merge_memory=4Gi namespace=() timeout=7200 dry_run=0
 while (($#)); do
   case "$1" in
@@ -39,6 +40,7 @@ while (($#)); do
     --parallel) parallel="${2:-}"; shift ;;
     --previous-as-of) previous="${2:-}"; shift ;;
     --snapshot) snapshot="${2:-}"; shift ;;
+    --ledger) ledger="${2:-}"; shift ;;
     --memory) memory="${2:-}"; shift ;;
     --merge-memory) merge_memory="${2:-}"; shift ;;
     --namespace) namespace=(--namespace "${2:-}"); shift ;;
@@ -63,7 +65,7 @@ fi
 render() {  # render FILE: the manifest with its @…@ values filled in
   sed -e "s|@NIGHT@|$as_of|g" -e "s|@AS_OF@|$as_of|g" -e "s|@SHARDS@|$shards|g" \
       -e "s|@PARALLEL@|$parallel|g" -e "s|@IMAGE@|$image|g" -e "s|@SNAPSHOT@|$snapshot|g" \
-      -e "s|@PREVIOUS@|$previous|g" -e "s|@MEMORY@|$memory|g" \
+      -e "s|@PREVIOUS@|$previous|g" -e "s|@LEDGER@|$ledger|g" -e "s|@MEMORY@|$memory|g" \
       -e "s|@MERGE_MEMORY@|$merge_memory|g" "$here/$1"
 }
 if ((dry_run)); then

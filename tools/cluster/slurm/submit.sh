@@ -8,7 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 usage() {
   cat <<'EOF'
 usage: submit.sh --rules DIR (--snapshot FILE | --firms FILE [--firms FILE…]) --as-of DATE
-                 --shards N --root DIR [--previous DIR] [options]
+                 --shards N --root DIR [--previous DIR] [--ledger FILE] [options]
 
 Submits a night of polmatch as N shards: `sbatch --array=0-<N-1>%<M> shard.sbatch ROOT` (each task
 runs `polmatch batch --shard K/N`, K = SLURM_ARRAY_TASK_ID, after `polmatch index --shard K/N`
@@ -26,6 +26,8 @@ ids. The settings are kept in ROOT/night.env, which the jobs read.
                      merged night), logs/ (Slurm's output), snapshots/ (with --firms)
   --previous DIR     last night: its ROOT (with N shards: each shard reads its own shard night;
                      with another N: its merged night) or any night directory (merged or unsharded)
+  --ledger FILE      the grant ledger (SQLite): the merge job is its one writer (it then reads the
+                     whole registry too: give it the memory, --merge-mem)
   --parallel M       run at most M shard tasks at once (default N)
   --cpus C           CPUs per shard task (default 2; also batch --threads)
   --mem SIZE         memory per shard task (default 16G; see tools/cluster/README.md)
@@ -50,7 +52,7 @@ EOF
 die() { echo "submit.sh: $*" >&2; exit 2; }
 abspath() { realpath -m -- "$1"; }
 
-RULES="" SNAPSHOT="" AS_OF="" N="" root="" PREVIOUS="" POLMATCH=""
+RULES="" SNAPSHOT="" AS_OF="" N="" root="" PREVIOUS="" LEDGER="" POLMATCH=""
 FIRMS=() BATCH_ARGS=() INDEX_ARGS=() sbatch_args=()
 parallel="" cpus=2 mem=16G time_limit=01:00:00 merge_mem=4G only="" wait=0 timeout=0
 while (($#)); do
@@ -71,7 +73,7 @@ while (($#)); do
     --shards) N="$val" ;;
     --root) root="$(abspath "$val")" ;;
     --previous) PREVIOUS="$(abspath "$val")" ;;
-    --ledger) die "--ledger: polmatch merge does not write the grant ledger yet (tools/README.md, Sharded nights): run a ledger night unsharded" ;;
+    --ledger) LEDGER="$(abspath "$val")" ;;
     --parallel) parallel="$val" ;;
     --cpus) cpus="$val" ;;
     --mem) mem="$val" ;;
@@ -129,7 +131,7 @@ else
   fi
   mkdir -p "$root/logs"
   env_new="# polmatch night settings, written by tools/cluster/slurm/submit.sh; read by the jobs
-$(declare -p POLMATCH RULES SNAPSHOT FIRMS AS_OF N PREVIOUS PREVIOUS_KIND BATCH_ARGS INDEX_ARGS)"
+$(declare -p POLMATCH RULES SNAPSHOT FIRMS AS_OF N PREVIOUS PREVIOUS_KIND LEDGER BATCH_ARGS INDEX_ARGS)"
   if [ -f "$root/night.env" ] && [ "$(cat "$root/night.env")" != "$env_new" ]; then
     die "$root/night.env holds other settings (another night?): use a new --root, or --only to rerun shards"
   fi
