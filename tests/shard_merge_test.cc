@@ -355,6 +355,25 @@ TEST(ShardManifestTest, RoundTripAndCorruption) {
   flipped[20] ^= 4;
   EXPECT_FALSE(ParseShardManifest(flipped).ok());
 
+  // Candidates with nothing to write (no row, no pushes) are the smallest: 53 bytes each.
+  ShardManifest small;
+  small.shard = {0, 1};
+  small.num_firms = 3;
+  small.regions.assign(18, '\0');
+  small.policies.push_back({"p", false, 0, 0, 0, 0, 3, 0});
+  ShardLimit three;
+  three.limit = 3;
+  for (int i = 0; i < 3; ++i) {
+    ShardCandidate bare;
+    bare.code = absl::StrCat("91441502MA4W0PA9X", i);
+    bare.firm = static_cast<uint32_t>(i);
+    three.candidates.push_back(bare);
+  }
+  small.limits.push_back(three);
+  absl::StatusOr<ShardManifest> small_back = ParseShardManifest(SerializeShardManifest(small));
+  ASSERT_TRUE(small_back.ok()) << small_back.status();
+  EXPECT_EQ(small_back->limits[0].candidates.size(), 3u);
+
   ShardSelection s;
   s.as_of = "2021-06-30";
   s.shard = {0, 2};

@@ -388,7 +388,8 @@ absl::StatusOr<ShardManifest> ParseShardManifest(absl::string_view bytes) {
     uint32_t ncand;
     if (!in.Get(&l.policy) || !in.Get(&l.limit) || !in.Get(&ncand)) return corrupt("truncated limit");
     if (l.policy >= npolicies) return corrupt("limit of an unknown policy");
-    if (ncand > l.limit || ncand > in.remaining() / 61) return corrupt("bad candidate count");
+    // A candidate takes at least 53 bytes (code, id, rank, benefit, file, three empty strings).
+    if (ncand > l.limit || ncand > in.remaining() / 53) return corrupt("bad candidate count");
     l.candidates.resize(ncand);
     for (ShardCandidate& c : l.candidates) {
       c.code.resize(kCodeLen);
