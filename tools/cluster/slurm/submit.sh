@@ -175,13 +175,13 @@ while :; do
     COMPLETED) echo "merge: job $merge_id completed: $root/night"; exit 0 ;;
     PENDING|RUNNING|CONFIGURING|COMPLETING)
       if [ "$reason" = DependencyNeverSatisfied ]; then
-        echo "submit.sh: shard tasks failed: $(failed_shards)— see $root/logs/; rerun them with --only, then the merge follows" >&2
+        echo "submit.sh: merge job $merge_id cannot start; failed shards: $(failed_shards)— see $root/logs/; rerun them with --only" >&2
         scancel "$merge_id" 2>/dev/null || true
         exit 1
       fi ;;
     "") echo "submit.sh: merge job $merge_id is no longer known to slurmctld; see $root/logs/" >&2; exit 1 ;;
     *) f="$(failed_shards)"
-       echo "submit.sh: merge job $merge_id ended $state${f:+; failed shards: $f}— see $root/logs/" >&2
+       echo "submit.sh: merge job $merge_id ended $state${f:+; failed shards: $f}— see $root/logs/; rerun them with --only" >&2
        exit 1 ;;
   esac
   if ((timeout > 0 && SECONDS - start >= timeout)); then
