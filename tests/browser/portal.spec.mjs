@@ -64,8 +64,8 @@ async function stopServer(s = server) {
   return exited;
 }
 
-async function shot(name) {
-  await page.screenshot({ path: path.join(shots, name + '.png') });
+async function shot(name, fullPage = false) {
+  await page.screenshot({ path: path.join(shots, name + '.png'), fullPage });
 }
 
 // GB 32100's check character, to make a well-formed code that no demo firm has.
@@ -104,6 +104,7 @@ async function main() {
   context = await chromium.launchPersistentContext(path.join(work, 'profile'), {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
+    locale: 'zh-CN',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
@@ -188,7 +189,7 @@ async function main() {
   check(await page.locator('#firm-results-summary a.permalink').getAttribute('href') === `#firm=${FIRM}&as_of=2021-06-30`,
     'a link to this firm on this date');
   await page.evaluate(() => window.scrollTo(0, 0));
-  await shot('firm');
+  await shot('firm', true);
   await page.locator('#grants').scrollIntoViewIfNeeded();
   await shot('firm-grants');
   ok('grants: ' + POLICY + ' 公示中 2021-09-28 至 2021-10-09, 2,000,000.00 元; dated link');
