@@ -41,6 +41,7 @@ PushTexts::PushTexts(const Catalog& catalog, absl::CivilDay as_of, const FirmSto
   for (const CompiledPolicy& p : catalog.policies()) {
     std::vector<std::string>& c = conditions_.emplace_back();
     for (const Node* n : p.conditions) c.push_back(zh_.Condition(*n));
+    quoted_titles_.push_back(absl::StrCat("「", p.policy.title(), "」"));
   }
 }
 
@@ -67,17 +68,18 @@ void PushTexts::Describe(const PushFacts& f, const FirmEnv* firm, PushWords* out
   out->data_needed.clear();
   const CompiledPolicy* p = f.policy >= 0 ? &catalog_.policies()[f.policy] : nullptr;
   if (p != nullptr) out->title = p->policy.title();
-  const std::string t = p != nullptr ? absl::StrCat("「", p->policy.title(), "」") : std::string("该政策");
-  // The first condition that is false for the firm, with its data.
-  const auto false_condition = [&]() {
-    if (firm == nullptr) return std::string();
+  static const std::string* const kThisPolicy = new std::string("该政策");
+  const std::string& t = p != nullptr ? quoted_titles_[f.policy] : *kThisPolicy;
+  // The first condition that is false for the firm, with its data, into the (empty) *dst.
+  const auto false_condition = [&](std::string* dst) {
+    if (firm == nullptr) return;
     for (size_t i = 0; i < p->conditions.size(); ++i) {
       if (!Evaluate(*p->conditions[i], *firm).is_false()) continue;
       const std::string data = zh_.FirmData(*p->conditions[i], *firm);
-      const std::string& text = conditions_[f.policy][i];
-      return data.empty() ? text : absl::StrCat(text, "(贵企业:", data, ")");
+      dst->append(conditions_[f.policy][i]);
+      if (!data.empty()) absl::StrAppend(dst, "(贵企业:", data, ")");
+      return;
     }
-    return std::string();
   };
 
   if (f.change == Push::REVOKED) {
@@ -115,10 +117,10 @@ void PushTexts::Describe(const PushFacts& f, const FirmEnv* firm, PushWords* out
         return;
       }
       default:
-        out->lost_condition = false_condition();
-        absl::StrAppend(&out->message, "贵企业不再符合", t, "的条件",
-                                    out->lost_condition.empty() ? "" : absl::StrCat(":", out->lost_condition),
-                                    "。此前推送的内容不再适用。");
+        false_condition(&out->lost_condition);
+        absl::StrAppend(&out->message, "贵企业不再符合", t, "的条件");
+        if (!out->lost_condition.empty()) absl::StrAppend(&out->message, ":", out->lost_condition);
+        out->message.append("。此前推送的内容不再适用。");
         return;
     }
   }
@@ -129,20 +131,20 @@ void PushTexts::Describe(const PushFacts& f, const FirmEnv* firm, PushWords* out
       if (auto_grant && f.benefit) {
         absl::StrAppend(&out->message, "贵企业符合", t, "的条件,无需申请即可获得", YuanZh(*f.benefit), "(免申即享)。");
       } else if (auto_grant) {
-        absl::StrAppend(&out->message, "贵企业符合", t, "的条件,无需申请即可享受(免申即享)",
-                                    p->policy.benefit_note().empty() ? "" : absl::StrCat(":", p->policy.benefit_note()),
-                                    "。");
+        absl::StrAppend(&out->message, "贵企业符合", t, "的条件,无需申请即可享受(免申即享)");
+        if (!p->policy.benefit_note().empty()) absl::StrAppend(&out->message, ":", p->policy.benefit_note());
+        out->message.append("。");
       } else {
-        absl::StrAppend(&out->message, "贵企业符合", t, "的申报条件",
-                                    f.benefit ? absl::StrCat(",预计可获", YuanZh(*f.benefit)) : "",
-                                    ",请按通知申报。");
+        absl::StrAppend(&out->message, "贵企业符合", t, "的申报条件");
+        if (f.benefit) absl::StrAppend(&out->message, ",预计可获", YuanZh(*f.benefit));
+        out->message.append(",请按通知申报。");
       }
       break;
     case NEAR_MISS: {
-      if (p != nullptr) out->missing = false_condition();
-      absl::StrAppend(&out->message, "贵企业距", t, "还差一项条件",
-                                  out->missing.empty() ? "" : absl::StrCat(":", out->missing),
-                                  "。达到后即可", auto_grant ? "享受" : "申报", "。");
+      if (p != nullptr) false_condition(&out->missing);
+      absl::StrAppend(&out->message, "贵企业距", t, "还差一项条件");
+      if (!out->missing.empty()) absl::StrAppend(&out->message, ":", out->missing);
+      absl::StrAppend(&out->message, "。达到后即可", auto_grant ? "享受" : "申报", "。");
       break;
     }
     case UNDETERMINED: {
@@ -167,8 +169,9 @@ void PushTexts::Describe(const PushFacts& f, const FirmEnv* firm, PushWords* out
     if (f.previous_status == f.status && f.previous_benefit && f.benefit) {
       absl::StrAppend(&out->message, "金额由", YuanZh(*f.previous_benefit), "调整为", YuanZh(*f.benefit), "。");
     } else {
-      absl::StrAppend(&out->message, "(此前通知:", StatusZh(f.previous_status),
-                      f.previous_benefit ? absl::StrCat(",", YuanZh(*f.previous_benefit)) : "", ")");
+      absl::StrAppend(&out->message, "(此前通知:", StatusZh(f.previous_status));
+      if (f.previous_benefit) absl::StrAppend(&out->message, ",", YuanZh(*f.previous_benefit));
+      out->message.append(")");
     }
   }
 }

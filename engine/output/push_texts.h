@@ -46,6 +46,7 @@ class PushTexts : public PushTextSource {
   const std::vector<Firm>* firms_ = nullptr;
   ChineseRenderer zh_;
   std::vector<std::vector<std::string>> conditions_;  // Condition() of each policy's conditions
+  std::vector<std::string> quoted_titles_;            // "「title」" of each policy
 };
 
 // A FirmEnv over one row of a FirmStore, read in place: what FirmView answers for

@@ -9,7 +9,8 @@ pkgs=(build-essential cmake ninja-build pkg-config
       libboost-program-options-dev libboost-graph-dev libabsl-dev libre2-dev
       libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libbenchmark-dev
       libroaring-dev libxlsxwriter-dev zlib1g-dev clang libclang-rt-14-dev
-      libsqlite3-dev libssl-dev)
+      libsqlite3-dev libssl-dev
+      fonts-wqy-microhei)  # a CJK font: the browser test and its screenshots render Chinese
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
