@@ -14,6 +14,8 @@
 #include "engine/output/night_from.h"
 #include "engine/util/dates.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -75,8 +77,12 @@ class LedgerTest : public ::testing::Test {
     in.night = &night;
     in.firm_of = [&](uint32_t i) { return firms[i]; };
     in.taxonomy = taxonomy_texts_;
-    absl::StatusOr<LedgerNightCounts> counts = ProposeNight(*ledger_, in);
+    // proposals.csv as the night makes it (from its own entries, or read back after a rerun of
+    // the same date) is exactly what the ledger lists afterwards.
+    std::string csv;
+    absl::StatusOr<LedgerNightCounts> counts = ProposeNight(*ledger_, in, &csv);
     EXPECT_TRUE(counts.ok()) << counts.status();
+    EXPECT_EQ(csv, Proposals(as_of)) << as_of;
     return counts.ok() ? *counts : LedgerNightCounts();
   }
 
@@ -426,6 +432,64 @@ TEST_F(LedgerTest, AuditReplaysTheKeptTextAfterThePolicyWasEdited) {
   ASSERT_TRUE(tampered.ok());
   EXPECT_FALSE(tampered->agrees);
   EXPECT_EQ(tampered->disagreement, "the replay computes 100.00, the ledger granted 100.01");
+}
+
+// What a grant keeps of the firm is the FirmProfile JSON protobuf would print (the facts the
+// policy reads, every tag), without the code and name (the grant's own fields); audit reads it
+// back, and also reads what ledgers written before kept (with the code and name).
+TEST_F(LedgerTest, KeptFirmDataIsTheProfileOfWhatThePolicyReads) {
+  Catalog c = Compile(
+      "policy { id: \"p.k\" title: \"t\" mode: AUTO_GRANT eligibility: \"region under \\\"441500\\\" and "
+      "revenue >= 100 and qual.hitech\" benefit: \"revenue * 10% + employees\" }");
+  FirmProfile p = MakeProfile("441502", 1, "C13", "2015-06-01");
+  p.set_name("企业 \"一\" \\ 号");
+  (*p.mutable_facts())["revenue"] = "1000.5";
+  (*p.mutable_facts())["employees"] = "7";
+  (*p.mutable_facts())["rd_expense"] = "3";  // not read by the policy: not kept
+  TagGrant* t = p.add_tags();
+  t->set_id("qual.hitech");
+  t->set_valid_from("2020-01-01");
+  t->set_valid_to("2025-12-31");
+  t->set_source("来源 \"认定\" \\ 2020");
+  p.add_tags()->set_id("stat.above_scale");
+  const Firm firm = MakeFirm(p);
+  const std::string json = FirmDataJson(firm, c.policies()[0], c.taxonomy());
+  EXPECT_EQ(json.find("rd_expense"), std::string::npos) << json;
+  EXPECT_EQ(json.find("credit_code"), std::string::npos) << json;
+  FirmProfile kept;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &kept).ok()) << json;
+  FirmProfile expected = FirmToProfile(firm, c.taxonomy());
+  expected.clear_credit_code();
+  expected.clear_name();
+  expected.mutable_facts()->erase("rd_expense");
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(kept, expected)) << json;
+  // Facts in the tag library's order (protobuf prints a map in no fixed order): the same bytes
+  // every night.
+  EXPECT_LT(json.find("\"revenue\""), json.find("\"employees\"")) << json;
+
+  // The night keeps it; audit replays it, and replays a grant kept the old way too.
+  Night(c, {firm}, "2023-06-01");
+  const std::string id = "p.k/" + Code(1) + "/ONCE";
+  EXPECT_EQ(Get(id)->firm_data, json);
+  absl::StatusOr<AuditReport> audit = AuditGrant(*ledger_, id);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_TRUE(audit->agrees) << audit->disagreement;
+  EXPECT_EQ(audit->replay.benefit_yuan(), "107.05");
+  std::string old_format;
+  FirmProfile full = FirmToProfile(firm, c.taxonomy());
+  full.mutable_facts()->erase("rd_expense");
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(full, &old_format, opts).ok());
+  ASSERT_TRUE(ledger_->Write([&](LedgerTransaction& txn) -> absl::Status {
+    GrantRecord g = **txn.Find(id);
+    g.firm_data = old_format;
+    return txn.Put(g);
+  }).ok());
+  audit = AuditGrant(*ledger_, id);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_TRUE(audit->agrees) << audit->disagreement;
+  EXPECT_EQ(audit->replay.benefit_yuan(), "107.05");
 }
 
 // A steady night reads no grant of a policy whose rules and eligible firms did not change; a step

@@ -1,6 +1,7 @@
 #include "engine/ledger/nightly.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
@@ -20,14 +21,15 @@ struct ActivePolicy {
   std::string period;
   std::string cap_key;
   std::string text, digest;
+  std::vector<FactId> facts_read;  // what a grant keeps of the firm's facts
   std::string mark;    // period, cap, policy text digest and eligible firms' fingerprint
   bool dirty = true;   // the mark differs from the ledger's: the policy is processed tonight
 };
 
-// A grant as loaded (`before`) and as tonight leaves it (`after`).
+// A grant as loaded (`before`, null for a new one) and as tonight leaves it (`after`).
 struct Work {
-  bool existed = false;
-  GrantRecord before, after;
+  const GrantRecord* before = nullptr;
+  GrantRecord after;
   bool candidate = false;                 // the firm is ELIGIBLE with an amount tonight
   std::optional<uint32_t> refresh_firm;   // the amount was set tonight: keep tonight's data
   ActivePolicy* policy = nullptr;         // for refreshing
@@ -80,6 +82,23 @@ HistoryEntry NightEntryFor(const GrantRecord& g, const std::string& date, std::s
   return h;
 }
 
+constexpr char kProposalsHeader[] =
+    "grant_id,policy_id,credit_code,name,period,change,amount_yuan,previous_amount_yuan,reason\n";
+
+// One row of proposals.csv: a night's history entry and its grant's policy, firm and period.
+void AppendProposalRow(std::string* out, const HistoryEntry& h, absl::string_view policy_id,
+                       absl::string_view credit_code, absl::string_view name, absl::string_view period) {
+  for (absl::string_view cell : {absl::string_view(h.grant_id), policy_id, credit_code, name, period,
+                                 absl::string_view(h.event)}) {
+    AppendCsvCell(out, cell);
+    out->push_back(',');
+  }
+  absl::StrAppend(out, FenToYuan(h.amount_fen), ",",
+                  h.event == "NEW" || h.event == "ADJUSTMENT" ? "" : FenToYuan(h.previous_fen), ",");
+  AppendCsvCell(out, h.note);
+  out->push_back('\n');
+}
+
 }  // namespace
 
 void AppendCsvCell(std::string* out, absl::string_view s) {
@@ -96,6 +115,11 @@ void AppendCsvCell(std::string* out, absl::string_view s) {
 }
 
 absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& in) {
+  return ProposeNight(ledger, in, nullptr);
+}
+
+absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& in,
+                                               std::string* proposals_csv) {
   const Catalog& catalog = *in.catalog;
   const NightResult& night = *in.night;
   ASSIGN_OR_RETURN(const absl::CivilDay as_of, ParseDate(night.as_of));
@@ -126,11 +150,17 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
   for (const ActivePolicy& a : active) active_by_id[a.policy->id()] = &a;
 
   LedgerNightCounts counts;
-  if (active.empty()) return counts;
+  if (active.empty()) {
+    if (proposals_csv != nullptr) {
+      ASSIGN_OR_RETURN(*proposals_csv, ProposalsCsv(ledger, night.as_of));
+    }
+    return counts;
+  }
   // Each policy's mark: a policy whose mark the ledger holds is as that night left it.
   for (ActivePolicy& a : active) {
     a.text = PolicyText(a.policy->policy);
     a.digest = Sha256Hex(a.text);
+    a.facts_read = FactsRead(*a.policy);
     std::string firms;
     for (uint32_t firm : a.night->by_status[ELIGIBLE]) {
       std::optional<Decimal> benefit = a.night->BenefitOf(firm);
@@ -144,8 +174,21 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
                           "|", Sha256Hex(firms));
   }
 
+  // proposals.csv from tonight's entries, unless an earlier run of this date wrote some.
+  bool read_proposals = proposals_csv != nullptr;
   absl::Status status = ledger.Write([&](LedgerTransaction& txn) -> absl::Status {
     counts = LedgerNightCounts();
+    if (proposals_csv != nullptr) {
+      *proposals_csv = kProposalsHeader;
+      ASSIGN_OR_RETURN(read_proposals, txn.HasNightEntries(night.as_of));
+    }
+    auto append = [&](const HistoryEntry& h, const GrantRecord& g) -> absl::Status {
+      RETURN_IF_ERROR(txn.Append(h));
+      if (proposals_csv != nullptr && !read_proposals) {
+        AppendProposalRow(proposals_csv, h, g.policy_id, g.credit_code, g.name, g.period);
+      }
+      return absl::OkStatus();
+    };
     ASSIGN_OR_RETURN(auto marks, txn.NightMarks());
     absl::flat_hash_map<std::string, std::string> mark_of(marks.begin(), marks.end());
     absl::flat_hash_set<std::string> dirty_caps;
@@ -169,15 +212,26 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
     ASSIGN_OR_RETURN(std::vector<GrantRecord> loaded, txn.Query(query));
     counts.grants_scanned = static_cast<int64_t>(loaded.size());
     counts.policies_changed = static_cast<int64_t>(query.policy_ids.size());
-    absl::flat_hash_map<std::string, Work> work;
-    work.reserve(loaded.size());
-    for (GrantRecord& g : loaded) {
-      Work w;
-      w.existed = true;
+    // Every grant tonight looks at, by id: those loaded and those tonight creates. Works never
+    // move (a deque), so the index's keys are views of their ids.
+    std::deque<Work> works;
+    absl::flat_hash_map<absl::string_view, Work*> work;
+    size_t expected = loaded.size();
+    for (const ActivePolicy& a : active) {
+      if (a.dirty) expected += a.night->by_status[ELIGIBLE].cardinality();
+    }
+    work.reserve(expected);
+    auto add = [&](std::string id) -> Work& {
+      Work& w = works.emplace_back();
+      w.after.id = std::move(id);
+      work.emplace(w.after.id, &w);
+      return w;
+    };
+    for (const GrantRecord& g : loaded) {
+      Work& w = works.emplace_back();
+      w.before = &g;
       w.after = g;
-      w.before = std::move(g);
-      std::string id = w.before.id;
-      work.emplace(std::move(id), std::move(w));
+      work.emplace(w.after.id, &w);
     }
     auto refresh = [&](Work& w, ActivePolicy& a, uint32_t firm, int64_t entitlement) {
       w.after.entitlement_fen = entitlement;
@@ -197,13 +251,13 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
         const int64_t fen = ToFen(*benefit);
         if (fen <= 0) continue;  // a zero amount is not a grant
         const absl::string_view code = night.code(firm);
-        const std::string id = GrantId(p.id(), code, a.period);
-        auto [it, inserted] = work.try_emplace(id);
-        Work& w = it->second;
+        std::string id = GrantId(p.id(), code, a.period);
+        auto found = work.find(id);
+        const bool inserted = found == work.end();
+        Work& w = inserted ? add(std::move(id)) : *found->second;
         w.candidate = true;
         GrantRecord& g = w.after;
         if (inserted) {
-          g.id = id;
           g.policy_id = p.id();
           g.credit_code = std::string(code);
           g.period = a.period;
@@ -244,12 +298,12 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
         Work* pending = nullptr;
         int last = 0;
         for (int n = 1;; ++n) {
-          auto adj = work.find(absl::StrCat(id, "/ADJ", n));
+          auto adj = work.find(absl::StrCat(g.id, "/ADJ", n));
           if (adj == work.end()) break;
           last = n;
-          const GrantRecord& ag = adj->second.after;
+          const GrantRecord& ag = adj->second->after;
           if (ag.state == GrantState::kPaid) covered = ag.entitlement_fen;
-          if (IsUnpaid(ag.state)) pending = &adj->second;
+          if (IsUnpaid(ag.state)) pending = adj->second;
         }
         const int64_t extra = fen - covered;
         if (extra > 0) {
@@ -264,21 +318,20 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
               pending->after.amount_fen = extra;
             }
           } else {
-            Work& adj = work[absl::StrCat(id, "/ADJ", last + 1)];
+            Work& adj = add(absl::StrCat(g.id, "/ADJ", last + 1));
             adj.candidate = true;
             GrantRecord& ag = adj.after;
-            ag.id = absl::StrCat(id, "/ADJ", last + 1);
             ag.policy_id = p.id();
             ag.credit_code = std::string(code);
             ag.period = a.period;
-            ag.base_id = id;
+            ag.base_id = g.id;
             ag.cap_key = a.cap_key;
             ag.state = GrantState::kProposed;
             ag.requires_confirmation = p.requires_confirmation();
             ag.uncapped_fen = ag.amount_fen = extra;
             refresh(adj, a, firm, fen);
             adj.reason = absl::StrCat("补发: the amount is now ", FenToYuan(fen), ", ", FenToYuan(covered),
-                                      " was granted by ", id);
+                                      " was granted by ", g.id);
           }
         } else {
           if (pending != nullptr) {
@@ -297,8 +350,8 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
     }
 
     // 2. Unpaid grants of tonight's periods whose firm is not eligible tonight.
-    for (auto& [id, w] : work) {
-      if (w.candidate || !w.existed) continue;
+    for (Work& w : works) {
+      if (w.candidate || w.before == nullptr) continue;
       GrantRecord& g = w.after;
       auto ap = active_by_id.find(g.policy_id);
       if (ap == active_by_id.end() || !ap->second->dirty || ap->second->period != g.period) continue;
@@ -306,7 +359,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
       // A pending adjustment of a grant still eligible was handled above.
       if (!g.base_id.empty()) {
         auto base = work.find(g.base_id);
-        if (base != work.end() && base->second.candidate) continue;
+        if (base != work.end() && base->second->candidate) continue;
       }
       g.state = GrantState::kWithdrawn;
       g.withdrawn_by = WithdrawnBy::kNight;
@@ -315,7 +368,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
 
     // 3. Caps, per firm and cap key of tonight: paid first, then the unpaid in policy id order.
     std::map<std::pair<std::string, std::string>, std::vector<Work*>> capped;
-    for (auto& [id, w] : work) {
+    for (Work& w : works) {
       if (w.after.cap_key.empty() || !dirty_caps.contains(w.after.cap_key)) continue;
       capped[{w.after.cap_key, w.after.credit_code}].push_back(&w);
     }
@@ -348,52 +401,73 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
     }
 
     // 4. Write what changed, in id order.
-    std::vector<std::pair<const std::string*, Work*>> changed;
-    for (auto& [id, w] : work) {
-      const GrantRecord& b = w.before;
+    static const GrantRecord kNone;
+    std::vector<Work*> changed;
+    for (Work& w : works) {
+      const GrantRecord& b = w.before != nullptr ? *w.before : kNone;
       const GrantRecord& a = w.after;
-      const bool differs = !w.existed ? a.state == GrantState::kProposed
-                                      : (a.state != b.state || a.amount_fen != b.amount_fen ||
-                                         a.uncapped_fen != b.uncapped_fen || a.review_fen != b.review_fen ||
-                                         a.entitlement_fen != b.entitlement_fen);
-      if (differs) changed.emplace_back(&id, &w);
+      const bool differs = w.before == nullptr
+                               ? a.state == GrantState::kProposed
+                               : (a.state != b.state || a.amount_fen != b.amount_fen ||
+                                  a.uncapped_fen != b.uncapped_fen || a.review_fen != b.review_fen ||
+                                  a.entitlement_fen != b.entitlement_fen);
+      if (differs) changed.push_back(&w);
     }
-    std::sort(changed.begin(), changed.end(), [](const auto& x, const auto& y) { return *x.first < *y.first; });
-    absl::flat_hash_set<const ActivePolicy*> texts_kept;
+    std::sort(changed.begin(), changed.end(), [](const Work* x, const Work* y) { return x->after.id < y->after.id; });
+    // The firm's data each grant keeps, one firm at a time (a firm is built once for all its grants).
+    std::vector<Work*> refreshed;
+    for (Work* w : changed) {
+      if (w->refresh_firm) refreshed.push_back(w);
+    }
+    std::sort(refreshed.begin(), refreshed.end(), [](const Work* x, const Work* y) {
+      return std::tie(*x->refresh_firm, x->after.id) < std::tie(*y->refresh_firm, y->after.id);
+    });
     std::string taxonomy_digest;
-    for (auto& [id, wp] : changed) {
+    if (!refreshed.empty()) {
+      absl::flat_hash_set<const ActivePolicy*> texts_kept;
+      for (const Work* w : refreshed) {
+        if (texts_kept.insert(w->policy).second) {
+          RETURN_IF_ERROR(txn.PutText(StoredText{w->policy->digest, "policy", w->policy->text}));
+        }
+      }
+      ASSIGN_OR_RETURN(taxonomy_digest, KeepTaxonomy(txn, in.taxonomy));
+    }
+    for (size_t i = 0; i < refreshed.size();) {
+      const uint32_t firm_row = *refreshed[i]->refresh_firm;
+      const Firm firm = in.firm_of(firm_row);
+      for (; i < refreshed.size() && *refreshed[i]->refresh_firm == firm_row; ++i) {
+        GrantRecord& g = refreshed[i]->after;
+        g.policy_digest = refreshed[i]->policy->digest;
+        g.taxonomy_digest = taxonomy_digest;
+        g.firm_data.clear();
+        AppendFirmDataJson(firm, refreshed[i]->policy->facts_read, catalog.taxonomy(), &g.firm_data);
+      }
+    }
+    for (Work* wp : changed) {
       Work& w = *wp;
       GrantRecord& g = w.after;
-      if (w.refresh_firm) {
-        ActivePolicy& a = *w.policy;
-        if (texts_kept.insert(&a).second) RETURN_IF_ERROR(txn.PutText(StoredText{a.digest, "policy", a.text}));
-        if (taxonomy_digest.empty()) {
-          ASSIGN_OR_RETURN(taxonomy_digest, KeepTaxonomy(txn, in.taxonomy));
-        }
-        g.policy_digest = a.digest;
-        g.taxonomy_digest = taxonomy_digest;
-        g.firm_data = FirmDataJson(in.firm_of(*w.refresh_firm), *a.policy, catalog.taxonomy());
-      } else if (w.existed) {
+      if (!w.refresh_firm && w.before != nullptr) {
         ASSIGN_OR_RETURN(std::optional<GrantRecord> full, txn.Find(g.id));
-        if (full) g.firm_data = full->firm_data;
+        if (full) g.firm_data = std::move(full->firm_data);
       }
       RETURN_IF_ERROR(txn.Put(g));
-      const GrantRecord& b = w.before;
-      if (!w.existed || (b.state == GrantState::kWithdrawn && g.state == GrantState::kProposed)) {
+      const GrantRecord& b = w.before != nullptr ? *w.before : kNone;
+      if (w.before == nullptr || (b.state == GrantState::kWithdrawn && g.state == GrantState::kProposed)) {
         const bool adjustment = !g.base_id.empty();
-        RETURN_IF_ERROR(txn.Append(NightEntryFor(g, night.as_of, adjustment ? "ADJUSTMENT" : "NEW", 0, w.reason)));
+        RETURN_IF_ERROR(append(NightEntryFor(g, night.as_of, adjustment ? "ADJUSTMENT" : "NEW", 0, w.reason), g));
         ++(adjustment ? counts.adjustments : counts.proposed);
       } else if (g.state == GrantState::kWithdrawn && b.state != GrantState::kWithdrawn) {
-        RETURN_IF_ERROR(txn.Append(NightEntryFor(g, night.as_of, "WITHDRAWN", b.amount_fen, w.reason)));
+        RETURN_IF_ERROR(append(NightEntryFor(g, night.as_of, "WITHDRAWN", b.amount_fen, w.reason), g));
         ++counts.withdrawn;
       } else if (g.state == GrantState::kPaid && g.review_fen != b.review_fen) {
         HistoryEntry h = NightEntryFor(g, night.as_of, "REVIEW", w.review_covered, w.reason);
         h.amount_fen = g.review_fen;
-        RETURN_IF_ERROR(txn.Append(h));
+        RETURN_IF_ERROR(append(h, g));
         ++counts.review;
       } else if (g.state != GrantState::kWithdrawn) {
-        RETURN_IF_ERROR(txn.Append(NightEntryFor(g, night.as_of, "CHANGED", b.amount_fen,
-                                                 w.reason.empty() ? "grant_cap shared anew" : w.reason)));
+        RETURN_IF_ERROR(append(NightEntryFor(g, night.as_of, "CHANGED", b.amount_fen,
+                                             w.reason.empty() ? "grant_cap shared anew" : w.reason),
+                               g));
         ++counts.changed;
       }
     }
@@ -403,30 +477,17 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  if (read_proposals) {
+    ASSIGN_OR_RETURN(*proposals_csv, ProposalsCsv(ledger, night.as_of));
+  }
   return counts;
 }
 
 absl::StatusOr<std::string> ProposalsCsv(LedgerStore& ledger, const std::string& as_of) {
-  std::string out = "grant_id,policy_id,credit_code,name,period,change,amount_yuan,previous_amount_yuan,reason\n";
+  std::string out = kProposalsHeader;
   RETURN_IF_ERROR(ledger.Read([&](LedgerTransaction& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::vector<NightEntry> entries, txn.NightEntries(as_of));
-    for (const NightEntry& e : entries) {
-      AppendCsvCell(&out, e.entry.grant_id);
-      out += ',';
-      AppendCsvCell(&out, e.policy_id);
-      out += ',';
-      AppendCsvCell(&out, e.credit_code);
-      out += ',';
-      AppendCsvCell(&out, e.name);
-      out += ',';
-      AppendCsvCell(&out, e.period);
-      out += ',';
-      AppendCsvCell(&out, e.entry.event);
-      absl::StrAppend(&out, ",", FenToYuan(e.entry.amount_fen), ",",
-                      e.entry.event == "NEW" || e.entry.event == "ADJUSTMENT" ? "" : FenToYuan(e.entry.previous_fen), ",");
-      AppendCsvCell(&out, e.entry.note);
-      out += '\n';
-    }
+    for (const NightEntry& e : entries) AppendProposalRow(&out, e.entry, e.policy_id, e.credit_code, e.name, e.period);
     return absl::OkStatus();
   }));
   return out;
@@ -441,8 +502,8 @@ absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const 
   in.firm_of = [&store](uint32_t row) { return store.ToFirm(row); };
   ASSIGN_OR_RETURN(in.taxonomy, ReadTaxonomyTexts(rules_dir + "/taxonomy"));
   ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> ledger, OpenSqliteLedger(path, LedgerMode::kReadWrite));
-  ASSIGN_OR_RETURN(LedgerNightCounts counts, ProposeNight(*ledger, in));
-  ASSIGN_OR_RETURN(std::string csv, ProposalsCsv(*ledger, night.as_of));
+  std::string csv;
+  ASSIGN_OR_RETURN(LedgerNightCounts counts, ProposeNight(*ledger, in, &csv));
   RETURN_IF_ERROR(out->WriteFile("proposals.csv", [&](ByteSink* sink) { return sink->Write(csv); }));
   return counts;
 }

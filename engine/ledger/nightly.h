@@ -50,6 +50,11 @@ struct LedgerNightCounts {
 };
 
 absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& night);
+// The same, and `*proposals_csv` = ProposalsCsv(ledger, as_of) after the night: made from what
+// the night wrote when no earlier run of that date left entries (a first night does not read its
+// grants back), read from the ledger otherwise.
+absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& night,
+                                               std::string* proposals_csv);
 
 // proposals.csv of the night of `as_of`: the entries the nights of that date wrote, in order:
 // grant_id,policy_id,credit_code,name,period,change,amount_yuan,previous_amount_yuan,reason
