@@ -15,7 +15,8 @@
 // transaction: the same night run twice changes nothing the second time. A policy whose period,
 // cap, text and eligible firms with their amounts are those of the last night that processed it
 // (its night mark), and whose grants no step has changed since, is skipped: a steady night reads
-// no grant.
+// no grant. The changed policies are decided and written in batches (those under a changed cap
+// together, first; then the others in policy id order), each batch in grant id order.
 #ifndef POLMATCH_LEDGER_NIGHTLY_H_
 #define POLMATCH_LEDGER_NIGHTLY_H_
 
@@ -41,6 +42,10 @@ struct LedgerNight {
   // The firm of a night firm id (only called for the grants tonight writes).
   std::function<Firm(uint32_t)> firm_of;
   TaxonomyTexts taxonomy;  // the tag library the catalog was compiled against
+  // Changed policies are decided and written in batches of about this many grants (one
+  // transaction still): memory stays bounded on a first night. The outcome does not depend on it
+  // (0: the whole night as one batch).
+  int64_t batch_grants = 250'000;
 };
 
 struct LedgerNightCounts {
