@@ -1,6 +1,8 @@
 // The grant ledger (SPEC §7): the nightly rules over several nights of small hand-made registries,
 // the lifecycle steps and their refusals, audit, a property test over random nights, and readers
 // during a writer.
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <map>
 #include <random>
@@ -600,6 +602,66 @@ TEST_F(LedgerTest, SteadyNightsSkipUnchangedPoliciesUntilAStepChangesThem) {
   EXPECT_EQ(Get("p.z/" + Code(1) + "/ONCE")->amount_fen, 20000);
   EXPECT_EQ(Get("p.b/" + Code(1) + "/ONCE")->amount_fen, 10000);  // at the cap, uncapped 200
   EXPECT_EQ(Get("p.b/" + Code(1) + "/ONCE")->uncapped_fen, 20000);
+}
+
+// A ledger of schema version 2 (as polmatch wrote it before: a period index, a cap index over
+// every grant) is migrated when a read-write command opens it: the data stays, the indexes change,
+// and a read-only opener asks for that migration first.
+TEST_F(LedgerTest, SchemaVersion2IsMigrated) {
+  Catalog c = Compile(PolicyText("p.a", "cap_group: \"c\"") + PolicyText("p.b") +
+                      "grant_cap { id: \"c\" period: YEARLY max_yuan_per_firm: \"1万\" }\n");
+  Night(c, {FirmWith(1, 1000), FirmWith(2, 2000)}, "2023-06-01");
+  const std::string before = Dump(*ledger_);
+  ledger_.reset();
+  const std::string path = (dir_ / "grants.db").string();
+  auto sql = [&](const std::string& statements) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, statements.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  };
+  auto query = [&](const std::string& statement) {
+    std::string out;
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, statement.c_str(), -1, &st, nullptr), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) absl::StrAppend(&out, reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), ";");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  };
+  sql("DROP INDEX grants_cap; CREATE INDEX grants_cap ON grants(cap_key); CREATE INDEX grants_period ON "
+      "grants(period); DELETE FROM migrations WHERE version = 3; PRAGMA user_version = 2;");
+  EXPECT_EQ(query("PRAGMA user_version"), "2;");
+  auto read_only = OpenSqliteLedger(path, LedgerMode::kReadOnly);
+  EXPECT_TRUE(absl::IsFailedPrecondition(read_only.status())) << read_only.status();
+
+  auto reopened = OpenSqliteLedger(path, LedgerMode::kReadWrite);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  ledger_ = std::move(*reopened);
+  EXPECT_EQ(query("PRAGMA user_version"), "3;");
+  EXPECT_EQ(query("SELECT version FROM migrations ORDER BY version"), "1;2;3;");
+  EXPECT_EQ(query("SELECT name FROM sqlite_master WHERE name = 'grants_period'"), "");
+  EXPECT_NE(query("SELECT sql FROM sqlite_master WHERE name = 'grants_cap'").find("WHERE cap_key != ''"), std::string::npos);
+  EXPECT_EQ(Dump(*ledger_), before);
+  // The nightly scan still finds the grants under the cap and of the policies.
+  GrantQuery q;
+  q.policy_ids = {"p.b"};
+  q.periods = {"ONCE"};
+  q.cap_keys = {"c/2023"};
+  std::vector<std::string> ids;
+  ASSERT_TRUE(ledger_->Read([&](LedgerTransaction& txn) -> absl::Status {
+    auto found = txn.Query(q);
+    if (!found.ok()) return found.status();
+    for (const GrantRecord& g : *found) ids.push_back(g.id);
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_EQ(ids, (std::vector<std::string>{"p.a/" + Code(1) + "/ONCE", "p.a/" + Code(2) + "/ONCE",
+                                           "p.b/" + Code(1) + "/ONCE", "p.b/" + Code(2) + "/ONCE"}));
+  EXPECT_EQ(Night(c, {FirmWith(1, 1000), FirmWith(2, 2000)}, "2023-06-02").policies_changed, 0);
 }
 
 TEST_F(LedgerTest, HistoryIsAppendOnly) {
