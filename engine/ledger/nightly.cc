@@ -536,9 +536,9 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
 absl::StatusOr<std::string> ProposalsCsv(LedgerStore& ledger, const std::string& as_of) {
   std::string out = kProposalsHeader;
   RETURN_IF_ERROR(ledger.Read([&](LedgerTransaction& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(std::vector<NightEntry> entries, txn.NightEntries(as_of));
-    for (const NightEntry& e : entries) AppendProposalRow(&out, e.entry, e.policy_id, e.credit_code, e.name, e.period);
-    return absl::OkStatus();
+    return txn.ForEachNightEntry(as_of, [&](const NightEntry& e) {
+      AppendProposalRow(&out, e.entry, e.policy_id, e.credit_code, e.name, e.period);
+    });
   }));
   return out;
 }
