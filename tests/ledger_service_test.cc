@@ -109,45 +109,76 @@ class LedgerServiceTest : public ::testing::Test {
     return out;
   }
 
+  // A copy of the ledger as it is (its file and write-ahead log), and putting it back ("" = no
+  // ledger at all), so that a run that finished before its kill can be tried again.
+  static void Save(const fs::path& ledger, const fs::path& copy) {
+    for (const char* ext : {"", "-wal"}) {
+      fs::remove(copy.string() + ext);
+      if (fs::exists(ledger.string() + ext)) fs::copy_file(ledger.string() + ext, copy.string() + ext);
+    }
+  }
+  static void Restore(const fs::path& copy, const fs::path& ledger) {
+    for (const char* ext : {"", "-wal", "-shm"}) fs::remove(ledger.string() + ext);
+    if (copy.empty()) return;
+    for (const char* ext : {"", "-wal"}) {
+      if (fs::exists(copy.string() + ext)) fs::copy_file(copy.string() + ext, ledger.string() + ext);
+    }
+  }
+  static int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  }
+
   fs::path root_;
 };
 
 TEST_F(LedgerServiceTest, BatchKilledAtRandomMomentsLeavesTheLedgerBeforeOrAfter) {
   WriteFirms(6000);
-  // The state after each night, from runs that were not interrupted.
+  // The state after each night, from runs that were not interrupted, and how long they took.
   const fs::path reference = root_ / "reference.db";
   std::vector<std::string> nights = {"2023-05-31", "2023-06-01"};
   std::vector<std::string> after;
+  int64_t span_us = 1000;
   for (const std::string& night : nights) {
+    const auto start = std::chrono::steady_clock::now();
     ASSERT_EQ(Wait(Spawn(BatchArgs(night, reference, "ref_out"))), 0);
+    span_us = std::max(span_us, MicrosSince(start));
     after.push_back(Dump(reference));
   }
   ASSERT_NE(after[0], "");
   ASSERT_NE(after[0], after[1]);
 
+  // Each night is killed at random moments within an uninterrupted run's span; a run that
+  // finished first is undone (the ledger put back as before) and tried again, so that every
+  // night is killed mid-run twice whatever the machine's speed.
   const fs::path ledger = root_ / "grants.db";
+  const fs::path saved = root_ / "saved.db";
   std::mt19937 rng(7);
-  int killed = 0;
   for (size_t n = 0; n < nights.size(); ++n) {
     const std::string before = n == 0 ? "" : after[n - 1];
-    for (int attempt = 0; attempt < 6; ++attempt) {
+    if (n > 0) Save(ledger, saved);
+    int killed_before = 0;
+    for (int attempt = 0; attempt < 40 && killed_before < 2; ++attempt) {
       const pid_t pid = Spawn(BatchArgs(nights[n], ledger, "out"));
-      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 900));
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % span_us));
       kill(pid, SIGKILL);
       const int status = Wait(pid);
-      killed += status == -SIGKILL;
       const std::string now = Dump(ledger);
       ASSERT_TRUE(now == before || now == after[n]) << "night " << nights[n] << " attempt " << attempt << ":\n"
                                                     << now.substr(0, 400);
-      if (now == after[n]) break;  // committed before the kill: the night is done
+      if (now == before) {
+        killed_before += status == -SIGKILL;
+      } else {
+        Restore(n == 0 ? fs::path() : saved, ledger);  // committed before the kill: undo, try again
+        ASSERT_EQ(Dump(ledger), before);
+      }
     }
+    EXPECT_GT(killed_before, 0) << nights[n];
     // A rerun completes and leaves exactly the uninterrupted run's state.
     ASSERT_EQ(Wait(Spawn(BatchArgs(nights[n], ledger, "out"))), 0);
     ASSERT_EQ(Dump(ledger), after[n]);
     std::ifstream proposals(root_ / "out/proposals.csv");
     ASSERT_TRUE(proposals.good());
   }
-  EXPECT_GT(killed, 0);
 }
 
 // The command line of one round: each step, its files, and its refusals (one line, exit 1).
@@ -358,22 +389,27 @@ TEST_F(LedgerServiceTest, PayKilledAtRandomMomentsLeavesTheLedgerBeforeOrAfter) 
   const fs::path ledger = root_ / "grants.db";
   prepare(ledger);
   ASSERT_EQ(Dump(ledger), before);
+  const fs::path saved = root_ / "saved.db";
+  Save(ledger, saved);
   std::mt19937 rng(11);
-  int killed = 0;
-  for (int attempt = 0; attempt < 16; ++attempt) {
+  int killed_before = 0;
+  for (int attempt = 0; attempt < 40 && killed_before < 2; ++attempt) {
     const pid_t pid = Spawn(pay_args(ledger));
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % span_us));
     kill(pid, SIGKILL);
-    killed += Wait(pid) == -SIGKILL;
+    const int status = Wait(pid);
     const std::string now = Dump(ledger);
     ASSERT_TRUE(now == before || now == after) << "attempt " << attempt << ":\n" << now.substr(0, 400);
-    if (now == after) break;
+    if (now == before) {
+      killed_before += status == -SIGKILL;
+    } else {
+      Restore(saved, ledger);  // paid before the kill: undo, try again
+      ASSERT_EQ(Dump(ledger), before);
+    }
   }
-  if (Dump(ledger) == before) {
-    ASSERT_EQ(Wait(Spawn(pay_args(ledger))), 0);
-  }
+  EXPECT_GT(killed_before, 0);
+  ASSERT_EQ(Wait(Spawn(pay_args(ledger))), 0);
   EXPECT_EQ(Dump(ledger), after);
-  EXPECT_GT(killed, 0);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The grant ledger (SPEC §7): the nightly rules over several nights of small hand-made registries,
 // the lifecycle steps and their refusals, audit, a property test over random nights, and readers
 // during a writer.
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <map>
 #include <random>
@@ -14,6 +16,8 @@
 #include "engine/output/night_from.h"
 #include "engine/util/dates.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -69,15 +73,46 @@ class LedgerTest : public ::testing::Test {
   static std::string Code(int serial) { return ::polmatch::testing::MakeCreditCode("441502", serial); }
 
   LedgerNightCounts Night(const Catalog& catalog, const std::vector<Firm>& firms, const char* as_of) {
+    return NightOn(*ledger_, catalog, firms, as_of, LedgerNight().batch_grants);
+  }
+  LedgerNightCounts NightOn(LedgerStore& ledger, const Catalog& catalog, const std::vector<Firm>& firms,
+                            const char* as_of, int64_t batch_grants) {
     NightResult night = NightFromReference(catalog, firms, Day(as_of));
     LedgerNight in;
     in.catalog = &catalog;
     in.night = &night;
     in.firm_of = [&](uint32_t i) { return firms[i]; };
     in.taxonomy = taxonomy_texts_;
-    absl::StatusOr<LedgerNightCounts> counts = ProposeNight(*ledger_, in);
+    in.batch_grants = batch_grants;
+    // proposals.csv as the night makes it (from its own entries, or read back after a rerun of
+    // the same date) is exactly what the ledger lists afterwards.
+    std::string csv;
+    absl::StatusOr<LedgerNightCounts> counts = ProposeNight(ledger, in, &csv);
     EXPECT_TRUE(counts.ok()) << counts.status();
+    absl::StatusOr<std::string> listed = ProposalsCsv(ledger, as_of);
+    EXPECT_TRUE(listed.ok()) << listed.status();
+    EXPECT_EQ(csv, listed.value_or("")) << as_of;
     return counts.ok() ? *counts : LedgerNightCounts();
+  }
+  // Every field of every grant and its history (without the store's sequence numbers).
+  static std::string Dump(LedgerStore& ledger) {
+    auto all = ListGrants(ledger, GrantQuery());
+    EXPECT_TRUE(all.ok()) << all.status();
+    std::string out;
+    for (const GrantWithHistory& gh : all.value_or(std::vector<GrantWithHistory>())) {
+      const GrantRecord& g = gh.grant;
+      absl::StrAppend(&out, g.id, "|", g.policy_id, "|", g.credit_code, "|", g.name, "|", g.period, "|", g.base_id, "|",
+                      g.cap_key, "|", StateName(g.state), "|", static_cast<int>(g.withdrawn_by), "|", g.amount_fen, "|",
+                      g.uncapped_fen, "|", g.entitlement_fen, "|", g.paid_fen, "|", g.recovered_fen, "|", g.review_fen,
+                      "|", g.requires_confirmation, g.confirmed, g.objection_open, "|", g.as_of, "|", g.policy_digest,
+                      "|", g.taxonomy_digest, "|", g.firm_data, "|", g.publicity_from, "|", g.publicity_to, "|",
+                      g.paid_on, "|", g.payment_reference, "\n");
+      for (const HistoryEntry& h : gh.history) {
+        absl::StrAppend(&out, "  ", h.date, " ", h.event, " ", StateName(h.state), " ", h.amount_fen, " ",
+                        h.previous_fen, " ", h.by_night, " ", h.note, "\n");
+      }
+    }
+    return out;
   }
 
   std::optional<GrantRecord> Get(const std::string& id) {
@@ -428,6 +463,123 @@ TEST_F(LedgerTest, AuditReplaysTheKeptTextAfterThePolicyWasEdited) {
   EXPECT_EQ(tampered->disagreement, "the replay computes 100.00, the ledger granted 100.01");
 }
 
+// What a grant keeps of the firm is the FirmProfile JSON protobuf would print (the facts the
+// policy reads, every tag), without the code and name (the grant's own fields); audit reads it
+// back, and also reads what ledgers written before kept (with the code and name).
+TEST_F(LedgerTest, KeptFirmDataIsTheProfileOfWhatThePolicyReads) {
+  Catalog c = Compile(
+      "policy { id: \"p.k\" title: \"t\" mode: AUTO_GRANT eligibility: \"region under \\\"441500\\\" and "
+      "revenue >= 100 and qual.hitech\" benefit: \"revenue * 10% + employees\" }");
+  FirmProfile p = MakeProfile("441502", 1, "C13", "2015-06-01");
+  p.set_name("企业 \"一\" \\ 号");
+  (*p.mutable_facts())["revenue"] = "1000.5";
+  (*p.mutable_facts())["employees"] = "7";
+  (*p.mutable_facts())["rd_expense"] = "3";  // not read by the policy: not kept
+  TagGrant* t = p.add_tags();
+  t->set_id("qual.hitech");
+  t->set_valid_from("2020-01-01");
+  t->set_valid_to("2025-12-31");
+  t->set_source("来源 \"认定\" \\ 2020");
+  p.add_tags()->set_id("stat.above_scale");
+  const Firm firm = MakeFirm(p);
+  const std::string json = FirmDataJson(firm, c.policies()[0], c.taxonomy());
+  EXPECT_EQ(json.find("rd_expense"), std::string::npos) << json;
+  EXPECT_EQ(json.find("credit_code"), std::string::npos) << json;
+  FirmProfile kept;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &kept).ok()) << json;
+  FirmProfile expected = FirmToProfile(firm, c.taxonomy());
+  expected.clear_credit_code();
+  expected.clear_name();
+  expected.mutable_facts()->erase("rd_expense");
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(kept, expected)) << json;
+  // Facts in the tag library's order (protobuf prints a map in no fixed order): the same bytes
+  // every night.
+  EXPECT_LT(json.find("\"revenue\""), json.find("\"employees\"")) << json;
+
+  // The night keeps it; audit replays it, and replays a grant kept the old way too.
+  Night(c, {firm}, "2023-06-01");
+  const std::string id = "p.k/" + Code(1) + "/ONCE";
+  EXPECT_EQ(Get(id)->firm_data, json);
+  absl::StatusOr<AuditReport> audit = AuditGrant(*ledger_, id);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_TRUE(audit->agrees) << audit->disagreement;
+  EXPECT_EQ(audit->replay.benefit_yuan(), "107.05");
+  std::string old_format;
+  FirmProfile full = FirmToProfile(firm, c.taxonomy());
+  full.mutable_facts()->erase("rd_expense");
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(full, &old_format, opts).ok());
+  ASSERT_TRUE(ledger_->Write([&](LedgerTransaction& txn) -> absl::Status {
+    GrantRecord g = **txn.Find(id);
+    g.firm_data = old_format;
+    return txn.Put(g);
+  }).ok());
+  audit = AuditGrant(*ledger_, id);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_TRUE(audit->agrees) << audit->disagreement;
+  EXPECT_EQ(audit->replay.benefit_yuan(), "107.05");
+}
+
+// Deciding the changed policies in batches (here one policy at a time, but those under a changed
+// cap together) leaves exactly the ledger and proposals that the whole night as one batch leaves, over random nights with caps, payments,
+// and a cap_group moved from one policy to another in the middle of the cap's year.
+TEST_F(LedgerTest, BatchesOfPoliciesDecideAsTheWholeNight) {
+  const std::string cap = "grant_cap { id: \"c\" period: YEARLY max_yuan_per_firm: \"300\" }\n";
+  Catalog before = Compile(PolicyText("p.a", "grant_period: MONTHLY cap_group: \"c\"") +
+                           PolicyText("p.b", "grant_period: QUARTERLY cap_group: \"c\"") + PolicyText("p.c") +
+                           PolicyText("p.d", "grant_period: MONTHLY") + cap);
+  Catalog after = Compile(PolicyText("p.a", "grant_period: MONTHLY") +
+                          PolicyText("p.b", "grant_period: QUARTERLY cap_group: \"c\"") +
+                          PolicyText("p.c", "cap_group: \"c\"") + PolicyText("p.d", "grant_period: MONTHLY") + cap);
+  auto other = OpenSqliteLedger((dir_ / "batched.db").string(), LedgerMode::kReadWrite);
+  ASSERT_TRUE(other.ok()) << other.status();
+  LedgerStore* ledgers[2] = {ledger_.get(), other->get()};
+  std::mt19937 rng(4242);
+  std::vector<int64_t> revenue(10);
+  for (auto& r : revenue) r = rng() % 2500;
+  absl::CivilDay day(2023, 1, 1);
+  for (int night = 0; night < 30; ++night, day += 1 + rng() % 12) {
+    std::vector<Firm> firms;
+    for (size_t f = 0; f < revenue.size(); ++f) {
+      if (rng() % 4 == 0) revenue[f] = rng() % 2500;
+      if (rng() % 10 != 0) firms.push_back(FirmWith(static_cast<int>(f) + 1, revenue[f]));
+    }
+    const Catalog& c = night < 15 ? before : after;
+    const std::string date = FormatDate(day);
+    const uint32_t seed = rng();
+    for (int l = 0; l < 2; ++l) {
+      NightOn(*ledgers[l], c, firms, date.c_str(), l == 0 ? 0 : 1);
+      // The same clerk steps on both.
+      std::mt19937 steps(seed);
+      for (const char* p : {"p.a", "p.b", "p.c", "p.d"}) {
+        if (steps() % 2) (void)PublishGrants(*ledgers[l], p, day, [](absl::CivilDay d, int) { return d; });
+      }
+      auto approved = ApproveGrants(*ledgers[l], day);
+      ASSERT_TRUE(approved.ok());
+      std::vector<Payment> pay;
+      for (const GrantRecord& g : *approved) {
+        if (steps() % 3) pay.push_back({2, g.id, FenToYuan(g.amount_fen), date, "R"});
+      }
+      ASSERT_TRUE(RecordPayments(*ledgers[l], pay).ok());
+    }
+    ASSERT_EQ(Dump(*ledgers[1]), Dump(*ledgers[0])) << date;
+    std::map<std::string, int64_t> cap_total;  // paid and pending, per cap period and firm
+    absl::StatusOr<std::vector<GrantWithHistory>> listed = ListGrants(*ledgers[1], GrantQuery());
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    for (const GrantWithHistory& gh : *listed) {
+      const GrantRecord& g = gh.grant;
+      if (g.cap_key.empty() || g.state == GrantState::kWithdrawn || g.state == GrantState::kRecovered) continue;
+      cap_total[g.cap_key + "|" + g.credit_code] += g.state == GrantState::kPaid ? g.paid_fen : g.amount_fen;
+    }
+    for (const auto& [key, total] : cap_total) ASSERT_LE(total, 30000) << key << " on " << date;
+    auto one = ProposalsCsv(*ledgers[0], date), batched = ProposalsCsv(*ledgers[1], date);
+    ASSERT_TRUE(one.ok() && batched.ok());
+    ASSERT_EQ(*batched, *one) << date;
+  }
+  EXPECT_NE(Dump(*ledgers[0]).find("|c/2023|"), std::string::npos);
+}
+
 // A steady night reads no grant of a policy whose rules and eligible firms did not change; a step
 // on one of its grants makes the next night look again (here: a decline frees the cap's room).
 TEST_F(LedgerTest, SteadyNightsSkipUnchangedPoliciesUntilAStepChangesThem) {
@@ -450,6 +602,66 @@ TEST_F(LedgerTest, SteadyNightsSkipUnchangedPoliciesUntilAStepChangesThem) {
   EXPECT_EQ(Get("p.z/" + Code(1) + "/ONCE")->amount_fen, 20000);
   EXPECT_EQ(Get("p.b/" + Code(1) + "/ONCE")->amount_fen, 10000);  // at the cap, uncapped 200
   EXPECT_EQ(Get("p.b/" + Code(1) + "/ONCE")->uncapped_fen, 20000);
+}
+
+// A ledger of schema version 2 (as polmatch wrote it before: a period index, a cap index over
+// every grant) is migrated when a read-write command opens it: the data stays, the indexes change,
+// and a read-only opener asks for that migration first.
+TEST_F(LedgerTest, SchemaVersion2IsMigrated) {
+  Catalog c = Compile(PolicyText("p.a", "cap_group: \"c\"") + PolicyText("p.b") +
+                      "grant_cap { id: \"c\" period: YEARLY max_yuan_per_firm: \"1万\" }\n");
+  Night(c, {FirmWith(1, 1000), FirmWith(2, 2000)}, "2023-06-01");
+  const std::string before = Dump(*ledger_);
+  ledger_.reset();
+  const std::string path = (dir_ / "grants.db").string();
+  auto sql = [&](const std::string& statements) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, statements.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  };
+  auto query = [&](const std::string& statement) {
+    std::string out;
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, statement.c_str(), -1, &st, nullptr), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) absl::StrAppend(&out, reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), ";");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  };
+  sql("DROP INDEX grants_cap; CREATE INDEX grants_cap ON grants(cap_key); CREATE INDEX grants_period ON "
+      "grants(period); DELETE FROM migrations WHERE version = 3; PRAGMA user_version = 2;");
+  EXPECT_EQ(query("PRAGMA user_version"), "2;");
+  auto read_only = OpenSqliteLedger(path, LedgerMode::kReadOnly);
+  EXPECT_TRUE(absl::IsFailedPrecondition(read_only.status())) << read_only.status();
+
+  auto reopened = OpenSqliteLedger(path, LedgerMode::kReadWrite);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  ledger_ = std::move(*reopened);
+  EXPECT_EQ(query("PRAGMA user_version"), "3;");
+  EXPECT_EQ(query("SELECT version FROM migrations ORDER BY version"), "1;2;3;");
+  EXPECT_EQ(query("SELECT name FROM sqlite_master WHERE name = 'grants_period'"), "");
+  EXPECT_NE(query("SELECT sql FROM sqlite_master WHERE name = 'grants_cap'").find("WHERE cap_key != ''"), std::string::npos);
+  EXPECT_EQ(Dump(*ledger_), before);
+  // The nightly scan still finds the grants under the cap and of the policies.
+  GrantQuery q;
+  q.policy_ids = {"p.b"};
+  q.periods = {"ONCE"};
+  q.cap_keys = {"c/2023"};
+  std::vector<std::string> ids;
+  ASSERT_TRUE(ledger_->Read([&](LedgerTransaction& txn) -> absl::Status {
+    auto found = txn.Query(q);
+    if (!found.ok()) return found.status();
+    for (const GrantRecord& g : *found) ids.push_back(g.id);
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_EQ(ids, (std::vector<std::string>{"p.a/" + Code(1) + "/ONCE", "p.a/" + Code(2) + "/ONCE",
+                                           "p.b/" + Code(1) + "/ONCE", "p.b/" + Code(2) + "/ONCE"}));
+  EXPECT_EQ(Night(c, {FirmWith(1, 1000), FirmWith(2, 2000)}, "2023-06-02").policies_changed, 0);
 }
 
 TEST_F(LedgerTest, HistoryIsAppendOnly) {

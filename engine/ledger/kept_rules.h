@@ -9,6 +9,7 @@
 #define POLMATCH_LEDGER_KEPT_RULES_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -37,8 +38,17 @@ absl::StatusOr<std::string> KeepTaxonomy(LedgerTransaction& txn, const TaxonomyT
 absl::StatusOr<Taxonomy> LoadKeptTaxonomy(LedgerTransaction& txn, const std::string& digest);
 
 // The firm's data that `policy` reads, as FirmProfile JSON (facts the policy does not name are
-// left out; tags are all kept, since a tag is held through its descendants).
+// left out; tags are all kept, since a tag is held through its descendants). The credit code and
+// the name are left out too: the grant keeps them in its own fields (ledgers written before kept
+// them here as well; `grants audit` reads both).
 std::string FirmDataJson(const Firm& firm, const CompiledPolicy& policy, const Taxonomy& taxonomy);
+
+// The same in two steps, for many grants: the facts a policy reads (its eligibility and benefit,
+// in FactId order), found once per policy; then the JSON of one firm, written directly (the same
+// FirmProfile JSON as protobuf's printer, without building a FirmProfile) and appended to `out`.
+std::vector<FactId> FactsRead(const CompiledPolicy& policy);
+void AppendFirmDataJson(const Firm& firm, const std::vector<FactId>& facts, const Taxonomy& taxonomy,
+                        std::string* out);
 
 }  // namespace polmatch
 

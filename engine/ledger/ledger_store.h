@@ -64,6 +64,19 @@ class LedgerTransaction {
   virtual absl::StatusOr<std::vector<HistoryEntry>> History(const std::string& grant_id) = 0;
   // The entries written by the nights of `date`, in the order written.
   virtual absl::StatusOr<std::vector<NightEntry>> NightEntries(const std::string& date) = 0;
+  // The same, one at a time (the entry passed is reused: copy what must outlive the call).
+  virtual absl::Status ForEachNightEntry(const std::string& date, const std::function<void(const NightEntry&)>& fn) {
+    absl::StatusOr<std::vector<NightEntry>> entries = NightEntries(date);
+    if (!entries.ok()) return entries.status();
+    for (const NightEntry& e : *entries) fn(e);
+    return absl::OkStatus();
+  }
+  // Whether a night of `date` has written any entry (a store may answer without reading them).
+  virtual absl::StatusOr<bool> HasNightEntries(const std::string& date) {
+    absl::StatusOr<std::vector<NightEntry>> entries = NightEntries(date);
+    if (!entries.ok()) return entries.status();
+    return !entries->empty();
+  }
   virtual absl::StatusOr<std::optional<StoredText>> Text(const std::string& digest) = 0;
 
   // Writes (a read-only transaction refuses them). Put inserts or replaces the grant's current

@@ -347,6 +347,9 @@ absl::StatusOr<AuditReport> AuditGrant(const LedgerStore& ledger, const std::str
     if (!google::protobuf::util::JsonStringToMessage(g->firm_data, &profile).ok()) {
       return absl::DataLossError(absl::StrCat("grant ", grant_id, ": the kept firm data does not parse"));
     }
+    // The code and name are the grant's (the kept data leaves them out since schema version 3).
+    if (profile.credit_code().empty()) profile.set_credit_code(g->credit_code);
+    if (profile.name().empty()) profile.set_name(g->name);
     ASSIGN_OR_RETURN(Firm firm, FirmFromProfile(profile, *taxonomy));
     ASSIGN_OR_RETURN(absl::CivilDay as_of, ParseDate(g->as_of));
     FirmView view(firm, *taxonomy, as_of);

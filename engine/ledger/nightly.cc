@@ -1,6 +1,7 @@
 #include "engine/ledger/nightly.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
@@ -20,14 +21,17 @@ struct ActivePolicy {
   std::string period;
   std::string cap_key;
   std::string text, digest;
+  std::vector<FactId> facts_read;  // what a grant keeps of the firm's facts
   std::string mark;    // period, cap, policy text digest and eligible firms' fingerprint
   bool dirty = true;   // the mark differs from the ledger's: the policy is processed tonight
+  int batch = -1;      // the batch of policies it is processed with
 };
 
-// A grant as loaded (`before`) and as tonight leaves it (`after`).
+
+// A grant as loaded (`before`, null for a new one) and as tonight leaves it (`after`).
 struct Work {
-  bool existed = false;
-  GrantRecord before, after;
+  const GrantRecord* before = nullptr;
+  GrantRecord after;
   bool candidate = false;                 // the firm is ELIGIBLE with an amount tonight
   std::optional<uint32_t> refresh_firm;   // the amount was set tonight: keep tonight's data
   ActivePolicy* policy = nullptr;         // for refreshing
@@ -80,6 +84,23 @@ HistoryEntry NightEntryFor(const GrantRecord& g, const std::string& date, std::s
   return h;
 }
 
+constexpr char kProposalsHeader[] =
+    "grant_id,policy_id,credit_code,name,period,change,amount_yuan,previous_amount_yuan,reason\n";
+
+// One row of proposals.csv: a night's history entry and its grant's policy, firm and period.
+void AppendProposalRow(std::string* out, const HistoryEntry& h, absl::string_view policy_id,
+                       absl::string_view credit_code, absl::string_view name, absl::string_view period) {
+  for (absl::string_view cell : {absl::string_view(h.grant_id), policy_id, credit_code, name, period,
+                                 absl::string_view(h.event)}) {
+    AppendCsvCell(out, cell);
+    out->push_back(',');
+  }
+  absl::StrAppend(out, FenToYuan(h.amount_fen), ",",
+                  h.event == "NEW" || h.event == "ADJUSTMENT" ? "" : FenToYuan(h.previous_fen), ",");
+  AppendCsvCell(out, h.note);
+  out->push_back('\n');
+}
+
 }  // namespace
 
 void AppendCsvCell(std::string* out, absl::string_view s) {
@@ -96,6 +117,11 @@ void AppendCsvCell(std::string* out, absl::string_view s) {
 }
 
 absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& in) {
+  return ProposeNight(ledger, in, nullptr);
+}
+
+absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& in,
+                                               std::string* proposals_csv) {
   const Catalog& catalog = *in.catalog;
   const NightResult& night = *in.night;
   ASSIGN_OR_RETURN(const absl::CivilDay as_of, ParseDate(night.as_of));
@@ -126,11 +152,17 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
   for (const ActivePolicy& a : active) active_by_id[a.policy->id()] = &a;
 
   LedgerNightCounts counts;
-  if (active.empty()) return counts;
+  if (active.empty()) {
+    if (proposals_csv != nullptr) {
+      ASSIGN_OR_RETURN(*proposals_csv, ProposalsCsv(ledger, night.as_of));
+    }
+    return counts;
+  }
   // Each policy's mark: a policy whose mark the ledger holds is as that night left it.
   for (ActivePolicy& a : active) {
     a.text = PolicyText(a.policy->policy);
     a.digest = Sha256Hex(a.text);
+    a.facts_read = FactsRead(*a.policy);
     std::string firms;
     for (uint32_t firm : a.night->by_status[ELIGIBLE]) {
       std::optional<Decimal> benefit = a.night->BenefitOf(firm);
@@ -144,8 +176,21 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
                           "|", Sha256Hex(firms));
   }
 
+  // proposals.csv from tonight's entries, unless an earlier run of this date wrote some.
+  bool read_proposals = proposals_csv != nullptr;
   absl::Status status = ledger.Write([&](LedgerTransaction& txn) -> absl::Status {
     counts = LedgerNightCounts();
+    if (proposals_csv != nullptr) {
+      *proposals_csv = kProposalsHeader;
+      ASSIGN_OR_RETURN(read_proposals, txn.HasNightEntries(night.as_of));
+    }
+    auto append = [&](const HistoryEntry& h, const GrantRecord& g) -> absl::Status {
+      RETURN_IF_ERROR(txn.Append(h));
+      if (proposals_csv != nullptr && !read_proposals) {
+        AppendProposalRow(proposals_csv, h, g.policy_id, g.credit_code, g.name, g.period);
+      }
+      return absl::OkStatus();
+    };
     ASSIGN_OR_RETURN(auto marks, txn.NightMarks());
     absl::flat_hash_map<std::string, std::string> mark_of(marks.begin(), marks.end());
     absl::flat_hash_set<std::string> dirty_caps;
@@ -156,246 +201,325 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
     }
     // A cap shares one firm's room among its policies: one changed, all are looked at.
     for (ActivePolicy& a : active) a.dirty = a.dirty || dirty_caps.contains(a.cap_key);
-    GrantQuery query;
-    for (const ActivePolicy& a : active) {
-      if (a.dirty) query.policy_ids.push_back(a.policy->id());
-    }
-    if (query.policy_ids.empty()) return absl::OkStatus();  // nothing changed since the last night
-    // The grants tonight's rules may touch: those of tonight's periods and cap periods.
-    query.periods = periods;
-    query.cap_keys.assign(dirty_caps.begin(), dirty_caps.end());
-    std::sort(query.cap_keys.begin(), query.cap_keys.end());
-    query.with_firm_data = false;
-    ASSIGN_OR_RETURN(std::vector<GrantRecord> loaded, txn.Query(query));
-    counts.grants_scanned = static_cast<int64_t>(loaded.size());
-    counts.policies_changed = static_cast<int64_t>(query.policy_ids.size());
-    absl::flat_hash_map<std::string, Work> work;
-    work.reserve(loaded.size());
-    for (GrantRecord& g : loaded) {
-      Work w;
-      w.existed = true;
-      w.after = g;
-      w.before = std::move(g);
-      std::string id = w.before.id;
-      work.emplace(std::move(id), std::move(w));
-    }
-    auto refresh = [&](Work& w, ActivePolicy& a, uint32_t firm, int64_t entitlement) {
-      w.after.entitlement_fen = entitlement;
-      w.after.as_of = night.as_of;
-      w.after.name = std::string(night.name(firm));
-      w.refresh_firm = firm;
-      w.policy = &a;
-    };
+    // One batch of changed policies: their grants of tonight's periods (and, for the capped batch,
+    // every grant under a changed cap) are loaded, decided and written.
+    auto run_batch = [&](int batch_number, const std::vector<ActivePolicy*>& batch,
+                         const std::vector<std::string>& cap_keys) -> absl::Status {
+      GrantQuery query;
+      for (const ActivePolicy* a : batch) query.policy_ids.push_back(a->policy->id());
+      query.periods = periods;
+      query.cap_keys = cap_keys;
+      query.with_firm_data = false;
+      ASSIGN_OR_RETURN(std::vector<GrantRecord> loaded, txn.Query(query));
+      counts.grants_scanned += static_cast<int64_t>(loaded.size());
+      // Every grant tonight looks at, by id: those loaded and those tonight creates. Works never
+      // move (a deque), so the index's keys are views of their ids.
+      std::deque<Work> works;
+      absl::flat_hash_map<absl::string_view, Work*> work;
+      size_t expected = loaded.size();
+      for (const ActivePolicy* a : batch) expected += a->night->by_status[ELIGIBLE].cardinality();
+      work.reserve(expected);
+      auto add = [&](std::string id) -> Work& {
+        Work& w = works.emplace_back();
+        w.after.id = std::move(id);
+        work.emplace(w.after.id, &w);
+        return w;
+      };
+      for (const GrantRecord& g : loaded) {
+        Work& w = works.emplace_back();
+        w.before = &g;
+        w.after = g;
+        work.emplace(w.after.id, &w);
+      }
+      auto refresh = [&](Work& w, ActivePolicy& a, uint32_t firm, int64_t entitlement) {
+        w.after.entitlement_fen = entitlement;
+        w.after.as_of = night.as_of;
+        w.after.name = std::string(night.name(firm));
+        w.refresh_firm = firm;
+        w.policy = &a;
+      };
 
-    // 1. Tonight's eligible firms.
-    for (ActivePolicy& a : active) {
-      if (!a.dirty) continue;
-      const Policy& p = a.policy->policy;
-      for (uint32_t firm : a.night->by_status[ELIGIBLE]) {
-        std::optional<Decimal> benefit = a.night->BenefitOf(firm);
-        if (!benefit) continue;
-        const int64_t fen = ToFen(*benefit);
-        if (fen <= 0) continue;  // a zero amount is not a grant
-        const absl::string_view code = night.code(firm);
-        const std::string id = GrantId(p.id(), code, a.period);
-        auto [it, inserted] = work.try_emplace(id);
-        Work& w = it->second;
-        w.candidate = true;
-        GrantRecord& g = w.after;
-        if (inserted) {
-          g.id = id;
-          g.policy_id = p.id();
-          g.credit_code = std::string(code);
-          g.period = a.period;
-          g.cap_key = a.cap_key;
-          g.state = GrantState::kProposed;
-          g.requires_confirmation = p.requires_confirmation();
-          g.uncapped_fen = g.amount_fen = fen;
-          refresh(w, a, firm, fen);
-          continue;
-        }
-        if (g.state == GrantState::kWithdrawn) {
-          if (g.withdrawn_by != WithdrawnBy::kNight) continue;  // a person's decision stands
-          g.state = GrantState::kProposed;
-          g.withdrawn_by = WithdrawnBy::kNone;
-          g.confirmed = g.objection_open = false;
-          g.publicity_from.clear();
-          g.publicity_to.clear();
-          g.requires_confirmation = p.requires_confirmation();
-          g.cap_key = a.cap_key;
-          g.uncapped_fen = g.amount_fen = fen;
-          refresh(w, a, firm, fen);
-          w.reason = "eligible again";
-          continue;
-        }
-        if (IsUnpaid(g.state)) {
-          if (g.uncapped_fen != fen) {
-            w.reason = absl::StrCat("amount recomputed: ", FenToYuan(g.uncapped_fen), " → ", FenToYuan(fen));
+      // 1. Tonight's eligible firms.
+      for (ActivePolicy* batch_policy : batch) {
+        ActivePolicy& a = *batch_policy;
+        const Policy& p = a.policy->policy;
+        for (uint32_t firm : a.night->by_status[ELIGIBLE]) {
+          std::optional<Decimal> benefit = a.night->BenefitOf(firm);
+          if (!benefit) continue;
+          const int64_t fen = ToFen(*benefit);
+          if (fen <= 0) continue;  // a zero amount is not a grant
+          const absl::string_view code = night.code(firm);
+          std::string id = GrantId(p.id(), code, a.period);
+          auto found = work.find(id);
+          const bool inserted = found == work.end();
+          Work& w = inserted ? add(std::move(id)) : *found->second;
+          w.candidate = true;
+          GrantRecord& g = w.after;
+          if (inserted) {
+            g.policy_id = p.id();
+            g.credit_code = std::string(code);
+            g.period = a.period;
+            g.cap_key = a.cap_key;
+            g.state = GrantState::kProposed;
+            g.requires_confirmation = p.requires_confirmation();
             g.uncapped_fen = g.amount_fen = fen;
             refresh(w, a, firm, fen);
-          } else {
-            g.amount_fen = g.uncapped_fen;  // the cap below may reduce it again
+            continue;
           }
-          continue;
-        }
-        if (g.state != GrantState::kPaid) continue;  // RECOVERED: nothing more for this period
-        // Paid: what its adjustments have covered so far.
-        int64_t covered = g.entitlement_fen;
-        Work* pending = nullptr;
-        int last = 0;
-        for (int n = 1;; ++n) {
-          auto adj = work.find(absl::StrCat(id, "/ADJ", n));
-          if (adj == work.end()) break;
-          last = n;
-          const GrantRecord& ag = adj->second.after;
-          if (ag.state == GrantState::kPaid) covered = ag.entitlement_fen;
-          if (IsUnpaid(ag.state)) pending = &adj->second;
-        }
-        const int64_t extra = fen - covered;
-        if (extra > 0) {
-          if (pending != nullptr) {
-            pending->candidate = true;
-            if (pending->after.uncapped_fen != extra) {
-              pending->reason = absl::StrCat("adjustment recomputed: ", FenToYuan(pending->after.uncapped_fen),
-                                             " → ", FenToYuan(extra));
-              pending->after.uncapped_fen = pending->after.amount_fen = extra;
-              refresh(*pending, a, firm, fen);
+          if (g.state == GrantState::kWithdrawn) {
+            if (g.withdrawn_by != WithdrawnBy::kNight) continue;  // a person's decision stands
+            g.state = GrantState::kProposed;
+            g.withdrawn_by = WithdrawnBy::kNone;
+            g.confirmed = g.objection_open = false;
+            g.publicity_from.clear();
+            g.publicity_to.clear();
+            g.requires_confirmation = p.requires_confirmation();
+            g.cap_key = a.cap_key;
+            g.uncapped_fen = g.amount_fen = fen;
+            refresh(w, a, firm, fen);
+            w.reason = "eligible again";
+            continue;
+          }
+          if (IsUnpaid(g.state)) {
+            if (g.uncapped_fen != fen) {
+              w.reason = absl::StrCat("amount recomputed: ", FenToYuan(g.uncapped_fen), " → ", FenToYuan(fen));
+              g.uncapped_fen = g.amount_fen = fen;
+              refresh(w, a, firm, fen);
             } else {
-              pending->after.amount_fen = extra;
+              g.amount_fen = g.uncapped_fen;  // the cap below may reduce it again
+            }
+            continue;
+          }
+          if (g.state != GrantState::kPaid) continue;  // RECOVERED: nothing more for this period
+          // Paid: what its adjustments have covered so far.
+          int64_t covered = g.entitlement_fen;
+          Work* pending = nullptr;
+          int last = 0;
+          for (int n = 1;; ++n) {
+            auto adj = work.find(absl::StrCat(g.id, "/ADJ", n));
+            if (adj == work.end()) break;
+            last = n;
+            const GrantRecord& ag = adj->second->after;
+            if (ag.state == GrantState::kPaid) covered = ag.entitlement_fen;
+            if (IsUnpaid(ag.state)) pending = adj->second;
+          }
+          const int64_t extra = fen - covered;
+          if (extra > 0) {
+            if (pending != nullptr) {
+              pending->candidate = true;
+              if (pending->after.uncapped_fen != extra) {
+                pending->reason = absl::StrCat("adjustment recomputed: ", FenToYuan(pending->after.uncapped_fen),
+                                               " → ", FenToYuan(extra));
+                pending->after.uncapped_fen = pending->after.amount_fen = extra;
+                refresh(*pending, a, firm, fen);
+              } else {
+                pending->after.amount_fen = extra;
+              }
+            } else {
+              Work& adj = add(absl::StrCat(g.id, "/ADJ", last + 1));
+              adj.candidate = true;
+              GrantRecord& ag = adj.after;
+              ag.policy_id = p.id();
+              ag.credit_code = std::string(code);
+              ag.period = a.period;
+              ag.base_id = g.id;
+              ag.cap_key = a.cap_key;
+              ag.state = GrantState::kProposed;
+              ag.requires_confirmation = p.requires_confirmation();
+              ag.uncapped_fen = ag.amount_fen = extra;
+              refresh(adj, a, firm, fen);
+              adj.reason = absl::StrCat("补发: the amount is now ", FenToYuan(fen), ", ", FenToYuan(covered),
+                                        " was granted by ", g.id);
             }
           } else {
-            Work& adj = work[absl::StrCat(id, "/ADJ", last + 1)];
-            adj.candidate = true;
-            GrantRecord& ag = adj.after;
-            ag.id = absl::StrCat(id, "/ADJ", last + 1);
-            ag.policy_id = p.id();
-            ag.credit_code = std::string(code);
-            ag.period = a.period;
-            ag.base_id = id;
-            ag.cap_key = a.cap_key;
-            ag.state = GrantState::kProposed;
-            ag.requires_confirmation = p.requires_confirmation();
-            ag.uncapped_fen = ag.amount_fen = extra;
-            refresh(adj, a, firm, fen);
-            adj.reason = absl::StrCat("补发: the amount is now ", FenToYuan(fen), ", ", FenToYuan(covered),
-                                      " was granted by ", id);
-          }
-        } else {
-          if (pending != nullptr) {
-            pending->after.state = GrantState::kWithdrawn;
-            pending->after.withdrawn_by = WithdrawnBy::kNight;
-            pending->reason = absl::StrCat("the amount is now ", FenToYuan(fen), ", no more than was granted");
-          }
-          if (extra < 0 && g.review_fen != fen) {
-            g.review_fen = fen;
-            w.review_covered = covered;
-            w.reason = absl::StrCat("REVIEW: tonight's amount ", FenToYuan(fen), " is below the ",
-                                    FenToYuan(covered), " granted; never recovered automatically");
+            if (pending != nullptr) {
+              pending->after.state = GrantState::kWithdrawn;
+              pending->after.withdrawn_by = WithdrawnBy::kNight;
+              pending->reason = absl::StrCat("the amount is now ", FenToYuan(fen), ", no more than was granted");
+            }
+            if (extra < 0 && g.review_fen != fen) {
+              g.review_fen = fen;
+              w.review_covered = covered;
+              w.reason = absl::StrCat("REVIEW: tonight's amount ", FenToYuan(fen), " is below the ",
+                                      FenToYuan(covered), " granted; never recovered automatically");
+            }
           }
         }
       }
-    }
 
-    // 2. Unpaid grants of tonight's periods whose firm is not eligible tonight.
-    for (auto& [id, w] : work) {
-      if (w.candidate || !w.existed) continue;
-      GrantRecord& g = w.after;
-      auto ap = active_by_id.find(g.policy_id);
-      if (ap == active_by_id.end() || !ap->second->dirty || ap->second->period != g.period) continue;
-      if (!IsUnpaid(g.state)) continue;
-      // A pending adjustment of a grant still eligible was handled above.
-      if (!g.base_id.empty()) {
-        auto base = work.find(g.base_id);
-        if (base != work.end() && base->second.candidate) continue;
-      }
-      g.state = GrantState::kWithdrawn;
-      g.withdrawn_by = WithdrawnBy::kNight;
-      w.reason = WhyNotEligible(in, *ap->second, g.credit_code, as_of);
-    }
-
-    // 3. Caps, per firm and cap key of tonight: paid first, then the unpaid in policy id order.
-    std::map<std::pair<std::string, std::string>, std::vector<Work*>> capped;
-    for (auto& [id, w] : work) {
-      if (w.after.cap_key.empty() || !dirty_caps.contains(w.after.cap_key)) continue;
-      capped[{w.after.cap_key, w.after.credit_code}].push_back(&w);
-    }
-    for (auto& [key, grants] : capped) {
-      const CompiledGrantCap* cap = catalog.FindCap(key.first.substr(0, key.first.find('/')));
-      if (cap == nullptr) continue;
-      std::sort(grants.begin(), grants.end(), [](const Work* a, const Work* b) {
-        return std::tie(a->after.policy_id, a->after.id) < std::tie(b->after.policy_id, b->after.id);
-      });
-      int64_t remaining = ToFen(cap->max_yuan);
-      for (const Work* w : grants) {
-        if (w->after.state == GrantState::kPaid) remaining -= w->after.paid_fen;
-      }
-      for (Work* w : grants) {
-        GrantRecord& g = w->after;
+      // 2. Unpaid grants of tonight's periods whose firm is not eligible tonight.
+      for (Work& w : works) {
+        if (w.candidate || w.before == nullptr) continue;
+        GrantRecord& g = w.after;
+        auto ap = active_by_id.find(g.policy_id);
+        if (ap == active_by_id.end() || ap->second->batch != batch_number || ap->second->period != g.period) continue;
         if (!IsUnpaid(g.state)) continue;
-        const int64_t amount = std::min(g.uncapped_fen, std::max<int64_t>(remaining, 0));
-        remaining -= amount;
-        g.amount_fen = amount;
-        if (amount == 0) {
-          g.state = GrantState::kWithdrawn;
-          g.withdrawn_by = WithdrawnBy::kNight;
-          w->reason = absl::StrCat("CAP_REACHED: grant_cap ", cap->cap.id(), " (", FenToYuan(ToFen(cap->max_yuan)),
-                                   " per firm) is reached");
-        } else if (amount < g.uncapped_fen) {
-          absl::StrAppend(&w->reason, w->reason.empty() ? "" : "; ", "capped by grant_cap ", cap->cap.id(),
-                          " (uncapped ", FenToYuan(g.uncapped_fen), ")");
+        // A pending adjustment of a grant still eligible was handled above.
+        if (!g.base_id.empty()) {
+          auto base = work.find(g.base_id);
+          if (base != work.end() && base->second->candidate) continue;
         }
+        g.state = GrantState::kWithdrawn;
+        g.withdrawn_by = WithdrawnBy::kNight;
+        w.reason = WhyNotEligible(in, *ap->second, g.credit_code, as_of);
       }
-    }
 
-    // 4. Write what changed, in id order.
-    std::vector<std::pair<const std::string*, Work*>> changed;
-    for (auto& [id, w] : work) {
-      const GrantRecord& b = w.before;
-      const GrantRecord& a = w.after;
-      const bool differs = !w.existed ? a.state == GrantState::kProposed
-                                      : (a.state != b.state || a.amount_fen != b.amount_fen ||
-                                         a.uncapped_fen != b.uncapped_fen || a.review_fen != b.review_fen ||
-                                         a.entitlement_fen != b.entitlement_fen);
-      if (differs) changed.emplace_back(&id, &w);
-    }
-    std::sort(changed.begin(), changed.end(), [](const auto& x, const auto& y) { return *x.first < *y.first; });
-    absl::flat_hash_set<const ActivePolicy*> texts_kept;
-    std::string taxonomy_digest;
-    for (auto& [id, wp] : changed) {
-      Work& w = *wp;
-      GrantRecord& g = w.after;
-      if (w.refresh_firm) {
-        ActivePolicy& a = *w.policy;
-        if (texts_kept.insert(&a).second) RETURN_IF_ERROR(txn.PutText(StoredText{a.digest, "policy", a.text}));
-        if (taxonomy_digest.empty()) {
-          ASSIGN_OR_RETURN(taxonomy_digest, KeepTaxonomy(txn, in.taxonomy));
+      // 3. Caps, per firm and cap key of tonight: paid first, then the unpaid in policy id order.
+      std::map<std::pair<std::string, std::string>, std::vector<Work*>> capped;
+      for (Work& w : works) {
+        if (w.after.cap_key.empty() || !dirty_caps.contains(w.after.cap_key)) continue;
+        capped[{w.after.cap_key, w.after.credit_code}].push_back(&w);
+      }
+      for (auto& [key, grants] : capped) {
+        const CompiledGrantCap* cap = catalog.FindCap(key.first.substr(0, key.first.find('/')));
+        if (cap == nullptr) continue;
+        std::sort(grants.begin(), grants.end(), [](const Work* a, const Work* b) {
+          return std::tie(a->after.policy_id, a->after.id) < std::tie(b->after.policy_id, b->after.id);
+        });
+        int64_t remaining = ToFen(cap->max_yuan);
+        for (const Work* w : grants) {
+          if (w->after.state == GrantState::kPaid) remaining -= w->after.paid_fen;
         }
-        g.policy_digest = a.digest;
-        g.taxonomy_digest = taxonomy_digest;
-        g.firm_data = FirmDataJson(in.firm_of(*w.refresh_firm), *a.policy, catalog.taxonomy());
-      } else if (w.existed) {
-        ASSIGN_OR_RETURN(std::optional<GrantRecord> full, txn.Find(g.id));
-        if (full) g.firm_data = full->firm_data;
+        for (Work* w : grants) {
+          GrantRecord& g = w->after;
+          if (!IsUnpaid(g.state)) continue;
+          const int64_t amount = std::min(g.uncapped_fen, std::max<int64_t>(remaining, 0));
+          remaining -= amount;
+          g.amount_fen = amount;
+          if (amount == 0) {
+            g.state = GrantState::kWithdrawn;
+            g.withdrawn_by = WithdrawnBy::kNight;
+            w->reason = absl::StrCat("CAP_REACHED: grant_cap ", cap->cap.id(), " (", FenToYuan(ToFen(cap->max_yuan)),
+                                     " per firm) is reached");
+          } else if (amount < g.uncapped_fen) {
+            absl::StrAppend(&w->reason, w->reason.empty() ? "" : "; ", "capped by grant_cap ", cap->cap.id(),
+                            " (uncapped ", FenToYuan(g.uncapped_fen), ")");
+          }
+        }
       }
-      RETURN_IF_ERROR(txn.Put(g));
-      const GrantRecord& b = w.before;
-      if (!w.existed || (b.state == GrantState::kWithdrawn && g.state == GrantState::kProposed)) {
-        const bool adjustment = !g.base_id.empty();
-        RETURN_IF_ERROR(txn.Append(NightEntryFor(g, night.as_of, adjustment ? "ADJUSTMENT" : "NEW", 0, w.reason)));
-        ++(adjustment ? counts.adjustments : counts.proposed);
-      } else if (g.state == GrantState::kWithdrawn && b.state != GrantState::kWithdrawn) {
-        RETURN_IF_ERROR(txn.Append(NightEntryFor(g, night.as_of, "WITHDRAWN", b.amount_fen, w.reason)));
-        ++counts.withdrawn;
-      } else if (g.state == GrantState::kPaid && g.review_fen != b.review_fen) {
-        HistoryEntry h = NightEntryFor(g, night.as_of, "REVIEW", w.review_covered, w.reason);
-        h.amount_fen = g.review_fen;
-        RETURN_IF_ERROR(txn.Append(h));
-        ++counts.review;
-      } else if (g.state != GrantState::kWithdrawn) {
-        RETURN_IF_ERROR(txn.Append(NightEntryFor(g, night.as_of, "CHANGED", b.amount_fen,
-                                                 w.reason.empty() ? "grant_cap shared anew" : w.reason)));
-        ++counts.changed;
+
+      // 4. Write what changed, in id order.
+      static const GrantRecord kNone;
+      std::vector<Work*> changed;
+      for (Work& w : works) {
+        const GrantRecord& b = w.before != nullptr ? *w.before : kNone;
+        const GrantRecord& a = w.after;
+        const bool differs = w.before == nullptr
+                                 ? a.state == GrantState::kProposed
+                                 : (a.state != b.state || a.amount_fen != b.amount_fen ||
+                                    a.uncapped_fen != b.uncapped_fen || a.review_fen != b.review_fen ||
+                                    a.entitlement_fen != b.entitlement_fen);
+        if (differs) changed.push_back(&w);
       }
+      std::sort(changed.begin(), changed.end(), [](const Work* x, const Work* y) { return x->after.id < y->after.id; });
+      // The firm's data each grant keeps, one firm at a time (a firm is built once for all its grants).
+      std::vector<Work*> refreshed;
+      for (Work* w : changed) {
+        if (w->refresh_firm) refreshed.push_back(w);
+      }
+      std::sort(refreshed.begin(), refreshed.end(), [](const Work* x, const Work* y) {
+        return std::tie(*x->refresh_firm, x->after.id) < std::tie(*y->refresh_firm, y->after.id);
+      });
+      std::string taxonomy_digest;
+      if (!refreshed.empty()) {
+        absl::flat_hash_set<const ActivePolicy*> texts_kept;
+        for (const Work* w : refreshed) {
+          if (texts_kept.insert(w->policy).second) {
+            RETURN_IF_ERROR(txn.PutText(StoredText{w->policy->digest, "policy", w->policy->text}));
+          }
+        }
+        ASSIGN_OR_RETURN(taxonomy_digest, KeepTaxonomy(txn, in.taxonomy));
+      }
+      for (size_t i = 0; i < refreshed.size();) {
+        const uint32_t firm_row = *refreshed[i]->refresh_firm;
+        const Firm firm = in.firm_of(firm_row);
+        for (; i < refreshed.size() && *refreshed[i]->refresh_firm == firm_row; ++i) {
+          GrantRecord& g = refreshed[i]->after;
+          g.policy_digest = refreshed[i]->policy->digest;
+          g.taxonomy_digest = taxonomy_digest;
+          g.firm_data.clear();
+          AppendFirmDataJson(firm, refreshed[i]->policy->facts_read, catalog.taxonomy(), &g.firm_data);
+        }
+      }
+      for (Work* wp : changed) {
+        Work& w = *wp;
+        GrantRecord& g = w.after;
+        if (!w.refresh_firm && w.before != nullptr) {
+          ASSIGN_OR_RETURN(std::optional<GrantRecord> full, txn.Find(g.id));
+          if (full) g.firm_data = std::move(full->firm_data);
+        }
+        RETURN_IF_ERROR(txn.Put(g));
+        const GrantRecord& b = w.before != nullptr ? *w.before : kNone;
+        if (w.before == nullptr || (b.state == GrantState::kWithdrawn && g.state == GrantState::kProposed)) {
+          const bool adjustment = !g.base_id.empty();
+          RETURN_IF_ERROR(append(NightEntryFor(g, night.as_of, adjustment ? "ADJUSTMENT" : "NEW", 0, w.reason), g));
+          ++(adjustment ? counts.adjustments : counts.proposed);
+        } else if (g.state == GrantState::kWithdrawn && b.state != GrantState::kWithdrawn) {
+          RETURN_IF_ERROR(append(NightEntryFor(g, night.as_of, "WITHDRAWN", b.amount_fen, w.reason), g));
+          ++counts.withdrawn;
+        } else if (g.state == GrantState::kPaid && g.review_fen != b.review_fen) {
+          HistoryEntry h = NightEntryFor(g, night.as_of, "REVIEW", w.review_covered, w.reason);
+          h.amount_fen = g.review_fen;
+          RETURN_IF_ERROR(append(h, g));
+          ++counts.review;
+        } else if (g.state != GrantState::kWithdrawn) {
+          RETURN_IF_ERROR(append(NightEntryFor(g, night.as_of, "CHANGED", b.amount_fen,
+                                               w.reason.empty() ? "grant_cap shared anew" : w.reason),
+                                 g));
+          ++counts.changed;
+        }
+      }
+      return absl::OkStatus();
+    };
+
+    std::vector<ActivePolicy*> changed_policies;
+    for (ActivePolicy& a : active) {
+      a.batch = -1;
+      if (a.dirty) changed_policies.push_back(&a);
+    }
+    if (changed_policies.empty()) return absl::OkStatus();  // nothing changed since the last night
+    counts.policies_changed = static_cast<int64_t>(changed_policies.size());
+    std::vector<std::string> cap_query(dirty_caps.begin(), dirty_caps.end());
+    std::sort(cap_query.begin(), cap_query.end());
+    // Batches (policy id order within each): first every changed policy with a changed cap, and
+    // every changed policy that has a grant under one (its cap_group may have been edited since);
+    // then the others, cut at about in.batch_grants tonight's eligible firms, so that memory stays
+    // bounded however many grants a first night proposes.
+    std::vector<std::vector<ActivePolicy*>> batches;
+    if (in.batch_grants <= 0) {  // one batch for the whole night
+      for (ActivePolicy* a : changed_policies) a->batch = 0;
+      return run_batch(0, changed_policies, cap_query);
+    }
+    if (!cap_query.empty()) {
+      batches.emplace_back();
+      GrantQuery capped;
+      capped.cap_keys = cap_query;
+      capped.with_firm_data = false;
+      ASSIGN_OR_RETURN(std::vector<GrantRecord> under_caps, txn.Query(capped));
+      absl::flat_hash_set<std::string> with_capped_grants;
+      for (const GrantRecord& g : under_caps) with_capped_grants.insert(g.policy_id);
+      for (ActivePolicy* a : changed_policies) {
+        if (!a->cap_key.empty() || with_capped_grants.contains(a->policy->id())) {
+          a->batch = 0;
+          batches[0].push_back(a);
+        }
+      }
+    }
+    const size_t first_uncapped = batches.size();
+    int64_t batch_grants = 0;
+    for (ActivePolicy* a : changed_policies) {
+      if (a->batch == 0) continue;
+      const int64_t grants = static_cast<int64_t>(a->night->by_status[ELIGIBLE].cardinality());
+      if (batches.size() == first_uncapped || batch_grants + grants > in.batch_grants) {
+        batches.emplace_back();
+        batch_grants = 0;
+      }
+      a->batch = static_cast<int>(batches.size()) - 1;
+      batches.back().push_back(a);
+      batch_grants += grants;
+    }
+    for (size_t b = 0; b < batches.size(); ++b) {
+      RETURN_IF_ERROR(run_batch(static_cast<int>(b), batches[b], b < first_uncapped ? cap_query : std::vector<std::string>()));
     }
     for (const ActivePolicy& a : active) {
       if (a.dirty) RETURN_IF_ERROR(txn.PutNightMark(a.policy->id(), a.mark));
@@ -403,31 +527,18 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  if (read_proposals) {
+    ASSIGN_OR_RETURN(*proposals_csv, ProposalsCsv(ledger, night.as_of));
+  }
   return counts;
 }
 
 absl::StatusOr<std::string> ProposalsCsv(LedgerStore& ledger, const std::string& as_of) {
-  std::string out = "grant_id,policy_id,credit_code,name,period,change,amount_yuan,previous_amount_yuan,reason\n";
+  std::string out = kProposalsHeader;
   RETURN_IF_ERROR(ledger.Read([&](LedgerTransaction& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(std::vector<NightEntry> entries, txn.NightEntries(as_of));
-    for (const NightEntry& e : entries) {
-      AppendCsvCell(&out, e.entry.grant_id);
-      out += ',';
-      AppendCsvCell(&out, e.policy_id);
-      out += ',';
-      AppendCsvCell(&out, e.credit_code);
-      out += ',';
-      AppendCsvCell(&out, e.name);
-      out += ',';
-      AppendCsvCell(&out, e.period);
-      out += ',';
-      AppendCsvCell(&out, e.entry.event);
-      absl::StrAppend(&out, ",", FenToYuan(e.entry.amount_fen), ",",
-                      e.entry.event == "NEW" || e.entry.event == "ADJUSTMENT" ? "" : FenToYuan(e.entry.previous_fen), ",");
-      AppendCsvCell(&out, e.entry.note);
-      out += '\n';
-    }
-    return absl::OkStatus();
+    return txn.ForEachNightEntry(as_of, [&](const NightEntry& e) {
+      AppendProposalRow(&out, e.entry, e.policy_id, e.credit_code, e.name, e.period);
+    });
   }));
   return out;
 }
@@ -441,8 +552,8 @@ absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const 
   in.firm_of = [&store](uint32_t row) { return store.ToFirm(row); };
   ASSIGN_OR_RETURN(in.taxonomy, ReadTaxonomyTexts(rules_dir + "/taxonomy"));
   ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> ledger, OpenSqliteLedger(path, LedgerMode::kReadWrite));
-  ASSIGN_OR_RETURN(LedgerNightCounts counts, ProposeNight(*ledger, in));
-  ASSIGN_OR_RETURN(std::string csv, ProposalsCsv(*ledger, night.as_of));
+  std::string csv;
+  ASSIGN_OR_RETURN(LedgerNightCounts counts, ProposeNight(*ledger, in, &csv));
   RETURN_IF_ERROR(out->WriteFile("proposals.csv", [&](ByteSink* sink) { return sink->Write(csv); }));
   return counts;
 }

@@ -15,7 +15,8 @@
 // transaction: the same night run twice changes nothing the second time. A policy whose period,
 // cap, text and eligible firms with their amounts are those of the last night that processed it
 // (its night mark), and whose grants no step has changed since, is skipped: a steady night reads
-// no grant.
+// no grant. The changed policies are decided and written in batches (those under a changed cap
+// together, first; then the others in policy id order), each batch in grant id order.
 #ifndef POLMATCH_LEDGER_NIGHTLY_H_
 #define POLMATCH_LEDGER_NIGHTLY_H_
 
@@ -41,6 +42,10 @@ struct LedgerNight {
   // The firm of a night firm id (only called for the grants tonight writes).
   std::function<Firm(uint32_t)> firm_of;
   TaxonomyTexts taxonomy;  // the tag library the catalog was compiled against
+  // Changed policies are decided and written in batches of about this many grants (one
+  // transaction still): memory stays bounded on a first night. The outcome does not depend on it
+  // (0: the whole night as one batch).
+  int64_t batch_grants = 250'000;
 };
 
 struct LedgerNightCounts {
@@ -50,6 +55,11 @@ struct LedgerNightCounts {
 };
 
 absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& night);
+// The same, and `*proposals_csv` = ProposalsCsv(ledger, as_of) after the night: made from what
+// the night wrote when no earlier run of that date left entries (a first night does not read its
+// grants back), read from the ledger otherwise.
+absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& night,
+                                               std::string* proposals_csv);
 
 // proposals.csv of the night of `as_of`: the entries the nights of that date wrote, in order:
 // grant_id,policy_id,credit_code,name,period,change,amount_yuan,previous_amount_yuan,reason
