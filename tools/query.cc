@@ -3,9 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "engine/match/bulk_matcher.h"
-#include "engine/match/explain.h"
-#include "engine/match/reference.h"
+#include "engine/api/engine_internal.h"
 #include "engine/util/dates.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/cli.h"
@@ -34,12 +32,12 @@ const char* ValueMark(ConditionTrace::Value v) {
   }
 }
 
+// The engine over the loaded rules and registry, and the firm asked about.
 struct FirmQuery {
-  std::optional<Catalog> catalog;
-  std::optional<FirmStore> store;
-  Firm firm;
+  std::unique_ptr<Engine> engine;
+  std::string code;
+  std::string name;
   absl::CivilDay as_of;
-  std::vector<Outcome> outcomes;  // catalog order, groups and limits applied
 };
 
 void AddCommonOptions(po::options_description& options) {
@@ -52,52 +50,40 @@ void AddCommonOptions(po::options_description& options) {
       ("json", "print one JSON object instead of text");
 }
 
-// Loads everything and evaluates the firm; returns an exit code on failure.
+// Loads the rules and the registry into an engine (which answers as `serve` and an embedding
+// portal do, limits included); returns an exit code on failure.
 std::optional<int> Prepare(const po::variables_map& vm, FirmQuery* q) {
   const std::optional<std::string> code = FirmOption(vm);
   if (!code) return kUsage;
+  q->code = *code;
   int exit_code = kOk;
-  q->catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
-  if (!q->catalog) return exit_code;
+  std::optional<Catalog> catalog = LoadRules(vm["rules"].as<std::string>(), &exit_code);
+  if (!catalog) return exit_code;
   std::optional<absl::CivilDay> as_of = AsOfOption(vm);
   if (!as_of) return kUsage;
   q->as_of = *as_of;
-  q->store = LoadRegistry(vm, q->catalog->taxonomy(), &exit_code);
-  if (!q->store) return exit_code;
-  std::optional<uint32_t> row = q->store->FindRow(*code);
+  std::optional<FirmStore> store = LoadRegistry(vm, catalog->taxonomy(), &exit_code);
+  if (!store) return exit_code;
+  std::optional<uint32_t> row = store->FindRow(*code);
   if (!row) {
     PrintError(absl::StrCat("firm ", *code, " not found in the firm data"));
     return kProblems;
   }
-  q->firm = q->store->ToFirm(*row);
-  if (q->firm.founded && *q->firm.founded > q->as_of) {
-    std::cerr << "query: warning: " << *code << " was founded on " << FormatDate(*q->firm.founded)
+  q->name = std::string(store->name(*row));
+  const std::optional<absl::CivilDay> founded = store->founded(*row);
+  if (founded && *founded > q->as_of) {
+    std::cerr << "query: warning: " << *code << " was founded on " << FormatDate(*founded)
               << ", after the as-of date " << FormatDate(q->as_of)
               << ": matched as given; founding-date conditions see a negative age\n";
   }
-  const ReferenceMatcher matcher(*q->catalog);
-  q->outcomes = matcher.EvaluateFirm(FirmView(q->firm, q->catalog->taxonomy(), q->as_of));
-  // Limits rank a policy's eligible firms across the registry: only when the firm is eligible
-  // for a limited policy, match the whole registry with the bitset engine to place it.
-  bool limited = false;
-  for (size_t p = 0; p < q->outcomes.size(); ++p) {
-    limited = limited || (q->outcomes[p].status == ELIGIBLE &&
-                          q->catalog->policies()[p].policy.limit() > 0);
+  EngineOptions options;
+  options.limit_threads = 2;
+  absl::StatusOr<std::unique_ptr<Engine>> engine = NewEngineForQuery(std::move(*catalog), std::move(*store), options);
+  if (!engine.ok()) {
+    PrintError(std::string(engine.status().message()));
+    return kProblems;
   }
-  if (limited) {
-    absl::StatusOr<BulkMatcher> bulk = BulkMatcher::Create(*q->catalog, *q->store);
-    if (!bulk.ok()) {
-      PrintError(std::string(bulk.status().message()));
-      return kProblems;
-    }
-    const BulkResult all = bulk->Match(q->as_of, 2);
-    for (size_t p = 0; p < q->outcomes.size(); ++p) {
-      if (q->outcomes[p].status == ELIGIBLE && q->catalog->policies()[p].policy.limit() > 0 &&
-          all.Get(*row, static_cast<int>(p)).status == NOT_SELECTED) {
-        q->outcomes[p].status = NOT_SELECTED;
-      }
-    }
-  }
+  q->engine = std::move(*engine);
   return std::nullopt;
 }
 
@@ -131,13 +117,17 @@ int RunQuery(int argc, char** argv) {
   FirmQuery q;
   if (auto exit = Prepare(vm, &q)) return *exit;
   // As the embedded engine and the HTTP service answer: INELIGIBLE results untraced (`check` explains any).
-  FirmMatches m = ExplainFirm(*q.catalog, FirmView(q.firm, q.catalog->taxonomy(), q.as_of), q.outcomes,
-                              /*trace_ineligible=*/false);
+  absl::StatusOr<FirmMatches> matched = q.engine->Match(q.code, q.as_of);
+  if (!matched.ok()) {
+    PrintError(std::string(matched.status().message()));
+    return kProblems;
+  }
+  const FirmMatches& m = *matched;
   if (vm.count("json")) {
     std::cout << ToJson(m) << "\n";
     return kOk;
   }
-  std::cout << m.credit_code() << "  " << q.firm.name << "  (as of " << m.as_of() << ")\n";
+  std::cout << m.credit_code() << "  " << q.name << "  (as of " << m.as_of() << ")\n";
   int ineligible = 0;
   for (const PolicyResult& r : m.results()) {
     if (r.status() == INELIGIBLE && !vm.count("all")) {
@@ -172,28 +162,32 @@ int RunCheck(int argc, char** argv) {
   }
   FirmQuery q;
   if (auto exit = Prepare(vm, &q)) return *exit;
-  const int p = q.catalog->IndexOf(vm["policy"].as<std::string>());
-  if (p < 0) {
-    PrintError(absl::StrCat("unknown policy ", vm["policy"].as<std::string>()));
+  const std::string& id = vm["policy"].as<std::string>();
+  absl::StatusOr<Policy> policy = q.engine->GetPolicy(id);
+  if (!policy.ok()) {
+    PrintError(absl::StrCat("unknown policy ", id));
     return kProblems;
   }
-  const CompiledPolicy& policy = q.catalog->policies()[p];
-  FirmView view(q.firm, q.catalog->taxonomy(), q.as_of);
-  PolicyResult r = ExplainOutcome(policy, q.catalog->taxonomy(), view, q.outcomes[p]);
+  absl::StatusOr<PolicyResult> explained = q.engine->Explain(q.code, id, q.as_of);
+  if (!explained.ok()) {
+    PrintError(std::string(explained.status().message()));
+    return kProblems;
+  }
+  const PolicyResult& r = *explained;
   if (vm.count("json")) {
     FirmMatches m;
-    m.set_credit_code(q.firm.credit_code);
-    m.set_name(q.firm.name);
+    m.set_credit_code(q.code);
+    m.set_name(q.name);
     m.set_as_of(FormatDate(q.as_of));
     *m.add_results() = r;
     std::cout << ToJson(m) << "\n";
     return kOk;
   }
-  std::cout << policy.id() << "  " << policy.policy.title() << "  ("
-            << (policy.auto_grant() ? "免申即享 AUTO_GRANT" : "APPLY") << ")\n"
-            << "source: " << policy.policy.source().document() << " "
-            << policy.policy.source().clause() << "\n"
-            << "firm:   " << q.firm.credit_code << "  " << q.firm.name << "  as of "
+  std::cout << policy->id() << "  " << policy->title() << "  ("
+            << (policy->mode() == Policy::AUTO_GRANT ? "免申即享 AUTO_GRANT" : "APPLY") << ")\n"
+            << "source: " << policy->source().document() << " "
+            << policy->source().clause() << "\n"
+            << "firm:   " << q.code << "  " << q.name << "  as of "
             << FormatDate(q.as_of) << "\n"
             << "status: " << kStatusLabel[r.status()] << " — " << r.explanation_zh() << "\n"
             << "conditions:\n";

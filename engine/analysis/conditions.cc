@@ -4,26 +4,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/expr/comparison.h"
 #include "engine/util/dates.h"
 
 namespace polmatch {
 namespace {
 
-constexpr absl::CivilDay kEpoch(1970, 1, 1);
 
 bool IsOrderedType(Type t) { return t == Type::kNumber || t == Type::kDate; }
-
-Op Negate(Op op) {
-  switch (op) {
-    case Op::kLt: return Op::kGe;
-    case Op::kLe: return Op::kGt;
-    case Op::kGt: return Op::kLe;
-    case Op::kGe: return Op::kLt;
-    case Op::kEq: return Op::kNe;
-    case Op::kNe: return Op::kEq;
-    default: return op;
-  }
-}
 
 bool Holds(Op op, Decimal x, Decimal c) {
   switch (op) {
@@ -69,7 +57,7 @@ std::vector<Decimal> TestPoints(std::vector<Decimal> constants) {
 }
 
 std::string FormatConstant(Decimal c, bool date) {
-  if (date && c.raw() % Decimal::kOne == 0) return FormatDate(kEpoch + c.raw() / Decimal::kOne);
+  if (date && c.raw() % Decimal::kOne == 0) return FormatDate(DayFrom1970(c.raw() / Decimal::kOne));
   return c.ToString();
 }
 
@@ -91,11 +79,11 @@ std::optional<std::pair<const Node*, NumericSet>> ReadComparison(const Node& n, 
   if (n.kind != NodeKind::kCompare || !IsOrderedType(n.children[0]->type)) return std::nullopt;
   const Node& a = *n.children[0];
   const Node& b = *n.children[1];
-  const Op op = negate ? Negate(n.op) : n.op;
+  const Op op = negate ? NegatedComparison(n.op) : n.op;
   std::optional<Decimal> ca = FoldConstant(a);
   std::optional<Decimal> cb = FoldConstant(b);
   if (cb && !ca) return std::make_pair(&a, NumericSet::Of(op, *cb));
-  if (ca && !cb) return std::make_pair(&b, NumericSet::Of(MirrorComparison(op), *ca));
+  if (ca && !cb) return std::make_pair(&b, NumericSet::Of(MirroredComparison(op), *ca));
   return std::nullopt;
 }
 
@@ -327,22 +315,12 @@ bool IsAncestorOrSelf(const Taxonomy& tax, TagId ancestor, TagId tag) {
 
 // ---------------------------------------------------------------------------------------------
 
-Op MirrorComparison(Op op) {
-  switch (op) {
-    case Op::kLt: return Op::kGt;
-    case Op::kLe: return Op::kGe;
-    case Op::kGt: return Op::kLt;
-    case Op::kGe: return Op::kLe;
-    default: return op;
-  }
-}
-
 std::optional<Decimal> FoldConstant(const Node& n) {
   switch (n.kind) {
     case NodeKind::kNumber: return n.number;
     case NodeKind::kCall: {
       if (n.func == Func::kDate && n.type == Type::kDate) {
-        return Decimal::FromInt(static_cast<int64_t>(n.date - kEpoch));
+        return Decimal::FromInt(DaysSince1970(n.date));
       }
       std::vector<Decimal> args;
       if (n.func == Func::kIf) {

@@ -44,8 +44,6 @@ std::optional<Decimal> FoldConstant(const Node& node);
 // The truth of a boolean subtree made only of literals; nullopt otherwise.
 std::optional<bool> FoldConstantBool(const Node& node);
 
-// The comparison seen from the other side: `c OP x` ⇔ `x MirrorComparison(OP) c`.
-Op MirrorComparison(Op op);
 
 // A canonical text of an expression: like Node::ToString, but identifiers by their ids (an alias
 // and the id it stands for print alike), so equal texts mean structurally equal expressions.

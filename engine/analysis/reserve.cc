@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/util/amounts.h"
 #include "engine/analysis/conditions.h"
+#include "engine/expr/comparison.h"
 #include "engine/expr/eval.h"
 #include "engine/match/explain.h"
 
@@ -34,7 +35,7 @@ std::optional<ThresholdGap> GapOf(const Node& c, const std::string& source, cons
   g.value = v.number;
   g.threshold = t.number;
   if (!FoldConstant(threshold)) g.threshold_text = SourceText(source, threshold);
-  g.needed = flipped ? MirrorComparison(c.op) : c.op;
+  g.needed = flipped ? MirroredComparison(c.op) : c.op;
   std::optional<Decimal> diff = Sub(g.threshold, g.value);
   if (!diff) return std::nullopt;
   g.gap = Abs(*diff);

@@ -2,10 +2,6 @@
 // single-firm path (engine/match/policy_index.h), and the placement of firms within limited policies — held
 // in one immutable State swapped atomically by Reload().
 #include <algorithm>
-#include <exception>
-#include <map>
-#include <mutex>
-#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
@@ -20,11 +16,13 @@
 #include "engine/ledger/grant.h"
 #include "engine/ledger/ledger_store.h"
 #include "engine/ledger/lifecycle.h"
-#include "engine/match/bulk_matcher.h"
+#include "engine/match/limit_placement.h"
 #include "engine/match/explain.h"
 #include "engine/match/policy_index.h"
 #include "engine/match/reference.h"
 #include "engine/util/dates.h"
+#include "engine/util/parallel.h"
+#include "engine/api/engine_internal.h"
 #include "polmatch/engine.h"
 
 namespace polmatch {
@@ -79,25 +77,21 @@ struct State {
   std::optional<FirmStore> store;
   FirmRows rows;  // the store by row, for single-firm reads
   CodeIndex code_index;
+  // Whether `rows` and `code_index` were built (an engine for one command-line query reads the
+  // store's columns instead: see NewEngineForQuery).
+  bool by_rows = true;
   std::optional<PolicyIndex> index;
-  // Limited policies and their exclusive-group peers, as a sub-catalog for placing firms.
-  std::optional<Catalog> limits_catalog;
-  std::vector<int> limits_to_main;  // sub-catalog index → catalog index
-  std::vector<int> main_to_limits;  // catalog index → sub-catalog index, -1 if not there
-  // Per catalog index, compact for the hot path: the policy id, and whether it has a limit.
+  std::unique_ptr<LimitPlacement> limits;
+  // Per catalog index, compact for the hot path: the policy id.
   std::vector<std::string> ids;
-  std::vector<uint8_t> limited;
   std::shared_ptr<const LedgerStore> ledger;  // EngineOptions::ledger_path, read-only
-
-  // NOT_SELECTED rows per as_of (a few recent dates), computed on first need.
-  mutable std::mutex placement_mu;
-  mutable std::map<absl::CivilDay, std::shared_ptr<const BulkResult>> placements;
 
   explicit State(Catalog c) : catalog(std::move(c)) {}
 
   // A registered firm as the matcher reads it (grants from the per-row index, not a search per
   // tag); with `identity`, also its credit code and name (for explanations).
   Firm ReadRow(uint32_t row, bool identity = false) const {
+    if (!by_rows) return store->ToFirm(row);
     Firm f;
     ReadRowInto(row, identity, &f);
     return f;
@@ -131,40 +125,14 @@ struct State {
     }
   }
 
-  std::shared_ptr<const BulkResult> Placement(absl::CivilDay as_of) const {
-    std::lock_guard<std::mutex> lock(placement_mu);
-    auto it = placements.find(as_of);
-    if (it != placements.end()) return it->second;
-    absl::StatusOr<BulkMatcher> m = BulkMatcher::Create(*limits_catalog, *store);
-    if (!m.ok()) return nullptr;
-    auto result = std::make_shared<const BulkResult>(m->Match(as_of, std::max(1, options.limit_threads)));
-    if (placements.size() >= 4) placements.erase(placements.begin());
-    placements[as_of] = result;
-    return result;
-  }
-
-  // Limits rank firms across the registry: an eligible firm of a limited policy that the
-  // registry-wide placement did not select becomes NOT_SELECTED.
-  void ApplyLimits(uint32_t row, absl::CivilDay as_of, std::vector<PolicyHit>& hits) const {
-    if (!limits_catalog) return;
-    bool needed = false;
-    for (const PolicyHit& h : hits) needed = needed || (h.status == ELIGIBLE && limited[h.policy]);
-    if (!needed) return;
-    std::shared_ptr<const BulkResult> placed = Placement(as_of);
-    if (placed == nullptr) return;
-    for (PolicyHit& h : hits) {
-      if (h.status != ELIGIBLE) continue;  // (read main_to_limits only for the few eligible)
-      const int sub = main_to_limits[h.policy];
-      if (sub >= 0 && placed->policy(sub).not_selected.contains(row)) h.status = NOT_SELECTED;
-    }
-  }
-
   std::vector<Outcome> Dense(std::vector<PolicyHit> hits) const {
     std::vector<Outcome> out(catalog.policies().size());
-    for (const PolicyHit& h : hits) out[h.policy] = h.outcome();
+    for (const PolicyHit& h : hits) out[h.policy.value] = h.outcome();
     return out;
   }
 };
+
+absl::Status BuildIndexes(State* state, bool by_rows);
 
 absl::StatusOr<std::shared_ptr<const State>> LoadState(const EngineOptions& options) {
   Diagnostics diags;
@@ -184,58 +152,32 @@ absl::StatusOr<std::shared_ptr<const State>> LoadState(const EngineOptions& opti
     if (!store.ok()) return store.status();
     state->store = std::move(*store);
   }
+  absl::Status built = BuildIndexes(state.get(), /*by_rows=*/true);
+  if (!built.ok()) return built;
+  return std::shared_ptr<const State>(std::move(state));
+}
+
+// The state's indexes over its catalog and store: the policy index, the limit placement, and
+// with `by_rows` the per-row records and the credit-code index of the microsecond path.
+absl::Status BuildIndexes(State* state, bool by_rows) {
+  state->by_rows = by_rows && state->store.has_value();
   const auto& policies = state->catalog.policies();
   // The policy index compiles on its own thread while the registry's indexes are built (they
   // share nothing; the records' build is bound by the kernel's first touch of its pages).
-  std::exception_ptr compile_error;
-  std::thread compile([&] {
-    try {
+  ParallelFor(2, [&](int t) {
+    if (t == 1) {
       state->index.emplace(state->catalog);
-    } catch (...) {
-      compile_error = std::current_exception();
-    }
-  });
-  if (state->store) {
-    try {
+    } else if (state->by_rows) {
       state->code_index.Build(*state->store);
       state->rows = FirmRows::Build(*state->store);
-    } catch (...) {
-      compile.join();
-      throw;
     }
-  }
-  compile.join();
-  if (compile_error) std::rethrow_exception(compile_error);
-  for (const CompiledPolicy& p : policies) {
-    state->ids.push_back(p.id());
-    state->limited.push_back(p.policy.limit() > 0 ? 1 : 0);
-  }
-  // The sub-catalog for limits: limited policies plus their group peers (groups apply first).
-  std::vector<bool> take(policies.size(), false);
-  for (size_t p = 0; p < policies.size(); ++p) {
-    if (policies[p].policy.limit() <= 0) continue;
-    take[p] = true;
-    const std::string& group = policies[p].policy.exclusive_group();
-    if (!group.empty()) {
-      for (int peer : state->catalog.groups().at(group)) take[peer] = true;
-    }
-  }
-  PolicyCatalog sub;
-  state->main_to_limits.assign(policies.size(), -1);
-  for (size_t p = 0; p < policies.size(); ++p) {
-    if (!take[p]) continue;
-    *sub.add_policy() = policies[p].policy;
-    state->limits_to_main.push_back(static_cast<int>(p));
-    state->main_to_limits[p] = static_cast<int>(state->limits_to_main.size()) - 1;
-  }
-  if (sub.policy_size() > 0 && state->store) {
-    Diagnostics sub_diags;
-    absl::StatusOr<Catalog> limits =
-        Catalog::FromProtos(state->catalog.shared_taxonomy(), {sub}, &sub_diags);
-    if (!limits.ok()) return limits.status();
-    state->limits_catalog = std::move(*limits);
-  }
-  return std::shared_ptr<const State>(std::move(state));
+  });
+  for (const CompiledPolicy& p : policies) state->ids.push_back(p.id());
+  absl::StatusOr<std::unique_ptr<LimitPlacement>> limits = LimitPlacement::Create(
+      state->catalog, state->store ? &*state->store : nullptr, state->options.limit_threads);
+  if (!limits.ok()) return limits.status();
+  state->limits = std::move(*limits);
+  return absl::OkStatus();
 }
 
 class EngineImpl : public Engine {
@@ -262,25 +204,31 @@ class EngineImpl : public Engine {
     }
     thread_local Firm firm;                    // reused: no allocation per query
     thread_local std::vector<PolicyHit> hits;
-    const std::optional<uint32_t> row = s->code_index.Find(credit_code, [&](uint32_t r) {
+    if (!s->by_rows) {  // an engine for one query: the store's own search and columns
+      absl::StatusOr<Answer> a = Answered(*s, credit_code, as_of);
+      if (!a.ok()) {
+        out->clear();
+        return a.status();
+      }
+      hits.swap(a->hits);
+    } else if (!s->code_index.Find(credit_code, [&](uint32_t r) {
       s->rows.Prefetch(r);
       const absl::string_view code = s->store->credit_code(r);
       __builtin_prefetch(code.data());
       s->ReadRowInto(r, /*identity=*/false, &firm);
       s->index->Match(FirmView(firm, s->catalog.taxonomy(), as_of), &hits);
-      s->ApplyLimits(r, as_of, hits);
+      s->limits->Apply(FirmRow(r), as_of, hits);
       return code == credit_code;  // compared last, its line long arrived
-    });
-    if (!row) {
+    })) {
       out->clear();
       return NotRegistered(credit_code);
     }
-    for (const PolicyHit& h : hits) __builtin_prefetch(&s->ids[h.policy]);  // misses overlap
+    for (const PolicyHit& h : hits) __builtin_prefetch(&s->ids[h.policy.value]);  // misses overlap
     out->resize(hits.size());  // the strings kept keep their storage
     for (size_t i = 0; i < hits.size(); ++i) {
       const PolicyHit& h = hits[i];
       PolicyMatch& m = (*out)[i];
-      m.policy.assign(s->ids[h.policy]);
+      m.policy.assign(s->ids[h.policy.value]);
       m.status = h.status;
       m.benefit_fen = h.has_benefit ? h.benefit_raw / 10000 : -1;
     }
@@ -310,7 +258,7 @@ class EngineImpl : public Engine {
     const FirmView view(a->firm, s->catalog.taxonomy(), as_of);
     Outcome outcome;  // INELIGIBLE unless listed
     for (PolicyHit& h : a->hits) {
-      if (h.policy == p) outcome = h.outcome();
+      if (h.policy == CatalogIndex(static_cast<uint32_t>(p))) outcome = h.outcome();
     }
     return ExplainOutcome(s->catalog.policies()[p], s->catalog.taxonomy(), view, outcome);
   }
@@ -389,7 +337,7 @@ class EngineImpl : public Engine {
     if (!row.ok()) return row.status();
     Answer a{s.ReadRow(*row, /*identity=*/true), {}};
     s.index->Match(FirmView(a.firm, s.catalog.taxonomy(), as_of), &a.hits);
-    s.ApplyLimits(*row, as_of, a.hits);
+    s.limits->Apply(FirmRow(*row), as_of, a.hits);
     return a;
   }
 
@@ -397,6 +345,11 @@ class EngineImpl : public Engine {
   static absl::StatusOr<uint32_t> Registered(const State& s, absl::string_view credit_code) {
     absl::Status valid = Registry(s, credit_code);
     if (!valid.ok()) return valid;
+    if (!s.by_rows) {
+      std::optional<uint32_t> row = s.store->FindRow(credit_code);
+      if (!row) return NotRegistered(credit_code);
+      return *row;
+    }
     std::optional<uint32_t> row = s.code_index.Find(credit_code, [&](uint32_t r) {
       s.rows.Prefetch(r);  // (fetched while the code compares)
       return s.store->credit_code(r) == credit_code;
@@ -419,6 +372,21 @@ class EngineImpl : public Engine {
 };
 
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<Engine>> NewEngineForQuery(Catalog catalog, FirmStore store,
+                                                          const EngineOptions& options) {
+  return NewEngineFromLoaded(std::move(catalog), std::move(store), options, /*per_row_records=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> NewEngineFromLoaded(Catalog catalog, FirmStore store,
+                                                            const EngineOptions& options, bool per_row_records) {
+  auto state = std::make_shared<State>(std::move(catalog));
+  state->options = options;
+  state->store = std::move(store);
+  absl::Status built = BuildIndexes(state.get(), per_row_records);
+  if (!built.ok()) return built;
+  return std::unique_ptr<Engine>(new EngineImpl(std::move(state)));
+}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
   absl::StatusOr<std::shared_ptr<const State>> state = LoadState(options);

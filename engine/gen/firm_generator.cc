@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/ingest/credit_code.h"
+#include "engine/util/json_string.h"
 #include "engine/util/status_macros.h"
 
 namespace polmatch::gen {
@@ -138,21 +139,6 @@ void AppendDate(absl::CivilDay d, std::string* out) {
   buf[8] = static_cast<char>('0' + d.day() / 10);
   buf[9] = static_cast<char>('0' + d.day() % 10);
   out->append(buf, 10);
-}
-
-// The inside of a JSON string literal: quotes, backslashes and controls escaped (names from the
-// tag library are plain UTF-8, but the output must stay valid JSON whatever they hold).
-void AppendJsonEscaped(absl::string_view s, std::string* out) {
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-    } else {
-      out->push_back(c);
-    }
-  }
 }
 
 // Whole yuan amount of `yuan`, in fen precision: "1234567.89".

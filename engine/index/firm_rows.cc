@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <thread>
 
 #include "engine/ingest/firm_table.h"
+#include "engine/util/parallel.h"
 
 namespace polmatch {
 
@@ -86,9 +86,7 @@ FirmRows FirmRows::Build(const FirmStore& store) {
     }
   };
   const size_t half = n / 2 / 64 * 64;
-  std::thread second(fill, half, n);
-  fill(0, half);
-  second.join();
+  ParallelFor(2, [&](int t) { t == 0 ? fill(0, half) : fill(half, n); });
   return rows;
 }
 

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
-#include <thread>
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/ingest/firm_table.h"
+#include "engine/util/parallel.h"
 
 namespace polmatch {
 
@@ -157,9 +157,7 @@ void SortOnThreads(std::vector<T>& v, Less less, int threads) {
     return;
   }
   const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
-  std::thread other([&] { std::sort(v.begin(), mid, less); });
-  std::sort(mid, v.end(), less);
-  other.join();
+  ParallelFor(2, [&](int t) { t == 0 ? std::sort(mid, v.end(), less) : std::sort(v.begin(), mid, less); });
   std::vector<T> out(v.size());
   std::merge(v.begin(), mid, mid, v.end(), out.begin(), less);
   v = std::move(out);
@@ -173,9 +171,7 @@ void ForRanges(uint32_t n, uint32_t align, int threads, Fn fn) {
     return;
   }
   const uint32_t cut = (n / 2) / align * align;
-  std::thread other([&] { fn(0u, cut); });
-  fn(cut, n);
-  other.join();
+  ParallelFor(2, [&](int t) { t == 0 ? fn(cut, n) : fn(0u, cut); });
 }
 
 }  // namespace

@@ -36,6 +36,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/types/span.h"
 #include "engine/index/bitset.h"
+#include "engine/util/dates.h"
 #include "engine/index/column.h"
 #include "engine/ingest/firm.h"
 #include "engine/taxonomy/taxonomy.h"
@@ -58,10 +59,8 @@ struct RowRange {
 // Dates in the store: days since 1970-01-01. Open ends of a tag grant use the extremes.
 inline constexpr int32_t kOpenFrom = std::numeric_limits<int32_t>::min();
 inline constexpr int32_t kOpenTo = std::numeric_limits<int32_t>::max();
-inline int32_t DayNumber(absl::CivilDay d) {
-  return static_cast<int32_t>(d - absl::CivilDay(1970, 1, 1));
-}
-inline absl::CivilDay DayFromNumber(int64_t n) { return absl::CivilDay(1970, 1, 1) + n; }
+inline int32_t DayNumber(absl::CivilDay d) { return static_cast<int32_t>(DaysSince1970(d)); }
+inline absl::CivilDay DayFromNumber(int64_t n) { return DayFrom1970(n); }
 
 // The direct grants of one tag, sorted by row (then by valid_from, valid_to).
 struct TagGrantColumn {

@@ -25,6 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/ingest/firm_sources.h"
 #include "engine/ingest/jsonl_reader.h"
+#include "engine/util/dates.h"
 #include "engine/util/status_macros.h"
 
 namespace polmatch {
@@ -33,8 +34,8 @@ namespace {
 constexpr int32_t kOpenFrom = std::numeric_limits<int32_t>::min();
 constexpr int32_t kOpenTo = std::numeric_limits<int32_t>::max();
 
-int32_t DayOf(absl::CivilDay d) { return static_cast<int32_t>(d - absl::CivilDay(1970, 1, 1)); }
-absl::CivilDay DayFrom(int32_t n) { return absl::CivilDay(1970, 1, 1) + n; }
+int32_t DayOf(absl::CivilDay d) { return static_cast<int32_t>(DaysSince1970(d)); }
+absl::CivilDay DayFrom(int32_t n) { return DayFrom1970(n); }
 
 std::atomic<size_t> g_block_bytes{size_t{4} << 20};
 

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <thread>
 #include <time.h>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/index/bitset.h"
 #include "engine/match/plan_eval.h"
+#include "engine/util/parallel.h"
 #include "engine/util/status_macros.h"
 #include "engine/match/semantics.h"
 
@@ -99,10 +99,7 @@ double RunThreads(int threads, Fn fn, double* max_thread = nullptr) {
     fn(t);
     cpu[t] = ThreadCpuSeconds() - start;
   };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(timed, t);
-  timed(0);
-  for (std::thread& th : pool) th.join();
+  ParallelFor(threads, timed);
   double total = 0;
   for (double c : cpu) total += c;
   if (max_thread != nullptr) *max_thread = *std::max_element(cpu.begin(), cpu.end());

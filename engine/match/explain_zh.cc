@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/expr/comparison.h"
 #include "engine/util/amounts.h"
 #include "engine/util/dates.h"
 
@@ -32,28 +33,6 @@ bool ReadsNoFact(const Node& n) {
     if (!ReadsNoFact(*c)) return false;
   }
   return true;
-}
-
-Op Flip(Op op) {  // not (a op b) == a Flip(op) b
-  switch (op) {
-    case Op::kLt: return Op::kGe;
-    case Op::kLe: return Op::kGt;
-    case Op::kGt: return Op::kLe;
-    case Op::kGe: return Op::kLt;
-    case Op::kEq: return Op::kNe;
-    case Op::kNe: return Op::kEq;
-    default: return op;
-  }
-}
-
-Op Mirror(Op op) {  // a op b == b Mirror(op) a
-  switch (op) {
-    case Op::kLt: return Op::kGt;
-    case Op::kLe: return Op::kGe;
-    case Op::kGt: return Op::kLt;
-    case Op::kGe: return Op::kLe;
-    default: return op;
-  }
 }
 
 bool IsFoundedToAsOf(const Node& n) {
@@ -339,7 +318,7 @@ std::string ChineseRenderer::Compare(const Node& lhs_in, Op op, const Node& rhs_
   const Node* rhs = &rhs_in;
   if (IsConstant(*lhs) && !IsConstant(*rhs)) {
     std::swap(lhs, rhs);
-    op = Mirror(op);
+    op = MirroredComparison(op);
   }
   // years_between(founded, as_of) op N: "成立满3年"
   if (IsFoundedToAsOf(*lhs) && rhs->kind == NodeKind::kNumber) {
@@ -419,7 +398,7 @@ std::string ChineseRenderer::Bool(const Node& n, bool negated) const {
       if (any) return absl::StrCat("满足以下之一:", absl::StrJoin(parts, ";"));
       return absl::StrJoin(parts, ",且");
     }
-    case NodeKind::kCompare: return Compare(*c[0], negated ? Flip(n.op) : n.op, *c[1]);
+    case NodeKind::kCompare: return Compare(*c[0], negated ? NegatedComparison(n.op) : n.op, *c[1]);
     case NodeKind::kIn: {
       std::vector<std::string> items;
       for (size_t i = 1; i < c.size(); ++i) {
@@ -541,10 +520,10 @@ std::string ChineseRenderer::FirmData(const Node& cond, const FirmEnv& firm) con
   if (c->kind == NodeKind::kCompare && !alone) {
     const Node* lhs = c->children[0].get();
     const Node* rhs = c->children[1].get();
-    Op op = negated ? Flip(c->op) : c->op;
+    Op op = negated ? NegatedComparison(c->op) : c->op;
     if (rhs->kind == NodeKind::kFact && lhs->kind != NodeKind::kFact) {
       std::swap(lhs, rhs);
-      op = Mirror(op);
+      op = MirroredComparison(op);
     }
     if (lhs->kind == NodeKind::kFact && !IsConstant(*rhs) && rhs->type == Type::kNumber) {
       const Value v = Evaluate(*rhs, firm);

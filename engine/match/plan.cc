@@ -8,6 +8,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/expr/comparison.h"
+#include "engine/util/truth.h"
 #include "engine/util/status_macros.h"
 
 namespace polmatch {
@@ -96,26 +98,10 @@ std::vector<RowRange> Complement(const std::vector<RowRange>& a, uint32_t lo, ui
   return Normalize(std::move(out));
 }
 
-// Kleene values of industry sets: 0 false, 1 true, 2 unknown.
-uint8_t KAnd(uint8_t a, uint8_t b) {
-  if (a == 0 || b == 0) return 0;
-  return (a == 2 || b == 2) ? 2 : 1;
-}
-uint8_t KOr(uint8_t a, uint8_t b) {
-  if (a == 1 || b == 1) return 1;
-  return (a == 2 || b == 2) ? 2 : 0;
-}
-uint8_t KNot(uint8_t a) { return a == 2 ? 2 : 1 - a; }
-
-Op FlipCompare(Op op) {
-  switch (op) {
-    case Op::kLt: return Op::kGt;
-    case Op::kLe: return Op::kGe;
-    case Op::kGt: return Op::kLt;
-    case Op::kGe: return Op::kLe;
-    default: return op;
-  }
-}
+// Kleene values of industry sets, stored as Truth's byte (util/truth.h: 0 false, 1 true, 2 unknown).
+uint8_t KAnd(uint8_t a, uint8_t b) { return static_cast<uint8_t>(KleeneAnd(Truth{a}, Truth{b})); }
+uint8_t KOr(uint8_t a, uint8_t b) { return static_cast<uint8_t>(KleeneOr(Truth{a}, Truth{b})); }
+uint8_t KNot(uint8_t a) { return static_cast<uint8_t>(KleeneNot(Truth{a})); }
 
 }  // namespace
 
@@ -284,7 +270,7 @@ class PlanCompiler {
   int32_t CompareNodes(int32_t a, int32_t b, Op op) {
     if (node(a).op == PlanOp::kNumConst && node(b).op != PlanOp::kNumConst) {
       std::swap(a, b);
-      op = FlipCompare(op);
+      op = MirroredComparison(op);
     }
     return Make(PlanOp::kCompare, {a, b}, op);
   }

@@ -25,11 +25,12 @@
 #include "engine/index/firm_store.h"
 #include "engine/match/plan.h"
 #include "engine/util/decimal.h"
+#include "engine/util/truth.h"
 
 namespace polmatch {
 
 // A three-valued row result.
-enum class Tri : uint8_t { kFalse = 0, kTrue = 1, kUnknown = 2 };
+using Tri = Truth;  // (util/truth.h)
 
 // Scalar operations on Decimal raw values; false = unknown (overflow, division by zero).
 namespace plan_internal {

@@ -55,13 +55,14 @@
 #include "engine/ingest/firm.h"
 #include "engine/match/outcome.h"
 #include "engine/match/row_program.h"
+#include "engine/util/strong_id.h"
 
 namespace polmatch {
 
 // One policy's outcome for the firm; only policies that are not INELIGIBLE are reported.
 // 24 bytes (an Outcome is 40): a query moves a few hundred of them.
 struct PolicyHit {
-  int32_t policy = 0;             // catalog index
+  CatalogIndex policy;            // 4 bytes
   MatchStatus status = INELIGIBLE;
   bool grouped = false;           // a member of an exclusive group (of two or more)
   bool has_benefit = false;
@@ -104,9 +105,6 @@ class PolicyIndex {
     int conditions = 0;        // condition visits
   };
   static Stats LastStats();
-
-  int num_conditions() const { return num_conditions_; }  // distinct top-level conditions
-  int num_generic() const { return static_cast<int>(generic_.size()); }
 
  private:
   enum class CondKind : uint8_t {
@@ -252,6 +250,18 @@ class PolicyIndex {
   static uint32_t PrefilterAvx512(const ListView& list, const FirmBits& firm, uint32_t* survivors);
   static uint32_t Verdict(const ListView& list, uint32_t i, const FirmBits& firm);
 
+  // The steps of Match (policy_index_match.cc). Conditions evaluates one firm's compiled
+  // conditions, memoising the generic ones.
+  class Conditions;
+  int CandidateLists(const Firm& firm, uint64_t held0, const ScopeList** lists) const;
+  void ReadFirmBits(const Firm& firm, uint64_t held0, const ScopeList* const* lists, int num_lists,
+                    const Conditions& eval, FirmBits* out) const;
+  int VisitSurvivors(const ListView& list, const uint32_t* survivors, uint32_t num_survivors, bool in_scope,
+                     const Conditions& eval, const RowProgram::Row& row, const FirmView& view,
+                     std::vector<PolicyHit>* out) const;
+  void MergeRuns(uint32_t lo_word, uint32_t hi_word, std::vector<PolicyHit>* out) const;
+  void ApplyExclusiveGroups(std::vector<PolicyHit>* out) const;
+
   // The entries of a list whose policies are in force on a day (and have an eligibility rule), a
   // bit each; cached per thread for the last day asked.
   const uint8_t* ListInForce(const ScopeList& list, int32_t day) const;
@@ -306,7 +316,6 @@ class PolicyIndex {
   std::vector<std::unique_ptr<ScopeList>> sublists_;  // what by_scope_ points to
   ScopeList all_policies_;  // for firms of unknown region
   int num_groups_ = 0;
-  int num_conditions_ = 0;
   uint64_t instance_ = 0;  // unique per index: keys the per-thread ListInForce cache
 };
 

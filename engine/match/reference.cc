@@ -6,15 +6,6 @@
 #include "engine/match/semantics.h"
 
 namespace polmatch {
-namespace {
-
-semantics::Truth Truth(const Value& v) {
-  return v.is_true() ? semantics::Truth::kTrue
-                     : v.is_false() ? semantics::Truth::kFalse : semantics::Truth::kUnknown;
-}
-
-}  // namespace
-
 Outcome ReferenceMatcher::EvaluatePolicy(const CompiledPolicy& p, const FirmEnv& env) const {
   Outcome out;
   if (!p.ActiveOn(env.AsOf()) || !p.eligibility) return out;  // INELIGIBLE
@@ -23,10 +14,10 @@ Outcome ReferenceMatcher::EvaluatePolicy(const CompiledPolicy& p, const FirmEnv&
   semantics::Tally tally;
   if (p.conditions.size() >= 2) {
     for (size_t i = 0; i < p.conditions.size(); ++i) {
-      tally.Add(Truth(Evaluate(*p.conditions[i], env)), p.condition_actionable[i]);
+      tally.Add(semantics::TruthOf(Evaluate(*p.conditions[i], env)), p.condition_actionable[i]);
     }
   } else {
-    tally.Add(Truth(Evaluate(*p.eligibility, env)),
+    tally.Add(semantics::TruthOf(Evaluate(*p.eligibility, env)),
               p.condition_actionable.empty() || p.condition_actionable[0]);
   }
   out.status = semantics::StatusOf(tally);

@@ -203,8 +203,7 @@ RowProgram::Result RowProgram::Run(uint32_t start, const Row& row) const {
         Result b;
         if (!operands(&b)) break;
         Result& a = stack[top - 1];
-        const absl::CivilDay epoch(1970, 1, 1);
-        a = number(Decimal::FromInt(in.code == Code::kYearsBetween ? YearsBetween(epoch + a.raw, epoch + b.raw)
+        a = number(Decimal::FromInt(in.code == Code::kYearsBetween ? YearsBetween(DayFrom1970(a.raw), DayFrom1970(b.raw))
                                                                    : b.raw - a.raw));
         break;
       }

@@ -23,6 +23,7 @@
 
 #include "absl/strings/string_view.h"
 #include "engine/expr/ast.h"
+#include "engine/util/dates.h"
 #include "engine/util/decimal.h"
 
 namespace polmatch {
@@ -53,7 +54,7 @@ class RowProgram {
     bool known;
     int64_t raw;  // Decimal raw, 0 / 1, or a day number
   };
-  static int64_t DayOf(absl::CivilDay d) { return d - absl::CivilDay(1970, 1, 1); }
+  static int64_t DayOf(absl::CivilDay d) { return DaysSince1970(d); }
 
   // Compiles `n`, or returns nullopt for an expression outside the subset.
   static std::optional<RowProgram> Compile(const Node& n);

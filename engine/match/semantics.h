@@ -19,13 +19,18 @@
 #include <cstdint>
 #include <string_view>
 
+#include "engine/expr/eval.h"
 #include "engine/util/decimal.h"
+#include "engine/util/truth.h"
 #include "proto/polmatch.pb.h"
 
 namespace polmatch::semantics {
 
-// A condition's value in Kleene logic.
-enum class Truth : uint8_t { kFalse = 0, kTrue = 1, kUnknown = 2 };
+// A condition's value in Kleene logic (util/truth.h), and the reference evaluator's Value as one.
+using Truth = ::polmatch::Truth;
+inline Truth TruthOf(const Value& v) {
+  return v.is_true() ? Truth::kTrue : v.is_false() ? Truth::kFalse : Truth::kUnknown;
+}
 
 // What a policy's top-level `and` conditions came to for one firm (a policy whose eligibility is
 // not an `and` has one condition: the whole of it).

@@ -28,6 +28,11 @@ struct StrongId {
 
 using TagId = StrongId<struct TagIdTag>;
 using FactId = StrongId<struct FactIdTag>;
+// Where id spaces meet: a policy's index in its Catalog (ascending policy id; not its index in a
+// sub-catalog such as LimitPlacement's), and a row of a FirmStore (firms ordered by region, then
+// credit code; not the firm's position in the merged input, FirmStore::source_index).
+using CatalogIndex = StrongId<struct CatalogIndexTag>;
+using FirmRow = StrongId<struct FirmRowTag>;
 
 }  // namespace polmatch
 
