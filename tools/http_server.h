@@ -70,6 +70,10 @@ struct EngineCounters {
   std::atomic<int64_t> reload_failures{0};
 };
 
+// Whether `host` (an IP address) is a loopback address (127.0.0.0/8, ::1); an error when it is
+// not an IP address.
+absl::StatusOr<bool> IsLoopbackAddress(const std::string& host);
+
 class HttpServer {
  public:
   // Adds GET /metrics to `service` (so: construct after adding routes, before any request).
