@@ -215,6 +215,7 @@ absl::StatusOr<Authenticator> Authenticator::FromConfig(const AuthConfig& config
                                                         const std::filesystem::path& base_dir) {
   Authenticator a;
   a.config_ = config;
+  a.token_cache_ = std::make_shared<TokenCache>();
   const AuthConfig::FirmTokens& ft = config.firm_tokens();
   if (!ft.hs256_key_base64().empty() && !ft.hs256_key_file().empty()) {
     return absl::InvalidArgumentError("firm_tokens: give hs256_key_base64 or hs256_key_file, not both");
@@ -310,7 +311,59 @@ absl::StatusOr<Principal> Authenticator::VerifyKey(absl::string_view key) const 
   return p;
 }
 
+struct Authenticator::TokenCache {
+  struct Entry {
+    std::string credit_code;
+    int64_t iat, exp, nbf;
+  };
+  static constexpr int kShards = 16;
+  static constexpr size_t kPerShard = 4096;  // 64Ki tokens: a few MiB at most
+  struct Shard {
+    std::mutex mu;
+    absl::flat_hash_map<std::string, Entry> entries;
+  };
+  Shard shards[kShards];
+};
+
 absl::StatusOr<Principal> Authenticator::VerifyToken(absl::string_view token, absl::Time now) const {
+  if (hs256_key_.empty() || token.empty() || token.size() > kMaxTokenBytes || token_cache_ == nullptr) {
+    return VerifyTokenUncached(token, now);
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  const std::string key(reinterpret_cast<const char*>(digest), sizeof(digest));
+  TokenCache::Shard& shard = token_cache_->shards[digest[0] % TokenCache::kShards];
+  const int64_t t = absl::ToUnixSeconds(now);
+  const AuthConfig::FirmTokens& ft = config_.firm_tokens();
+  const int64_t leeway = ft.leeway_seconds() > 0 ? ft.leeway_seconds() : 60;
+  {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    auto it = shard.entries.find(key);
+    if (it != shard.entries.end()) {
+      const TokenCache::Entry& e = it->second;
+      // The same checks, in the same order, as the first verification made.
+      if (t > e.exp + leeway) return Unauthenticated("登录已过期,请重新登录", "token expired", "expired");
+      if (e.iat > t + leeway) return Unauthenticated("登录令牌尚未生效", "token issued in the future", "not_yet_valid");
+      if (e.nbf > t + leeway) return Unauthenticated("登录令牌尚未生效", "token not yet valid", "not_yet_valid");
+      Principal p;
+      p.kind = CallerKind::kFirm;
+      p.id = e.credit_code;
+      return p;
+    }
+  }
+  TokenCache::Entry e{};
+  absl::StatusOr<Principal> p = VerifyTokenUncached(token, now, &e.iat, &e.exp, &e.nbf);
+  if (!p.ok()) return p;
+  e.credit_code = p->id;
+  std::lock_guard<std::mutex> lock(shard.mu);
+  if (shard.entries.size() >= TokenCache::kPerShard) shard.entries.clear();  // bounded; refills as used
+  shard.entries.emplace(key, std::move(e));
+  return p;
+}
+
+absl::StatusOr<Principal> Authenticator::VerifyTokenUncached(absl::string_view token, absl::Time now,
+                                                              int64_t* iat_out, int64_t* exp_out,
+                                                              int64_t* nbf_out) const {
   if (hs256_key_.empty()) {
     return Unauthenticated("本服务未启用企业登录令牌", "firm tokens are not configured", "tokens_not_configured");
   }
@@ -361,9 +414,8 @@ absl::StatusOr<Principal> Authenticator::VerifyToken(absl::string_view token, ab
   if (!exp || !iat) return Unauthenticated("登录令牌格式错误", "malformed token: exp and iat are required", "malformed_token");
   if (t > *exp + leeway) return Unauthenticated("登录已过期,请重新登录", "token expired", "expired");
   if (*iat > t + leeway) return Unauthenticated("登录令牌尚未生效", "token issued in the future", "not_yet_valid");
-  if (const std::optional<int64_t> nbf = NumericDate(*claims, "nbf"); nbf && *nbf > t + leeway) {
-    return Unauthenticated("登录令牌尚未生效", "token not yet valid", "not_yet_valid");
-  }
+  const std::optional<int64_t> nbf = NumericDate(*claims, "nbf");
+  if (nbf && *nbf > t + leeway) return Unauthenticated("登录令牌尚未生效", "token not yet valid", "not_yet_valid");
   const int64_t max_life = ft.max_lifetime_seconds() > 0 ? ft.max_lifetime_seconds() : 86400;
   if (*exp - *iat > max_life) return Unauthenticated("登录令牌有效期过长", "token lifetime too long", "lifetime_too_long");
   const google::protobuf::Value* sub = Field(*claims, "sub");
@@ -374,6 +426,9 @@ absl::StatusOr<Principal> Authenticator::VerifyToken(absl::string_view token, ab
   Principal p;
   p.kind = CallerKind::kFirm;
   p.id = sub->string_value();
+  if (iat_out != nullptr) *iat_out = *iat;
+  if (exp_out != nullptr) *exp_out = *exp;
+  if (nbf_out != nullptr) *nbf_out = nbf.value_or(0);
   return p;
 }
 

@@ -389,9 +389,7 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     phase_ = Phase::kWork;
     auto& parsed = parser_->get();
     Request req{method_, target_, std::move(parsed.body())};
-    req.authorization = JoinedField(parsed, bhttp::field::authorization, ", ");
-    req.api_key = JoinedField(parsed, boost::beast::string_view("X-API-Key"), ", ");
-    req.cookie = JoinedField(parsed, bhttp::field::cookie, "; ");
+    TakeCredentials(parsed.base(), &req);
     req.client = client_;
     keep_alive_ = parsed.keep_alive();
     const int route = server_->service_.Find(req);
@@ -605,6 +603,12 @@ HttpServer::HttpServer(HttpService& service, HttpServerOptions options)
 
 HttpServer::~HttpServer() {
   if (impl_->started_) Drain(std::chrono::milliseconds(0));
+}
+
+void TakeCredentials(const boost::beast::http::fields& fields, Request* req) {
+  req->authorization = JoinedField(fields, bhttp::field::authorization, ", ");
+  req->api_key = JoinedField(fields, boost::beast::string_view("X-API-Key"), ", ");
+  req->cookie = JoinedField(fields, bhttp::field::cookie, "; ");
 }
 
 absl::StatusOr<bool> IsLoopbackAddress(const std::string& host) {
