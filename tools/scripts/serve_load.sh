@@ -8,7 +8,9 @@
 #
 # The cost of authentication, paired: one binary served three ways at once (no --auth; --auth;
 # --auth with --audit-log), wrk run against each in turn, PAIRS rounds, then the medians and the
-# median of the per-round ratios to "off" (a loaded machine drifts; pairing keeps the ratio fair):
+# median of the per-round ratios to "off" (a loaded machine drifts; pairing keeps the ratio fair).
+# "offtok" sends the tokens to the server without --auth: the same bytes on the wire as "on", so
+# on/offtok is the cost of checking them, apart from the cost of carrying them.
 #   tools/scripts/serve_load.sh --auth-pairs AUTH TOKENS RULES SNAPSHOT AS_OF CONNS PAIRS BINARY
 # AUTH: an auth file whose limits are off (per_principal/per_address { per_minute: 0 }); TOKENS:
 # lines "CODE TOKEN" (polmatch auth token --auth AUTH --firm CODE).
@@ -34,8 +36,9 @@ if [ "${1:-}" = --auth-pairs ]; then
   for mode in off on audit; do
     for _ in $(seq 100); do grep -q listening "$tmp/$mode.log" && break; sleep 0.1; done
   done
+  cp "$tmp/off.port" "$tmp/offtok.port"
   for round in $(seq "$pairs"); do
-    for mode in off on audit; do
+    for mode in off offtok on audit; do
       env_file=(CODES="$tmp/codes")
       [ "$mode" = off ] || env_file=(TOKENS="$tokens")
       out="$(env "${env_file[@]}" AS_OF="$as_of" wrk -t2 -c"$c" -d"${seconds}s" --timeout 2s --latency \
@@ -59,11 +62,13 @@ runs = {}
 for line in open(sys.argv[1]):
     r, mode, rps, p50, p99 = line.split()
     runs.setdefault(mode, {})[r] = (float(rps), ms(p50), ms(p99))
-for mode in ("off", "on", "audit"):
+for mode in ("off", "offtok", "on", "audit"):
     v = list(runs[mode].values())
     ratio = [runs[mode][r][0] / runs["off"][r][0] for r in runs[mode]]
-    print(f"{mode:5s} median {statistics.median(x[0] for x in v):9.0f} req/s  p50 {statistics.median(x[1] for x in v):7.2f} ms"
-          f"  p99 {statistics.median(x[2] for x in v):7.2f} ms  req/s vs off (median of rounds) {statistics.median(ratio):.3f}")
+    vs_tok = [runs[mode][r][0] / runs["offtok"][r][0] for r in runs[mode]]
+    print(f"{mode:6s} median {statistics.median(x[0] for x in v):9.0f} req/s  p50 {statistics.median(x[1] for x in v):7.2f} ms"
+          f"  p99 {statistics.median(x[2] for x in v):7.2f} ms  req/s vs off {statistics.median(ratio):.3f}"
+          f"  vs offtok {statistics.median(vs_tok):.3f} (medians of the rounds' ratios)")
 PY
   rm -rf "$tmp"
   exit 0
