@@ -332,3 +332,50 @@ TEST(AuthCliTest, KeysTokensAndAudit) {
 
 }  // namespace
 }  // namespace polmatch::http
+
+namespace polmatch::http {
+namespace {
+
+// A token verified once is remembered; a later request with it is still checked against the
+// clock (expiry, not-before) and gives the same principal; a token one byte away is not a hit.
+TEST(AuthTest, VerifiedTokensAreCachedButTheirTimesRechecked) {
+  const Authenticator a = Auth();
+  const std::string token = Sign(kHs256, absl::StrCat("{\"iss\":\"https://login.example.gov.cn\",\"aud\":\"polmatch\",\"sub\":\"",
+                                                      kFirm, "\",\"iat\":1780000000,\"nbf\":1780000500,\"exp\":1780003600}"));
+  Credentials c;
+  const std::string header = "Bearer " + token;
+  c.authorization = header;
+  // Before nbf (past the 60 s leeway): refused, and nothing remembered.
+  ExpectRefused(a.Authenticate(c, kNow), "not yet valid");
+  for (int i = 0; i < 2; ++i) {  // the miss, then the hit
+    absl::StatusOr<Principal> p = a.Authenticate(c, kNow + absl::Seconds(600));
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->id, kFirm);
+  }
+  ExpectRefused(a.Authenticate(c, kNow + absl::Seconds(3600 + 61)), "token expired");
+  std::string tampered = header;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  c.authorization = tampered;
+  ExpectRefused(a.Authenticate(c, kNow + absl::Seconds(600)), "bad signature");
+}
+
+// Auth files in the protobuf text format load as the JSON ones do; errors carry line:column.
+TEST(AuthTest, TextFormatAuthFile) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("auth_text_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "auth.textproto") << "# comment\nfirm_tokens { issuer: \"i\" audience: \"a\" hs256_key_base64: "
+                                           "\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\" }\n"
+                                           "per_address { per_minute: 0 }\n";
+  absl::StatusOr<Authenticator> a = Authenticator::LoadFile(dir / "auth.textproto");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(RateLimitSettings::Of(a->config(), true).per_minute, 0);
+  EXPECT_EQ(RateLimitSettings::Of(a->config(), false).per_minute, 600);
+  std::ofstream(dir / "bad.textproto") << "firm_tokens {\n  isuer: \"i\"\n}\n";
+  absl::StatusOr<Authenticator> bad = Authenticator::LoadFile(dir / "bad.textproto");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(absl::StrContains(bad.status().message(), "bad.textproto:2:")) << bad.status();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace polmatch::http

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,8 @@
 #include "absl/strings/strip.h"
 #include "engine/ingest/credit_code.h"
 #include "google/protobuf/struct.pb.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/matches_json.h"
 
@@ -29,8 +32,14 @@ namespace {
 constexpr size_t kMaxTokenBytes = 8192;  // a firm token is a few hundred bytes
 constexpr size_t kMinKeyBytes = 32;      // RFC 7518 §3.2: an HS256 key of at least 256 bits
 
-absl::Status Unauthenticated(absl::string_view zh, absl::string_view en) {
-  return absl::UnauthenticatedError(absl::StrCat(zh, " (", en, ")"));
+constexpr char kReasonPayload[] = "polmatch.auth.reason";
+
+// 401 with a message in Chinese (for the firm), the reason in English (for the logs), and the
+// reason's code (one of kAuthFailureReasons) as a payload, for the JSON answer and /metrics.
+absl::Status Unauthenticated(absl::string_view zh, absl::string_view en, absl::string_view reason) {
+  absl::Status s = absl::UnauthenticatedError(absl::StrCat(zh, " (", en, ")"));
+  s.SetPayload(kReasonPayload, absl::Cord(reason));
+  return s;
 }
 
 // base64 in either alphabet (standard or URL-safe), padding optional; strict otherwise.
@@ -95,6 +104,15 @@ std::optional<int64_t> NumericDate(const google::protobuf::Struct& s, const char
   if (!std::isfinite(d) || d < 0 || d > 32503680000.0) return std::nullopt;  // year 3000
   return static_cast<int64_t>(std::floor(d));
 }
+
+// The first error of a text-format parse, as "line:col: message" (1-based).
+class TextFormatErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+    if (first.empty()) first = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+  }
+  std::string first;
+};
 
 std::string AuthFileError(const std::filesystem::path& path, absl::string_view message) {
   return absl::StrCat(path.string(), ": ", message);
@@ -171,10 +189,22 @@ absl::StatusOr<Authenticator> Authenticator::LoadFile(const std::filesystem::pat
     return absl::InvalidArgumentError(AuthFileError(path, "larger than 1 MiB"));
   }
   AuthConfig config;
-  google::protobuf::util::JsonParseOptions opts;
-  const auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), &config, opts);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(AuthFileError(path, std::string(parsed.message())));
+  // JSON when it starts with '{', else the protobuf text format (auth.textproto).
+  const std::string& body = text.str();
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && body[first] == '{') {
+    google::protobuf::util::JsonParseOptions opts;
+    const auto parsed = google::protobuf::util::JsonStringToMessage(body, &config, opts);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(AuthFileError(path, std::string(parsed.message())));
+    }
+  } else {
+    TextFormatErrors errors;
+    google::protobuf::TextFormat::Parser parser;
+    parser.RecordErrorsTo(&errors);
+    if (!parser.ParseFromString(body, &config)) {
+      return absl::InvalidArgumentError(absl::StrCat(path.string(), ":", errors.first));
+    }
   }
   auto auth = FromConfig(config, path.parent_path());
   if (!auth.ok()) return absl::InvalidArgumentError(AuthFileError(path, auth.status().message()));
@@ -185,6 +215,7 @@ absl::StatusOr<Authenticator> Authenticator::FromConfig(const AuthConfig& config
                                                         const std::filesystem::path& base_dir) {
   Authenticator a;
   a.config_ = config;
+  a.token_cache_ = std::make_shared<TokenCache>();
   const AuthConfig::FirmTokens& ft = config.firm_tokens();
   if (!ft.hs256_key_base64().empty() && !ft.hs256_key_file().empty()) {
     return absl::InvalidArgumentError("firm_tokens: give hs256_key_base64 or hs256_key_file, not both");
@@ -250,7 +281,7 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const Credentials& c, absl
         space == absl::string_view::npos ? absl::string_view() : absl::StripAsciiWhitespace(v.substr(space + 1));
     if (absl::EqualsIgnoreCase(scheme, "Bearer")) return VerifyToken(value, now);
     if (absl::EqualsIgnoreCase(scheme, "ApiKey")) return VerifyKey(value);
-    return Unauthenticated("不支持的认证方式", "unsupported authorization scheme; use Bearer or ApiKey");
+    return Unauthenticated("不支持的认证方式", "unsupported authorization scheme; use Bearer or ApiKey", "unsupported_scheme");
   }
   if (!c.api_key.empty()) return VerifyKey(absl::StripAsciiWhitespace(c.api_key));
   if (!c.cookie.empty()) {
@@ -263,56 +294,108 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const Credentials& c, absl
 }
 
 absl::StatusOr<Principal> Authenticator::VerifyKey(absl::string_view key) const {
-  if (key.empty() || key.size() > 1024) return Unauthenticated("API密钥格式错误", "malformed key");
+  if (key.empty() || key.size() > 1024) return Unauthenticated("API密钥格式错误", "malformed key", "malformed_key");
   // Hashing first makes the lookup independent of the key's bytes; the final compare is
   // constant-time as well.
   const std::string hex = internal::Sha256Hex(key);
   auto it = key_by_hash_.find(hex);
-  if (it == key_by_hash_.end()) return Unauthenticated("API密钥无效", "unknown key");
+  if (it == key_by_hash_.end()) return Unauthenticated("API密钥无效", "unknown key", "unknown_key");
   const AuthConfig::ApiKey& k = config_.api_key(it->second);
   if (!ConstantTimeEqual(absl::AsciiStrToLower(k.sha256_hex()), hex)) {
-    return Unauthenticated("API密钥无效", "unknown key");
+    return Unauthenticated("API密钥无效", "unknown key", "unknown_key");
   }
-  if (k.revoked()) return Unauthenticated("API密钥已吊销", "revoked key");
+  if (k.revoked()) return Unauthenticated("API密钥已吊销", "revoked key", "revoked_key");
   Principal p;
   p.kind = k.role() == AuthConfig::ADMIN ? CallerKind::kAdmin : CallerKind::kStaff;
   p.id = k.id();
   return p;
 }
 
+struct Authenticator::TokenCache {
+  struct Entry {
+    std::string credit_code;
+    int64_t iat, exp, nbf;
+  };
+  static constexpr int kShards = 16;
+  static constexpr size_t kPerShard = 4096;  // 64Ki tokens: a few MiB at most
+  struct Shard {
+    std::mutex mu;
+    absl::flat_hash_map<std::string, Entry> entries;
+  };
+  Shard shards[kShards];
+};
+
 absl::StatusOr<Principal> Authenticator::VerifyToken(absl::string_view token, absl::Time now) const {
-  if (hs256_key_.empty()) {
-    return Unauthenticated("本服务未启用企业登录令牌", "firm tokens are not configured");
+  if (hs256_key_.empty() || token.empty() || token.size() > kMaxTokenBytes || token_cache_ == nullptr) {
+    return VerifyTokenUncached(token, now);
   }
-  if (token.empty()) return Unauthenticated("缺少登录令牌", "empty token");
-  if (token.size() > kMaxTokenBytes) return Unauthenticated("登录令牌格式错误", "malformed token: too long");
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  const std::string key(reinterpret_cast<const char*>(digest), sizeof(digest));
+  TokenCache::Shard& shard = token_cache_->shards[digest[0] % TokenCache::kShards];
+  const int64_t t = absl::ToUnixSeconds(now);
+  const AuthConfig::FirmTokens& ft = config_.firm_tokens();
+  const int64_t leeway = ft.leeway_seconds() > 0 ? ft.leeway_seconds() : 60;
+  {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    auto it = shard.entries.find(key);
+    if (it != shard.entries.end()) {
+      const TokenCache::Entry& e = it->second;
+      // The same checks, in the same order, as the first verification made.
+      if (t > e.exp + leeway) return Unauthenticated("登录已过期,请重新登录", "token expired", "expired");
+      if (e.iat > t + leeway) return Unauthenticated("登录令牌尚未生效", "token issued in the future", "not_yet_valid");
+      if (e.nbf > t + leeway) return Unauthenticated("登录令牌尚未生效", "token not yet valid", "not_yet_valid");
+      Principal p;
+      p.kind = CallerKind::kFirm;
+      p.id = e.credit_code;
+      return p;
+    }
+  }
+  TokenCache::Entry e{};
+  absl::StatusOr<Principal> p = VerifyTokenUncached(token, now, &e.iat, &e.exp, &e.nbf);
+  if (!p.ok()) return p;
+  e.credit_code = p->id;
+  std::lock_guard<std::mutex> lock(shard.mu);
+  if (shard.entries.size() >= TokenCache::kPerShard) shard.entries.clear();  // bounded; refills as used
+  shard.entries.emplace(key, std::move(e));
+  return p;
+}
+
+absl::StatusOr<Principal> Authenticator::VerifyTokenUncached(absl::string_view token, absl::Time now,
+                                                              int64_t* iat_out, int64_t* exp_out,
+                                                              int64_t* nbf_out) const {
+  if (hs256_key_.empty()) {
+    return Unauthenticated("本服务未启用企业登录令牌", "firm tokens are not configured", "tokens_not_configured");
+  }
+  if (token.empty()) return Unauthenticated("缺少登录令牌", "empty token", "missing");
+  if (token.size() > kMaxTokenBytes) return Unauthenticated("登录令牌格式错误", "malformed token: too long", "malformed_token");
   const std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
-  if (parts.size() != 3) return Unauthenticated("登录令牌格式错误", "malformed token: not three parts");
+  if (parts.size() != 3) return Unauthenticated("登录令牌格式错误", "malformed token: not three parts", "malformed_token");
   auto header_json = internal::Base64UrlDecode(parts[0]);
   auto claims_json = internal::Base64UrlDecode(parts[1]);
   auto signature = internal::Base64UrlDecode(parts[2]);
   if (!header_json.ok() || !claims_json.ok() || !signature.ok()) {
-    return Unauthenticated("登录令牌格式错误", "malformed token: bad base64url");
+    return Unauthenticated("登录令牌格式错误", "malformed token: bad base64url", "malformed_token");
   }
   auto header = ParseJsonObject(*header_json);
-  if (!header.ok()) return Unauthenticated("登录令牌格式错误", "malformed token: header is not JSON");
+  if (!header.ok()) return Unauthenticated("登录令牌格式错误", "malformed token: header is not JSON", "malformed_token");
   const google::protobuf::Value* alg = Field(*header, "alg");
   // Only HS256: "none" and algorithm confusion are refused before the signature is looked at.
   if (alg == nullptr || alg->kind_case() != google::protobuf::Value::kStringValue ||
       alg->string_value() != "HS256") {
-    return Unauthenticated("登录令牌签名算法不受支持", "unsupported alg: only HS256");
+    return Unauthenticated("登录令牌签名算法不受支持", "unsupported alg: only HS256", "unsupported_alg");
   }
   const std::string signed_part = absl::StrCat(parts[0], ".", parts[1]);
   if (!ConstantTimeEqual(internal::HmacSha256(hs256_key_, signed_part), *signature)) {
-    return Unauthenticated("登录令牌签名无效", "bad signature");
+    return Unauthenticated("登录令牌签名无效", "bad signature", "bad_signature");
   }
   auto claims = ParseJsonObject(*claims_json);
-  if (!claims.ok()) return Unauthenticated("登录令牌格式错误", "malformed token: claims are not JSON");
+  if (!claims.ok()) return Unauthenticated("登录令牌格式错误", "malformed token: claims are not JSON", "malformed_token");
   const AuthConfig::FirmTokens& ft = config_.firm_tokens();
   const google::protobuf::Value* iss = Field(*claims, "iss");
   if (iss == nullptr || iss->kind_case() != google::protobuf::Value::kStringValue ||
       iss->string_value() != ft.issuer()) {
-    return Unauthenticated("登录令牌签发方不符", "wrong issuer");
+    return Unauthenticated("登录令牌签发方不符", "wrong issuer", "wrong_issuer");
   }
   const google::protobuf::Value* aud = Field(*claims, "aud");
   bool aud_ok = false;
@@ -323,27 +406,29 @@ absl::StatusOr<Principal> Authenticator::VerifyToken(absl::string_view token, ab
       aud_ok = aud_ok || (v.kind_case() == google::protobuf::Value::kStringValue && v.string_value() == ft.audience());
     }
   }
-  if (!aud_ok) return Unauthenticated("登录令牌不是签发给本服务的", "wrong audience");
+  if (!aud_ok) return Unauthenticated("登录令牌不是签发给本服务的", "wrong audience", "wrong_audience");
   const int64_t t = absl::ToUnixSeconds(now);
   const int64_t leeway = ft.leeway_seconds() > 0 ? ft.leeway_seconds() : 60;
   const std::optional<int64_t> exp = NumericDate(*claims, "exp");
   const std::optional<int64_t> iat = NumericDate(*claims, "iat");
-  if (!exp || !iat) return Unauthenticated("登录令牌格式错误", "malformed token: exp and iat are required");
-  if (t > *exp + leeway) return Unauthenticated("登录已过期,请重新登录", "token expired");
-  if (*iat > t + leeway) return Unauthenticated("登录令牌尚未生效", "token issued in the future");
-  if (const std::optional<int64_t> nbf = NumericDate(*claims, "nbf"); nbf && *nbf > t + leeway) {
-    return Unauthenticated("登录令牌尚未生效", "token not yet valid");
-  }
+  if (!exp || !iat) return Unauthenticated("登录令牌格式错误", "malformed token: exp and iat are required", "malformed_token");
+  if (t > *exp + leeway) return Unauthenticated("登录已过期,请重新登录", "token expired", "expired");
+  if (*iat > t + leeway) return Unauthenticated("登录令牌尚未生效", "token issued in the future", "not_yet_valid");
+  const std::optional<int64_t> nbf = NumericDate(*claims, "nbf");
+  if (nbf && *nbf > t + leeway) return Unauthenticated("登录令牌尚未生效", "token not yet valid", "not_yet_valid");
   const int64_t max_life = ft.max_lifetime_seconds() > 0 ? ft.max_lifetime_seconds() : 86400;
-  if (*exp - *iat > max_life) return Unauthenticated("登录令牌有效期过长", "token lifetime too long");
+  if (*exp - *iat > max_life) return Unauthenticated("登录令牌有效期过长", "token lifetime too long", "lifetime_too_long");
   const google::protobuf::Value* sub = Field(*claims, "sub");
   if (sub == nullptr || sub->kind_case() != google::protobuf::Value::kStringValue ||
       !ValidateCreditCode(sub->string_value()).ok()) {
-    return Unauthenticated("登录令牌未载明有效的统一社会信用代码", "sub is not a valid credit code");
+    return Unauthenticated("登录令牌未载明有效的统一社会信用代码", "sub is not a valid credit code", "bad_subject");
   }
   Principal p;
   p.kind = CallerKind::kFirm;
   p.id = sub->string_value();
+  if (iat_out != nullptr) *iat_out = *iat;
+  if (exp_out != nullptr) *exp_out = *exp;
+  if (nbf_out != nullptr) *nbf_out = nbf.value_or(0);
   return p;
 }
 
@@ -366,27 +451,51 @@ absl::StatusOr<std::string> Authenticator::IssueFirmToken(absl::string_view cred
 }
 
 absl::Status Authorize(const Principal& who, Access access, absl::string_view firm_code) {
+  if (access == Access::kPublic) return absl::OkStatus();
+  if (who.kind == CallerKind::kPublic) {
+    return Unauthenticated(access == Access::kFirmData ? "查看企业数据需要登录" : "需要工作人员的API密钥",
+                           "credentials required", "missing");
+  }
+  absl::Status denied;
   switch (access) {
     case Access::kPublic:
-      return absl::OkStatus();
+      break;
     case Access::kFirmData:
-      if (who.kind == CallerKind::kPublic) {
-        return absl::UnauthenticatedError("查看企业数据需要登录 (credentials required)");
-      }
       if (who.kind == CallerKind::kFirm && who.id != firm_code) {
-        return absl::PermissionDeniedError("只能查看本企业的数据 (a firm token sees only its own firm)");
+        denied = absl::PermissionDeniedError("只能查看本企业的数据 (a firm token sees only its own firm)");
       }
-      return absl::OkStatus();
+      break;
+    case Access::kStaff:
+      if (who.kind == CallerKind::kFirm) {
+        denied = absl::PermissionDeniedError("需要工作人员权限 (an API key with the STAFF or ADMIN role is required)");
+      }
+      break;
     case Access::kAdmin:
-      if (who.kind == CallerKind::kPublic) {
-        return absl::UnauthenticatedError("需要管理员密钥 (credentials required)");
-      }
       if (who.kind != CallerKind::kAdmin) {
-        return absl::PermissionDeniedError("需要管理员权限 (the ADMIN role is required)");
+        denied = absl::PermissionDeniedError("需要管理员权限 (the ADMIN role is required)");
       }
-      return absl::OkStatus();
+      break;
   }
-  return absl::PermissionDeniedError("unknown access");
+  if (!denied.ok()) denied.SetPayload(kReasonPayload, absl::Cord("forbidden"));
+  return denied;
+}
+
+absl::string_view AuthFailureReason(const absl::Status& status) {
+  if (status.ok()) return "";
+  const auto reason = status.GetPayload(kReasonPayload);
+  if (reason) {
+    for (absl::string_view known : kAuthFailureReasons) {
+      if (*reason == known) return known;
+    }
+  }
+  return status.code() == absl::StatusCode::kPermissionDenied ? "forbidden" : "malformed_token";
+}
+
+RateLimitSettings RateLimitSettings::Of(const AuthConfig& config, bool per_address) {
+  const bool set = per_address ? config.has_per_address() : config.has_per_principal();
+  const AuthConfig::RateLimit& r = per_address ? config.per_address() : config.per_principal();
+  if (!set) return per_address ? RateLimitSettings{1200, 200} : RateLimitSettings{600, 100};
+  return RateLimitSettings{r.per_minute(), r.burst()};
 }
 
 RateLimiter::RateLimiter(int per_minute, int burst, size_t max_keys)

@@ -61,7 +61,8 @@ struct Credentials {
 // Immutable after construction; safe to share between threads.
 class Authenticator {
  public:
-  // Reads the auth file (JSON, protobuf's mapping of AuthConfig); errors name the file.
+  // Reads the auth file: JSON (protobuf's mapping of AuthConfig) when it starts with '{', else
+  // the protobuf text format. Errors name the file.
   static absl::StatusOr<Authenticator> LoadFile(const std::filesystem::path& path);
   // `base_dir` resolves a relative hs256_key_file.
   static absl::StatusOr<Authenticator> FromConfig(const AuthConfig& config,
@@ -81,23 +82,51 @@ class Authenticator {
 
  private:
   absl::StatusOr<Principal> VerifyToken(absl::string_view token, absl::Time now) const;
+  // The times of a good token into the out-parameters (any may be null; nbf 0 when absent).
+  absl::StatusOr<Principal> VerifyTokenUncached(absl::string_view token, absl::Time now,
+                                                int64_t* iat = nullptr, int64_t* exp = nullptr,
+                                                int64_t* nbf = nullptr) const;
   absl::StatusOr<Principal> VerifyKey(absl::string_view key) const;
+
+  // Tokens verified already, by the SHA-256 of the token (a lookup reveals nothing about a token
+  // by its timing): a firm's browser sends the same token with every request, and parsing its
+  // JSON again each time would cost more than the match. Each hit rechecks the times.
+  struct TokenCache;
+  std::shared_ptr<TokenCache> token_cache_;
 
   AuthConfig config_;
   std::string hs256_key_;
   absl::flat_hash_map<std::string, int> key_by_hash_;  // sha256 hex → index in config_.api_key()
 };
 
-// What a request touches.
+// What a request touches (each route of the HTTP service declares one).
 enum class Access {
-  kPublic,    // no registry data
-  kFirmData,  // one firm's data (`firm_code`)
-  kAdmin,     // /metrics, reloads
+  kPublic,    // no registry data: anyone
+  kFirmData,  // one firm's data (`firm_code`): that firm's token, or any staff/admin key
+  kStaff,     // registry data across firms: a STAFF or ADMIN key
+  kAdmin,     // /metrics, reloads: an ADMIN key
 };
 
-// OK, Unauthenticated ("credentials required") or PermissionDenied (a firm asking for another
-// firm, staff asking for an admin endpoint).
+// OK, Unauthenticated (no credential: reason "missing") or PermissionDenied (a firm asking for
+// another firm or a staff endpoint, staff asking for an admin one: reason "forbidden").
 absl::Status Authorize(const Principal& who, Access access, absl::string_view firm_code);
+
+// The machine-readable reason of a refusal by Authenticate or Authorize: one of
+// kAuthFailureReasons ("" for OK). The JSON error's "reason" and the /metrics label.
+inline constexpr absl::string_view kAuthFailureReasons[] = {
+    "missing",        "malformed_token",   "bad_signature", "unsupported_alg",
+    "expired",        "not_yet_valid",     "wrong_issuer",  "wrong_audience",
+    "lifetime_too_long", "bad_subject",    "unknown_key",   "revoked_key",
+    "malformed_key",  "unsupported_scheme", "tokens_not_configured", "forbidden"};
+absl::string_view AuthFailureReason(const absl::Status& status);
+
+// A rate limit of the auth file, defaults applied: per_principal absent → 600/min burst 100,
+// per_address absent → 1200/min burst 200; present with per_minute 0 → unlimited.
+struct RateLimitSettings {
+  int per_minute = 0;
+  int burst = 0;
+  static RateLimitSettings Of(const AuthConfig& config, bool per_address);
+};
 
 // Token buckets keyed by principal or client address. Thread-safe. Memory is bounded: beyond
 // `max_keys`, buckets that have refilled completely are dropped (they hold no information).

@@ -13,7 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -24,6 +27,7 @@
 #include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "tools/auth_gate.h"
 
 #ifndef POLMATCH_VERSION
 #define POLMATCH_VERSION "unknown"
@@ -54,6 +58,44 @@ std::string Printable(absl::string_view s) {
   std::string out(s.substr(0, 512));
   for (char& c : out) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
+// Every value of a header field (names match case-insensitively), joined by `sep`.
+template <class Fields, class Name>
+std::string JoinedField(const Fields& fields, Name name, absl::string_view sep) {
+  std::string out;
+  auto range = fields.equal_range(name);
+  for (auto it = range.first; it != range.second; ++it) {
+    if (!out.empty()) out.append(sep.data(), sep.size());
+    out.append(it->value().data(), it->value().size());
+  }
+  return out;
+}
+
+// The request target as the access log shows it: the value of any query parameter whose name
+// says it is a credential (token, key, secret, password, …) replaced, so that a client that puts
+// one in the URL does not put it in the log.
+std::string RedactedTarget(absl::string_view target) {
+  const size_t q = target.find('?');
+  if (q == absl::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, q + 1));
+  bool first = true;
+  for (absl::string_view pair : absl::StrSplit(target.substr(q + 1), '&')) {
+    if (!first) out.push_back('&');
+    first = false;
+    const size_t eq = pair.find('=');
+    const std::string name = absl::AsciiStrToLower(pair.substr(0, eq));
+    bool secret = false;
+    for (absl::string_view word : {"token", "key", "secret", "passw", "auth", "jwt", "session"}) {
+      secret = secret || absl::StrContains(name, word);
+    }
+    if (secret && eq != absl::string_view::npos) {
+      absl::StrAppend(&out, pair.substr(0, eq), "=REDACTED");
+    } else {
+      absl::StrAppend(&out, pair);
+    }
   }
   return out;
 }
@@ -148,7 +190,7 @@ class HttpServer::Impl {
     if (options_.access_log == nullptr) return;
     const std::string line = absl::StrCat(
         absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", absl::Now(), absl::LocalTimeZone()), " ",
-        Printable(client), " ", Printable(method), " ", Printable(target), " ", status, " ",
+        Printable(client), " ", Printable(method), " ", Printable(RedactedTarget(target)), " ", status, " ",
         std::chrono::duration_cast<std::chrono::microseconds>(took).count(), "us ", bytes, "B\n");
     std::lock_guard<std::mutex> lock(log_mu_);
     options_.access_log->write(line.data(), static_cast<std::streamsize>(line.size()));
@@ -345,8 +387,11 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   void Dispatch() {
     ++requests_;
     phase_ = Phase::kWork;
-    Request req{method_, target_, std::move(parser_->get().body())};
-    keep_alive_ = parser_->get().keep_alive();
+    auto& parsed = parser_->get();
+    Request req{method_, target_, std::move(parsed.body())};
+    TakeCredentials(parsed.base(), &req);
+    req.client = client_;
+    keep_alive_ = parsed.keep_alive();
     const int route = server_->service_.Find(req);
     if (!server_->service_.IsSlow(route)) return Send(server_->service_.Handle(req, route), route);
     auto self = shared_from_this();
@@ -542,19 +587,38 @@ void HttpServer::Impl::Unregister(std::list<std::weak_ptr<Connection>>::iterator
 
 HttpServer::HttpServer(HttpService& service, HttpServerOptions options)
     : impl_(std::make_unique<Impl>(service, std::move(options))) {
-  service.AddRoute("GET", "/metrics", "metrics", [this](const Call& call) {
-    Response res;
-    if (!call.NoQuery(&res)) return res;
-    res.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    res.body = MetricsText();
-    return res;
-  });
+  service.AddRoute(
+      "GET", "/metrics", "metrics",
+      [this](const Call& call) {
+        Response res;
+        if (!call.NoQuery(&res)) return res;
+        res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        res.body = MetricsText();
+        return res;
+      },
+      /*slow=*/false, Access::kAdmin);
   impl_->num_routes_ = service.num_routes();
   impl_->requests_.reset(new std::atomic<uint64_t>[(impl_->num_routes_ + 1) * 500]());
 }
 
 HttpServer::~HttpServer() {
   if (impl_->started_) Drain(std::chrono::milliseconds(0));
+}
+
+void TakeCredentials(const boost::beast::http::fields& fields, Request* req) {
+  req->authorization = JoinedField(fields, bhttp::field::authorization, ", ");
+  req->api_key = JoinedField(fields, boost::beast::string_view("X-API-Key"), ", ");
+  req->cookie = JoinedField(fields, bhttp::field::cookie, "; ");
+}
+
+absl::StatusOr<bool> IsLoopbackAddress(const std::string& host) {
+  beast::error_code ec;
+  const net::ip::address address = net::ip::make_address(host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("--bind ", host, ": not an IP address"));
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return address.to_v6().to_v4().is_loopback();
+  }
+  return address.is_loopback();
 }
 
 absl::StatusOr<int> HttpServer::Listen(const std::string& host, int port) {
@@ -696,6 +760,7 @@ std::string HttpServer::MetricsText() const {
   absl::StrAppend(&out, "polmatch_reloads_total ", impl.engine_.reloads.load(), "\n");
   family("polmatch_reload_failures_total", "counter", "Reloads that failed (the previous state kept serving).");
   absl::StrAppend(&out, "polmatch_reload_failures_total ", impl.engine_.reload_failures.load(), "\n");
+  if (impl.service_.gate() != nullptr) impl.service_.gate()->AppendMetrics(&out);
   return out;
 }
 

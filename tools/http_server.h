@@ -38,6 +38,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "boost/beast/http/fields.hpp"
 #include "tools/http_service.h"
 
 namespace polmatch::http {
@@ -69,6 +70,15 @@ struct EngineCounters {
   std::atomic<int64_t> reloads{0};
   std::atomic<int64_t> reload_failures{0};
 };
+
+// The credential-bearing header fields of a parsed request into `req` (Authorization, X-API-Key,
+// Cookie; names case-insensitive; a field sent twice joined, see Request). The server and the
+// fuzzers share it.
+void TakeCredentials(const boost::beast::http::fields& fields, Request* req);
+
+// Whether `host` (an IP address) is a loopback address (127.0.0.0/8, ::1); an error when it is
+// not an IP address.
+absl::StatusOr<bool> IsLoopbackAddress(const std::string& host);
 
 class HttpServer {
  public:

@@ -9,7 +9,9 @@
 #include "engine/ingest/credit_code.h"
 #include "engine/ingest/firm_reader.h"
 #include "engine/util/dates.h"
+#include "tools/auth_gate.h"
 #include "tools/grants_json.h"
+#include "tools/json_writer.h"
 #include "tools/matches_json.h"
 
 namespace polmatch::http {
@@ -96,9 +98,7 @@ std::string PercentDecode(absl::string_view s, bool plus_is_space) {
 Response Response::Error(int status, absl::string_view message) {
   Response r;
   r.status = status;
-  r.body = "{\"error\":";
-  internal::AppendJsonString(message, &r.body);
-  r.body.append("}");
+  r.body = json::ErrorObject(message);
   return r;
 }
 
@@ -137,26 +137,39 @@ HttpService::HttpService(const Engine& engine, Options options)
   const auto bind = [this](Response (HttpService::*f)(const Call&) const) {
     return [this, f](const Call& call) { return (this->*f)(call); };
   };
-  // The route table: method, pattern, metrics name, handler, slow (worker pool).
-  AddRoute("GET", "/healthz", "healthz", bind(&HttpService::Health));
-  AddRoute("GET", "/", "portal", bind(&HttpService::Portal));
-  AddRoute("GET", "/index.html", "portal", bind(&HttpService::Portal));
-  AddRoute("GET", "/api/v1/firms/{code}/matches", "matches", bind(&HttpService::Matches));
-  AddRoute("GET", "/api/v1/firms/{code}/grants", "grants", bind(&HttpService::Grants), /*slow=*/true);
-  AddRoute("GET", "/api/v1/firms/{code}/policies/{id}/explain", "explain", bind(&HttpService::Explain));
-  AddRoute("POST", "/api/v1/evaluate", "evaluate", bind(&HttpService::Evaluate), /*slow=*/true);
-  AddRoute("GET", "/api/v1/policies", "policies", bind(&HttpService::ListPolicies), /*slow=*/true);
-  AddRoute("GET", "/api/v1/policies/{id}", "policy", bind(&HttpService::GetPolicy));
+  constexpr bool kInline = false, kSlow = true;
+  using A = Access;
+  // The route table: method, pattern, metrics name, handler, slow (worker pool), who may call it.
+  AddRoute("GET", "/healthz", "healthz", bind(&HttpService::Health), kInline, A::kPublic);
+  routes_.back().rate_limited = false;
+  AddRoute("GET", "/", "portal", bind(&HttpService::Portal), kInline, A::kPublic);
+  AddRoute("GET", "/index.html", "portal", bind(&HttpService::Portal), kInline, A::kPublic);
+  AddRoute("GET", "/api/v1/firms/{code}/matches", "matches", bind(&HttpService::Matches), kInline, A::kFirmData);
+  AddRoute("GET", "/api/v1/firms/{code}/grants", "grants", bind(&HttpService::Grants), kSlow, A::kFirmData);
+  AddRoute("GET", "/api/v1/firms/{code}/policies/{id}/explain", "explain", bind(&HttpService::Explain), kInline,
+           A::kFirmData);
+  // 政策计算器: shows only what the caller typed, no registry data.
+  AddRoute("POST", "/api/v1/evaluate", "evaluate", bind(&HttpService::Evaluate), kSlow, A::kPublic);
+  AddRoute("GET", "/api/v1/policies", "policies", bind(&HttpService::ListPolicies), kSlow, A::kPublic);
+  AddRoute("GET", "/api/v1/policies/{id}", "policy", bind(&HttpService::GetPolicy), kInline, A::kPublic);
 }
 
 void HttpService::AddRoute(std::string method, std::string pattern, std::string name,
-                           Handler handler, bool slow) {
+                           Handler handler, bool slow, Access access) {
   Route route;
   route.method = std::move(method);
-  for (absl::string_view s : internal::PathSegments(pattern)) route.segments.emplace_back(s);
+  int params = 0;
+  for (absl::string_view s : internal::PathSegments(pattern)) {
+    if (s == "{code}") route.firm_param = params;
+    if (!s.empty() && s.front() == '{') ++params;
+    route.segments.emplace_back(s);
+  }
+  // A firm-data route without {code} could not be authorized per firm: staff only.
+  if (access == Access::kFirmData && route.firm_param < 0) access = Access::kStaff;
   route.name = std::move(name);
   route.handler = std::move(handler);
   route.slow = slow;
+  route.access = access;
   routes_.push_back(std::move(route));
 }
 
@@ -211,13 +224,18 @@ Response HttpService::Handle(const Request& req, std::optional<int> route) const
   if (index >= 0) {
     const Route& r = routes_[index];
     PathMatches(r.segments, segments, &params);
-    try {
-      return r.handler(Call(req, std::move(params), ParseQuery(req.target)));
-    } catch (const std::exception& e) {
-      return Response::Error(500, absl::StrCat("internal error: ", e.what()));
-    } catch (...) {
-      return Response::Error(500, "internal error");
-    }
+    if (gate_ == nullptr) return Dispatch(r, req, std::move(params));
+    const std::string firm = r.firm_param >= 0 ? params[r.firm_param] : std::string();
+    Principal who;
+    std::optional<Response> refused = gate_->Admit(req, r.access, firm, r.rate_limited, &who);
+    Response res = refused ? *std::move(refused) : Dispatch(r, req, std::move(params));
+    if (r.access == Access::kFirmData) gate_->Audit(req, who, firm, res.status);
+    return res;
+  }
+  // No route: still counted against the caller's address (a scan of paths is a scan).
+  if (gate_ != nullptr) {
+    Principal who;
+    if (std::optional<Response> refused = gate_->Admit(req, Access::kPublic, "", true, &who)) return *refused;
   }
   // No route for this method: 405 when the path has others, else 404.
   std::vector<std::string> allowed;
@@ -234,6 +252,16 @@ Response HttpService::Handle(const Request& req, std::optional<int> route) const
       405, absl::StrCat("method ", req.method, " is not allowed on ", path, " (allowed: ", allow, ")"));
   res.headers.emplace_back("Allow", allow);
   return res;
+}
+
+Response HttpService::Dispatch(const Route& r, const Request& req, std::vector<std::string> params) const {
+  try {
+    return r.handler(Call(req, std::move(params), ParseQuery(req.target)));
+  } catch (const std::exception& e) {
+    return Response::Error(500, absl::StrCat("internal error: ", e.what()));
+  } catch (...) {
+    return Response::Error(500, "internal error");
+  }
 }
 
 Response HttpService::Health(const Call& call) const {
@@ -322,26 +350,7 @@ Response HttpService::ListPolicies(const Call& call) const {
   Response error;
   std::optional<absl::CivilDay> as_of = call.AsOf(&error);
   if (!as_of) return error;
-  // {"as_of": "…", "policies": [{"id", "title", "issuer", "mode", "source": {…}}]}, catalog order.
-  std::string body = absl::StrCat("{\"as_of\":\"", FormatDate(*as_of), "\",\"policies\":[");
-  bool first = true;
-  for (const Policy& p : engine_.PoliciesInForce(*as_of)) {
-    if (!first) body.push_back(',');
-    first = false;
-    body.append("{\"id\":");
-    internal::AppendJsonString(p.id(), &body);
-    body.append(",\"title\":");
-    internal::AppendJsonString(p.title(), &body);
-    body.append(",\"issuer\":");
-    internal::AppendJsonString(p.issuer(), &body);
-    body.append(",\"mode\":");
-    internal::AppendJsonString(Policy::Mode_Name(p.mode()), &body);
-    body.append(",\"source\":");
-    body.append(internal::ProtoJson(p.source()));
-    body.push_back('}');
-  }
-  body.append("]}");
-  return Json(std::move(body));
+  return Json(internal::PolicyListJson(FormatDate(*as_of), engine_.PoliciesInForce(*as_of)));
 }
 
 Response HttpService::GetPolicy(const Call& call) const {

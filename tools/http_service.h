@@ -38,9 +38,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "polmatch/engine.h"
+#include "tools/auth.h"
 #include "tools/matches_json.h"
 
 namespace polmatch::http {
+
+class AccessGate;  // tools/auth_gate.h
 
 inline constexpr char kJsonType[] = "application/json; charset=utf-8";
 
@@ -49,6 +52,13 @@ struct Request {
   std::string method;  // as sent: "GET", "POST", …
   std::string target;  // the request target: path and query, still percent-encoded
   std::string body;
+  // The credential-bearing header fields (names matched case-insensitively), "" when absent.
+  // A field sent more than once is kept joined by ", " (Cookie: by "; "), which no valid
+  // credential contains, so that a request cannot smuggle a second one past the first.
+  std::string authorization;  // Authorization
+  std::string api_key;        // X-API-Key
+  std::string cookie;         // Cookie
+  std::string client;         // the peer's IP address ("" when unknown: the fuzzer, direct calls)
 };
 
 struct Response {
@@ -106,8 +116,18 @@ class HttpService {
   // Adds a route. `pattern` is a path of literal segments and `{name}` segments (one non-empty
   // segment each, passed to the handler decoded, in order). `slow` routes (a large body to parse,
   // a long list) run on the server's worker pool; the others answer inline on the I/O threads.
+  // `access` is who may call it once a gate is set (SetGate): kFirmData routes name the firm in
+  // their `{code}` segment; a route that does not say is kStaff (registry data is never public
+  // by accident).
   void AddRoute(std::string method, std::string pattern, std::string name, Handler handler,
-                bool slow = false);
+                bool slow = false, Access access = Access::kStaff);
+
+  // Authentication, authorization per route, rate limits and the access audit (serve --auth,
+  // --audit-log). Without a gate every route answers everyone (serve's loopback-only default).
+  // Set before the first Handle(); `gate` must outlive the service.
+  void SetGate(AccessGate* gate) { gate_ = gate; }
+  AccessGate* gate() const { return gate_; }
+  Access RouteAccess(int route) const { return route >= 0 ? routes_[route].access : Access::kPublic; }
 
   // Where a request goes: the index of its route (for RouteName / IsSlow), or -1 when none
   // matches path and method (Handle answers 404 or 405).
@@ -133,7 +153,12 @@ class HttpService {
     std::string name;
     Handler handler;
     bool slow = false;
+    Access access = Access::kStaff;
+    int firm_param = -1;        // which parameter is `{code}` (kFirmData)
+    bool rate_limited = true;   // /healthz is not: a load balancer's probe must not get 429
   };
+
+  Response Dispatch(const Route& route, const Request& req, std::vector<std::string> params) const;
 
   Response Health(const Call& call) const;
   Response Portal(const Call& call) const;
@@ -147,6 +172,7 @@ class HttpService {
   const Engine& engine_;
   const Options options_;
   std::vector<Route> routes_;
+  AccessGate* gate_ = nullptr;
 };
 
 namespace internal {

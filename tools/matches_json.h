@@ -6,21 +6,28 @@
 #define POLMATCH_TOOLS_MATCHES_JSON_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "polmatch/engine.h"
+#include "tools/json_writer.h"
 
 namespace polmatch::http::internal {
 
 // `m` in protobuf's JSON mapping with preserve_proto_field_names and always_print_primitive_fields.
 std::string ProtoJson(const google::protobuf::Message& m);
 
-// Exposed for tests. `s` as a JSON string, escaped as protobuf's JSON printer escapes it (invalid
-// UTF-8, which protobuf drops, becomes U+FFFD); and `m` exactly as protobuf prints it with
-// preserve_proto_field_names and always_print_primitive_fields, several times faster.
-void AppendJsonString(absl::string_view s, std::string* out);
+// The string escaper lives with the JSON writer (tools/json_writer.h).
+using ::polmatch::json::AppendJsonString;
+
+// `m` exactly as protobuf prints it with preserve_proto_field_names and
+// always_print_primitive_fields, several times faster.
 std::string FirmMatchesJson(const FirmMatches& m);
+
+// GET /api/v1/policies: {"as_of": "…", "policies": [{"id", "title", "issuer", "mode",
+// "source": {…}}]}, in the order given.
+std::string PolicyListJson(absl::string_view as_of, const std::vector<Policy>& policies);
 
 }  // namespace polmatch::http::internal
 

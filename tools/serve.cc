@@ -12,9 +12,12 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "polmatch/engine.h"
+#include "tools/auth.h"
+#include "tools/auth_gate.h"
 #include "tools/cli.h"
 #include "tools/http_server.h"
 #include "tools/http_service.h"
@@ -81,6 +84,17 @@ int RunServe(int argc, char** argv) {
       ("access-log", po::value<std::string>(), "append the access log to this file instead of stderr")
       ("ledger", po::value<std::string>(), "a grant ledger (batch --ledger), read-only: answers "
                                            "GET /api/v1/firms/{credit_code}/grants")
+      ("auth", po::value<std::string>(),
+       "the auth file (JSON or text format, see tools/README.md): firm tokens, hashed API keys, "
+       "rate limits. Firm data then needs a firm's token (its own firm only) or a staff key; "
+       "/metrics an admin key")
+      ("audit-log", po::value<std::string>(),
+       "append one JSON line per request for a firm's data (time, principal, role, client, "
+       "firm, endpoint, status) to this file; `polmatch audit` filters it")
+      ("audit-max-mb", po::value<int>()->default_value(64),
+       "rotate the audit log past this size: FILE → FILE.1 → FILE.2 …")
+      ("audit-keep", po::value<int>()->default_value(10), "rotated audit files kept")
+      ("insecure-open", "allow a non-loopback --bind without --auth: every caller sees every firm")
       ("quiet", "no access log")
       ("version", "print the version and exit");
   po::variables_map vm;
@@ -101,7 +115,16 @@ int RunServe(int argc, char** argv) {
           "  GET  /healthz\n"
           "  GET  /metrics                            (Prometheus text format)\n"
           "  GET  /                                   (the portal)\n\n"
-          "example: polmatch serve --rules rules --snapshot demo.snap --port 8080",
+          "Without --auth every caller sees every firm, so serve then binds only to loopback and\n"
+          "refuses another --bind (exit 2) unless --insecure-open is given. With --auth FILE:\n"
+          "firm routes need `Authorization: Bearer <firm token>` (or the polmatch_token cookie;\n"
+          "its own firm only, else 403) or an API key (`Authorization: ApiKey <key>` or\n"
+          "X-API-Key); /metrics an ADMIN key; bad credentials get 401 with the reason; too many\n"
+          "requests per caller or address get 429 with Retry-After.\n\n"
+          "examples:\n"
+          "  polmatch serve --rules rules --snapshot demo.snap --port 8080\n"
+          "  polmatch serve --rules rules --snapshot demo.snap --bind 0.0.0.0 --auth auth.textproto \\\n"
+          "      --audit-log audit.jsonl",
           options, {}, vm)) {
     return *exit;
   }
@@ -119,6 +142,41 @@ int RunServe(int argc, char** argv) {
   if (vm["max-connections"].as<size_t>() < 1 || vm["max-queue"].as<size_t>() < 1) {
     PrintError("--max-connections and --max-queue must be at least 1");
     return kUsage;
+  }
+  const std::string host = vm["bind"].as<std::string>();
+  const absl::StatusOr<bool> loopback = http::IsLoopbackAddress(host);
+  if (!loopback.ok()) {
+    PrintError(std::string(loopback.status().message()));
+    return kUsage;
+  }
+  if (!*loopback && !vm.count("auth") && !vm.count("insecure-open")) {
+    PrintError(absl::StrCat("--bind ", host, " without --auth would show every firm's data to anyone who can "
+                            "reach it: give --auth FILE, or --insecure-open to accept that"));
+    return kUsage;
+  }
+  if (vm["audit-max-mb"].as<int>() < 1 || vm["audit-keep"].as<int>() < 1) {
+    PrintError("--audit-max-mb and --audit-keep must be at least 1");
+    return kUsage;
+  }
+  std::optional<http::Authenticator> authenticator;
+  if (vm.count("auth")) {
+    absl::StatusOr<http::Authenticator> loaded = http::Authenticator::LoadFile(vm["auth"].as<std::string>());
+    if (!loaded.ok()) {
+      PrintError(std::string(loaded.status().message()));
+      return kUsage;
+    }
+    authenticator.emplace(*std::move(loaded));
+  }
+  std::unique_ptr<http::AuditLog> audit;
+  if (vm.count("audit-log")) {
+    absl::StatusOr<std::unique_ptr<http::AuditLog>> opened =
+        http::AuditLog::Open(vm["audit-log"].as<std::string>(),
+                             static_cast<uint64_t>(vm["audit-max-mb"].as<int>()) << 20, vm["audit-keep"].as<int>());
+    if (!opened.ok()) {
+      PrintError(std::string(opened.status().message()));
+      return kUsage;
+    }
+    audit = *std::move(opened);
   }
   if (!std::filesystem::is_directory(vm["rules"].as<std::string>())) {
     PrintError(absl::StrCat(vm["rules"].as<std::string>(), ": not a rules directory"));
@@ -161,8 +219,19 @@ int RunServe(int argc, char** argv) {
   server_options.idle_timeout = Seconds(vm, "idle-timeout");
   server_options.access_log = vm.count("quiet") ? nullptr : access_file ? access_file.get() : &std::cerr;
   http::HttpService service(**engine);
+  std::optional<http::AccessGate> gate;
+  if (authenticator || audit) {
+    http::AccessGate::Options gate_options;
+    gate_options.auth = authenticator ? &*authenticator : nullptr;
+    gate_options.audit = audit.get();
+    if (authenticator) {
+      gate_options.per_principal = http::RateLimitSettings::Of(authenticator->config(), /*per_address=*/false);
+      gate_options.per_address = http::RateLimitSettings::Of(authenticator->config(), /*per_address=*/true);
+    }
+    gate.emplace(gate_options);
+    service.SetGate(&*gate);
+  }
   http::HttpServer server(service, server_options);
-  const std::string host = vm["bind"].as<std::string>();
   absl::StatusOr<int> bound = server.Listen(host, port);
   if (!bound.ok()) {
     PrintError(std::string(bound.status().message()));
@@ -172,6 +241,13 @@ int RunServe(int argc, char** argv) {
   Log(absl::StrCat("listening on http://", host, ":", *bound, "/ (", (*engine)->num_firms(), " firms, ",
                    (*engine)->num_policies(), " policies; at most ", server_options.max_connections,
                    " connections)"));
+  if (!authenticator) {
+    Log(*loopback ? "no --auth: firm data is open to every caller that can reach this loopback address"
+                  : "WARNING --insecure-open: no --auth, firm data is open to every caller on the network");
+  } else {
+    Log(absl::StrCat("--auth ", vm["auth"].as<std::string>(), ": firm data needs a firm token or an API key (",
+                     authenticator->config().api_key_size(), " keys)"));
+  }
   http::EngineCounters& counters = server.engine_counters();
   for (;;) {
     int sig = 0;

@@ -1,14 +1,17 @@
 // libFuzzer target for the credentials the HTTP service reads from a request: the Authorization
 // header (Bearer JWT or ApiKey), X-API-Key and the Cookie header. Whatever the bytes, the answer
 // is a principal or an Unauthenticated error; and a token the fuzzer forges without the key is
-// never accepted as a firm.
+// never accepted as a firm. The bytes are also parsed as a request's header block (Boost.Beast,
+// as the server parses it) and its credential fields taken as the server takes them.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "boost/beast/http.hpp"
 #include "tools/auth.h"
+#include "tools/http_server.h"
 
 namespace {
 
@@ -47,6 +50,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Without the key, no input may become a firm (the only way is a valid HMAC).
     if (p.ok() && p->kind == CallerKind::kFirm) std::abort();
     if (p.ok() && p->kind == CallerKind::kStaff && bytes.find("staff-key") == std::string::npos) std::abort();
+  }
+  // As a header block.
+  namespace bhttp = boost::beast::http;
+  bhttp::request_parser<bhttp::empty_body> parser;
+  parser.header_limit(polmatch::http::kMaxHeaderBytes);
+  boost::system::error_code ec;
+  const std::string head = "GET /api/v1/firms/91441502MA4W0PA9X8/matches HTTP/1.1\r\n" + bytes;
+  parser.put(boost::asio::buffer(head), ec);
+  if (parser.is_header_done()) {
+    polmatch::http::Request req;
+    polmatch::http::TakeCredentials(parser.get().base(), &req);
+    auto p = Auth().Authenticate(Credentials{req.authorization, req.api_key, req.cookie}, now);
+    if (p.ok() && p->kind == CallerKind::kFirm) std::abort();
+    if (p.ok() && p->kind == CallerKind::kStaff && bytes.find("staff-key") == std::string::npos) std::abort();
+    if (p.ok()) {
+      const absl::Status may = polmatch::http::Authorize(*p, polmatch::http::Access::kFirmData, "91441502MA4W0PA9X8");
+      if (!may.ok() && p->kind != CallerKind::kPublic) std::abort();  // staff may read any firm
+      if (may.ok() && p->kind == CallerKind::kPublic) std::abort();
+    }
   }
   return 0;
 }

@@ -3,6 +3,10 @@
 // requests one after another) and answered by the HttpService route table over a real engine
 // (the source tree's rules, a one-firm snapshot). Checks that every answer has a valid status,
 // that every JSON answer is valid JSON (UTF-8 included), and that every error is {"error": "…"}.
+// The same request also goes to the service behind a gate (serve --auth): its credential header
+// fields taken as the server takes them; a refusal is {"error", "reason"} with a known reason;
+// a route that is not public answers 2xx only to the staff key (no token can be forged without
+// the signing key), and then with the very bytes the open service answers.
 #include <unistd.h>
 
 #include <cstddef>
@@ -19,6 +23,8 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/fuzz/fuzz_taxonomy.h"
+#include "tools/auth.h"
+#include "tools/auth_gate.h"
 #include "tools/http_server.h"
 #include "tools/http_service.h"
 
@@ -62,6 +68,41 @@ polmatch::http::HttpService& Service() {
   return *service;
 }
 
+constexpr char kStaffKey[] = "staff-key";
+
+// The same engine behind a gate: firm tokens (a key the fuzzer never sees), one staff key, no
+// rate limits (they would make answers depend on earlier inputs).
+polmatch::http::HttpService& GatedService() {
+  static polmatch::http::HttpService* service = [] {
+    polmatch::AuthConfig c;
+    c.mutable_firm_tokens()->set_issuer("i");
+    c.mutable_firm_tokens()->set_audience("polmatch");
+    c.mutable_firm_tokens()->set_hs256_key_base64("c2VjcmV0LWtleS10aGUtZnV6emVyLW5ldmVyLXNlZXMtMDE=");
+    polmatch::AuthConfig::ApiKey* k = c.add_api_key();
+    k->set_id("staff");
+    k->set_sha256_hex(polmatch::http::internal::Sha256Hex(kStaffKey));
+    k->set_role(polmatch::AuthConfig::STAFF);
+    c.mutable_per_principal()->set_per_minute(0);
+    c.mutable_per_address()->set_per_minute(0);
+    auto auth = polmatch::http::Authenticator::FromConfig(c, ".");
+    Check(auth.ok(), "the auth config", std::string(auth.status().message()));
+    polmatch::http::AccessGate::Options o;
+    o.auth = new polmatch::http::Authenticator(*std::move(auth));
+    auto* s = new polmatch::http::HttpService(Service().engine());
+    s->SetGate(new polmatch::http::AccessGate(o));
+    return s;
+  }();
+  return *service;
+}
+
+bool KnownReason(const std::string& r) {
+  if (r == "rate_limited") return true;
+  for (absl::string_view k : polmatch::http::kAuthFailureReasons) {
+    if (k == r) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -84,7 +125,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     in.erase(0, used);
     const auto& msg = parser.get();
     polmatch::http::Request req{std::string(msg.method_string()), std::string(msg.target()), msg.body()};
+    polmatch::http::TakeCredentials(msg.base(), &req);
     const polmatch::http::Response res = service.Handle(req);
+    polmatch::http::HttpService& gated = GatedService();
+    const int route = gated.Find(req);
+    const polmatch::http::Response g = gated.Handle(req, route);
+    if (g.status == 401 || g.status == 403 || g.status == 429) {
+      google::protobuf::Value v;
+      Check(google::protobuf::util::JsonStringToMessage(g.body, &v).ok(), "invalid JSON refusal", g.body);
+      Check(v.has_struct_value() && v.struct_value().fields().size() == 2 &&
+                v.struct_value().fields().count("error") == 1 && v.struct_value().fields().count("reason") == 1 &&
+                KnownReason(v.struct_value().fields().at("reason").string_value()),
+            "a refusal that is not {\"error\", \"reason\"}", g.body);
+    } else {
+      // Not refused: the same answer as the open service gives (the metrics route exists only on
+      // a server, so it is absent from both).
+      Check(g.status == res.status, "the gate changed the status", req.target);
+      Check(g.body == res.body, "the gate changed the answer", req.target);
+    }
+    if (route >= 0 && gated.RouteAccess(route) != polmatch::http::Access::kPublic && g.status < 300) {
+      Check(req.authorization.find(kStaffKey) != std::string::npos || req.api_key.find(kStaffKey) != std::string::npos,
+            "registry data without the staff key", req.target);
+    }
     Check(res.status >= 200 && res.status <= 599, "status out of range", std::to_string(res.status));
     if (res.content_type != polmatch::http::kJsonType) {
       Check(res.status == 200, "a non-JSON error", res.body);
