@@ -12,6 +12,7 @@
 #include "engine/match/explain.h"
 #include "engine/match/reference.h"
 #include "engine/util/dates.h"
+#include "engine/util/json_string.h"
 #include "engine/util/status_macros.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -45,27 +46,6 @@ absl::StatusOr<Policy> KeptPolicy(LedgerTransaction& txn, const std::string& dig
     return absl::DataLossError(absl::StrCat("policy text ", digest, " does not parse"));
   }
   return p;
-}
-
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out += "\"";
-  return out;
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include <cstring>
 #include <functional>
 #include <optional>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +18,8 @@
 #include "engine/util/mapping_guard.h"
 #include "engine/util/framing.h"
 #include "engine/util/amounts.h"
+#include "engine/util/json_string.h"
+#include "engine/util/parallel.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace polmatch {
@@ -72,33 +73,6 @@ constexpr char kMagic[8] = {'P', 'M', 'S', 'T', 'A', 'T', 'E', '\n'};
 constexpr uint32_t kVersion = 2;
 constexpr size_t kCodeLen = NightResult::kCodeLen;
 
-
-void AppendJsonString(std::string* out, absl::string_view s) {
-  out->push_back('"');
-  // Runs of bytes that need no escape (all of a Chinese text) are appended whole.
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out->append(buf);
-        }
-    }
-  }
-  out->append(s.data() + run, s.size() - run);
-  out->push_back('"');
-}
 
 void AppendCsvField(std::string* out, absl::string_view s) {
   bool plain = true;
@@ -808,7 +782,7 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
         k.prev = &previous->policies[j++];
       }
       const std::string& id = k.cur != nullptr ? k.cur->id : k.prev->id;
-      AppendJsonString(&k.json_id, id);
+      AppendJsonString(id, &k.json_id);
       text_policy.push_back(texts != nullptr && k.cur != nullptr ? texts->PolicyIndex(id) : -1);
       keys.push_back(std::move(k));
     }
@@ -866,7 +840,7 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
     line->append("\"");
     if (!gone && !night.name(firm).empty()) {
       line->append(",\"name\":");
-      AppendJsonString(line, night.name(firm));
+      AppendJsonString(night.name(firm), line);
     }
     if (texts != nullptr) {
       PushFacts f;
@@ -888,13 +862,13 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
         line->append(",\"");
         line->append(name);
         line->append("\":");
-        AppendJsonString(line, *value);
+        AppendJsonString(*value, line);
       }
       if (!words->data_needed.empty()) {
         line->append(",\"data_needed\":[");
         for (size_t i = 0; i < words->data_needed.size(); ++i) {
           if (i > 0) line->push_back(',');
-          AppendJsonString(line, words->data_needed[i]);
+          AppendJsonString(words->data_needed[i], line);
         }
         line->append("]");
       }
@@ -912,7 +886,7 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
       line->append("\"");
       if (texts != nullptr && !words->lost_condition.empty()) {
         line->append(",\"lost_condition\":");
-        AppendJsonString(line, words->lost_condition);
+        AppendJsonString(words->lost_condition, line);
       }
     }
     line->append("}\n");
@@ -950,16 +924,12 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
     // Each key's pushes in the group, on `threads` threads.
     {
       std::atomic<size_t> next{0};
-      auto work = [&] {
+      ParallelFor(std::min<int>(options.threads, static_cast<int>(keys.size())), [&](int) {
         std::vector<PushEntry> entries;
         for (size_t k; (k = next.fetch_add(1)) < keys.size();) {
           BuildPushList(keys[k], m, g, statuses, &entries, &lists[k]);
         }
-      };
-      std::vector<std::thread> pool;
-      for (int t = 1; t < std::min<int>(options.threads, static_cast<int>(keys.size())); ++t) pool.emplace_back(work);
-      work();
-      for (std::thread& t : pool) t.join();
+      });
     }
     std::vector<uint32_t> live;  // keys with pushes
     for (uint32_t k = 0; k < lists.size(); ++k) {
@@ -1003,16 +973,12 @@ absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previ
       for (size_t b0 = 0; b0 < sorted.size(); b0 += kBatch) {
         const size_t b1 = std::min(sorted.size(), b0 + kBatch);
         const size_t per = (b1 - b0 + threads - 1) / threads;
-        auto make = [&](int t) {
+        ParallelFor(threads, [&](int t) {
           parts[t].clear();
           for (size_t i = b0 + t * per; i < std::min(b1, b0 + (t + 1) * per); ++i) {
             append_push(sorted[i], &parts[t], &words[t]);
           }
-        };
-        std::vector<std::thread> pool;
-        for (int t = 1; t < threads; ++t) pool.emplace_back(make, t);
-        make(0);
-        for (std::thread& t : pool) t.join();
+        });
         for (const std::string& part : parts) {
           out.append(part);
           if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
