@@ -28,7 +28,8 @@ int RunIndex(int argc, char** argv) {
       ("strict", "exit 1 when any record was rejected")
       ("shard", po::value<std::string>(), "K/N: write only the firms of shard K of N (0 ≤ K < N ≤ 4096; a "
                                           "firm's shard is FNV-1a 64 of its credit code mod N), for "
-                                          "batch --shard K/N");
+                                          "batch --shard K/N; other shards' records are skipped as they are "
+                                          "read, and a record whose code cannot be read is reported by shard 0");
   po::variables_map vm;
   if (auto exit = ParseArgs(
           argc, argv,
