@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -18,6 +19,7 @@
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
 #include "engine/ingest/firm_reader.h"
+#include "engine/output/night_shard.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -192,6 +194,62 @@ TEST(FirmTableTest, SeveralSourcesMergeInOrderIncludingCsv) {
   }
   ExpectSameAsReference({a, b, csv, sniffed, again}, 2, 97);
   ExpectSameAsReference({csv, again, a, sniffed, b}, 2, 1 << 20);
+}
+
+// index --shard K/N: an owner keeps one shard's records as they are read. Each shard's table
+// builds the bytes that cutting the whole registry's store gives; the shards together report
+// every rejection once (an unreadable code: shard 0) and count every record once.
+TEST(FirmTableTest, OwnerKeepsOneShardAndShardsReportEachRejectionOnce) {
+  const std::string a = WriteTempFile("o1.jsonl", Registry(300, 1));
+  const std::string b = WriteTempFile("o2.jsonl", Registry(200, 2));
+  const std::string csv = WriteTempFile(
+      "o3.csv", absl::StrCat("credit_code,name,region,industry,founded,revenue,employees,tags\n",
+                             MakeCreditCode(kRegions[(5 + 1) % 6], 5),
+                             ",CSV名称,440802,,,7,,stat.above_scale;qual.hitech\n",
+                             "bad,row,440802,,,,,\n\"unterminated\n"));
+  const std::string again = WriteTempFile("o5.jsonl", Registry(120, 1));
+  const std::vector<std::string> paths = {a, b, csv, again};
+  const Reference ref = LoadReference(paths);
+  EXPECT_GT(ref.rejects.size(), 20u);
+  for (uint32_t n : {1u, 2u, 3u, 7u}) {
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(absl::StrCat("N ", n, ", threads ", threads));
+      std::vector<std::string> all_rejects;
+      int64_t records = 0, accepted = 0, skipped = 0;
+      for (uint32_t k = 0; k < n; ++k) {
+        const ShardSpec shard{k, n};
+        std::vector<Rejection> rejects;
+        IngestStats stats;
+        ingest_internal::SetJsonBlockBytesForTest(211);
+        absl::StatusOr<FirmTable> table = LoadFirmTable(
+            paths, RealTaxonomy(), &rejects, &stats, threads, nullptr, InputEncoding::kUtf8,
+            [&](absl::string_view code) {
+              return code.empty() ? k == 0 : ShardOf(code, n) == k;
+            });
+        ingest_internal::SetJsonBlockBytesForTest(4 << 20);
+        ASSERT_TRUE(table.ok()) << table.status();
+        for (size_t r = 0; r < table->size(); ++r) EXPECT_EQ(ShardOf(table->code(r), n), k);
+        for (const Rejection& r : rejects) all_rejects.push_back(r.ToString());
+        records += stats.records;
+        accepted += stats.accepted;
+        skipped += stats.skipped;
+        absl::StatusOr<FirmStore> store = FirmStore::BuildFromTable(*table, RealTaxonomy());
+        ASSERT_TRUE(store.ok()) << store.status();
+        absl::StatusOr<FirmStore> cut = SelectShard(*FirmStore::Build(ref.firms, RealTaxonomy()), shard, RealTaxonomy());
+        if (table->size() == 0) continue;  // SelectShard refuses an empty cut
+        ASSERT_TRUE(cut.ok()) << cut.status();
+        EXPECT_TRUE(SerializeSnapshot(*store, RealTaxonomy()) == SerializeSnapshot(*cut, RealTaxonomy()))
+            << "shard " << k << ": snapshot bytes differ";
+      }
+      std::vector<std::string> want = ref.rejects;
+      std::sort(want.begin(), want.end());
+      std::sort(all_rejects.begin(), all_rejects.end());
+      EXPECT_EQ(all_rejects, want);
+      EXPECT_EQ(records, ref.stats.records);
+      EXPECT_EQ(accepted, ref.stats.accepted);
+      EXPECT_EQ(skipped, (n - 1) * ref.stats.records);  // each record is one shard's
+    }
+  }
 }
 
 TEST(FirmTableTest, LastLineWithoutNewlineLongLinesAndEmptyFiles) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/output/night_shard.h"
@@ -198,6 +199,27 @@ TEST_F(ShardMergeTest, MergeEqualsUnshardedBatchOtherSeed) {
 TEST_F(ShardMergeTest, EmptyShards) {
   MakeInputs(/*seed=*/5, /*firms=*/4);  // 4 firms over 7 shards: at least three are empty
   CheckShards({7});
+}
+
+// index --shard keeps its shard's records as it reads: a shard with no firm is written empty (not
+// refused as "another shard's"), and a record whose code cannot be read is shard 0's to report.
+TEST_F(ShardMergeTest, IndexShardWithNoFirmAndUnreadableRecords) {
+  fs::create_directories(root_ / "rules/policies");
+  fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", root_ / "rules/taxonomy");
+  std::ofstream(root_ / "rules/policies/t.textproto") << kLimitCatalog;
+  // 91441502MA4W0PA9X8 is shard 0 of 2 (the test vectors above).
+  std::ofstream(root_ / "one.jsonl") << "{\"credit_code\":\"91441502MA4W0PA9X8\",\"region\":\"441502\"}\n"
+                                     << "{oops\n";
+  for (int k : {0, 1}) {
+    const std::string snap = P(absl::StrCat("s", k, ".snap")), rej = P(absl::StrCat("r", k, ".txt"));
+    Run(absl::StrCat("index --rules ", P("rules"), " --firms ", P("one.jsonl"), " --shard ", k, "/2 --out ", snap,
+                     " --rejects ", rej));
+    const std::string rejects = ReadFile(rej);
+    EXPECT_EQ(absl::StrContains(rejects, "one.jsonl:2:"), k == 0) << k << ": " << rejects;
+    const testing::CmdResult r = Polmatch(absl::StrCat("batch --rules ", P("rules"), " --snapshot ", snap, " --shard ",
+                                                       k, "/2 --as-of 2021-06-30 --out ", P(absl::StrCat("n", k))));
+    EXPECT_EQ(r.exit_code, 0) << k << ": " << r.out;
+  }
 }
 
 TEST_F(ShardMergeTest, MergeIsTheLedgersWriter) {

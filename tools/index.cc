@@ -28,7 +28,8 @@ int RunIndex(int argc, char** argv) {
       ("strict", "exit 1 when any record was rejected")
       ("shard", po::value<std::string>(), "K/N: write only the firms of shard K of N (0 ≤ K < N ≤ 4096; a "
                                           "firm's shard is FNV-1a 64 of its credit code mod N), for "
-                                          "batch --shard K/N");
+                                          "batch --shard K/N; other shards' records are skipped as they are "
+                                          "read, and a record whose code cannot be read is reported by shard 0");
   po::variables_map vm;
   if (auto exit = ParseArgs(
           argc, argv,
@@ -63,6 +64,15 @@ int RunIndex(int argc, char** argv) {
   std::vector<Rejection> rejects;
   IngestStats stats;
   const std::vector<std::string>& paths = vm["firms"].as<std::vector<std::string>>();
+  // With --shard, other shards' records are dropped as soon as their credit code is read (never
+  // validated, merged or held): the memory is the shard's. A record whose code cannot be read is
+  // reported by shard 0 only, so the N shards together report each rejected record once.
+  RecordOwner owner;
+  if (shard) {
+    owner = [s = *shard](absl::string_view code) {
+      return code.empty() ? s.index == 0 : ShardOf(code, s.count) == s.index;
+    };
+  }
   // Firms go into a compact table (JSON Lines parsed on two threads), never a vector of Firm.
   absl::StatusOr<FirmTable> table = [&] {
     uint64_t shown_total = 0;
@@ -75,21 +85,24 @@ int RunIndex(int argc, char** argv) {
                            }
                            sized->Update(done);
                          },
-                         *encoding);
+                         *encoding, owner);
   }();
   if (!table.ok()) {
     PrintError(std::string(table.status().message()));
     return kUsage;
   }
   timer.Lap("ingest");
-  std::cerr << "index: " << stats.records << " records, " << table->size() << " firms, "
-            << rejects.size() << " rejected\n";
+  std::cerr << "index: " << stats.records << " records";
+  if (shard) std::cerr << " of shard " << shard->ToString() << " (" << stats.skipped << " of other shards skipped)";
+  std::cerr << ", " << table->size() << " firms, " << rejects.size() << " rejected\n";
   for (size_t i = 0; i < rejects.size() && i < 5; ++i) std::cerr << "  " << rejects[i].ToString() << "\n";
   if (rejects.size() > 5) {
     std::cerr << "  … " << rejects.size() - 5 << " more" << (vm.count("rejects") ? " (all in --rejects)" : " (--rejects FILE lists all)") << "\n";
   }
   if (!WriteRejectsOption(vm, rejects)) return kUsage;
-  if (const std::string none = NoneAccepted(stats); !none.empty()) {
+  // A shard may hold no firm (a small registry cut many ways): written empty when the data holds
+  // records of other shards.
+  if (const std::string none = NoneAccepted(stats); !none.empty() && stats.skipped == 0) {
     PrintError(none + "; no snapshot written");
     return kProblems;
   }
@@ -100,15 +113,6 @@ int RunIndex(int argc, char** argv) {
   }
   *table = FirmTable();
   timer.Lap("columns");
-  if (shard) {
-    store = SelectShard(std::move(*store), *shard, catalog->taxonomy());
-    if (!store.ok()) {
-      PrintError(std::string(store.status().message()));
-      return kUsage;
-    }
-    std::cerr << "index: shard " << shard->ToString() << ": " << store->num_rows() << " firms\n";
-    timer.Lap("shard");
-  }
   absl::Status written = WriteSnapshotFile(vm["out"].as<std::string>(), *store, catalog->taxonomy());
   if (!written.ok()) {
     PrintError(std::string(written.message()));

@@ -256,14 +256,15 @@ absl::Status ReadCsv(LineReader& lines, IngestTally& tally, const Taxonomy& taxo
     const CsvRecordReader::Result result = records.Next(columns->size(), &fields, &line, &error);
     if (result == CsvRecordReader::Result::kEnd) break;
     if (result == CsvRecordReader::Result::kBad) {
-      tally.Reject(line, error);
+      if (tally.Mine(nullptr)) tally.Reject(line, error);
       continue;
     }
     absl::Status converted = RecordToProfile(fields, *columns, &profile);
     if (!converted.ok()) {
-      tally.Reject(line, converted.message());
+      if (tally.Mine(nullptr)) tally.Reject(line, converted.message());
       continue;
     }
+    if (!tally.Mine(&profile)) continue;
     absl::StatusOr<Firm> firm = FirmFromRecord(profile, taxonomy);
     if (!firm.ok()) {
       tally.Reject(line, firm.status().message());

@@ -83,11 +83,12 @@ namespace ingest_internal {
 
 absl::Status ReadRecords(std::istream& in, const std::string& name, FirmFormat format,
                          InputEncoding encoding, const Taxonomy& taxonomy, const RecordSink& sink,
-                         std::vector<Rejection>* rejects, IngestStats* stats) {
+                         std::vector<Rejection>* rejects, IngestStats* stats,
+                         const RecordOwner& owner) {
   LineReader lines(in, encoding);
   if (format == FirmFormat::kAuto) format = FormatByExtension(name);
   if (format == FirmFormat::kAuto) format = SniffFormat(lines);
-  IngestTally tally(name, rejects, stats);
+  IngestTally tally(name, rejects, stats, owner ? &owner : nullptr);
   absl::Status status = format == FirmFormat::kCsv
                             ? ReadCsv(lines, tally, taxonomy, sink)
                             : ReadJsonLines(lines, tally, taxonomy, sink);
@@ -139,10 +140,10 @@ absl::Status ingest_internal::ReadRecordsFromFile(const std::string& path, FirmF
                                                   const Taxonomy& taxonomy,
                                                   const RecordSink& sink,
                                                   std::vector<Rejection>* rejects,
-                                                  IngestStats* stats) {
+                                                  IngestStats* stats, const RecordOwner& owner) {
   std::ifstream in;
   RETURN_IF_ERROR(OpenFirmFile(path, &in));
-  return ReadRecords(in, path, format, encoding, taxonomy, sink, rejects, stats);
+  return ReadRecords(in, path, format, encoding, taxonomy, sink, rejects, stats, owner);
 }
 
 absl::Status ReadFirms(const std::string& path, FirmFormat format, const Taxonomy& taxonomy,

@@ -48,7 +48,14 @@ struct IngestStats {
   int64_t accepted = 0;  // records that validated
   int64_t rejected = 0;  // records that did not; records == accepted + rejected
   int64_t merged = 0;    // accepted records that updated a firm seen earlier (LoadFirms only)
+  int64_t skipped = 0;   // records a RecordOwner gave to another reader (not in the counts above)
 };
+
+// Which records one reader of a cut registry keeps (index --shard): called with the credit code of
+// each record that parsed far enough to show a valid one, and with "" for a record whose code
+// cannot be read (unparseable, or an invalid code). A record it refuses is skipped before any
+// further validation: neither counted (but in IngestStats::skipped) nor rejected, nor merged.
+using RecordOwner = std::function<bool(absl::string_view credit_code)>;
 
 // The character encoding of a firm file. UTF-8 (a BOM allowed) is the format; a GB18030 (GBK) file
 // read as UTF-8 is refused as a whole ("file:line: … --encoding gb18030 …"), never read as garbage.

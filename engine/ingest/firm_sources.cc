@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/ingest/credit_code.h"
 
 namespace polmatch::ingest_internal {
 
@@ -364,6 +365,14 @@ int RawControlInJsonString(absl::string_view text, unsigned char* byte) {
 
 std::string DuplicateCode(int first_line) {
   return absl::StrCat("duplicate credit code (first at line ", first_line, ")");
+}
+
+bool OwnsRecord(const RecordOwner& owner, const FirmProfile* profile, IngestStats* stats) {
+  if (!owner) return true;
+  const bool readable = profile != nullptr && ValidateCreditCode(profile->credit_code()).ok();
+  const bool mine = owner(readable ? absl::string_view(profile->credit_code()) : absl::string_view());
+  if (!mine && stats != nullptr) ++stats->skipped;
+  return mine;
 }
 
 void IngestTally::Reject(int line, absl::string_view reason) {

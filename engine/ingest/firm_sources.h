@@ -140,19 +140,31 @@ inline constexpr char kNoBaseRecord[] =
 std::string DuplicateCode(int first_line);
 
 // ReadFirms with a RecordSink (the merge's entry), over a stream or a file.
+// `owner` (if set) keeps only its records (RecordOwner).
 absl::Status ReadRecords(std::istream& in, const std::string& name, FirmFormat format,
                          InputEncoding encoding, const Taxonomy& taxonomy, const RecordSink& sink,
-                         std::vector<Rejection>* rejects, IngestStats* stats);
+                         std::vector<Rejection>* rejects, IngestStats* stats,
+                         const RecordOwner& owner = nullptr);
 absl::Status ReadRecordsFromFile(const std::string& path, FirmFormat format,
                                  InputEncoding encoding, const Taxonomy& taxonomy,
                                  const RecordSink& sink, std::vector<Rejection>* rejects,
-                                 IngestStats* stats);
+                                 IngestStats* stats, const RecordOwner& owner = nullptr);
+
+// Whether `owner` (none: everyone) keeps a record: `profile` is its parsed record, or null when it
+// did not parse. Counts a record it skips in `stats` (may be null).
+bool OwnsRecord(const RecordOwner& owner, const FirmProfile* profile, IngestStats* stats);
 
 // Counts the records of one file and collects its rejections (`rejects` and `stats` may be null).
 class IngestTally {
  public:
-  IngestTally(const std::string& file, std::vector<Rejection>* rejects, IngestStats* stats)
-      : file_(file), rejects_(rejects), stats_(stats) {}
+  IngestTally(const std::string& file, std::vector<Rejection>* rejects, IngestStats* stats,
+              const RecordOwner* owner = nullptr)
+      : file_(file), rejects_(rejects), stats_(stats), owner_(owner) {}
+
+  // Whether this reader keeps the record (`profile` null: it did not parse); see OwnsRecord.
+  bool Mine(const FirmProfile* profile) {
+    return owner_ == nullptr || OwnsRecord(*owner_, profile, stats_);
+  }
 
   void Accept() {
     if (stats_ != nullptr) {
@@ -177,6 +189,7 @@ class IngestTally {
   const std::string& file_;
   std::vector<Rejection>* rejects_;
   IngestStats* stats_;
+  const RecordOwner* owner_;
 };
 
 }  // namespace polmatch::ingest_internal

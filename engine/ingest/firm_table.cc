@@ -367,6 +367,7 @@ struct Block {
   std::vector<int> row_lines;                        // the line of each row
   std::vector<std::pair<int, std::string>> rejects;  // line, reason
   int64_t accepted = 0;
+  int64_t skipped = 0;  // records of another owner (RecordOwner)
   // The block's first line that decides the file's encoding (EncodingSniffer), if any: UTF-8, or
   // GB18030 (which refuses the file unless an earlier block decided UTF-8).
   int decided_line = 0;
@@ -374,11 +375,13 @@ struct Block {
 };
 
 // Parses the lines of a block as ReadJsonLines does.
-void ParseBlock(Block* b, const Taxonomy& taxonomy) {
+void ParseBlock(Block* b, const Taxonomy& taxonomy, const RecordOwner& owner) {
   b->rows.Clear();
   b->row_lines.clear();
   b->rejects.clear();
   b->accepted = 0;
+  b->skipped = 0;
+  IngestStats skips;
   b->decided_line = 0;
   b->decided_gb18030 = false;
   ingest_internal::EncodingSniffer sniffer;
@@ -404,9 +407,12 @@ void ParseBlock(Block* b, const Taxonomy& taxonomy) {
     if (ingest_internal::IsBlank(line)) continue;
     absl::Status parsed = ingest_internal::ParseFirmJsonInto(line, &profile, &scratch);
     if (!parsed.ok()) {
-      b->rejects.emplace_back(line_number, std::string(parsed.message()));
+      if (ingest_internal::OwnsRecord(owner, nullptr, &skips)) {
+        b->rejects.emplace_back(line_number, std::string(parsed.message()));
+      }
       continue;
     }
+    if (!ingest_internal::OwnsRecord(owner, &profile, &skips)) continue;
     absl::StatusOr<Firm> firm = FirmFromRecord(profile, taxonomy);
     if (!firm.ok()) {
       b->rejects.emplace_back(line_number, std::string(firm.status().message()));
@@ -416,6 +422,7 @@ void ParseBlock(Block* b, const Taxonomy& taxonomy) {
     b->rows.Append(*firm);
     b->row_lines.push_back(line_number);
   }
+  b->skipped = skips.skipped;
 }
 
 int CountLines(absl::string_view bytes) {
@@ -428,7 +435,8 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, uint32_t fil
                                    const Taxonomy& taxonomy, int threads, FirmTable* table,
                                    std::vector<Rejection>* rejects, IngestStats* stats,
                                    uint64_t* bytes_done, uint64_t bytes_total,
-                                   const LoadProgress& progress, uint64_t estimate_bytes) {
+                                   const LoadProgress& progress, uint64_t estimate_bytes,
+                                   const RecordOwner& owner) {
   const size_t block_bytes = g_block_bytes;
   std::mutex pool_mu;
   std::vector<std::unique_ptr<Block>> pool;
@@ -522,6 +530,7 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, uint32_t fil
       stats->accepted += b.accepted - static_cast<int64_t>(refused.size());
       stats->rejected += rejected;
       stats->merged += merged;
+      stats->skipped += b.skipped;
     }
     if (rejects != nullptr) {
       // The parse's and the merge's rejections, in line order as the sequential reader gives them.
@@ -543,7 +552,7 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, uint32_t fil
 
   if (threads <= 1) {
     while (std::unique_ptr<Block> b = read_block()) {
-      ParseBlock(b.get(), taxonomy);
+      ParseBlock(b.get(), taxonomy, owner);
       consume(*b);
       recycle(std::move(b));
     }
@@ -565,7 +574,7 @@ absl::Status ReadJsonLinesParallel(int fd, const std::string& name, uint32_t fil
             b = todo.front();
             todo.pop_front();
           }
-          ParseBlock(b, taxonomy);
+          ParseBlock(b, taxonomy, owner);
           {
             std::lock_guard<std::mutex> lock(mu);
             b->parsed = true;
@@ -654,7 +663,7 @@ absl::StatusOr<FirmTable> LoadFirmTable(const std::vector<std::string>& paths,
                                         const Taxonomy& taxonomy,
                                         std::vector<Rejection>* rejects, IngestStats* stats,
                                         int threads, const LoadProgress& progress,
-                                        InputEncoding encoding) {
+                                        InputEncoding encoding, const RecordOwner& owner) {
   FirmTable table(taxonomy.num_facts());
   uint64_t total = 0, done = 0, json_total = 0;
   std::vector<FirmFormat> formats;
@@ -677,7 +686,7 @@ absl::StatusOr<FirmTable> LoadFirmTable(const std::vector<std::string>& paths,
       const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd >= 0) {
         absl::Status s = ReadJsonLinesParallel(fd, path, file, taxonomy, threads, &table, rejects,
-                                               stats, &done, total, progress, json_total);
+                                               stats, &done, total, progress, json_total, owner);
         ::close(fd);
         RETURN_IF_ERROR(s);
         continue;
@@ -691,7 +700,7 @@ absl::StatusOr<FirmTable> LoadFirmTable(const std::vector<std::string>& paths,
       return added;
     };
     RETURN_IF_ERROR(ingest_internal::ReadRecordsFromFile(path, formats[i], encoding, taxonomy,
-                                                         sink, rejects, stats));
+                                                         sink, rejects, stats, owner));
     done += FileSize(path);
     if (progress) progress(done, total);
   }

@@ -159,12 +159,14 @@ class FirmTable {
 using LoadProgress = std::function<void(uint64_t done, uint64_t total)>;
 
 // LoadFirms into a FirmTable (rows in first-seen order; not sorted). `threads` parse JSON Lines
-// (1 = on the calling thread only).
+// (1 = on the calling thread only). With `owner`, only its records are read past their credit
+// code (RecordOwner: index --shard keeps one shard's firms without holding the others').
 absl::StatusOr<FirmTable> LoadFirmTable(const std::vector<std::string>& paths,
                                         const Taxonomy& taxonomy,
                                         std::vector<Rejection>* rejects, IngestStats* stats,
                                         int threads = 2, const LoadProgress& progress = nullptr,
-                                        InputEncoding encoding = InputEncoding::kUtf8);
+                                        InputEncoding encoding = InputEncoding::kUtf8,
+                                        const RecordOwner& owner = nullptr);
 
 namespace ingest_internal {
 // Asks the kernel for transparent huge pages over the whole pages inside [p, p + bytes) (fewer

@@ -401,9 +401,10 @@ absl::Status ReadJsonLines(LineReader& lines, IngestTally& tally, const Taxonomy
     if (IsBlank(line)) continue;
     absl::Status parsed = ParseFirmJsonInto(line, &profile, &scratch);
     if (!parsed.ok()) {
-      tally.Reject(lines.line_number(), parsed.message());
+      if (tally.Mine(nullptr)) tally.Reject(lines.line_number(), parsed.message());
       continue;
     }
+    if (!tally.Mine(&profile)) continue;
     absl::StatusOr<Firm> firm = FirmFromRecord(profile, taxonomy);
     if (!firm.ok()) {
       tally.Reject(lines.line_number(), firm.status().message());
