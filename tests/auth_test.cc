@@ -440,6 +440,8 @@ TEST(TrustedProxiesTest, ClientAddressFromForwardedFor) {
     EXPECT_EQ(t.ClientAddress("127.0.0.1", absl::StrCat("198.51.100.1, ", bad, ", 10.0.0.2")), "10.0.0.2") << bad;
   }
   EXPECT_EQ(t.ClientAddress("127.0.0.1", "198.51.100.1, 10.0.0.2, garbage"), "127.0.0.1");
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", std::string("198.51.100.1\0junk", 17)), "127.0.0.1");
+  EXPECT_FALSE(t.Contains(std::string("10.0.0.1\0", 9)));
   // An over-long entry, and a chain of more than 32 trusted hops.
   EXPECT_EQ(t.ClientAddress("127.0.0.1", std::string(100, '1')), "127.0.0.1");
   std::string chain = "198.51.100.1";

@@ -527,6 +527,10 @@ namespace {
 // `text` as 16 bytes (IPv4 as IPv4-mapped IPv6); false if it is not an address.
 bool ParseAddress(absl::string_view text, unsigned char out[16]) {
   if (text.empty() || text.size() > 45) return false;
+  // Only the characters of an address (inet_pton would stop at a NUL and accept what precedes it).
+  if (!std::all_of(text.begin(), text.end(), [](char c) { return absl::ascii_isxdigit(c) || c == '.' || c == ':'; })) {
+    return false;
+  }
   const std::string z(text);
   unsigned char v4[4];
   if (inet_pton(AF_INET, z.c_str(), v4) == 1) {
