@@ -377,5 +377,97 @@ TEST(AuthTest, TextFormatAuthFile) {
   std::filesystem::remove_all(dir);
 }
 
+TrustedProxies Proxies(std::initializer_list<const char*> cidrs) {
+  google::protobuf::RepeatedPtrField<std::string> list;
+  for (const char* c : cidrs) *list.Add() = c;
+  absl::StatusOr<TrustedProxies> t = TrustedProxies::Parse(list);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? *std::move(t) : TrustedProxies();
+}
+
+// trusted_proxies: CIDR matching for IPv4, IPv6 and IPv4-mapped peers; bad entries refused.
+TEST(TrustedProxiesTest, ParseAndContains) {
+  const TrustedProxies t = Proxies({"10.0.0.0/8", "192.168.1.7", "2001:db8::/32", "172.16.0.0/12"});
+  EXPECT_TRUE(t.Contains("10.255.0.1"));
+  EXPECT_TRUE(t.Contains("::ffff:10.1.2.3"));
+  EXPECT_TRUE(t.Contains("192.168.1.7"));
+  EXPECT_FALSE(t.Contains("192.168.1.8"));
+  EXPECT_TRUE(t.Contains("172.31.255.255"));
+  EXPECT_FALSE(t.Contains("172.32.0.0"));
+  EXPECT_TRUE(t.Contains("2001:db8:ffff::1"));
+  EXPECT_FALSE(t.Contains("2001:db9::1"));
+  EXPECT_FALSE(t.Contains("11.0.0.1"));
+  EXPECT_FALSE(t.Contains("not an address"));
+  EXPECT_FALSE(t.Contains(""));
+  EXPECT_TRUE(Proxies({"0.0.0.0/0"}).Contains("8.8.8.8"));
+  EXPECT_FALSE(Proxies({"0.0.0.0/0"}).Contains("2001:db8::1"));
+  EXPECT_TRUE(Proxies({"::/0"}).Contains("2001:db8::1"));
+  for (const char* bad : {"10.0.0.0/33", "10.0.0/8", "::1/129", "10.0.0.0/", "10.0.0.0/-1", "example.com", ""}) {
+    google::protobuf::RepeatedPtrField<std::string> list;
+    *list.Add() = bad;
+    EXPECT_FALSE(TrustedProxies::Parse(list).ok()) << bad;
+  }
+  AuthConfig c = Config();
+  c.add_trusted_proxies("10.0.0.0/99");
+  absl::StatusOr<Authenticator> a = Authenticator::FromConfig(c, ".");
+  ASSERT_FALSE(a.ok());
+  EXPECT_TRUE(absl::StrContains(a.status().message(), "trusted_proxies")) << a.status();
+}
+
+// X-Forwarded-For: believed only from a trusted peer; the right-most untrusted hop is the client;
+// a spoofed left part, malformed entries and long chains cannot pick the address.
+TEST(TrustedProxiesTest, ClientAddressFromForwardedFor) {
+  const TrustedProxies t = Proxies({"10.0.0.0/8", "127.0.0.1"});
+  // An untrusted peer: the header is ignored, whatever it says.
+  EXPECT_EQ(t.ClientAddress("203.0.113.9", "198.51.100.1"), "203.0.113.9");
+  EXPECT_EQ(t.ClientAddress("203.0.113.9", "10.0.0.1"), "203.0.113.9");
+  // A trusted peer without the header (or with an empty one) is the client itself.
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", ""), "127.0.0.1");
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", "198.51.100.1"), "198.51.100.1");
+  // The client wrote "1.1.1.1" itself; the proxy appended the address it saw.
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", "1.1.1.1, 198.51.100.1"), "198.51.100.1");
+  // Through two trusted proxies.
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", "1.1.1.1,198.51.100.1, 10.2.3.4"), "198.51.100.1");
+  // Ports and brackets; IPv6 canonicalised.
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", "198.51.100.1:5555"), "198.51.100.1");
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", "[2001:DB8:0::1]:443"), "2001:db8::1");
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", "2001:db8::0:1"), "2001:db8::1");
+  EXPECT_EQ(t.ClientAddress("::ffff:127.0.0.1", "198.51.100.1"), "198.51.100.1");
+  // Malformed entries end the walk and are never the client: the last trusted hop is.
+  for (const char* bad : {"evil\"},\"x", "unknown", "1.2.3.4:port", "[::1", "300.1.1.1", " , ", "1.2.3.4 5.6.7.8",
+                          "1.2.3.4:123456"}) {
+    EXPECT_EQ(t.ClientAddress("127.0.0.1", bad), "127.0.0.1") << bad;
+    EXPECT_EQ(t.ClientAddress("127.0.0.1", absl::StrCat("198.51.100.1, ", bad, ", 10.0.0.2")), "10.0.0.2") << bad;
+  }
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", "198.51.100.1, 10.0.0.2, garbage"), "127.0.0.1");
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", std::string("198.51.100.1\0junk", 17)), "127.0.0.1");
+  EXPECT_FALSE(t.Contains(std::string("10.0.0.1\0", 9)));
+  // An over-long entry, and a chain of more than 32 trusted hops.
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", std::string(100, '1')), "127.0.0.1");
+  std::string chain = "198.51.100.1";
+  for (int i = 0; i < 40; ++i) absl::StrAppend(&chain, ", 10.0.0.", i);
+  EXPECT_EQ(t.ClientAddress("127.0.0.1", chain), "10.0.0.8");
+  // No trusted proxies: the peer, always.
+  EXPECT_EQ(TrustedProxies().ClientAddress("127.0.0.1", "198.51.100.1"), "127.0.0.1");
+}
+
+// Per-key limits: the key's own, else its role's default, else none (per_principal applies).
+TEST(AuthTest, KeyRateLimits) {
+  AuthConfig c;
+  for (auto role : {AuthConfig::STAFF, AuthConfig::ADMIN, AuthConfig::STAFF}) c.add_api_key()->set_role(role);
+  EXPECT_FALSE(RateLimitSettings::ForKey(c, 0).has_value());
+  c.mutable_per_staff_key()->set_per_minute(6000);
+  c.mutable_api_key(2)->mutable_rate_limit()->set_per_minute(0);
+  EXPECT_EQ(RateLimitSettings::ForKey(c, 0)->per_minute, 6000);
+  EXPECT_FALSE(RateLimitSettings::ForKey(c, 1).has_value());
+  EXPECT_EQ(RateLimitSettings::ForKey(c, 2)->per_minute, 0);
+  EXPECT_FALSE(RateLimitSettings::ForKey(c, 3).has_value());
+  AuthConfig bad = Config();
+  bad.add_api_key()->CopyFrom(bad.api_key(0));
+  bad.mutable_api_key(bad.api_key_size() - 1)->set_sha256_hex(std::string(64, 'e'));
+  bad.mutable_api_key(bad.api_key_size() - 1)->mutable_rate_limit()->set_burst(-1);
+  EXPECT_FALSE(Authenticator::FromConfig(bad, ".").ok());
+}
+
 }  // namespace
 }  // namespace polmatch::http

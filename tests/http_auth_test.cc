@@ -408,6 +408,73 @@ TEST_F(HttpAuthTest, RateLimitPerAddressCoversEveryCallerButHealthz) {
   EXPECT_EQ(h->status, 200) << "a load balancer's probe is never limited";
 }
 
+// An API key's own limit (or its role's default) replaces per_principal: a portal's backend
+// calling for many firms is not throttled where a firm is; a key with a low limit gets 429.
+TEST_F(HttpAuthTest, PerKeyRateLimits) {
+  AuthConfig c = Config();
+  c.mutable_per_principal()->set_per_minute(1);
+  c.mutable_per_principal()->set_burst(2);
+  c.mutable_per_address()->set_per_minute(0);
+  c.mutable_api_key(0)->mutable_rate_limit()->set_per_minute(0);  // bureau-staff: unlimited
+  c.mutable_per_admin_key()->set_per_minute(1);                    // ops: one at once
+  c.mutable_per_admin_key()->set_burst(1);
+  Start(c);
+  const std::string code = registry_.codes[0];
+  const std::string token = Token(code);
+  const std::string staff = "X-API-Key: " + std::string(kStaffKey) + "\r\n";
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Get(Matches(code), Bearer(token))->status, 200);
+  EXPECT_EQ(Get(Matches(code), Bearer(token))->status, 429);
+  for (int i = 0; i < 8; ++i) {
+    HttpResult r = Get(Matches(registry_.codes[i % registry_.codes.size()]), staff);
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ(r->status, 200) << i << r->body;
+  }
+  const std::string admin = "Authorization: ApiKey " + std::string(kAdminKey) + "\r\n";
+  EXPECT_EQ(Get(Matches(code), admin)->status, 200);
+  HttpResult r = Get(Matches(code), admin);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->status, 429) << r->body;
+  EXPECT_EQ(Field(r->body, "reason"), "rate_limited");
+  EXPECT_GE(std::stoi(r->get_header_value("Retry-After")), 1);
+}
+
+// Behind a trusted proxy, the right-most untrusted X-Forwarded-For address is the client for the
+// per-address bucket and the audit trail; what a client writes to the left of it changes nothing.
+TEST_F(HttpAuthTest, ForwardedForFromTrustedProxy) {
+  AuthConfig c = Config();
+  c.add_trusted_proxies("127.0.0.0/8");
+  c.mutable_per_address()->set_per_minute(1);
+  c.mutable_per_address()->set_burst(1);
+  Start(c);
+  const auto xff = [](const std::string& v) { return "X-Forwarded-For: " + v + "\r\n"; };
+  const std::string staff = "X-API-Key: " + std::string(kStaffKey) + "\r\n";
+  EXPECT_EQ(Get(Matches(registry_.codes[0]), staff + xff("198.51.100.1"))->status, 200);
+  EXPECT_EQ(Get("/api/v1/policies/grant", xff("198.51.100.2:4711"))->status, 200);
+  // Spoofing: the client adds an address; the proxy appends the one it saw.
+  EXPECT_EQ(Get("/api/v1/policies/grant", xff("198.51.100.3, 198.51.100.1"))->status, 429);
+  EXPECT_EQ(Get("/api/v1/policies/grant", xff("198.51.100.3") + xff("198.51.100.2, 127.0.0.1"))->status, 429);
+  // Malformed: the walk stops and the proxy itself is the client (its own bucket).
+  EXPECT_EQ(Get("/api/v1/policies/grant", xff("\"}evil"))->status, 200);
+  EXPECT_EQ(Get("/api/v1/policies/grant", xff("198.51.100.9, junk"))->status, 429);
+  const std::vector<std::string> lines = AuditLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("\"client\":\"198.51.100.1\""));
+}
+
+TEST_F(HttpAuthTest, ForwardedForIgnoredFromUntrustedPeer) {
+  AuthConfig c = Config();
+  c.add_trusted_proxies("10.0.0.0/8");  // not the loopback peer of this test
+  c.mutable_per_address()->set_per_minute(1);
+  c.mutable_per_address()->set_burst(1);
+  Start(c);
+  const std::string staff = "X-API-Key: " + std::string(kStaffKey) + "\r\n";
+  EXPECT_EQ(Get(Matches(registry_.codes[0]), staff + "X-Forwarded-For: 198.51.100.1\r\n")->status, 200);
+  EXPECT_EQ(Get("/api/v1/policies/grant", "X-Forwarded-For: 198.51.100.2\r\n")->status, 429);
+  const std::vector<std::string> lines = AuditLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("\"client\":\"127.0.0.1\""));
+}
+
 // serve's default rate limits (no per_* in the auth file) apply.
 TEST(RateLimitSettingsTest, DefaultsAndUnlimited) {
   AuthConfig c;

@@ -1,6 +1,7 @@
 // File: auth.cc
 #include "tools/auth.h"
 
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -264,11 +266,20 @@ absl::StatusOr<Authenticator> Authenticator::FromConfig(const AuthConfig& config
       return absl::InvalidArgumentError(absl::StrCat(where, " (", k.id(), "): the same key hash appears twice"));
     }
   }
-  for (const AuthConfig::RateLimit* r : {&config.per_principal(), &config.per_address()}) {
+  for (const AuthConfig::RateLimit* r : {&config.per_principal(), &config.per_address(),
+                                         &config.per_staff_key(), &config.per_admin_key()}) {
     if (r->per_minute() < 0 || r->burst() < 0) {
       return absl::InvalidArgumentError("rate limits must not be negative");
     }
   }
+  for (const AuthConfig::ApiKey& k : config.api_key()) {
+    if (k.rate_limit().per_minute() < 0 || k.rate_limit().burst() < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("api_key (", k.id(), "): rate limits must not be negative"));
+    }
+  }
+  absl::StatusOr<TrustedProxies> proxies = TrustedProxies::Parse(config.trusted_proxies());
+  if (!proxies.ok()) return proxies.status();
+  a.trusted_proxies_ = *std::move(proxies);
   return a;
 }
 
@@ -308,6 +319,7 @@ absl::StatusOr<Principal> Authenticator::VerifyKey(absl::string_view key) const 
   Principal p;
   p.kind = k.role() == AuthConfig::ADMIN ? CallerKind::kAdmin : CallerKind::kStaff;
   p.id = k.id();
+  p.key_index = it->second;
   return p;
 }
 
@@ -496,6 +508,138 @@ RateLimitSettings RateLimitSettings::Of(const AuthConfig& config, bool per_addre
   const AuthConfig::RateLimit& r = per_address ? config.per_address() : config.per_principal();
   if (!set) return per_address ? RateLimitSettings{1200, 200} : RateLimitSettings{600, 100};
   return RateLimitSettings{r.per_minute(), r.burst()};
+}
+
+std::optional<RateLimitSettings> RateLimitSettings::ForKey(const AuthConfig& config, int index) {
+  if (index < 0 || index >= config.api_key_size()) return std::nullopt;
+  const AuthConfig::ApiKey& k = config.api_key(index);
+  if (k.has_rate_limit()) return RateLimitSettings{k.rate_limit().per_minute(), k.rate_limit().burst()};
+  const bool admin = k.role() == AuthConfig::ADMIN;
+  if (admin ? config.has_per_admin_key() : config.has_per_staff_key()) {
+    const AuthConfig::RateLimit& r = admin ? config.per_admin_key() : config.per_staff_key();
+    return RateLimitSettings{r.per_minute(), r.burst()};
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// `text` as 16 bytes (IPv4 as IPv4-mapped IPv6); false if it is not an address.
+bool ParseAddress(absl::string_view text, unsigned char out[16]) {
+  if (text.empty() || text.size() > 45) return false;
+  // Only the characters of an address (inet_pton would stop at a NUL and accept what precedes it).
+  if (!std::all_of(text.begin(), text.end(), [](char c) { return absl::ascii_isxdigit(c) || c == '.' || c == ':'; })) {
+    return false;
+  }
+  const std::string z(text);
+  unsigned char v4[4];
+  if (inet_pton(AF_INET, z.c_str(), v4) == 1) {
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    std::memcpy(out, kMapped, 12);
+    std::memcpy(out + 12, v4, 4);
+    return true;
+  }
+  return inet_pton(AF_INET6, z.c_str(), out) == 1;
+}
+
+bool IsMapped(const unsigned char a[16]) {
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(a, kMapped, 12) == 0;
+}
+
+std::string FormatAddress(const unsigned char a[16]) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (IsMapped(a)) {
+    inet_ntop(AF_INET, a + 12, buf, sizeof(buf));
+  } else {
+    inet_ntop(AF_INET6, a, buf, sizeof(buf));
+  }
+  return buf;
+}
+
+// One X-Forwarded-For entry: "1.2.3.4", "1.2.3.4:80", "2001:db8::1", "[2001:db8::1]" or
+// "[2001:db8::1]:80".
+bool ParseForwardedEntry(absl::string_view e, unsigned char out[16]) {
+  e = absl::StripAsciiWhitespace(e);
+  if (e.empty() || e.size() > 64) return false;
+  if (e.front() == '[') {
+    const size_t close = e.find(']');
+    if (close == absl::string_view::npos) return false;
+    const absl::string_view rest = e.substr(close + 1);
+    if (!rest.empty() && (rest.front() != ':' || rest.size() < 2 || rest.size() > 6 ||
+                          !std::all_of(rest.begin() + 1, rest.end(), absl::ascii_isdigit))) {
+      return false;
+    }
+    return ParseAddress(e.substr(1, close - 1), out);
+  }
+  const size_t colon = e.find(':');
+  if (colon != absl::string_view::npos && e.find(':', colon + 1) == absl::string_view::npos) {
+    const absl::string_view port = e.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), absl::ascii_isdigit)) return false;
+    e = e.substr(0, colon);
+  }
+  return ParseAddress(e, out);
+}
+
+}  // namespace
+
+absl::StatusOr<TrustedProxies> TrustedProxies::Parse(const google::protobuf::RepeatedPtrField<std::string>& cidrs) {
+  TrustedProxies t;
+  for (const std::string& entry : cidrs) {
+    absl::string_view addr = absl::StripAsciiWhitespace(entry);
+    const size_t slash = addr.find('/');
+    int prefix = -1;
+    if (slash != absl::string_view::npos) {
+      const absl::string_view len = addr.substr(slash + 1);
+      if (len.empty() || len.size() > 3 || !std::all_of(len.begin(), len.end(), absl::ascii_isdigit)) prefix = 999;
+      else prefix = std::stoi(std::string(len));
+      addr = addr.substr(0, slash);
+    }
+    Net n{};
+    if (!ParseAddress(addr, n.bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat("trusted_proxies: \"", entry, "\" is not an address or CIDR"));
+    }
+    const bool v4 = IsMapped(n.bytes) && addr.find(':') == absl::string_view::npos;
+    const int max = v4 ? 32 : 128;
+    if (prefix == -1) prefix = max;
+    if (prefix < 0 || prefix > max) {
+      return absl::InvalidArgumentError(absl::StrCat("trusted_proxies: \"", entry, "\": prefix length must be 0..", max));
+    }
+    n.prefix = v4 ? prefix + 96 : prefix;
+    t.nets_.push_back(n);
+  }
+  return t;
+}
+
+bool TrustedProxies::Contains(absl::string_view address) const {
+  unsigned char a[16];
+  if (nets_.empty() || !ParseAddress(address, a)) return false;
+  for (const Net& n : nets_) {
+    int bits = n.prefix, i = 0;
+    for (; bits >= 8; bits -= 8, ++i) {
+      if (a[i] != n.bytes[i]) break;
+    }
+    if (bits >= 8) continue;  // a whole byte differed
+    const unsigned mask = bits == 0 ? 0u : (0xffu << (8 - bits)) & 0xffu;
+    if (bits == 0 || ((a[i] ^ n.bytes[i]) & mask) == 0) return true;
+  }
+  return false;
+}
+
+std::string TrustedProxies::ClientAddress(absl::string_view peer, absl::string_view forwarded_for) const {
+  if (!Contains(peer)) return std::string(peer);
+  std::string client(peer);
+  unsigned char a[16];
+  absl::string_view rest = forwarded_for;
+  for (int hops = 0; hops < 32 && !rest.empty(); ++hops) {
+    const size_t comma = rest.rfind(',');
+    const absl::string_view entry = comma == absl::string_view::npos ? rest : rest.substr(comma + 1);
+    rest = comma == absl::string_view::npos ? absl::string_view() : rest.substr(0, comma);
+    if (!ParseForwardedEntry(entry, a)) break;
+    client = FormatAddress(a);
+    if (!Contains(client)) break;
+  }
+  return client;
 }
 
 RateLimiter::RateLimiter(int per_minute, int burst, size_t max_keys)

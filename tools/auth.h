@@ -30,6 +30,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ enum class CallerKind { kPublic, kFirm, kStaff, kAdmin };
 struct Principal {
   CallerKind kind = CallerKind::kPublic;
   std::string id;  // firm: its credit code; staff/admin: the key's id; public: ""
+  int key_index = -1;  // staff/admin: the key's index in AuthConfig.api_key
   // "public", "firm", "staff" or "admin".
   absl::string_view role() const;
 };
@@ -56,6 +58,29 @@ struct Credentials {
   absl::string_view authorization;  // the Authorization header
   absl::string_view api_key;        // the X-API-Key header
   absl::string_view cookie;         // the Cookie header (a `polmatch_token=` pair is a firm token)
+};
+
+// The reverse proxies whose X-Forwarded-For is believed (AuthConfig.trusted_proxies).
+class TrustedProxies {
+ public:
+  // Each entry an address or CIDR ("10.0.0.0/8", "2001:db8::/32"); an error names the bad one.
+  static absl::StatusOr<TrustedProxies> Parse(const google::protobuf::RepeatedPtrField<std::string>& cidrs);
+  bool empty() const { return nets_.empty(); }
+  // Whether `address` (textual IPv4 or IPv6; IPv4-mapped IPv6 counts as IPv4) is in a listed net.
+  bool Contains(absl::string_view address) const;
+  // The client's address of a request from TCP peer `peer` carrying `forwarded_for` (the
+  // X-Forwarded-For field, repeated fields joined by ","): `peer` unless it is a trusted proxy;
+  // then, walking the header from the right, the first address that is not a trusted proxy. A
+  // malformed entry (or more than 32 hops, or an entry over 64 bytes) ends the walk and is never
+  // used: the last trusted hop is the client then. The result is canonical (inet_ntop).
+  std::string ClientAddress(absl::string_view peer, absl::string_view forwarded_for) const;
+
+ private:
+  struct Net {
+    unsigned char bytes[16];  // IPv4 as IPv4-mapped IPv6
+    int prefix;               // of 128
+  };
+  std::vector<Net> nets_;
 };
 
 // Immutable after construction; safe to share between threads.
@@ -79,6 +104,7 @@ class Authenticator {
                                              absl::Duration lifetime) const;
 
   const AuthConfig& config() const { return config_; }
+  const TrustedProxies& trusted_proxies() const { return trusted_proxies_; }
 
  private:
   absl::StatusOr<Principal> VerifyToken(absl::string_view token, absl::Time now) const;
@@ -95,6 +121,7 @@ class Authenticator {
   std::shared_ptr<TokenCache> token_cache_;
 
   AuthConfig config_;
+  TrustedProxies trusted_proxies_;
   std::string hs256_key_;
   absl::flat_hash_map<std::string, int> key_by_hash_;  // sha256 hex → index in config_.api_key()
 };
@@ -126,6 +153,9 @@ struct RateLimitSettings {
   int per_minute = 0;
   int burst = 0;
   static RateLimitSettings Of(const AuthConfig& config, bool per_address);
+  // API key `index`: its own rate_limit, else per_staff_key/per_admin_key by its role, else
+  // nullopt (the per_principal bucket applies).
+  static std::optional<RateLimitSettings> ForKey(const AuthConfig& config, int index);
 };
 
 // Token buckets keyed by principal or client address. Thread-safe. Memory is bounded: beyond

@@ -29,7 +29,19 @@ std::string EndpointOf(absl::string_view target) {
 AccessGate::AccessGate(Options options)
     : options_(options),
       by_principal_(options.per_principal.per_minute, options.per_principal.burst),
-      by_address_(options.per_address.per_minute, options.per_address.burst) {}
+      by_address_(options.per_address.per_minute, options.per_address.burst) {
+  if (options_.auth == nullptr) return;
+  const AuthConfig& config = options_.auth->config();
+  for (int i = 0; i < config.api_key_size(); ++i) {
+    const std::optional<RateLimitSettings> own = RateLimitSettings::ForKey(config, i);
+    by_key_.push_back(own ? std::make_unique<RateLimiter>(own->per_minute, own->burst) : nullptr);
+  }
+}
+
+std::string AccessGate::ClientOf(const Request& req) const {
+  if (options_.auth == nullptr || options_.auth->trusted_proxies().empty()) return req.client;
+  return options_.auth->trusted_proxies().ClientAddress(req.client, req.forwarded_for);
+}
 
 Response AccessGate::Refuse(int status, const absl::Status& why, bool token_scheme) {
   const absl::string_view reason = AuthFailureReason(why);
@@ -72,7 +84,7 @@ std::optional<Response> AccessGate::Admit(const Request& req, Access access, abs
   *who = Principal{};
   const double now = MonotonicSeconds();
   int retry_after = 0;
-  if (rate_limited && !by_address_.unlimited() && !by_address_.Allow(req.client, now, &retry_after)) {
+  if (rate_limited && !by_address_.unlimited() && !by_address_.Allow(ClientOf(req), now, &retry_after)) {
     return TooMany(retry_after, "address");
   }
   if (options_.auth == nullptr || access == Access::kPublic) return std::nullopt;
@@ -83,8 +95,12 @@ std::optional<Response> AccessGate::Admit(const Request& req, Access access, abs
     return Refuse(401, p.status(), token_scheme);
   }
   *who = *std::move(p);
-  if (who->kind != CallerKind::kPublic && rate_limited && !by_principal_.unlimited() &&
-      !by_principal_.Allow(absl::StrCat(who->role(), ":", who->id), now, &retry_after)) {
+  RateLimiter& bucket = who->key_index >= 0 && static_cast<size_t>(who->key_index) < by_key_.size() &&
+                                by_key_[who->key_index] != nullptr
+                            ? *by_key_[who->key_index]
+                            : by_principal_;
+  if (who->kind != CallerKind::kPublic && rate_limited && !bucket.unlimited() &&
+      !bucket.Allow(absl::StrCat(who->role(), ":", who->id), now, &retry_after)) {
     return TooMany(retry_after, "principal");
   }
   if (absl::Status may = Authorize(*who, access, firm); !may.ok()) {
@@ -99,7 +115,7 @@ void AccessGate::Audit(const Request& req, const Principal& who, absl::string_vi
   e.time = absl::Now();
   e.principal = who.id;
   e.role = std::string(who.role());
-  e.client = req.client;
+  e.client = ClientOf(req);
   e.firm = std::string(firm);
   e.method = req.method;
   e.endpoint = EndpointOf(req.target);

@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "tools/auth.h"
@@ -62,11 +63,16 @@ class AccessGate {
   bool authenticating() const { return options_.auth != nullptr; }
 
  private:
+  // The client's address: the peer, or from X-Forwarded-For when the peer is a trusted proxy.
+  std::string ClientOf(const Request& req) const;
+
   Response Refuse(int status, const absl::Status& why, bool token_scheme);
   Response TooMany(int retry_after, absl::string_view kind);
 
   const Options options_;
   RateLimiter by_principal_, by_address_;
+  // By API key index: the key's own bucket (rate_limit, per_staff_key, per_admin_key), or null.
+  std::vector<std::unique_ptr<RateLimiter>> by_key_;
   static constexpr size_t kNumReasons = sizeof(kAuthFailureReasons) / sizeof(kAuthFailureReasons[0]);
   std::array<std::atomic<uint64_t>, kNumReasons> failures_{};
   std::atomic<uint64_t> limited_principal_{0}, limited_address_{0}, audited_{0}, audit_failures_{0};

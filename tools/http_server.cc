@@ -609,6 +609,7 @@ void TakeCredentials(const boost::beast::http::fields& fields, Request* req) {
   req->authorization = JoinedField(fields, bhttp::field::authorization, ", ");
   req->api_key = JoinedField(fields, boost::beast::string_view("X-API-Key"), ", ");
   req->cookie = JoinedField(fields, bhttp::field::cookie, "; ");
+  req->forwarded_for = JoinedField(fields, boost::beast::string_view("X-Forwarded-For"), ",");
 }
 
 absl::StatusOr<bool> IsLoopbackAddress(const std::string& host) {

@@ -58,6 +58,7 @@ struct Request {
   std::string authorization;  // Authorization
   std::string api_key;        // X-API-Key
   std::string cookie;         // Cookie
+  std::string forwarded_for;  // X-Forwarded-For (joined by ","; believed only from trusted_proxies)
   std::string client;         // the peer's IP address ("" when unknown: the fuzzer, direct calls)
 };
 

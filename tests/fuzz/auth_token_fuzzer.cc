@@ -2,7 +2,11 @@
 // header (Bearer JWT or ApiKey), X-API-Key and the Cookie header. Whatever the bytes, the answer
 // is a principal or an Unauthenticated error; and a token the fuzzer forges without the key is
 // never accepted as a firm. The bytes are also parsed as a request's header block (Boost.Beast,
-// as the server parses it) and its credential fields taken as the server takes them.
+// as the server parses it) and its credential fields taken as the server takes them; and as an
+// X-Forwarded-For field behind a trusted proxy: the client address is the peer or a canonical
+// address, never the fuzzer's text.
+#include <arpa/inet.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -32,6 +36,32 @@ const polmatch::http::Authenticator& Auth() {
   return *auth;
 }
 
+const polmatch::http::TrustedProxies& Proxies() {
+  static const polmatch::http::TrustedProxies* proxies = [] {
+    google::protobuf::RepeatedPtrField<std::string> list;
+    *list.Add() = "127.0.0.0/8";
+    *list.Add() = "10.0.0.0/8";
+    *list.Add() = "fd00::/8";
+    auto t = polmatch::http::TrustedProxies::Parse(list);
+    if (!t.ok()) std::abort();
+    return new polmatch::http::TrustedProxies(*std::move(t));
+  }();
+  return *proxies;
+}
+
+// The client address from `forwarded_for` behind a trusted peer: the peer, or an address that
+// inet_pton reads back (no spaces, quotes or control bytes reach the audit trail or a bucket key).
+void CheckClient(const std::string& forwarded_for) {
+  for (const char* peer : {"127.0.0.1", "::ffff:10.1.2.3", "203.0.113.5"}) {
+    const std::string client = Proxies().ClientAddress(peer, forwarded_for);
+    if (client == peer) continue;
+    if (std::string(peer) == "203.0.113.5") std::abort();  // an untrusted peer's header is ignored
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, client.c_str(), buf) != 1 && inet_pton(AF_INET6, client.c_str(), buf) != 1) std::abort();
+    if (client.size() > 45 || client.find_first_not_of("0123456789abcdef.:") != std::string::npos) std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -51,6 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (p.ok() && p->kind == CallerKind::kFirm) std::abort();
     if (p.ok() && p->kind == CallerKind::kStaff && bytes.find("staff-key") == std::string::npos) std::abort();
   }
+  CheckClient(bytes);
   // As a header block.
   namespace bhttp = boost::beast::http;
   bhttp::request_parser<bhttp::empty_body> parser;
@@ -61,6 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (parser.is_header_done()) {
     polmatch::http::Request req;
     polmatch::http::TakeCredentials(parser.get().base(), &req);
+    CheckClient(req.forwarded_for);
     auto p = Auth().Authenticate(Credentials{req.authorization, req.api_key, req.cookie}, now);
     if (p.ok() && p->kind == CallerKind::kFirm) std::abort();
     if (p.ok() && p->kind == CallerKind::kStaff && bytes.find("staff-key") == std::string::npos) std::abort();
