@@ -23,6 +23,7 @@
 #include "engine/match/semantics.h"
 #include "engine/output/push_texts.h"
 #include "engine/util/amounts.h"
+#include "engine/util/byte_codec.h"
 #include "engine/util/framing.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -36,43 +37,6 @@ constexpr char kManifestMagic[8] = {'P', 'M', 'S', 'H', 'A', 'R', 'D', '\n'};
 constexpr absl::string_view kManifestCorrupt = "shard manifest is corrupt";
 constexpr char kSelectionMagic[8] = {'P', 'M', 'S', 'E', 'L', 'E', 'C', '\n'};
 constexpr absl::string_view kSelectionCorrupt = "shard selection is corrupt";
-
-// ---- bytes ------------------------------------------------------------------------------------
-
-template <typename T>
-void Put(std::string* out, T v) {
-  char buf[sizeof(T)];
-  std::memcpy(buf, &v, sizeof(T));
-  out->append(buf, sizeof(T));
-}
-void PutString(std::string* out, absl::string_view s) {
-  Put<uint32_t>(out, static_cast<uint32_t>(s.size()));
-  out->append(s.data(), s.size());
-}
-
-class Reader {
- public:
-  explicit Reader(absl::string_view data) : data_(data) {}
-  template <typename T>
-  bool Get(T* v) {
-    if (data_.size() - pos_ < sizeof(T)) return false;
-    std::memcpy(v, data_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-  bool GetString(std::string* out, size_t max = SIZE_MAX) {
-    uint32_t n;
-    if (!Get(&n) || n > max || data_.size() - pos_ < n) return false;
-    out->assign(data_.data() + pos_, n);
-    pos_ += n;
-    return true;
-  }
-  size_t remaining() const { return data_.size() - pos_; }
-
- private:
-  absl::string_view data_;
-  size_t pos_ = 0;
-};
 
 // Passes bytes on, counting and checksumming them.
 class SummingSink : public ByteSink {
@@ -296,45 +260,45 @@ std::string RulesDigest(const Catalog& catalog) {
 
 std::string SerializeShardManifest(const ShardManifest& m) {
   std::string out(kManifestMagic, sizeof kManifestMagic);
-  Put<uint32_t>(&out, ShardManifest::kVersion);
-  PutString(&out, m.as_of);
-  PutString(&out, m.rules_digest);
-  Put<uint32_t>(&out, m.shard.index);
-  Put<uint32_t>(&out, m.shard.count);
-  Put<uint8_t>(&out, m.pushes ? 1 : 0);
-  Put<uint32_t>(&out, m.num_firms);
+  PutBytesOf<uint32_t>(&out, ShardManifest::kVersion);
+  PutLengthPrefixed(&out, m.as_of);
+  PutLengthPrefixed(&out, m.rules_digest);
+  PutBytesOf<uint32_t>(&out, m.shard.index);
+  PutBytesOf<uint32_t>(&out, m.shard.count);
+  PutBytesOf<uint8_t>(&out, m.pushes ? 1 : 0);
+  PutBytesOf<uint32_t>(&out, m.num_firms);
   out.append(m.regions);
-  Put<uint32_t>(&out, static_cast<uint32_t>(m.policies.size()));
+  PutBytesOf<uint32_t>(&out, static_cast<uint32_t>(m.policies.size()));
   for (const ShardPolicyCounts& p : m.policies) {
-    PutString(&out, p.id);
-    Put<uint8_t>(&out, p.auto_grant ? 1 : 0);
-    for (int64_t c : {p.eligible, p.undetermined, p.near_miss, p.excluded, p.not_selected}) Put<int64_t>(&out, c);
-    Put<uint64_t>(&out, static_cast<uint64_t>(static_cast<unsigned __int128>(p.benefit_total_raw)));
-    Put<uint64_t>(&out, static_cast<uint64_t>(static_cast<unsigned __int128>(p.benefit_total_raw) >> 64));
+    PutLengthPrefixed(&out, p.id);
+    PutBytesOf<uint8_t>(&out, p.auto_grant ? 1 : 0);
+    for (int64_t c : {p.eligible, p.undetermined, p.near_miss, p.excluded, p.not_selected}) PutBytesOf<int64_t>(&out, c);
+    PutBytesOf<uint64_t>(&out, static_cast<uint64_t>(static_cast<unsigned __int128>(p.benefit_total_raw)));
+    PutBytesOf<uint64_t>(&out, static_cast<uint64_t>(static_cast<unsigned __int128>(p.benefit_total_raw) >> 64));
   }
-  Put<uint32_t>(&out, static_cast<uint32_t>(m.limits.size()));
+  PutBytesOf<uint32_t>(&out, static_cast<uint32_t>(m.limits.size()));
   for (const ShardLimit& l : m.limits) {
-    Put<uint32_t>(&out, l.policy);
-    Put<uint32_t>(&out, l.limit);
-    Put<uint32_t>(&out, static_cast<uint32_t>(l.candidates.size()));
+    PutBytesOf<uint32_t>(&out, l.policy);
+    PutBytesOf<uint32_t>(&out, l.limit);
+    PutBytesOf<uint32_t>(&out, static_cast<uint32_t>(l.candidates.size()));
     for (const ShardCandidate& c : l.candidates) {
       out.append(c.code.data(), kCodeLen);
-      Put<uint32_t>(&out, c.firm);
-      Put<uint8_t>(&out, c.rank_known ? 1 : 0);
-      Put<int64_t>(&out, c.rank_raw);
-      Put<uint8_t>(&out, c.benefit_known ? 1 : 0);
-      Put<int64_t>(&out, c.benefit_raw);
-      Put<uint8_t>(&out, c.row_file);
-      PutString(&out, c.row);
-      PutString(&out, c.push_selected);
-      PutString(&out, c.push_not_selected);
+      PutBytesOf<uint32_t>(&out, c.firm);
+      PutBytesOf<uint8_t>(&out, c.rank_known ? 1 : 0);
+      PutBytesOf<int64_t>(&out, c.rank_raw);
+      PutBytesOf<uint8_t>(&out, c.benefit_known ? 1 : 0);
+      PutBytesOf<int64_t>(&out, c.benefit_raw);
+      PutBytesOf<uint8_t>(&out, c.row_file);
+      PutLengthPrefixed(&out, c.row);
+      PutLengthPrefixed(&out, c.push_selected);
+      PutLengthPrefixed(&out, c.push_not_selected);
     }
   }
-  Put<uint32_t>(&out, static_cast<uint32_t>(m.files.size()));
+  PutBytesOf<uint32_t>(&out, static_cast<uint32_t>(m.files.size()));
   for (const ShardFileSum& f : m.files) {
-    PutString(&out, f.name);
-    Put<uint64_t>(&out, f.size);
-    Put<uint64_t>(&out, f.checksum);
+    PutLengthPrefixed(&out, f.name);
+    PutBytesOf<uint64_t>(&out, f.size);
+    PutBytesOf<uint64_t>(&out, f.checksum);
   }
   AppendChecksum(&out);
   return out;
@@ -347,7 +311,7 @@ absl::StatusOr<ShardManifest> ParseShardManifest(absl::string_view bytes) {
   auto corrupt = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat(kManifestCorrupt, ": ", why));
   };
-  Reader in(*body);
+  ByteReader in(*body);
   ShardManifest m;
   uint32_t version;
   if (!in.Get(&version)) return corrupt("truncated header");
@@ -422,15 +386,15 @@ absl::StatusOr<ShardManifest> ParseShardManifest(absl::string_view bytes) {
 
 std::string SerializeShardSelection(const ShardSelection& sel) {
   std::string out(kSelectionMagic, sizeof kSelectionMagic);
-  Put<uint32_t>(&out, ShardSelection::kVersion);
-  PutString(&out, sel.as_of);
-  PutString(&out, sel.rules_digest);
-  Put<uint32_t>(&out, sel.shard.index);
-  Put<uint32_t>(&out, sel.shard.count);
-  Put<uint64_t>(&out, sel.manifest_checksum);
-  Put<uint32_t>(&out, static_cast<uint32_t>(sel.selected.size()));
+  PutBytesOf<uint32_t>(&out, ShardSelection::kVersion);
+  PutLengthPrefixed(&out, sel.as_of);
+  PutLengthPrefixed(&out, sel.rules_digest);
+  PutBytesOf<uint32_t>(&out, sel.shard.index);
+  PutBytesOf<uint32_t>(&out, sel.shard.count);
+  PutBytesOf<uint64_t>(&out, sel.manifest_checksum);
+  PutBytesOf<uint32_t>(&out, static_cast<uint32_t>(sel.selected.size()));
   for (const auto& [policy, code] : sel.selected) {
-    PutString(&out, policy);
+    PutLengthPrefixed(&out, policy);
     out.append(code.data(), kCodeLen);
   }
   AppendChecksum(&out);
@@ -444,7 +408,7 @@ absl::StatusOr<ShardSelection> ParseShardSelection(absl::string_view bytes) {
   auto corrupt = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat(kSelectionCorrupt, ": ", why));
   };
-  Reader in(*body);
+  ByteReader in(*body);
   ShardSelection sel;
   uint32_t version, count;
   if (!in.Get(&version)) return corrupt("truncated header");

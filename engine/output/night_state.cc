@@ -16,56 +16,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/output/night.h"
+#include "engine/util/byte_codec.h"
 #include "engine/util/framing.h"
 #include "engine/util/input_file.h"
 #include "engine/util/mapping_guard.h"
 
 namespace polmatch {
 namespace {
-
-// ---- bytes ------------------------------------------------------------------------------------
-
-template <typename T>
-void Put(std::string* out, T v) {
-  char buf[sizeof(T)];
-  std::memcpy(buf, &v, sizeof(T));
-  out->append(buf, sizeof(T));
-}
-void PutString(std::string* out, absl::string_view s) {
-  Put<uint32_t>(out, static_cast<uint32_t>(s.size()));
-  out->append(s.data(), s.size());
-}
-
-class Reader {
- public:
-  explicit Reader(absl::string_view data) : data_(data) {}
-  template <typename T>
-  bool Get(T* v) {
-    if (data_.size() - pos_ < sizeof(T)) return false;
-    std::memcpy(v, data_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-  bool GetBytes(size_t n, absl::string_view* out) {
-    if (data_.size() - pos_ < n) return false;
-    *out = data_.substr(pos_, n);
-    pos_ += n;
-    return true;
-  }
-  bool GetString(std::string* out) {
-    uint32_t n;
-    absl::string_view s;
-    if (!Get(&n) || !GetBytes(n, &s)) return false;
-    *out = std::string(s);
-    return true;
-  }
-  size_t remaining() const { return data_.size() - pos_; }
-  size_t pos() const { return pos_; }
-
- private:
-  absl::string_view data_;
-  size_t pos_ = 0;
-};
 
 constexpr char kMagic[8] = {'P', 'M', 'S', 'T', 'A', 'T', 'E', '\n'};
 constexpr uint32_t kVersion = 2;
@@ -97,9 +54,9 @@ absl::Status WriteState(const NightResult& night, ByteSink* sink, const StreamOp
   ChunkedWriter w(&summed, options.chunk);
   std::string& out = w.buf();
   out.append(kMagic, sizeof kMagic);
-  Put<uint32_t>(&out, kVersion);
-  PutString(&out, night.as_of);
-  Put<uint32_t>(&out, night.num_firms());
+  PutBytesOf<uint32_t>(&out, kVersion);
+  PutLengthPrefixed(&out, night.as_of);
+  PutBytesOf<uint32_t>(&out, night.num_firms());
   for (size_t at = 0; at < night.codes.size();) {
     const size_t n = std::min(night.codes.size() - at, options.chunk);
     out.append(night.codes, at, n);
@@ -112,22 +69,22 @@ absl::Status WriteState(const NightResult& night, ByteSink* sink, const StreamOp
     i += n;
     if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
   }
-  Put<uint32_t>(&out, static_cast<uint32_t>(night.policies.size()));
+  PutBytesOf<uint32_t>(&out, static_cast<uint32_t>(night.policies.size()));
   for (const PolicyNight& p : night.policies) {
-    PutString(&out, p.id);
-    Put<uint8_t>(&out, p.auto_grant ? 1 : 0);
+    PutLengthPrefixed(&out, p.id);
+    PutBytesOf<uint8_t>(&out, p.auto_grant ? 1 : 0);
     for (MatchStatus s : kKeptStatuses) {
       const Roaring& r = p.by_status[s];
       const size_t n = r.getSizeInBytes(true);
-      Put<uint32_t>(&out, static_cast<uint32_t>(n));
+      PutBytesOf<uint32_t>(&out, static_cast<uint32_t>(n));
       const size_t at = out.size();
       out.resize(at + n);
       r.write(out.data() + at, true);
     }
-    Put<uint32_t>(&out, static_cast<uint32_t>(p.benefits.size()));
+    PutBytesOf<uint32_t>(&out, static_cast<uint32_t>(p.benefits.size()));
     for (size_t i = 0; i < p.benefits.size(); ++i) {
-      Put<uint32_t>(&out, p.benefits[i].first);
-      Put<int64_t>(&out, p.benefits[i].second);
+      PutBytesOf<uint32_t>(&out, p.benefits[i].first);
+      PutBytesOf<int64_t>(&out, p.benefits[i].second);
       if ((i & 0xffff) == 0xffff) {
         if (absl::Status s = w.MaybeFlush(); !s.ok()) return s;
       }
@@ -157,7 +114,7 @@ absl::StatusOr<NightResult> ParseStateBody(absl::string_view body,
   auto corrupt = [&](absl::string_view why) {
     return absl::DataLossError(absl::StrCat(kCorrupt, ": ", why));
   };
-  Reader in(body);
+  ByteReader in(body);
   NightResult night;
   uint32_t version, nfirms, npolicies;
   if (!in.Get(&version)) return corrupt("truncated header");
