@@ -181,6 +181,32 @@ TEST_F(LedgerServiceTest, BatchKilledAtRandomMomentsLeavesTheLedgerBeforeOrAfter
   }
 }
 
+// The same night again with --previous: the ledger changes nothing, and proposals.csv (the same
+// bytes, read back from the ledger) is linked to the previous night's file rather than written.
+TEST_F(LedgerServiceTest, TheSameNightAgainLinksProposalsToThePreviousNight) {
+  auto Slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  WriteFirms(3);
+  const fs::path ledger = root_ / "grants.db";
+  ASSERT_EQ(Wait(Spawn(BatchArgs("2023-09-01", ledger, "first"))), 0);
+  const std::string before = Dump(ledger);
+  std::vector<std::string> args = BatchArgs("2023-09-01", ledger, "again");
+  args.insert(args.end(), {"--previous", (root_ / "first").string()});
+  ASSERT_EQ(Wait(Spawn(args)), 0);
+  EXPECT_EQ(Dump(ledger), before);
+  const std::string first = Slurp((root_ / "first/proposals.csv").string());
+  EXPECT_NE(first.find("/ONCE,"), std::string::npos) << first;  // the night proposed grants
+  EXPECT_EQ(Slurp((root_ / "again/proposals.csv").string()), first);
+  EXPECT_TRUE(fs::equivalent(root_ / "first/proposals.csv", root_ / "again/proposals.csv"));
+  // A night whose proposals differ is written, not linked.
+  args = BatchArgs("2024-09-01", ledger, "next");
+  args.insert(args.end(), {"--previous", (root_ / "again").string()});
+  ASSERT_EQ(Wait(Spawn(args)), 0);
+  EXPECT_FALSE(fs::equivalent(root_ / "again/proposals.csv", root_ / "next/proposals.csv"));
+}
+
 // The command line of one round: each step, its files, and its refusals (one line, exit 1).
 TEST_F(LedgerServiceTest, GrantsCommandsCarryARoundAndRefuseWhatTheStateForbids) {
   std::vector<std::string> codes = WriteFirms(3);

@@ -375,7 +375,8 @@ int RunBatch(int argc, char** argv) {
   if (written.ok() && snapshot_file != nullptr) written = snapshot_file->Verify();
   if (written.ok() && vm.count("ledger")) {  // one transaction, once every other file is written
     absl::StatusOr<LedgerNightCounts> ledger =
-        RunLedgerNight(vm["ledger"].as<std::string>(), rules_dir, *catalog, night, *store, out->get());
+        RunLedgerNight(vm["ledger"].as<std::string>(), rules_dir, *catalog, night, *store, out->get(),
+                       same_as("proposals.csv"));
     if (ledger.ok()) std::cerr << "batch: ledger: " << DescribeCounts(*ledger) << "\n";
     written = ledger.status();
     if (written.ok()) timer.Lap("ledger");

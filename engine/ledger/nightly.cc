@@ -545,7 +545,8 @@ absl::StatusOr<std::string> ProposalsCsv(LedgerStore& ledger, const std::string&
 
 absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const std::string& rules_dir,
                                                  const Catalog& catalog, const NightResult& night,
-                                                 const FirmStore& store, AtomicOutputDir* out) {
+                                                 const FirmStore& store, AtomicOutputDir* out,
+                                                 const std::string& previous_proposals) {
   LedgerNight in;
   in.catalog = &catalog;
   in.night = &night;
@@ -554,7 +555,8 @@ absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const 
   ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> ledger, OpenSqliteLedger(path, LedgerMode::kReadWrite));
   std::string csv;
   ASSIGN_OR_RETURN(LedgerNightCounts counts, ProposeNight(*ledger, in, &csv));
-  RETURN_IF_ERROR(out->WriteFile("proposals.csv", [&](ByteSink* sink) { return sink->Write(csv); }));
+  RETURN_IF_ERROR(out->WriteFile("proposals.csv", [&](ByteSink* sink) { return sink->Write(csv); },
+                                  previous_proposals));
   return counts;
 }
 

@@ -67,10 +67,12 @@ absl::StatusOr<std::string> ProposalsCsv(LedgerStore& ledger, const std::string&
 
 // `batch --ledger PATH`: opens (or creates) the ledger, runs the night (firms are `store` rows,
 // the tag library is read from RULES_DIR/taxonomy) and writes proposals.csv into `out`, the
-// night's directory before its commit.
+// night's directory before its commit. `previous_proposals`, if set, is the last night's
+// proposals.csv: a file equal to it is linked, not written again (a rerun of the same night).
 absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const std::string& rules_dir,
                                                  const Catalog& catalog, const NightResult& night,
-                                                 const FirmStore& store, AtomicOutputDir* out);
+                                                 const FirmStore& store, AtomicOutputDir* out,
+                                                 const std::string& previous_proposals = "");
 std::string DescribeCounts(const LedgerNightCounts& counts);
 
 // One CSV field, quoted when it holds a comma, a quote or a line break.
