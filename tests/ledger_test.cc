@@ -15,6 +15,7 @@
 #include "engine/ledger/nightly.h"
 #include "engine/output/night_from.h"
 #include "engine/util/dates.h"
+#include "engine/util/framing.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -428,6 +429,69 @@ TEST_F(LedgerTest, TheSameNightTwiceChangesNothingAndListsTheSameProposals) {
   EXPECT_NE(first.find(absl::StrCat("p.a/", Code(34), "/2023,p.a,", Code(34), ",企业34,2023,NEW,10000.00,,capped by grant_cap c (uncapped 10200.00)")), std::string::npos) << first;
 }
 
+// A rerun of a night that writes nothing may reuse the night's proposals.csv (its size and checksum
+// remembered by the night that made it) instead of reading the entries back; any later write to
+// the ledger forgets the memo, and a rerun that writes reads back as before.
+TEST_F(LedgerTest, ARerunReusesTheNightsProposalsOnlyWhileTheLedgerIsUnchanged) {
+  Catalog c = Compile(PolicyText("p.a") + PolicyText("p.b"));
+  std::vector<Firm> firms = {FirmWith(1, 1000), FirmWith(2, 2000)};
+  auto night_of = [&](const std::vector<Firm>& fs, const char* as_of, const std::function<bool(const ProposalsMemo&)>& reuse,
+                      std::string* csv) {
+    NightResult night = NightFromReference(c, fs, Day(as_of));
+    LedgerNight in;
+    in.catalog = &c;
+    in.night = &night;
+    in.firm_of = [&](uint32_t i) { return fs[i]; };
+    in.taxonomy = taxonomy_texts_;
+    in.can_reuse_proposals = reuse;
+    absl::StatusOr<LedgerNightCounts> counts = ProposeNight(*ledger_, in, csv);
+    EXPECT_TRUE(counts.ok()) << counts.status();
+    return counts.value_or(LedgerNightCounts());
+  };
+  std::vector<ProposalsMemo> asked;
+  auto accept = [&](const ProposalsMemo& m) { asked.push_back(m); return true; };
+  auto refuse = [&](const ProposalsMemo& m) { asked.push_back(m); return false; };
+  std::string first;
+  EXPECT_FALSE(night_of(firms, "2023-06-01", accept, &first).proposals_reused);
+  EXPECT_TRUE(asked.empty());  // a first night makes its file; it asks nothing
+  ASSERT_EQ(std::count(first.begin(), first.end(), '\n'), 1 + 4) << first;
+
+  // The same night again: the memo names the first file; accepted, nothing is read back.
+  std::string again;
+  EXPECT_TRUE(night_of(firms, "2023-06-01", accept, &again).proposals_reused);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].date, "2023-06-01");
+  EXPECT_EQ(asked[0].size, first.size());
+  EXPECT_EQ(asked[0].checksum, Checksum64(first));
+  // Refused (the caller has no such file): read back, the same bytes.
+  EXPECT_FALSE(night_of(firms, "2023-06-01", refuse, &again).proposals_reused);
+  EXPECT_EQ(again, first);
+  // A clerk's step writes the ledger: the memo is gone, the night is read back (the same rows).
+  asked.clear();
+  auto published = PublishGrants(*ledger_, "p.a", Day("2023-06-01"), [](absl::CivilDay d, int) { return d; });
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_FALSE(night_of(firms, "2023-06-01", accept, &again).proposals_reused);
+  EXPECT_TRUE(asked.empty());
+  EXPECT_EQ(again, first);
+  // Another date's memo is not offered to this date's rerun.
+  std::string other;
+  night_of(firms, "2023-06-02", accept, &other);  // nothing new (ONCE grants): a memo of 06-02
+  EXPECT_TRUE(asked.empty());
+  EXPECT_FALSE(night_of(firms, "2023-06-01", accept, &again).proposals_reused);
+  EXPECT_TRUE(asked.empty());
+  EXPECT_EQ(again, first);
+
+  // A rerun of the first date that writes (a firm joined): not reused, its new grants listed.
+  asked.clear();
+  std::vector<Firm> more = firms;
+  more.push_back(FirmWith(3, 3000));
+  std::string grown;
+  EXPECT_FALSE(night_of(more, "2023-06-01", accept, &grown).proposals_reused);
+  EXPECT_TRUE(asked.empty());
+  EXPECT_EQ(std::count(grown.begin(), grown.end(), '\n'), 1 + 6) << grown;
+  EXPECT_EQ(grown.substr(0, first.size()), first);
+}
+
 TEST_F(LedgerTest, AuditReplaysTheKeptTextAfterThePolicyWasEdited) {
   Catalog v1 = Compile(PolicyText("p.once"));
   Night(v1, {FirmWith(1, 1000)}, "2023-06-01");
@@ -634,7 +698,7 @@ TEST_F(LedgerTest, SchemaVersion2IsMigrated) {
     return out;
   };
   sql("DROP INDEX grants_cap; CREATE INDEX grants_cap ON grants(cap_key); CREATE INDEX grants_period ON "
-      "grants(period); DELETE FROM migrations WHERE version = 3; PRAGMA user_version = 2;");
+      "grants(period); DROP TABLE proposals_memo; DELETE FROM migrations WHERE version >= 3; PRAGMA user_version = 2;");
   EXPECT_EQ(query("PRAGMA user_version"), "2;");
   auto read_only = OpenSqliteLedger(path, LedgerMode::kReadOnly);
   EXPECT_TRUE(absl::IsFailedPrecondition(read_only.status())) << read_only.status();
@@ -642,8 +706,9 @@ TEST_F(LedgerTest, SchemaVersion2IsMigrated) {
   auto reopened = OpenSqliteLedger(path, LedgerMode::kReadWrite);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   ledger_ = std::move(*reopened);
-  EXPECT_EQ(query("PRAGMA user_version"), "3;");
-  EXPECT_EQ(query("SELECT version FROM migrations ORDER BY version"), "1;2;3;");
+  EXPECT_EQ(query("PRAGMA user_version"), "4;");
+  EXPECT_EQ(query("SELECT version FROM migrations ORDER BY version"), "1;2;3;4;");
+  EXPECT_EQ(query("SELECT count(*) FROM proposals_memo"), "0;");
   EXPECT_EQ(query("SELECT name FROM sqlite_master WHERE name = 'grants_period'"), "");
   EXPECT_NE(query("SELECT sql FROM sqlite_master WHERE name = 'grants_cap'").find("WHERE cap_key != ''"), std::string::npos);
   EXPECT_EQ(Dump(*ledger_), before);

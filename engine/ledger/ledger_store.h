@@ -47,6 +47,13 @@ struct NightEntry {
   std::string policy_id, credit_code, name, period;
 };
 
+// What a night's proposals.csv was (LedgerTransaction::GetProposalsMemo).
+struct ProposalsMemo {
+  std::string date;       // the night's as_of
+  uint64_t size = 0;      // bytes
+  uint64_t checksum = 0;  // Checksum64 (engine/util/framing.h)
+};
+
 // The rules and the data of one night, kept once per digest.
 struct StoredText {
   std::string digest;
@@ -92,6 +99,15 @@ class LedgerTransaction {
   // has nothing to do for that policy.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> NightMarks() = 0;
   virtual absl::Status PutNightMark(const std::string& policy_id, const std::string& mark) = 0;
+
+  // The proposals memo: the size and checksum of the proposals.csv a night of `date` wrote, kept
+  // only while nothing else is written: a transaction that puts a grant or appends an entry
+  // drops it. A rerun of that night that writes nothing may then reuse the file it names instead
+  // of reading the night's entries back. A store without one answers nullopt (always read back).
+  virtual absl::StatusOr<std::optional<ProposalsMemo>> GetProposalsMemo() { return std::nullopt; }
+  virtual absl::Status PutProposalsMemo(const ProposalsMemo& memo) { return absl::OkStatus(); }
+  // Whether this transaction has put a grant or appended an entry so far (true when unknown).
+  virtual bool WroteGrants() const { return true; }
 };
 
 class LedgerStore {

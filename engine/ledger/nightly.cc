@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
@@ -9,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/expr/eval.h"
 #include "engine/util/dates.h"
+#include "engine/util/framing.h"
 #include "engine/util/status_macros.h"
 
 namespace polmatch {
@@ -115,6 +118,53 @@ void AppendCsvCell(std::string* out, absl::string_view s) {
   }
   out->push_back('"');
 }
+
+namespace {
+
+// Whether `path` is a regular file of `size` bytes whose Checksum64 is `checksum` (false when it
+// cannot be read).
+bool FileHasSizeAndChecksum(const std::string& path, uint64_t size, uint64_t checksum) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) != size || ec) return false;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  Checksum64Stream sum;
+  std::string buf(size_t{4} << 20, '\0');
+  uint64_t read = 0;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const std::streamsize n = in.gcount();
+    if (n <= 0) break;
+    sum.Update(absl::string_view(buf.data(), static_cast<size_t>(n)));
+    read += static_cast<uint64_t>(n);
+  }
+  return !in.bad() && read == size && sum.Finish() == checksum;
+}
+
+// At the end of a night's transaction: a proposals.csv made from tonight's entries is remembered
+// (its size and checksum); a rerun that wrote nothing and finds the memo of its own date asks the
+// caller whether it holds that file, and then reads nothing back.
+absl::Status RememberProposals(LedgerTransaction& txn, const std::string& as_of, const LedgerNight& in,
+                               const std::string* proposals_csv, bool* read_proposals,
+                               LedgerNightCounts* counts) {
+  if (proposals_csv == nullptr) return absl::OkStatus();
+  if (!*read_proposals) {
+    ProposalsMemo memo;
+    memo.date = as_of;
+    memo.size = proposals_csv->size();
+    memo.checksum = Checksum64(*proposals_csv);
+    return txn.PutProposalsMemo(memo);
+  }
+  if (!in.can_reuse_proposals || txn.WroteGrants()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::optional<ProposalsMemo> memo, txn.GetProposalsMemo());
+  if (memo && memo->date == as_of && in.can_reuse_proposals(*memo)) {
+    *read_proposals = false;
+    counts->proposals_reused = true;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& in) {
   return ProposeNight(ledger, in, nullptr);
@@ -477,7 +527,9 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
       a.batch = -1;
       if (a.dirty) changed_policies.push_back(&a);
     }
-    if (changed_policies.empty()) return absl::OkStatus();  // nothing changed since the last night
+    if (changed_policies.empty()) {  // nothing changed since the last night
+      return RememberProposals(txn, night.as_of, in, proposals_csv, &read_proposals, &counts);
+    }
     counts.policies_changed = static_cast<int64_t>(changed_policies.size());
     std::vector<std::string> cap_query(dirty_caps.begin(), dirty_caps.end());
     std::sort(cap_query.begin(), cap_query.end());
@@ -486,11 +538,12 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
     // then the others, cut at about in.batch_grants tonight's eligible firms, so that memory stays
     // bounded however many grants a first night proposes.
     std::vector<std::vector<ActivePolicy*>> batches;
+    size_t first_uncapped = 0;
     if (in.batch_grants <= 0) {  // one batch for the whole night
       for (ActivePolicy* a : changed_policies) a->batch = 0;
-      return run_batch(0, changed_policies, cap_query);
-    }
-    if (!cap_query.empty()) {
+      batches.push_back(changed_policies);
+      first_uncapped = 1;
+    } else if (!cap_query.empty()) {
       batches.emplace_back();
       GrantQuery capped;
       capped.cap_keys = cap_query;
@@ -505,10 +558,10 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
         }
       }
     }
-    const size_t first_uncapped = batches.size();
+    if (in.batch_grants > 0) first_uncapped = batches.size();
     int64_t batch_grants = 0;
     for (ActivePolicy* a : changed_policies) {
-      if (a->batch == 0) continue;
+      if (in.batch_grants <= 0 || a->batch == 0) continue;
       const int64_t grants = static_cast<int64_t>(a->night->by_status[ELIGIBLE].cardinality());
       if (batches.size() == first_uncapped || batch_grants + grants > in.batch_grants) {
         batches.emplace_back();
@@ -524,7 +577,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
     for (const ActivePolicy& a : active) {
       if (a.dirty) RETURN_IF_ERROR(txn.PutNightMark(a.policy->id(), a.mark));
     }
-    return absl::OkStatus();
+    return RememberProposals(txn, night.as_of, in, proposals_csv, &read_proposals, &counts);
   });
   if (!status.ok()) return status;
   if (read_proposals) {
@@ -552,11 +605,20 @@ absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const 
   in.night = &night;
   in.firm_of = [&store](uint32_t row) { return store.ToFirm(row); };
   ASSIGN_OR_RETURN(in.taxonomy, ReadTaxonomyTexts(rules_dir + "/taxonomy"));
+  if (!previous_proposals.empty()) {
+    in.can_reuse_proposals = [&previous_proposals](const ProposalsMemo& memo) {
+      return FileHasSizeAndChecksum(previous_proposals, memo.size, memo.checksum);
+    };
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> ledger, OpenSqliteLedger(path, LedgerMode::kReadWrite));
   std::string csv;
   ASSIGN_OR_RETURN(LedgerNightCounts counts, ProposeNight(*ledger, in, &csv));
-  RETURN_IF_ERROR(out->WriteFile("proposals.csv", [&](ByteSink* sink) { return sink->Write(csv); },
-                                  previous_proposals));
+  if (counts.proposals_reused) {
+    RETURN_IF_ERROR(out->LinkFile("proposals.csv", previous_proposals));
+  } else {
+    RETURN_IF_ERROR(out->WriteFile("proposals.csv", [&](ByteSink* sink) { return sink->Write(csv); },
+                                    previous_proposals));
+  }
   return counts;
 }
 

@@ -46,12 +46,18 @@ struct LedgerNight {
   // transaction still): memory stays bounded on a first night. The outcome does not depend on it
   // (0: the whole night as one batch).
   int64_t batch_grants = 250'000;
+  // A rerun of a night: whether the caller holds a proposals.csv of this size and checksum
+  // (the last night's, ProposalsMemo) that it may reuse instead of the ledger reading the night's
+  // entries back. Unset: always read back.
+  std::function<bool(const ProposalsMemo&)> can_reuse_proposals;
 };
 
 struct LedgerNightCounts {
   int64_t proposed = 0, changed = 0, adjustments = 0, withdrawn = 0, review = 0;
   int64_t policies_changed = 0;  // policies whose rules or eligible firms changed since their last night
   int64_t grants_scanned = 0;    // the ledger's grants of those policies in tonight's periods
+  // proposals.csv is the one can_reuse_proposals accepted (nothing was written into the string).
+  bool proposals_reused = false;
 };
 
 absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& night);

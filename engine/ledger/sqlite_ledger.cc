@@ -65,8 +65,13 @@ DROP INDEX grants_period;
 DROP INDEX grants_cap;
 CREATE INDEX grants_cap ON grants(cap_key) WHERE cap_key != '';
 )sql"},
+    {4, "the proposals memo: a rerun of a night that changes nothing reuses its proposals.csv",
+     R"sql(
+CREATE TABLE proposals_memo(one INTEGER PRIMARY KEY CHECK (one = 1), date TEXT NOT NULL,
+  size INTEGER NOT NULL, checksum INTEGER NOT NULL);
+)sql"},
 };
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr char kGrantColumns[] =
     "id, policy_id, credit_code, name, period, base_id, cap_key, state, withdrawn_by, amount_fen, "
@@ -312,6 +317,7 @@ class SqliteTransaction : public LedgerTransaction {
 
   absl::Status Put(const GrantRecord& g) override {
     RETURN_IF_ERROR(Writable());
+    wrote_grants_ = true;
     if (put_.get() == nullptr) {
       RETURN_IF_ERROR(put_.Prepare(db_, absl::StrCat("INSERT OR REPLACE INTO grants(", kGrantColumns, ") VALUES (",
                                                      absl::StrJoin(std::vector<std::string>(kGrantColumnCount, "?"), ","), ")")));
@@ -378,8 +384,42 @@ class SqliteTransaction : public LedgerTransaction {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::optional<ProposalsMemo>> GetProposalsMemo() override {
+    Statement st;
+    RETURN_IF_ERROR(st.Prepare(db_, "SELECT date, size, checksum FROM proposals_memo"));
+    const int rc = sqlite3_step(st.get());
+    if (rc == SQLITE_DONE) return std::optional<ProposalsMemo>();
+    if (rc != SQLITE_ROW) return Error();
+    ProposalsMemo memo;
+    memo.date = st.Text(0);
+    memo.size = static_cast<uint64_t>(st.Int(1));
+    memo.checksum = static_cast<uint64_t>(st.Int(2));
+    return std::optional<ProposalsMemo>(std::move(memo));
+  }
+
+  absl::Status PutProposalsMemo(const ProposalsMemo& memo) override {
+    RETURN_IF_ERROR(Writable());
+    Statement st;
+    RETURN_IF_ERROR(st.Prepare(db_, "INSERT OR REPLACE INTO proposals_memo(one, date, size, checksum) VALUES (1,?,?,?)"));
+    st.Bind(1, memo.date);
+    st.Bind(2, static_cast<int64_t>(memo.size));
+    st.Bind(3, static_cast<int64_t>(memo.checksum));
+    RETURN_IF_ERROR(Step(st));
+    wrote_grants_ = false;  // the memo describes everything written so far
+    return absl::OkStatus();
+  }
+
+  bool WroteGrants() const override { return wrote_grants_; }
+  // Called before COMMIT: a transaction that wrote grants or entries after (or without) putting
+  // the memo leaves none, so that no stale memo survives it.
+  absl::Status DropStaleMemo() {
+    if (!wrote_grants_) return absl::OkStatus();
+    return Exec(db_, "DELETE FROM proposals_memo");
+  }
+
   absl::Status Append(const HistoryEntry& h) override {
     RETURN_IF_ERROR(Writable());
+    wrote_grants_ = true;
     if (append_.get() == nullptr) {
       RETURN_IF_ERROR(append_.Prepare(db_,
           "INSERT INTO history(grant_id, date, event, state, amount_fen, previous_fen, note, by_night, recorded_at) "
@@ -441,6 +481,7 @@ class SqliteTransaction : public LedgerTransaction {
   Statement put_, append_, unmark_, mark_, put_text_, find_, text_;
   absl::flat_hash_set<std::string> unmarked_;  // policies whose night mark this transaction removed
   std::string recorded_at_;
+  bool wrote_grants_ = false;  // a grant put or an entry appended since the memo (or the start)
 };
 
 class SqliteLedger : public LedgerStore {
@@ -473,6 +514,7 @@ class SqliteLedger : public LedgerStore {
     {
       SqliteTransaction txn(db_, true);
       s = body(txn);
+      if (s.ok()) s = txn.DropStaleMemo();
     }  // statements finalized before COMMIT
     if (s.ok()) s = Exec(db_, "COMMIT");
     if (!s.ok()) Exec(db_, "ROLLBACK").IgnoreError();

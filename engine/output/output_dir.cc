@@ -198,6 +198,29 @@ void SyncDir(const std::string& dir) {
   }
 }
 
+// Streams the file at `from` into `out`.
+absl::Status CopyFileTo(const std::string& from, ByteSink* out) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Errno(absl::StrCat("cannot read ", from));
+  std::string buf(size_t{4} << 20, '\0');
+  for (;;) {
+    const ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      absl::Status e = Errno(absl::StrCat("cannot read ", from));
+      ::close(in);
+      return e;
+    }
+    if (n == 0) break;
+    if (absl::Status w = out->Write(absl::string_view(buf.data(), static_cast<size_t>(n))); !w.ok()) {
+      ::close(in);
+      return w;
+    }
+  }
+  ::close(in);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const OutputDirKind& NightDirKind() {
@@ -299,6 +322,18 @@ AtomicOutputDir::~AtomicOutputDir() {
   (void)RemoveSet(tmp_);
 }
 
+absl::Status AtomicOutputDir::LinkFile(const std::string& name, const std::string& existing) {
+  if (std::find(kind_.files.begin(), kind_.files.end(), name) == kind_.files.end()) {
+    return absl::InternalError(absl::StrCat(name, " is not a file of a ", kind_.marker,
+                                            ": add it to its OutputDirKind (engine/output/output_dir.h)"));
+  }
+  const std::string path = (fs::path(tmp_) / name).string();
+  (void)::unlink(path.c_str());
+  if (::link(existing.c_str(), path.c_str()) == 0) return absl::OkStatus();
+  // Not linkable (another filesystem): copied.
+  return WriteFile(name, [&](ByteSink* out) { return CopyFileTo(existing, out); });
+}
+
 absl::Status AtomicOutputDir::WriteFile(const std::string& name,
                                         const std::function<absl::Status(ByteSink*)>& fill,
                                         const std::string& same_as) {
@@ -330,27 +365,7 @@ absl::Status AtomicOutputDir::WriteFile(const std::string& name,
     // Not linkable (another filesystem): copy it.
     ::close(prev_fd);
     prev_fd = -1;
-    return WriteFile(name, [&](ByteSink* out) {
-      const int in = ::open(same_as.c_str(), O_RDONLY | O_CLOEXEC);
-      if (in < 0) return Errno(absl::StrCat("cannot read ", same_as));
-      std::string buf(size_t{4} << 20, '\0');
-      for (;;) {
-        const ssize_t n = ::read(in, buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          absl::Status e = Errno(absl::StrCat("cannot read ", same_as));
-          ::close(in);
-          return e;
-        }
-        if (n == 0) break;
-        if (absl::Status w = out->Write(absl::string_view(buf.data(), static_cast<size_t>(n))); !w.ok()) {
-          ::close(in);
-          return w;
-        }
-      }
-      ::close(in);
-      return absl::OkStatus();
-    });
+    return WriteFile(name, [&](ByteSink* out) { return CopyFileTo(same_as, out); });
   }
   if (prev_fd >= 0) ::close(prev_fd);
   if (!s.ok()) {

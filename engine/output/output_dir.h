@@ -119,6 +119,9 @@ class AtomicOutputDir {
   // night rewrites nothing that did not change). Thread-safe (different files).
   absl::Status WriteFile(const std::string& name, const std::function<absl::Status(ByteSink*)>& fill,
                          const std::string& same_as = "");
+  // Makes `name` a hard link to `existing`, a file of an earlier output set known to hold the
+  // right bytes (durable since it was written); copied when it cannot be linked.
+  absl::Status LinkFile(const std::string& name, const std::string& existing);
   // fsyncs every file and the directory, then exchanges it with the target.
   absl::Status Commit();
   // After Commit(): the directory holding the previous set, kept because a file polmatch did not
