@@ -430,7 +430,7 @@ TEST_F(LedgerTest, TheSameNightTwiceChangesNothingAndListsTheSameProposals) {
 }
 
 // A rerun of a night that writes nothing may reuse the night's proposals.csv (its size and checksum
-// remembered by the night that made it) instead of reading the entries back; any later write to
+// remembered by the run that made it) instead of reading the entries back; any later write to
 // the ledger forgets the memo, and a rerun that writes reads back as before.
 TEST_F(LedgerTest, ARerunReusesTheNightsProposalsOnlyWhileTheLedgerIsUnchanged) {
   Catalog c = Compile(PolicyText("p.a") + PolicyText("p.b"));
@@ -473,7 +473,11 @@ TEST_F(LedgerTest, ARerunReusesTheNightsProposalsOnlyWhileTheLedgerIsUnchanged) 
   EXPECT_FALSE(night_of(firms, "2023-06-01", accept, &again).proposals_reused);
   EXPECT_TRUE(asked.empty());
   EXPECT_EQ(again, first);
+  // The file read back is remembered in turn: the next rerun reuses it.
+  EXPECT_TRUE(night_of(firms, "2023-06-01", accept, &again).proposals_reused);
+  EXPECT_EQ(asked.size(), 1u);
   // Another date's memo is not offered to this date's rerun.
+  asked.clear();
   std::string other;
   night_of(firms, "2023-06-02", accept, &other);  // nothing new (ONCE grants): a memo of 06-02
   EXPECT_TRUE(asked.empty());

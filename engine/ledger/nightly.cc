@@ -141,27 +141,37 @@ bool FileHasSizeAndChecksum(const std::string& path, uint64_t size, uint64_t che
   return !in.bad() && read == size && sum.Finish() == checksum;
 }
 
-// At the end of a night's transaction: a proposals.csv made from tonight's entries is remembered
-// (its size and checksum); a rerun that wrote nothing and finds the memo of its own date asks the
-// caller whether it holds that file, and then reads nothing back.
-absl::Status RememberProposals(LedgerTransaction& txn, const std::string& as_of, const LedgerNight& in,
-                               const std::string* proposals_csv, bool* read_proposals,
-                               LedgerNightCounts* counts) {
+// The rows of proposals.csv (without the header) the nights of `as_of` wrote, in order.
+absl::Status AppendNightRows(LedgerTransaction& txn, const std::string& as_of, std::string* out) {
+  return txn.ForEachNightEntry(as_of, [&](const NightEntry& e) {
+    AppendProposalRow(out, e.entry, e.policy_id, e.credit_code, e.name, e.period);
+  });
+}
+
+// At the end of a night's transaction, proposals.csv and its memo. A rerun of a date that wrote
+// nothing tonight and finds the memo of its own date asks the caller whether it holds that file
+// and then reads nothing back; otherwise a rerun reads the date's entries back (within this
+// transaction, so tonight's own are included). The file made is remembered (its size and
+// checksum) for the next rerun.
+absl::Status FinishProposals(LedgerTransaction& txn, const std::string& as_of, const LedgerNight& in,
+                             std::string* proposals_csv, bool read_back, LedgerNightCounts* counts) {
   if (proposals_csv == nullptr) return absl::OkStatus();
-  if (!*read_proposals) {
-    ProposalsMemo memo;
-    memo.date = as_of;
-    memo.size = proposals_csv->size();
-    memo.checksum = Checksum64(*proposals_csv);
-    return txn.PutProposalsMemo(memo);
+  if (read_back) {
+    if (in.can_reuse_proposals && !txn.WroteGrants()) {
+      ASSIGN_OR_RETURN(std::optional<ProposalsMemo> memo, txn.GetProposalsMemo());
+      if (memo && memo->date == as_of && in.can_reuse_proposals(*memo)) {
+        counts->proposals_reused = true;
+        return absl::OkStatus();
+      }
+    }
+    proposals_csv->assign(kProposalsHeader);
+    RETURN_IF_ERROR(AppendNightRows(txn, as_of, proposals_csv));
   }
-  if (!in.can_reuse_proposals || txn.WroteGrants()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::optional<ProposalsMemo> memo, txn.GetProposalsMemo());
-  if (memo && memo->date == as_of && in.can_reuse_proposals(*memo)) {
-    *read_proposals = false;
-    counts->proposals_reused = true;
-  }
-  return absl::OkStatus();
+  ProposalsMemo memo;
+  memo.date = as_of;
+  memo.size = proposals_csv->size();
+  memo.checksum = Checksum64(*proposals_csv);
+  return txn.PutProposalsMemo(memo);
 }
 
 }  // namespace
@@ -528,7 +538,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
       if (a.dirty) changed_policies.push_back(&a);
     }
     if (changed_policies.empty()) {  // nothing changed since the last night
-      return RememberProposals(txn, night.as_of, in, proposals_csv, &read_proposals, &counts);
+      return FinishProposals(txn, night.as_of, in, proposals_csv, read_proposals, &counts);
     }
     counts.policies_changed = static_cast<int64_t>(changed_policies.size());
     std::vector<std::string> cap_query(dirty_caps.begin(), dirty_caps.end());
@@ -577,22 +587,15 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
     for (const ActivePolicy& a : active) {
       if (a.dirty) RETURN_IF_ERROR(txn.PutNightMark(a.policy->id(), a.mark));
     }
-    return RememberProposals(txn, night.as_of, in, proposals_csv, &read_proposals, &counts);
+    return FinishProposals(txn, night.as_of, in, proposals_csv, read_proposals, &counts);
   });
   if (!status.ok()) return status;
-  if (read_proposals) {
-    ASSIGN_OR_RETURN(*proposals_csv, ProposalsCsv(ledger, night.as_of));
-  }
   return counts;
 }
 
 absl::StatusOr<std::string> ProposalsCsv(LedgerStore& ledger, const std::string& as_of) {
   std::string out = kProposalsHeader;
-  RETURN_IF_ERROR(ledger.Read([&](LedgerTransaction& txn) -> absl::Status {
-    return txn.ForEachNightEntry(as_of, [&](const NightEntry& e) {
-      AppendProposalRow(&out, e.entry, e.policy_id, e.credit_code, e.name, e.period);
-    });
-  }));
+  RETURN_IF_ERROR(ledger.Read([&](LedgerTransaction& txn) { return AppendNightRows(txn, as_of, &out); }));
   return out;
 }
 
