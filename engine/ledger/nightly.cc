@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -148,14 +149,54 @@ absl::Status AppendNightRows(LedgerTransaction& txn, const std::string& as_of, s
   });
 }
 
+// proposals.csv streamed to a sink in chunks (S2's first night lists 16 million grants: 2 GB),
+// counting and checksumming what it wrote.
+class ProposalsWriter {
+ public:
+  explicit ProposalsWriter(ByteSink* sink) : out_(&counter_), counter_(sink) {}
+  std::string& buf() { return out_.buf(); }
+  absl::Status MaybeFlush() { return out_.MaybeFlush(); }
+  absl::Status Flush() { return out_.Flush(); }
+  uint64_t size() const { return counter_.size; }
+  uint64_t checksum() const { return counter_.sum.Finish(); }
+  // Tonight's rows, as the night writes them; the night's rows of `as_of`, read back.
+  absl::Status Row(const HistoryEntry& h, const GrantRecord& g) {
+    AppendProposalRow(&buf(), h, g.policy_id, g.credit_code, g.name, g.period);
+    return MaybeFlush();
+  }
+  absl::Status ReadBack(LedgerTransaction& txn, const std::string& as_of) {
+    absl::Status flushed;
+    RETURN_IF_ERROR(txn.ForEachNightEntry(as_of, [&](const NightEntry& e) {
+      AppendProposalRow(&buf(), e.entry, e.policy_id, e.credit_code, e.name, e.period);
+      if (flushed.ok()) flushed = MaybeFlush();
+    }));
+    return flushed;
+  }
+
+ private:
+  struct Counter : ByteSink {
+    explicit Counter(ByteSink* to) : to(to) {}
+    absl::Status Write(absl::string_view bytes) override {
+      size += bytes.size();
+      sum.Update(bytes);
+      return to->Write(bytes);
+    }
+    ByteSink* to;
+    uint64_t size = 0;
+    Checksum64Stream sum;
+  };
+  ChunkedWriter out_;
+  Counter counter_;
+};
+
 // At the end of a night's transaction, proposals.csv and its memo. A rerun of a date that wrote
 // nothing tonight and finds the memo of its own date asks the caller whether it holds that file
 // and then reads nothing back; otherwise a rerun reads the date's entries back (within this
 // transaction, so tonight's own are included). The file made is remembered (its size and
 // checksum) for the next rerun.
 absl::Status FinishProposals(LedgerTransaction& txn, const std::string& as_of, const LedgerNight& in,
-                             std::string* proposals_csv, bool read_back, LedgerNightCounts* counts) {
-  if (proposals_csv == nullptr) return absl::OkStatus();
+                             ProposalsWriter* proposals, bool read_back, LedgerNightCounts* counts) {
+  if (proposals == nullptr) return absl::OkStatus();
   if (read_back) {
     if (in.can_reuse_proposals && !txn.WroteGrants()) {
       ASSIGN_OR_RETURN(std::optional<ProposalsMemo> memo, txn.GetProposalsMemo());
@@ -164,24 +205,33 @@ absl::Status FinishProposals(LedgerTransaction& txn, const std::string& as_of, c
         return absl::OkStatus();
       }
     }
-    proposals_csv->assign(kProposalsHeader);
-    RETURN_IF_ERROR(AppendNightRows(txn, as_of, proposals_csv));
+    proposals->buf().append(kProposalsHeader);
+    RETURN_IF_ERROR(proposals->ReadBack(txn, as_of));
   }
+  RETURN_IF_ERROR(proposals->Flush());
   ProposalsMemo memo;
   memo.date = as_of;
-  memo.size = proposals_csv->size();
-  memo.checksum = Checksum64(*proposals_csv);
+  memo.size = proposals->size();
+  memo.checksum = proposals->checksum();
   return txn.PutProposalsMemo(memo);
 }
 
 }  // namespace
 
 absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& in) {
-  return ProposeNight(ledger, in, nullptr);
+  return ProposeNight(ledger, in, static_cast<ByteSink*>(nullptr));
 }
 
 absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& in,
                                                std::string* proposals_csv) {
+  if (proposals_csv == nullptr) return ProposeNight(ledger, in, static_cast<ByteSink*>(nullptr));
+  proposals_csv->clear();
+  StringSink sink(proposals_csv);
+  return ProposeNight(ledger, in, &sink);
+}
+
+absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& in,
+                                               ByteSink* proposals_sink) {
   const Catalog& catalog = *in.catalog;
   const NightResult& night = *in.night;
   ASSIGN_OR_RETURN(const absl::CivilDay as_of, ParseDate(night.as_of));
@@ -213,8 +263,9 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
 
   LedgerNightCounts counts;
   if (active.empty()) {
-    if (proposals_csv != nullptr) {
-      ASSIGN_OR_RETURN(*proposals_csv, ProposalsCsv(ledger, night.as_of));
+    if (proposals_sink != nullptr) {
+      ASSIGN_OR_RETURN(const std::string csv, ProposalsCsv(ledger, night.as_of));
+      RETURN_IF_ERROR(proposals_sink->Write(csv));
     }
     return counts;
   }
@@ -237,18 +288,19 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
   }
 
   // proposals.csv from tonight's entries, unless an earlier run of this date wrote some.
-  bool read_proposals = proposals_csv != nullptr;
+  bool read_proposals = proposals_sink != nullptr;
+  std::optional<ProposalsWriter> writer;
+  ProposalsWriter* proposals = nullptr;
+  if (proposals_sink != nullptr) proposals = &writer.emplace(proposals_sink);
   absl::Status status = ledger.Write([&](LedgerTransaction& txn) -> absl::Status {
     counts = LedgerNightCounts();
-    if (proposals_csv != nullptr) {
-      *proposals_csv = kProposalsHeader;
+    if (proposals != nullptr) {
       ASSIGN_OR_RETURN(read_proposals, txn.HasNightEntries(night.as_of));
+      if (!read_proposals) proposals->buf().append(kProposalsHeader);
     }
     auto append = [&](const HistoryEntry& h, const GrantRecord& g) -> absl::Status {
       RETURN_IF_ERROR(txn.Append(h));
-      if (proposals_csv != nullptr && !read_proposals) {
-        AppendProposalRow(proposals_csv, h, g.policy_id, g.credit_code, g.name, g.period);
-      }
+      if (proposals != nullptr && !read_proposals) RETURN_IF_ERROR(proposals->Row(h, g));
       return absl::OkStatus();
     };
     ASSIGN_OR_RETURN(auto marks, txn.NightMarks());
@@ -538,7 +590,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
       if (a.dirty) changed_policies.push_back(&a);
     }
     if (changed_policies.empty()) {  // nothing changed since the last night
-      return FinishProposals(txn, night.as_of, in, proposals_csv, read_proposals, &counts);
+      return FinishProposals(txn, night.as_of, in, proposals, read_proposals, &counts);
     }
     counts.policies_changed = static_cast<int64_t>(changed_policies.size());
     std::vector<std::string> cap_query(dirty_caps.begin(), dirty_caps.end());
@@ -587,7 +639,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
     for (const ActivePolicy& a : active) {
       if (a.dirty) RETURN_IF_ERROR(txn.PutNightMark(a.policy->id(), a.mark));
     }
-    return FinishProposals(txn, night.as_of, in, proposals_csv, read_proposals, &counts);
+    return FinishProposals(txn, night.as_of, in, proposals, read_proposals, &counts);
   });
   if (!status.ok()) return status;
   return counts;
@@ -614,14 +666,13 @@ absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const 
     };
   }
   ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> ledger, OpenSqliteLedger(path, LedgerMode::kReadWrite));
-  std::string csv;
-  ASSIGN_OR_RETURN(LedgerNightCounts counts, ProposeNight(*ledger, in, &csv));
-  if (counts.proposals_reused) {
-    RETURN_IF_ERROR(out->LinkFile("proposals.csv", previous_proposals));
-  } else {
-    RETURN_IF_ERROR(out->WriteFile("proposals.csv", [&](ByteSink* sink) { return sink->Write(csv); },
-                                    previous_proposals));
-  }
+  // proposals.csv is streamed into the night's directory while the night is decided.
+  LedgerNightCounts counts;
+  RETURN_IF_ERROR(out->WriteFile("proposals.csv", [&](ByteSink* sink) -> absl::Status {
+    ASSIGN_OR_RETURN(counts, ProposeNight(*ledger, in, sink));
+    return absl::OkStatus();
+  }, previous_proposals));
+  if (counts.proposals_reused) RETURN_IF_ERROR(out->LinkFile("proposals.csv", previous_proposals));
   return counts;
 }
 

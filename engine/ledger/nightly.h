@@ -56,7 +56,7 @@ struct LedgerNightCounts {
   int64_t proposed = 0, changed = 0, adjustments = 0, withdrawn = 0, review = 0;
   int64_t policies_changed = 0;  // policies whose rules or eligible firms changed since their last night
   int64_t grants_scanned = 0;    // the ledger's grants of those policies in tonight's periods
-  // proposals.csv is the one can_reuse_proposals accepted (nothing was written into the string).
+  // proposals.csv is the one can_reuse_proposals accepted (nothing was written for it).
   bool proposals_reused = false;
 };
 
@@ -66,6 +66,10 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
 // grants back), read from the ledger otherwise.
 absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& night,
                                                std::string* proposals_csv);
+// The same, proposals.csv streamed into `proposals` while the night is decided (bounded memory).
+// Nothing is written into it when counts.proposals_reused.
+absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const LedgerNight& night,
+                                               ByteSink* proposals);
 
 // proposals.csv of the night of `as_of`: the entries the nights of that date wrote, in order:
 // grant_id,policy_id,credit_code,name,period,change,amount_yuan,previous_amount_yuan,reason
