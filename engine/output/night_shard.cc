@@ -1052,6 +1052,7 @@ absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs
           if (night != nullptr) night->codes.append(code.data(), code.size());
           push(k);
         }
+        for (Shard& s : shards) std::string().swap(s.m.regions);  // the row order is done with
       }
       {
         struct Head {
