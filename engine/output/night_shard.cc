@@ -857,6 +857,25 @@ absl::Status MergeLines(std::vector<std::unique_ptr<FileLines>>& files, std::vec
   return w.Flush();
 }
 
+// Sorts `*v`, given as sorted runs [runs[i], runs[i+1]) (pairwise merges: O(size × log runs)). A
+// run that is not sorted (a state file may list benefits in any order) falls back to a sort.
+template <typename T>
+void MergeRuns(std::vector<T>* v, const std::vector<size_t>& runs) {
+  const size_t nruns = runs.size() - 1;
+  for (size_t i = 0; i < nruns; ++i) {
+    if (!std::is_sorted(v->begin() + runs[i], v->begin() + runs[i + 1])) {
+      std::sort(v->begin(), v->end());
+      return;
+    }
+  }
+  for (size_t width = 1; width < nruns; width *= 2) {
+    for (size_t i = 0; i + width < nruns; i += 2 * width) {
+      std::inplace_merge(v->begin() + runs[i], v->begin() + runs[i + width],
+                         v->begin() + runs[std::min(i + 2 * width, nruns)]);
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs, AtomicOutputDir* out,
@@ -1079,6 +1098,7 @@ absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs
       for (auto& r : readers) r->firms() = NightResult();  // the shards' firms are done with
       std::vector<PolicyNight> theirs(n);  // policy p of each shard
       std::vector<uint32_t> ids, chosen, all_eligible;
+      std::vector<size_t> runs;
       for (size_t p = 0; p < first.m.policies.size(); ++p) {
         for (uint32_t k = 0; k < n; ++k) {
           absl::StatusOr<bool> more = readers[k]->Next(&theirs[k]);
@@ -1090,12 +1110,16 @@ absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs
         PolicyNight g;
         g.id = theirs[0].id;
         g.auto_grant = theirs[0].auto_grant;
+        // Each shard's merged ids ascend (a bitmap iterates in order, global_of keeps a shard's
+        // row order): one sorted run per shard, merged pairwise.
         auto gather = [&](MatchStatus status) {
           ids.clear();
+          runs.assign(1, 0);
           for (uint32_t k = 0; k < n; ++k) {
             for (uint32_t f : theirs[k].by_status[status]) ids.push_back(global_of[k][f]);
+            runs.push_back(ids.size());
           }
-          std::sort(ids.begin(), ids.end());
+          MergeRuns(&ids, runs);
         };
         // As the bulk matcher makes them: every bitmap run-optimized.
         auto bitmap = [](const std::vector<uint32_t>& v) {
@@ -1127,7 +1151,7 @@ absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs
           all_eligible = ids;
           gather(NOT_SELECTED);
           all_eligible.insert(all_eligible.end(), ids.begin(), ids.end());
-          std::sort(all_eligible.begin(), all_eligible.end());
+          MergeRuns(&all_eligible, {0, all_eligible.size() - ids.size(), all_eligible.size()});
           std::vector<uint32_t> not_selected;
           std::set_difference(ids.begin(), ids.end(), chosen.begin(), chosen.end(), std::back_inserter(not_selected));
           if (all_eligible.size() > first.m.limits[li].limit) {
@@ -1140,10 +1164,12 @@ absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs
             g.by_status[ELIGIBLE] = bitmap(all_eligible);
           }
         }
+        runs.assign(1, 0);
         for (uint32_t k = 0; k < n; ++k) {
           for (const auto& [f, raw] : theirs[k].benefits) g.benefits.emplace_back(global_of[k][f], raw);
+          runs.push_back(g.benefits.size());
         }
-        std::sort(g.benefits.begin(), g.benefits.end());
+        MergeRuns(&g.benefits, runs);
         if (absl::Status st = w.AddPolicy(g); !st.ok()) return st;
         // The ledger reads the AUTO_GRANT policies only.
         if (night != nullptr && g.auto_grant) night->policies.push_back(std::move(g));
