@@ -95,7 +95,7 @@ class NightBuilder {
 // are not kept.
 std::string SerializeState(const NightResult& night);
 absl::StatusOr<NightResult> ParseState(absl::string_view bytes);
-// ParseState of a file: mapped, checksummed and parsed 64 MiB at a time, each window dropped from
+// ParseState of a file: mapped, checksummed and parsed 16 MiB at a time, each window dropped from
 // memory once done (S2's state is 1.7 GB). The same errors as ParseState; NotFound when the file
 // cannot be opened.
 absl::StatusOr<NightResult> ReadStateFile(const std::string& path);
