@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -94,10 +95,45 @@ class NightBuilder {
 // are not kept.
 std::string SerializeState(const NightResult& night);
 absl::StatusOr<NightResult> ParseState(absl::string_view bytes);
-// ParseState of a file: mapped, checksummed and parsed 64 MiB at a time, each window dropped from
+// ParseState of a file: mapped, checksummed and parsed 16 MiB at a time, each window dropped from
 // memory once done (S2's state is 1.7 GB). The same errors as ParseState; NotFound when the file
 // cannot be opened.
 absl::StatusOr<NightResult> ReadStateFile(const std::string& path);
+
+// A state file read one policy at a time: the frame is verified (the checksum, over the whole
+// file) and the firms are read when it is opened; Next parses the policies in file order. Memory
+// stays bounded: the firms (22 bytes each), the policy given, and for a file a 16 MiB window of
+// the mapping (pages are dropped once checksummed, and again once parsed). ParseState and
+// ReadStateFile are loops over it: the same parser, the same errors.
+//
+// Example:
+//   absl::StatusOr<std::unique_ptr<StateReader>> r = StateReader::Open("night/state.pmstate");
+//   PolicyNight p;
+//   while (true) { absl::StatusOr<bool> more = (*r)->Next(&p); if (!more.ok() || !*more) break; … }
+class StateReader {
+ public:
+  // The bytes of a state file; they must outlive the reader.
+  static absl::StatusOr<std::unique_ptr<StateReader>> FromBytes(absl::string_view bytes);
+  // A state file, mapped. NotFound when it cannot be opened; DataLoss naming the file when it
+  // shrinks while it is read.
+  static absl::StatusOr<std::unique_ptr<StateReader>> Open(const std::string& path);
+  ~StateReader();
+  StateReader(const StateReader&) = delete;
+  StateReader& operator=(const StateReader&) = delete;
+
+  // as_of, codes and code_order (no policies). The caller may move them out, e.g. once it has
+  // what it needs of them.
+  NightResult& firms();
+  uint32_t num_policies() const;
+  // The next policy into `*policy` (replaced); false once all were given and nothing trails them.
+  // After an error the reader is done (Next keeps failing).
+  absl::StatusOr<bool> Next(PolicyNight* policy);
+
+ private:
+  struct Impl;
+  explicit StateReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // summary.json, grants.csv, lists.csv and pushes.jsonl contents (SPEC §5). grants.csv: the
 // ELIGIBLE firms of AUTO_GRANT policies with a known, positive amount; lists.csv: those of
@@ -153,6 +189,28 @@ struct StreamOptions {
   const PushTextSource* push_texts = nullptr;
 };
 absl::Status WriteState(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});
+// The state file written a piece at a time, the same bytes as WriteState (which is a loop over
+// it): Begin; the credit codes (kCodeLen bytes per firm, by firm id) in pieces; code_order in
+// pieces; then each policy, ascending id; Finish appends the checksum. Finish (and any call out
+// of that order) fails with Internal when the pieces do not add up to what Begin announced.
+// Memory: one chunk (StreamOptions::chunk) and the policy being written.
+class StateWriter {
+ public:
+  explicit StateWriter(ByteSink* sink, const StreamOptions& options = {});
+  ~StateWriter();
+  StateWriter(const StateWriter&) = delete;
+  StateWriter& operator=(const StateWriter&) = delete;
+
+  absl::Status Begin(absl::string_view as_of, uint32_t num_firms, uint32_t num_policies);
+  absl::Status AddCodes(absl::string_view codes);
+  absl::Status AddCodeOrder(const uint32_t* firms, size_t n);
+  absl::Status AddPolicy(const PolicyNight& policy);
+  absl::Status Finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 absl::Status WriteGrantsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});
 absl::Status WriteListsCsv(const NightResult& night, ByteSink* sink, const StreamOptions& options = {});
 absl::Status WritePushesJsonl(const NightResult& night, const NightResult* previous, ByteSink* sink,

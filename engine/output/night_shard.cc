@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <mutex>
 #include <queue>
 #include <utility>
@@ -856,6 +857,25 @@ absl::Status MergeLines(std::vector<std::unique_ptr<FileLines>>& files, std::vec
   return w.Flush();
 }
 
+// Sorts `*v`, given as sorted runs [runs[i], runs[i+1]) (pairwise merges: O(size × log runs)). A
+// run that is not sorted (a state file may list benefits in any order) falls back to a sort.
+template <typename T>
+void MergeRuns(std::vector<T>* v, const std::vector<size_t>& runs) {
+  const size_t nruns = runs.size() - 1;
+  for (size_t i = 0; i < nruns; ++i) {
+    if (!std::is_sorted(v->begin() + runs[i], v->begin() + runs[i + 1])) {
+      std::sort(v->begin(), v->end());
+      return;
+    }
+  }
+  for (size_t width = 1; width < nruns; width *= 2) {
+    for (size_t i = 0; i + width < nruns; i += 2 * width) {
+      std::inplace_merge(v->begin() + runs[i], v->begin() + runs[i + width],
+                         v->begin() + runs[std::min(i + 2 * width, nruns)]);
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs, AtomicOutputDir* out,
@@ -978,148 +998,189 @@ absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs
     stats.selections.emplace_back(shards[k].dir, SerializeShardSelection(sel));
   }
 
-  // 3. The state: the shards' firms in the unsharded row order, (region, credit code).
+  // 3. The state, written as it is merged (StateWriter): the shards' firms in the unsharded row
+  // order, (region, credit code), then one policy at a time, read from every shard
+  // (StateReader), merged, written and dropped. In memory: the shards' firms until the merged
+  // code order is written (22 bytes a firm), then only the merged id of every shard firm
+  // (global_of, 4 bytes a firm), and one policy of each shard and the merged one. With `night`,
+  // also the merged firms (22 bytes a firm) and its AUTO_GRANT policies.
   {
-    std::vector<NightResult> states;
+    std::vector<std::unique_ptr<StateReader>> readers;
+    uint64_t total = 0;
     for (const Shard& s : shards) {
-      absl::StatusOr<NightResult> st = ReadStateFile(s.dir + "/state.pmstate");
-      if (!st.ok()) return absl::DataLossError(absl::StrCat(s.dir, "/state.pmstate: ", st.status().message()));
-      if (st->num_firms() != s.m.num_firms || st->as_of != s.m.as_of || st->policies.size() != s.m.policies.size()) {
+      absl::StatusOr<std::unique_ptr<StateReader>> r = StateReader::Open(s.dir + "/state.pmstate");
+      if (!r.ok()) return absl::DataLossError(absl::StrCat(s.dir, "/state.pmstate: ", r.status().message()));
+      const NightResult& firms = (*r)->firms();
+      if (firms.num_firms() != s.m.num_firms || firms.as_of != s.m.as_of ||
+          (*r)->num_policies() != s.m.policies.size()) {
         return absl::DataLossError(absl::StrCat(s.dir, "/state.pmstate: does not match ", kShardManifestFile));
       }
-      states.push_back(std::move(*st));
+      total += firms.num_firms();
+      readers.push_back(std::move(*r));
     }
-    NightResult global;
-    global.as_of = first.m.as_of;
-    uint64_t total = 0;
-    for (const NightResult& st : states) total += st.num_firms();
     if (total > UINT32_MAX) return absl::InvalidArgumentError("more than 2^32 firms in one merged night");
     stats.firms = total;
-    global.codes.reserve(total * kCodeLen);
-    std::vector<std::vector<uint32_t>> global_of(n);
-    {
-      struct Head {
-        absl::string_view region, code;
-        uint32_t shard;
-        bool operator>(const Head& o) const {
-          return region != o.region ? region > o.region : code > o.code;
-        }
-      };
-      std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heap;
-      std::vector<uint32_t> next(n, 0);
-      auto push = [&](uint32_t k) {
-        const uint32_t f = next[k];
-        if (f < states[k].num_firms()) {
-          heap.push({absl::string_view(shards[k].m.regions).substr(size_t{f} * kRegionLen, kRegionLen),
-                     states[k].code(f), k});
-        }
-      };
-      for (uint32_t k = 0; k < n; ++k) {
-        global_of[k].resize(states[k].num_firms());
-        push(k);
-      }
-      while (!heap.empty()) {
-        const uint32_t k = heap.top().shard;
-        heap.pop();
-        const uint32_t f = next[k]++;
-        global_of[k][f] = global.num_firms();
-        global.codes.append(states[k].code(f).data(), kCodeLen);
-        push(k);
-      }
+    if (night != nullptr) {
+      *night = NightResult();
+      night->as_of = first.m.as_of;
+      night->codes.reserve(total * kCodeLen);
+      night->code_order.reserve(total);
     }
-    {
-      struct Head {
-        absl::string_view code;
-        uint32_t shard;
-        bool operator>(const Head& o) const { return code > o.code; }
-      };
-      std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heap;
-      std::vector<uint32_t> next(n, 0);
-      auto push = [&](uint32_t k) {
-        if (next[k] < states[k].code_order.size()) heap.push({states[k].code(states[k].code_order[next[k]]), k});
-      };
-      for (uint32_t k = 0; k < n; ++k) push(k);
-      global.code_order.reserve(total);
-      while (!heap.empty()) {
-        const uint32_t k = heap.top().shard;
-        heap.pop();
-        global.code_order.push_back(global_of[k][states[k].code_order[next[k]++]]);
-        push(k);
-      }
-    }
+    auto shard_code = [&](uint32_t k, uint32_t f) { return readers[k]->firms().code(f); };
     std::vector<int> limit_of(first.m.policies.size(), -1);
     for (size_t li = 0; li < nlimits; ++li) limit_of[first.m.limits[li].policy] = static_cast<int>(li);
-    std::vector<uint32_t> ids, chosen, all_eligible;
-    for (size_t p = 0; p < first.m.policies.size(); ++p) {
-      PolicyNight g;
-      g.id = states[0].policies[p].id;
-      g.auto_grant = states[0].policies[p].auto_grant;
-      for (uint32_t k = 0; k < n; ++k) {
-        if (states[k].policies[p].id != g.id) {
-          return absl::DataLossError(absl::StrCat(shards[k].dir, "/state.pmstate: policies differ from ", first.dir));
-        }
+    auto read_error = [&](uint32_t k, const absl::Status& s) {
+      return absl::DataLossError(absl::StrCat(shards[k].dir, "/state.pmstate: ", s.message()));
+    };
+    absl::Status written = out->WriteFile("state.pmstate", [&](ByteSink* sink) -> absl::Status {
+      StateWriter w(sink, stream);
+      if (absl::Status st = w.Begin(first.m.as_of, static_cast<uint32_t>(total),
+                                    static_cast<uint32_t>(first.m.policies.size()));
+          !st.ok()) {
+        return st;
       }
-      auto gather = [&](MatchStatus status) {
-        ids.clear();
+      std::vector<std::vector<uint32_t>> global_of(n);
+      {
+        struct Head {
+          absl::string_view region, code;
+          uint32_t shard;
+          bool operator>(const Head& o) const {
+            return region != o.region ? region > o.region : code > o.code;
+          }
+        };
+        std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heap;
+        std::vector<uint32_t> next(n, 0);
+        auto push = [&](uint32_t k) {
+          const uint32_t f = next[k];
+          if (f < shards[k].m.num_firms) {
+            heap.push({absl::string_view(shards[k].m.regions).substr(size_t{f} * kRegionLen, kRegionLen),
+                       shard_code(k, f), k});
+          }
+        };
         for (uint32_t k = 0; k < n; ++k) {
-          for (uint32_t f : states[k].policies[p].by_status[status]) ids.push_back(global_of[k][f]);
+          global_of[k].resize(shards[k].m.num_firms);
+          push(k);
         }
-        std::sort(ids.begin(), ids.end());
-      };
-      // As the bulk matcher makes them: every bitmap run-optimized.
-      auto bitmap = [](const std::vector<uint32_t>& v) {
-        Roaring r(v.size(), v.data());
-        r.runOptimize();
-        return r;
-      };
-      for (MatchStatus status : {UNDETERMINED, NEAR_MISS, EXCLUDED}) {
-        gather(status);
-        g.by_status[status] = bitmap(ids);
+        uint32_t id = 0;
+        while (!heap.empty()) {
+          const uint32_t k = heap.top().shard;
+          const absl::string_view code = heap.top().code;
+          heap.pop();
+          global_of[k][next[k]++] = id++;
+          if (absl::Status st = w.AddCodes(code); !st.ok()) return st;
+          if (night != nullptr) night->codes.append(code.data(), code.size());
+          push(k);
+        }
+        for (Shard& s : shards) std::string().swap(s.m.regions);  // the row order is done with
       }
-      const int li = limit_of[p];
-      if (li < 0) {
-        for (MatchStatus status : {ELIGIBLE, NOT_SELECTED}) {
+      {
+        struct Head {
+          absl::string_view code;
+          uint32_t shard;
+          bool operator>(const Head& o) const { return code > o.code; }
+        };
+        std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heap;
+        std::vector<uint32_t> next(n, 0);
+        auto push = [&](uint32_t k) {
+          const std::vector<uint32_t>& order = readers[k]->firms().code_order;
+          if (next[k] < order.size()) heap.push({shard_code(k, order[next[k]]), k});
+        };
+        for (uint32_t k = 0; k < n; ++k) push(k);
+        while (!heap.empty()) {
+          const uint32_t k = heap.top().shard;
+          heap.pop();
+          const uint32_t id = global_of[k][readers[k]->firms().code_order[next[k]++]];
+          if (absl::Status st = w.AddCodeOrder(&id, 1); !st.ok()) return st;
+          if (night != nullptr) night->code_order.push_back(id);
+          push(k);
+        }
+      }
+      for (auto& r : readers) r->firms() = NightResult();  // the shards' firms are done with
+      std::vector<PolicyNight> theirs(n);  // policy p of each shard
+      std::vector<uint32_t> ids, chosen, all_eligible;
+      std::vector<size_t> runs;
+      for (size_t p = 0; p < first.m.policies.size(); ++p) {
+        for (uint32_t k = 0; k < n; ++k) {
+          absl::StatusOr<bool> more = readers[k]->Next(&theirs[k]);
+          if (!more.ok()) return read_error(k, more.status());
+          if (!*more || theirs[k].id != theirs[0].id) {
+            return absl::DataLossError(absl::StrCat(shards[k].dir, "/state.pmstate: policies differ from ", first.dir));
+          }
+        }
+        PolicyNight g;
+        g.id = theirs[0].id;
+        g.auto_grant = theirs[0].auto_grant;
+        // Each shard's merged ids ascend (a bitmap iterates in order, global_of keeps a shard's
+        // row order): one sorted run per shard, merged pairwise.
+        auto gather = [&](MatchStatus status) {
+          ids.clear();
+          runs.assign(1, 0);
+          for (uint32_t k = 0; k < n; ++k) {
+            for (uint32_t f : theirs[k].by_status[status]) ids.push_back(global_of[k][f]);
+            runs.push_back(ids.size());
+          }
+          MergeRuns(&ids, runs);
+        };
+        // As the bulk matcher makes them: every bitmap run-optimized.
+        auto bitmap = [](const std::vector<uint32_t>& v) {
+          Roaring r(v.size(), v.data());
+          r.runOptimize();
+          return r;
+        };
+        for (MatchStatus status : {UNDETERMINED, NEAR_MISS, EXCLUDED}) {
           gather(status);
           g.by_status[status] = bitmap(ids);
         }
-      } else {
-        // As the bulk matcher places a limit: every eligible firm, less the not selected.
-        chosen.clear();
-        for (uint32_t k = 0; k < n; ++k) {
-          const ShardLimit& l = shards[k].m.limits[li];
-          for (size_t c = 0; c < l.candidates.size(); ++c) {
-            if (selected[k][li][c]) chosen.push_back(global_of[k][l.candidates[c].firm]);
+        const int li = limit_of[p];
+        if (li < 0) {
+          for (MatchStatus status : {ELIGIBLE, NOT_SELECTED}) {
+            gather(status);
+            g.by_status[status] = bitmap(ids);
+          }
+        } else {
+          // As the bulk matcher places a limit: every eligible firm, less the not selected.
+          chosen.clear();
+          for (uint32_t k = 0; k < n; ++k) {
+            const ShardLimit& l = shards[k].m.limits[li];
+            for (size_t c = 0; c < l.candidates.size(); ++c) {
+              if (selected[k][li][c]) chosen.push_back(global_of[k][l.candidates[c].firm]);
+            }
+          }
+          std::sort(chosen.begin(), chosen.end());
+          gather(ELIGIBLE);
+          all_eligible = ids;
+          gather(NOT_SELECTED);
+          all_eligible.insert(all_eligible.end(), ids.begin(), ids.end());
+          MergeRuns(&all_eligible, {0, all_eligible.size() - ids.size(), all_eligible.size()});
+          std::vector<uint32_t> not_selected;
+          std::set_difference(ids.begin(), ids.end(), chosen.begin(), chosen.end(), std::back_inserter(not_selected));
+          if (all_eligible.size() > first.m.limits[li].limit) {
+            g.by_status[ELIGIBLE] = bitmap(all_eligible);
+            g.by_status[NOT_SELECTED] = Roaring(not_selected.size(), not_selected.data());
+            g.by_status[ELIGIBLE] -= g.by_status[NOT_SELECTED];
+            g.by_status[NOT_SELECTED].runOptimize();
+            g.by_status[ELIGIBLE].runOptimize();
+          } else {
+            g.by_status[ELIGIBLE] = bitmap(all_eligible);
           }
         }
-        std::sort(chosen.begin(), chosen.end());
-        gather(ELIGIBLE);
-        all_eligible = ids;
-        gather(NOT_SELECTED);
-        all_eligible.insert(all_eligible.end(), ids.begin(), ids.end());
-        std::sort(all_eligible.begin(), all_eligible.end());
-        std::vector<uint32_t> not_selected;
-        std::set_difference(ids.begin(), ids.end(), chosen.begin(), chosen.end(), std::back_inserter(not_selected));
-        if (all_eligible.size() > first.m.limits[li].limit) {
-          g.by_status[ELIGIBLE] = bitmap(all_eligible);
-          g.by_status[NOT_SELECTED] = Roaring(not_selected.size(), not_selected.data());
-          g.by_status[ELIGIBLE] -= g.by_status[NOT_SELECTED];
-          g.by_status[NOT_SELECTED].runOptimize();
-          g.by_status[ELIGIBLE].runOptimize();
-        } else {
-          g.by_status[ELIGIBLE] = bitmap(all_eligible);
+        runs.assign(1, 0);
+        for (uint32_t k = 0; k < n; ++k) {
+          for (const auto& [f, raw] : theirs[k].benefits) g.benefits.emplace_back(global_of[k][f], raw);
+          runs.push_back(g.benefits.size());
         }
+        MergeRuns(&g.benefits, runs);
+        if (absl::Status st = w.AddPolicy(g); !st.ok()) return st;
+        // The ledger reads the AUTO_GRANT policies only.
+        if (night != nullptr && g.auto_grant) night->policies.push_back(std::move(g));
       }
-      for (uint32_t k = 0; k < n; ++k) {
-        for (const auto& [f, raw] : states[k].policies[p].benefits) g.benefits.emplace_back(global_of[k][f], raw);
-        states[k].policies[p] = PolicyNight();
+      for (uint32_t k = 0; k < n; ++k) {  // nothing after the last policy
+        absl::StatusOr<bool> more = readers[k]->Next(&theirs[k]);
+        if (!more.ok()) return read_error(k, more.status());
       }
-      std::sort(g.benefits.begin(), g.benefits.end());
-      global.policies.push_back(std::move(g));
-    }
-    states.clear();
-    absl::Status written = out->WriteFile("state.pmstate", [&](ByteSink* sink) { return WriteState(global, sink, stream); });
+      return w.Finish();
+    });
     if (!written.ok()) return written;
-    if (night != nullptr) *night = std::move(global);
   }
 
   // 4. The summary: the shards' counts, each selected candidate moved to ELIGIBLE.

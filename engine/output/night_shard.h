@@ -162,8 +162,10 @@ struct MergeStats {
   std::vector<std::pair<std::string, std::string>> selections;
   std::string rules_digest;  // of the shards' rules (RulesDigest)
 };
-// `night`, if set, receives the merged night (as the state file holds it: no names, no
-// `listed`/`in_force`), e.g. for the ledger (`merge --ledger`); otherwise it is freed early.
+// The merged state is written one policy at a time: memory is bounded by the firms (26 bytes a
+// firm at most) and the largest policy, not by the registry × catalog. `night`, if set, receives
+// the merged night's firms and its AUTO_GRANT policies (as the state file holds them: no names,
+// no `listed`/`in_force`): what the ledger reads (`merge --ledger`).
 absl::StatusOr<MergeStats> MergeShardNights(const std::vector<std::string>& dirs, AtomicOutputDir* out,
                                             const StreamOptions& stream = {}, NightResult* night = nullptr);
 

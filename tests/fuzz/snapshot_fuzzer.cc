@@ -1,12 +1,15 @@
 // libFuzzer target for the two binary formats: the snapshot and the batch state file. Whatever
 // the bytes, parsing must return an error or a value that round-trips: what it serializes to
-// parses again, and serializes to the same bytes (abort otherwise, so the fuzzer reports it).
+// parses again, and serializes to the same bytes (abort otherwise, so the fuzzer reports it). The
+// state's streaming reader must accept and refuse what ParseState does, with the same night or
+// the same error; its streaming writer must write what SerializeState writes.
 #include "tests/fuzz/fuzz_taxonomy.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "engine/index/snapshot.h"
@@ -21,8 +24,49 @@ void Fail(const char* what) {
   std::abort();
 }
 
+// The state read a policy at a time (StateReader, what `merge` streams with) agrees with
+// ParseState: the same error, or the same night; and the night written a piece at a time
+// (StateWriter) is the bytes SerializeState writes.
+void StreamAgrees(const std::string& bytes) {
+  const absl::StatusOr<polmatch::NightResult> parsed = polmatch::ParseState(bytes);
+  absl::StatusOr<std::unique_ptr<polmatch::StateReader>> reader = polmatch::StateReader::FromBytes(bytes);
+  absl::Status status = reader.status();
+  polmatch::NightResult streamed;
+  if (reader.ok()) {
+    streamed = std::move((*reader)->firms());
+    while (true) {
+      polmatch::PolicyNight p;
+      absl::StatusOr<bool> more = (*reader)->Next(&p);
+      if (!more.ok()) {
+        status = more.status();
+        break;
+      }
+      if (!*more) break;
+      streamed.policies.push_back(std::move(p));
+    }
+  }
+  if (status != parsed.status()) Fail("the streaming reader and ParseState disagree");
+  if (!parsed.ok()) return;
+  const std::string want = polmatch::SerializeState(*parsed);
+  if (polmatch::SerializeState(streamed) != want) Fail("the streaming reader read another night");
+  std::string pieces;
+  polmatch::StringSink sink(&pieces);
+  polmatch::StreamOptions options;
+  options.chunk = 5;
+  polmatch::StateWriter w(&sink, options);
+  const size_t half = parsed->num_firms() / 2;
+  bool ok = w.Begin(parsed->as_of, parsed->num_firms(), static_cast<uint32_t>(parsed->policies.size())).ok() &&
+            w.AddCodes(absl::string_view(parsed->codes).substr(0, half * polmatch::NightResult::kCodeLen)).ok() &&
+            w.AddCodes(absl::string_view(parsed->codes).substr(half * polmatch::NightResult::kCodeLen)).ok() &&
+            w.AddCodeOrder(parsed->code_order.data(), half).ok() &&
+            w.AddCodeOrder(parsed->code_order.data() + half, parsed->code_order.size() - half).ok();
+  for (const polmatch::PolicyNight& p : parsed->policies) ok = ok && w.AddPolicy(p).ok();
+  if (!ok || !w.Finish().ok() || pieces != want) Fail("the state written in pieces differs");
+}
+
 // Whatever parses serializes to bytes that parse again and serialize identically.
 void RoundTrip(const std::string& bytes) {
+  StreamAgrees(bytes);
   if (auto store = polmatch::ParseSnapshot(bytes, Tax()); store.ok()) {
     const std::string once = polmatch::SerializeSnapshot(*store, Tax());
     auto again = polmatch::ParseSnapshot(once, Tax());
