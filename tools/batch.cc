@@ -232,7 +232,7 @@ int RunBatch(int argc, char** argv) {
     }
     store = std::move(*loaded);
     if (shard) {
-      absl::StatusOr<FirmStore> selected = SelectShard(std::move(*store), *shard, catalog->taxonomy());
+      absl::StatusOr<FirmStore> selected = SelectShard(std::move(*store), *shard);
       if (!selected.ok()) {
         PrintError(absl::StrCat(vm["snapshot"].as<std::string>(), ": ", selected.status().message()));
         return kUsage;
