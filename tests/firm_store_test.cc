@@ -1,9 +1,14 @@
 #include "engine/index/firm_store.h"
 
+#include <algorithm>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "engine/index/firm_rows.h"
+#include "engine/index/snapshot.h"
 #include "engine/util/dates.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -155,6 +160,100 @@ TEST(FirmStoreTest, EmptyAndUnknownRegion) {
 
   firms[3].region = "4408";
   EXPECT_FALSE(FirmStore::Build(firms, RealTaxonomy()).ok());
+}
+
+// Random firms with every kind of column: unknown and known facts (negative, zero, large), an
+// unknown region and industry, names empty and Chinese, founding dates or none, several grants of
+// one tag, open and closed validity.
+std::vector<Firm> RandomFirms(std::mt19937_64& rng, size_t n, const Taxonomy& tax) {
+  const char* const regions[] = {"", "110000", "420111", "440000", "440802", "440811", "441502", "441521"};
+  const char* const industries[] = {"", "C", "C13", "C1310", "I65", "I6513", "M", "Z999999"};
+  const char* const names[] = {"", "甲公司", "湛江某某科技有限公司", "a", "合伙企业（有限合伙）"};
+  auto pick = [&](size_t k) { return static_cast<size_t>(rng() % k); };
+  std::set<std::string> codes;
+  std::vector<Firm> firms;
+  while (firms.size() < n) {
+    Firm f;
+    f.credit_code.resize(FirmStore::kCreditCodeLen);
+    for (char& c : f.credit_code) c = "0123456789ABCDEFGHJKLMNPQRTUWXY"[pick(31)];
+    if (!codes.insert(f.credit_code).second) continue;
+    f.name = absl::StrCat(names[pick(5)], pick(3) == 0 ? "" : absl::StrCat(pick(1000)));
+    f.region = regions[pick(8)];
+    f.industry = industries[pick(8)];
+    if (pick(4) != 0) f.founded = absl::CivilDay(1980 + static_cast<int>(pick(45)), 1 + static_cast<int>(pick(12)), 1 + static_cast<int>(pick(28)));
+    for (int k = 0; k < tax.num_facts(); ++k) {
+      switch (pick(5)) {
+        case 0: f.facts.push_back(std::nullopt); break;
+        case 1: f.facts.push_back(*Decimal::FromInt(0)); break;
+        case 2: f.facts.push_back(*Decimal::FromInt(-static_cast<int64_t>(pick(100000)))); break;
+        default: f.facts.push_back(Decimal::FromRawUnchecked(static_cast<int64_t>(pick(1ULL << 50)))); break;
+      }
+    }
+    for (size_t g = pick(4); g > 0; --g) {
+      TagGrantRecord r;
+      r.tag = TagId(static_cast<uint32_t>(pick(static_cast<size_t>(tax.num_tags()))));
+      if (pick(2) == 0) r.valid_from = absl::CivilDay(2020 + static_cast<int>(pick(4)), 1, 1);
+      if (pick(2) == 0) r.valid_to = absl::CivilDay(2024 + static_cast<int>(pick(4)), 12, 31);
+      f.tags.push_back(r);
+      if (pick(3) == 0) f.tags.push_back(f.tags.back());  // the same grant twice
+    }
+    firms.push_back(std::move(f));
+  }
+  return firms;
+}
+
+// The store of `rows` the long way round: their firms in credit-code order, built again (what
+// `batch --shard` did before SelectRows, and what `index --shard` writes).
+FirmStore RebuiltStore(const FirmStore& s, const std::vector<uint32_t>& rows, const Taxonomy& tax) {
+  std::vector<bool> keep(s.num_rows(), false);
+  for (uint32_t r : rows) keep[r] = true;
+  std::vector<Firm> firms;
+  for (uint32_t r : s.rows_by_code()) {
+    if (keep[r]) firms.push_back(s.ToFirm(r));
+  }
+  return *FirmStore::Build(firms, tax);
+}
+
+// SelectRows copies columns; it must give the very snapshot bytes the Firm round trip gives, for
+// any selection (none, all, sparse, dense, a shard), from a built store and from one read back
+// from a snapshot (its columns views of the bytes), on one thread and two.
+TEST(FirmStoreTest, SelectRowsEqualsRebuildingTheFirms) {
+  const Taxonomy& tax = RealTaxonomy();
+  std::mt19937_64 rng(18);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{300}, size_t{20000}}) {
+    std::vector<Firm> firms = RandomFirms(rng, n, tax);
+    absl::StatusOr<FirmStore> built = FirmStore::Build(firms, tax);
+    ASSERT_TRUE(built.ok()) << built.status();
+    const std::string bytes = SerializeSnapshot(*built, tax);
+    absl::StatusOr<FirmStore> mapped = ParseSnapshot(bytes, tax);
+    ASSERT_TRUE(mapped.ok()) << mapped.status();
+    std::vector<std::pair<std::string, std::vector<uint32_t>>> cuts;
+    cuts.push_back({"none", {}});
+    std::vector<uint32_t> all(n);
+    for (uint32_t r = 0; r < n; ++r) all[r] = r;
+    cuts.push_back({"all", all});
+    for (uint32_t every : {2u, 3u, 97u}) {
+      std::vector<uint32_t> rows;
+      for (uint32_t r = 0; r < n; ++r) {
+        if (rng() % every == 0) rows.push_back(r);
+      }
+      cuts.push_back({absl::StrCat("1 in ", every), rows});
+    }
+    std::vector<uint32_t> all_but_last(all.begin(), all.end() - (n > 0 ? 1 : 0));
+    cuts.push_back({"all but the last", all_but_last});
+    for (const auto& [what, rows] : cuts) {
+      const std::string want = SerializeSnapshot(RebuiltStore(*built, rows, tax), tax);
+      for (const FirmStore* from : {&*built, &*mapped}) {
+        for (int threads : {1, 2}) {
+          const FirmStore cut = from->SelectRows(rows, threads);
+          EXPECT_EQ(cut.num_rows(), rows.size());
+          EXPECT_TRUE(SerializeSnapshot(cut, tax) == want)
+              << n << " firms, " << what << ", " << (from == &*built ? "built" : "read back") << ", threads "
+              << threads << ": snapshot bytes differ";
+        }
+      }
+    }
+  }
 }
 
 // FirmRows (the store by row, for single-firm reads) says what the columns say, row by row:

@@ -235,7 +235,7 @@ TEST(FirmTableTest, OwnerKeepsOneShardAndShardsReportEachRejectionOnce) {
         skipped += stats.skipped;
         absl::StatusOr<FirmStore> store = FirmStore::BuildFromTable(*table, RealTaxonomy());
         ASSERT_TRUE(store.ok()) << store.status();
-        absl::StatusOr<FirmStore> cut = SelectShard(*FirmStore::Build(ref.firms, RealTaxonomy()), shard, RealTaxonomy());
+        absl::StatusOr<FirmStore> cut = SelectShard(*FirmStore::Build(ref.firms, RealTaxonomy()), shard);
         if (table->size() == 0) continue;  // SelectShard refuses an empty cut
         ASSERT_TRUE(cut.ok()) << cut.status();
         EXPECT_TRUE(SerializeSnapshot(*store, RealTaxonomy()) == SerializeSnapshot(*cut, RealTaxonomy()))

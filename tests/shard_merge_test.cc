@@ -120,6 +120,15 @@ class ShardMergeTest : public ::testing::Test {
           Run(absl::StrCat("index --rules ", P("rules"), " --firms ", P("firms1.jsonl"), " --shard ", shard, " --out ", snap));
           Run(absl::StrCat("batch --rules ", rules1, " --snapshot ", snap, " --shard ", shard,
                            " --as-of 2021-06-30 --out ", d1));
+          // The whole snapshot cut to the shard gives the same shard night, byte for byte.
+          Run(absl::StrCat("batch --rules ", rules1, " --snapshot ", P("whole1.snap"), " --shard ", shard,
+                           " --as-of 2021-06-30 --out ", d1, "w"));
+          for (const std::string& f : ShardNightDirKind().files) {
+            const fs::path a = fs::path(d1) / f, b = fs::path(d1 + "w") / f;
+            ASSERT_EQ(fs::exists(a), fs::exists(b)) << shard << ": " << f;
+            if (!fs::exists(a)) continue;
+            EXPECT_TRUE(ReadFile(a) == ReadFile(b)) << shard << ": " << f << " differs";
+          }
         } else if (n == 2) {
           Run(absl::StrCat("batch --rules ", rules1, " --firms ", P("firms1.jsonl"), " --shard ", shard,
                            " --as-of 2021-06-30 --out ", d1));

@@ -232,12 +232,15 @@ int RunBatch(int argc, char** argv) {
     }
     store = std::move(*loaded);
     if (shard) {
-      absl::StatusOr<FirmStore> selected = SelectShard(std::move(*store), *shard, catalog->taxonomy());
+      const uint32_t whole_rows = store->num_rows();
+      absl::StatusOr<FirmStore> selected = SelectShard(std::move(*store), *shard);
       if (!selected.ok()) {
         PrintError(absl::StrCat(vm["snapshot"].as<std::string>(), ": ", selected.status().message()));
         return kUsage;
       }
       store = std::move(*selected);
+      // A cut is a copy: the whole snapshot's pages are not read again.
+      if (store->num_rows() != whole_rows && snapshot_file != nullptr) snapshot_file->DropPages();
     }
     std::fprintf(stderr, "  %-12s %8.3f s  (from the start, on a second thread)\n", "snapshot",
                  snapshot_seconds.load());

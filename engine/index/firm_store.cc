@@ -391,6 +391,118 @@ void FirmStore::SetGrants(const std::vector<GrantEntry>& sorted) {
   }
 }
 
+FirmStore FirmStore::SelectRows(absl::Span<const uint32_t> rows, int threads) const {
+  FirmStore s;
+  const uint32_t n = static_cast<uint32_t>(rows.size());
+  s.num_rows_ = n;
+  s.padded_rows_ = (n + kBlockRows - 1) / kBlockRows * kBlockRows;
+  s.num_facts_ = num_facts_;
+  s.num_tags_ = num_tags_;
+  constexpr uint32_t kOut = std::numeric_limits<uint32_t>::max();
+  std::vector<uint32_t> new_row(num_rows_, kOut);
+  for (uint32_t r = 0; r < n; ++r) new_row[rows[r]] = r;
+
+  // Credit-code order: this store's, cut down (equal codes stay in row order, as Build's do).
+  s.rows_by_code_.resize(n);
+  s.source_index_.resize(n);
+  uint32_t rank = 0;
+  for (uint32_t old : rows_by_code_) {
+    const uint32_t r = new_row[old];
+    if (r == kOut) continue;
+    s.rows_by_code_[rank] = r;
+    s.source_index_[r] = rank++;
+  }
+
+  // Regions: the codes that keep a row, each with its first new row.
+  s.unknown_region_rows_ =
+      static_cast<uint32_t>(std::lower_bound(rows.begin(), rows.end(), unknown_region_rows_) - rows.begin());
+  const size_t regions = region_begin_.empty() ? 0 : region_begin_.size() - 1;
+  for (size_t c = 0, at = s.unknown_region_rows_; c < regions && at < n; ++c) {
+    const uint32_t end = region_begin_[c + 1];
+    if (rows[at] >= end) continue;
+    s.region_dict_.insert(s.region_dict_.end(), &region_dict_[c * kRegionWidth],
+                          &region_dict_[c * kRegionWidth] + kRegionWidth);
+    s.region_begin_.push_back(static_cast<uint32_t>(at));
+    at = static_cast<size_t>(std::lower_bound(rows.begin() + at, rows.end(), end) - rows.begin());
+  }
+  s.region_begin_.push_back(n);
+
+  // Industries: the codes in use, in this dictionary's (code) order.
+  std::vector<uint16_t> new_industry(industry_dict_.size() / kIndustryWidth, 0);
+  for (uint32_t old : rows) new_industry[industry_ids_[old]] = 1;
+  s.industry_dict_.assign(kIndustryWidth, 0);
+  for (size_t id = 1, next = 1; id < new_industry.size(); ++id) {
+    if (new_industry[id] == 0) continue;
+    new_industry[id] = static_cast<uint16_t>(next++);
+    s.industry_dict_.insert(s.industry_dict_.end(), &industry_dict_[id * kIndustryWidth],
+                            &industry_dict_[id * kIndustryWidth] + kIndustryWidth);
+  }
+  if (!new_industry.empty()) new_industry[0] = 0;
+
+  // Per-row columns, rows cut at whole known-mask words between the threads.
+  s.name_offsets_.resize(size_t{n} + 1);
+  s.name_offsets_[0] = 0;
+  for (uint32_t r = 0; r < n; ++r) {
+    s.name_offsets_[r + 1] = s.name_offsets_[r] + (name_offsets_[rows[r] + 1] - name_offsets_[rows[r]]);
+  }
+  s.names_.resize(s.name_offsets_[n]);
+  s.credit_codes_.resize(size_t{n} * kCreditCodeLen);
+  s.industry_ids_.assign(s.padded_rows_, 0);
+  s.founded_days_.assign(s.padded_rows_, 0);
+  s.founded_known_.assign(s.padded_rows_ / 64, 0);
+  s.fact_raw_.assign(size_t{s.padded_rows_} * s.num_facts_, 0);
+  s.fact_known_.assign(size_t{s.padded_rows_ / 64} * s.num_facts_, 0);
+  char* codes = s.credit_codes_.data();
+  char* names = s.names_.data();
+  const uint64_t* offsets = s.name_offsets_.vec().data();
+  uint16_t* industry = s.industry_ids_.data();
+  int32_t* founded = s.founded_days_.data();
+  uint64_t* founded_known = s.founded_known_.data();
+  int64_t* raw = s.fact_raw_.data();
+  uint64_t* known = s.fact_known_.data();
+  const size_t words = s.padded_rows_ / 64;
+  ForRanges(n, 64, threads, [&](uint32_t begin, uint32_t end) {
+    for (uint32_t r = begin; r < end; ++r) {
+      const uint32_t old = rows[r];
+      std::memcpy(codes + size_t{r} * kCreditCodeLen, credit_codes_.data() + size_t{old} * kCreditCodeLen,
+                  kCreditCodeLen);
+      const absl::string_view nm = name(old);
+      if (!nm.empty()) std::memcpy(names + offsets[r], nm.data(), nm.size());
+      industry[r] = new_industry[industry_ids_[old]];
+      if (TestBit(founded_known_.data(), old)) {
+        founded[r] = founded_days_[old];
+        SetBit(founded_known, r);
+      }
+    }
+    for (int k = 0; k < num_facts_; ++k) {
+      const int64_t* from_raw = fact_values(FactId(k));
+      const uint64_t* from_known = fact_known(FactId(k));
+      int64_t* to_raw = raw + size_t(k) * s.padded_rows_;
+      uint64_t* to_known = known + size_t(k) * words;
+      for (uint32_t r = begin; r < end; ++r) {
+        const uint32_t old = rows[r];
+        if (!TestBit(from_known, old)) continue;
+        to_raw[r] = from_raw[old];
+        SetBit(to_known, r);
+      }
+    }
+  });
+
+  // Tag grants: each tag's, cut down (still sorted by row, valid_from, valid_to).
+  s.grant_begin_.assign(size_t(num_tags_) + 1, 0);
+  for (int t = 0; t < num_tags_; ++t) {
+    for (uint32_t g = grant_begin_[t]; g < grant_begin_[t + 1]; ++g) {
+      const uint32_t r = new_row[grant_rows_[g]];
+      if (r == kOut) continue;
+      s.grant_rows_.push_back(r);
+      s.grant_from_.push_back(grant_from_[g]);
+      s.grant_to_.push_back(grant_to_[g]);
+    }
+    s.grant_begin_[t + 1] = static_cast<uint32_t>(s.grant_rows_.size());
+  }
+  return s;
+}
+
 Firm FirmStore::ToFirm(uint32_t row) const {
   Firm f;
   f.credit_code = std::string(credit_code(row));

@@ -113,6 +113,13 @@ class FirmStore {
   uint32_t source_index(uint32_t row) const { return source_index_[row]; }
   // The firm of a row, rebuilt (tests, single-firm tools).
   Firm ToFirm(uint32_t row) const;
+  // A store of the given rows only (ascending, each < num_rows()), copied column by column on up
+  // to `threads` threads (no Firm in between): equal, column for column, to Build() of their
+  // ToFirm() listed in credit-code order — so the rows keep their (region, credit code) order,
+  // source_index() is a row's rank in credit-code order among them, and the dictionaries hold
+  // only the codes they use. `batch --shard` cuts a whole snapshot with it into the store that
+  // `index --shard` writes.
+  FirmStore SelectRows(absl::Span<const uint32_t> rows, int threads = 2) const;
 
   // The row of a credit code, by binary search over a code-ordered permutation.
   std::optional<uint32_t> FindRow(absl::string_view credit_code) const;

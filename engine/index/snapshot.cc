@@ -488,6 +488,7 @@ class MappedSnapshot : public SnapshotSource {
     }
     return absl::OkStatus();
   }
+  void DropPages() const override { ::madvise(data_, size_, MADV_DONTNEED); }
 
  private:
   std::string path_;

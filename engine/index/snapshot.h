@@ -60,6 +60,10 @@ class SnapshotSource {
   // zeros (it shrank) or its size or modification time changed. Call it before trusting (e.g.
   // publishing) anything computed from the store.
   virtual absl::Status Verify() const = 0;
+  // Drops the file's pages from this process's memory (they stay in the page cache; a later read
+  // faults them in again): for when the store no longer reads the file, e.g. `batch --shard`
+  // has copied its shard out of a whole snapshot. Verify() still answers as before.
+  virtual void DropPages() const = 0;
 };
 
 // Maps the file, verifies its frame (magic, version, checksum) and every column's shape. With

@@ -145,7 +145,7 @@ absl::StatusOr<ShardSpec> ParseShardSpec(absl::string_view text) {
   return ShardSpec{k, n};
 }
 
-absl::StatusOr<FirmStore> SelectShard(FirmStore&& store, ShardSpec shard, const Taxonomy& taxonomy) {
+absl::StatusOr<FirmStore> SelectShard(FirmStore&& store, ShardSpec shard) {
   std::vector<uint32_t> rows;
   std::vector<uint64_t> per_shard(shard.count, 0);
   for (uint32_t row = 0; row < store.num_rows(); ++row) {
@@ -163,15 +163,9 @@ absl::StatusOr<FirmStore> SelectShard(FirmStore&& store, ShardSpec shard, const 
       }
     }
   }
-  // Rebuilt from the shard's firms in credit-code order, as `index` builds a snapshot.
-  std::vector<uint32_t> by_code;
-  for (uint32_t row : store.rows_by_code()) {
-    if (ShardOf(store.credit_code(row), shard.count) == shard.index) by_code.push_back(row);
-  }
-  std::vector<Firm> firms;
-  firms.reserve(by_code.size());
-  for (uint32_t row : by_code) firms.push_back(store.ToFirm(row));
-  return FirmStore::Build(firms, taxonomy);
+  // The shard's rows copied column by column: the store `index --shard` builds from its firms.
+  const FirmStore whole = std::move(store);
+  return whole.SelectRows(rows);
 }
 
 std::vector<Firm> SelectShard(std::vector<Firm>&& firms, ShardSpec shard) {

@@ -54,8 +54,9 @@ absl::StatusOr<ShardSpec> ParseShardSpec(absl::string_view text);
 // The firms of `store` that fall in `shard`, as a store of their own (the rows keep their
 // (region, credit code) order). A store that holds only the shard's firms is returned as it is;
 // one that holds only the firms of one *other* shard of N is refused (FailedPrecondition: it is
-// that shard's snapshot).
-absl::StatusOr<FirmStore> SelectShard(FirmStore&& store, ShardSpec shard, const Taxonomy& taxonomy);
+// that shard's snapshot). Any other cut is FirmStore::SelectRows: the very store (the same
+// snapshot bytes) that `index --shard K/N` writes from the same registry.
+absl::StatusOr<FirmStore> SelectShard(FirmStore&& store, ShardSpec shard);
 // The same for firms before they are indexed (batch --firms).
 std::vector<Firm> SelectShard(std::vector<Firm>&& firms, ShardSpec shard);
 // A night cut down to the firms of `shard` (ids renumbered, keeping their order).
