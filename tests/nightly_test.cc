@@ -13,6 +13,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/catalog/catalog.h"
+#include "engine/index/firm_store.h"
+#include "engine/output/output_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -241,6 +244,32 @@ TEST_F(NightlyTest, TheFailuresSayWhoIsAtFault) {
   EXPECT_EQ(NightlyFailureOf(report.status()), NightlyFailure::kBadInput);
 
   EXPECT_THAT(Entries(), ElementsAre("bad.jsonl", "rules"));
+}
+
+TEST_F(NightlyTest, AMergedNightsLedgerNeedsTheShardsRulesAndRegistry) {
+  Diagnostics diags;
+  absl::StatusOr<Catalog> catalog = Catalog::LoadDir(testing::RulesDir(), &diags);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  std::vector<Rejection> rejects;
+  IngestStats stats;
+  absl::StatusOr<std::vector<Firm>> firms =
+      LoadFirms({testing::RulesDir() + "/demo/notable_firms.jsonl"}, catalog->taxonomy(), &rejects, &stats);
+  ASSERT_TRUE(firms.ok()) << firms.status();
+  absl::StatusOr<FirmStore> store = FirmStore::Build(*firms, catalog->taxonomy());
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<std::unique_ptr<AtomicOutputDir>> out = AtomicOutputDir::Create((dir_ / "merged").string());
+  ASSERT_TRUE(out.ok()) << out.status();
+  const std::string ledger = (dir_ / "grants.db").string();
+  MergeStats merged;
+  merged.rules_digest = "the digest of other rules";
+  NightResult night;  // no firms: not the registry's
+  absl::StatusOr<LedgerNightCounts> counts =
+      ProposeMergedNight(ledger, testing::RulesDir(), *catalog, *store, merged, night, out->get());
+  EXPECT_EQ(counts.status().message(), "--rules are not the rules the shards were matched with");
+  merged.rules_digest = RulesDigest(*catalog);
+  counts = ProposeMergedNight(ledger, testing::RulesDir(), *catalog, *store, merged, night, out->get());
+  EXPECT_EQ(counts.status().message(), "the registry given is not the one the shards matched (its firms differ)");
+  EXPECT_FALSE(fs::exists(ledger));
 }
 
 }  // namespace

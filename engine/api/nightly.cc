@@ -340,4 +340,23 @@ absl::StatusOr<NightlyReport> RunNightly(const NightlyOptions& o, NightlyObserve
   return report;
 }
 
+absl::StatusOr<LedgerNightCounts> ProposeMergedNight(const std::string& ledger_path, const std::string& rules_dir,
+                                                     const Catalog& catalog, const FirmStore& store,
+                                                     const MergeStats& merged, NightResult& night,
+                                                     AtomicOutputDir* out) {
+  if (merged.rules_digest != RulesDigest(catalog)) {
+    return absl::InvalidArgumentError("--rules are not the rules the shards were matched with");
+  }
+  // The merged night's firms are the registry's rows, in the same order.
+  bool same_firms = store.num_rows() == night.num_firms();
+  for (uint32_t row = 0; same_firms && row < store.num_rows(); ++row) {
+    same_firms = store.credit_code(row) == night.code(row);
+  }
+  if (!same_firms) {
+    return absl::InvalidArgumentError("the registry given is not the one the shards matched (its firms differ)");
+  }
+  night.name_source = &store;
+  return RunLedgerNight(ledger_path, rules_dir, catalog, night, store, out);
+}
+
 }  // namespace polmatch

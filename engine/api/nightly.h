@@ -116,6 +116,16 @@ NightlyFailure NightlyFailureOf(const absl::Status& status);
 // a guard's refusal or a bad previous night is found before anything is written.
 absl::StatusOr<NightlyReport> RunNightly(const NightlyOptions& options, NightlyObserver* observer = nullptr);
 
+// `polmatch merge --ledger`: once MergeShardNights has written the merged `night` into `out`
+// (not yet committed), checks that `catalog` and `store` are the rules and the whole registry the
+// shards matched (InvalidArgument otherwise: the ledger keeps each grant's firm data) and
+// proposes the night's grants as RunNightly does with a ledger (`night`'s names are read from
+// `store`).
+absl::StatusOr<LedgerNightCounts> ProposeMergedNight(const std::string& ledger_path, const std::string& rules_dir,
+                                                     const Catalog& catalog, const FirmStore& store,
+                                                     const MergeStats& merged, NightResult& night,
+                                                     AtomicOutputDir* out);
+
 }  // namespace polmatch
 
 #endif  // POLMATCH_API_NIGHTLY_H_
