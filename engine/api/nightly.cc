@@ -1,5 +1,6 @@
 #include "engine/api/nightly.h"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -45,10 +46,13 @@ std::string LibrarySignature(const Taxonomy& taxonomy) {
 class Phases {
  public:
   explicit Phases(NightlyObserver* observer) : observer_(observer) {}
-  void Lap(absl::string_view phase) {
-    const auto now = std::chrono::steady_clock::now();
-    observer_->OnPhase(phase, std::chrono::duration<double>(now - last_).count(), false);
-    last_ = now;
+  void Lap(absl::string_view phase) { LapAt(phase, std::chrono::steady_clock::now()); }
+  // A phase that ended at `end` (another thread's work, waited for since the last lap): no time
+  // when it ended before that lap.
+  void LapAt(absl::string_view phase, std::chrono::steady_clock::time_point end) {
+    end = std::max(end, last_);
+    observer_->OnPhase(phase, std::chrono::duration<double>(end - last_).count(), false);
+    last_ = end;
   }
   std::chrono::steady_clock::time_point start() const { return start_; }
 
@@ -214,13 +218,19 @@ absl::StatusOr<NightlyReport> RunNightly(const NightlyOptions& o, NightlyObserve
   absl::StatusOr<Catalog> catalog = absl::UnknownError("not loaded");
   SnapshotRead snapshot;
   absl::StatusOr<NightResult> previous_read = absl::UnknownError("not read");
+  std::chrono::steady_clock::time_point previous_done;
   std::vector<std::function<void()>> loads;
   loads.push_back([&] {
     catalog = LoadCatalog(o.rules_dir, observer);
     if (catalog.ok()) phases.Lap("rules");
   });
   if (o.snapshot_path) loads.push_back([&] { ReadSnapshot(o.rules_dir, *o.snapshot_path, phases.start(), &snapshot); });
-  if (o.previous_dir) loads.push_back([&] { previous_read = ReadPrevious(*o.previous_dir, o.shard); });
+  if (o.previous_dir) {
+    loads.push_back([&] {
+      previous_read = ReadPrevious(*o.previous_dir, o.shard);
+      previous_done = std::chrono::steady_clock::now();
+    });
+  }
   ParallelFor(static_cast<int>(loads.size()), [&](int t) { loads[static_cast<size_t>(t)](); });
   RETURN_IF_ERROR(catalog.status());
   // A bad --previous fails before any output is written.
@@ -228,7 +238,7 @@ absl::StatusOr<NightlyReport> RunNightly(const NightlyOptions& o, NightlyObserve
   if (o.previous_dir) {
     RETURN_IF_ERROR(previous_read.status());
     previous = std::move(*previous_read);
-    phases.Lap("previous");
+    phases.LapAt("previous", previous_done);  // the wait for the previous night after the rules
   }
 
   NightlyReport report;
