@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -40,14 +39,10 @@ std::optional<int> ParseArgs(int argc, char** argv, const std::string& usage,
 }
 
 std::optional<Catalog> LoadRules(const std::string& dir, int* exit_code, int* warnings) {
-  std::error_code ec;
-  for (const char* sub : {"", "/taxonomy", "/policies"}) {
-    if (!std::filesystem::is_directory(dir + sub, ec)) {
-      PrintError(absl::StrCat(dir, sub, ": not a directory (a rules directory holds taxonomy/ and "
-                              "policies/)"));
-      *exit_code = kUsage;
-      return std::nullopt;
-    }
+  if (absl::Status s = CheckRulesDir(dir); !s.ok()) {
+    PrintError(std::string(s.message()));
+    *exit_code = kUsage;
+    return std::nullopt;
   }
   Diagnostics diags;
   absl::StatusOr<Catalog> catalog = Catalog::LoadDir(dir, &diags);
@@ -66,31 +61,6 @@ std::optional<InputEncoding> EncodingOption(const po::variables_map& vm) {
   std::optional<InputEncoding> encoding = ParseInputEncoding(vm["encoding"].as<std::string>());
   if (!encoding) PrintError("--encoding must be utf-8 or gb18030 (also read as gbk)");
   return encoding;
-}
-
-std::string NoneAccepted(const IngestStats& stats) {
-  if (stats.accepted > 0) return "";
-  if (stats.records == 0) return "no firm record accepted: the firm data holds no records";
-  return absl::StrCat("no firm record accepted: all ", stats.records,
-                      " records were rejected (see the reasons above)");
-}
-
-int64_t WarnFoundedAfter(const FirmStore& store, absl::CivilDay as_of, const std::string& command) {
-  int64_t count = 0;
-  std::optional<uint32_t> first;
-  for (uint32_t row = 0; row < store.num_rows(); ++row) {
-    const std::optional<absl::CivilDay> founded = store.founded(row);
-    if (!founded || *founded <= as_of) continue;
-    if (!first) first = row;
-    ++count;
-  }
-  if (count > 0) {
-    std::cerr << command << ": warning: " << count << " firm(s) founded after the as-of date "
-              << FormatDate(as_of) << " (first " << store.credit_code(*first) << ", founded "
-              << FormatDate(*store.founded(*first))
-              << "): matched as given; their founding-date conditions see a negative age\n";
-  }
-  return count;
 }
 
 std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& paths,
@@ -159,20 +129,16 @@ std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonom
   return std::move(*store);
 }
 
-bool WriteRejectsOption(const po::variables_map& vm, const std::vector<Rejection>& rejects) {
-  if (!vm.count("rejects")) return true;
+absl::Status RejectsOption(const po::variables_map& vm, const std::vector<Rejection>& rejects) {
+  if (!vm.count("rejects")) return absl::OkStatus();
   const std::string path = vm["rejects"].as<std::string>();
   // Never over an input (a firm file or the snapshot), a directory or a FIFO (whose open would
   // wait for a reader); a device such as /dev/stderr is fine.
   struct stat st {};
-  if (path.empty()) {
-    PrintError("--rejects: empty file name");
-    return false;
-  }
+  if (path.empty()) return absl::InvalidArgumentError("--rejects: empty file name");
   if (::stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
-      PrintError(absl::StrCat("--rejects ", path, ": not a regular file"));
-      return false;
+      return absl::InvalidArgumentError(absl::StrCat("--rejects ", path, ": not a regular file"));
     }
     std::vector<std::string> inputs;
     if (vm.count("firms")) inputs = vm["firms"].as<std::vector<std::string>>();
@@ -180,19 +146,21 @@ bool WriteRejectsOption(const po::variables_map& vm, const std::vector<Rejection
     for (const std::string& input : inputs) {
       struct stat in {};
       if (::stat(input.c_str(), &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino) {
-        PrintError(absl::StrCat("--rejects ", path, ": is an input of this run (", input, ")"));
-        return false;
+        return absl::InvalidArgumentError(absl::StrCat("--rejects ", path, ": is an input of this run (", input, ")"));
       }
     }
   }
   std::ofstream out(path);
   for (const Rejection& r : rejects) out << r.ToString() << "\n";
   out.close();
-  if (!out) {
-    PrintError(absl::StrCat(path, ": cannot write"));
-    return false;
-  }
-  return true;
+  if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write"));
+  return absl::OkStatus();
+}
+
+bool WriteRejectsOption(const po::variables_map& vm, const std::vector<Rejection>& rejects) {
+  const absl::Status written = RejectsOption(vm, rejects);
+  if (!written.ok()) PrintError(std::string(written.message()));
+  return written.ok();
 }
 
 std::optional<absl::CivilDay> AsOfOption(const po::variables_map& vm) {

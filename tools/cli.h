@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/civil_time.h"
 #include "boost/program_options.hpp"
 #include "engine/catalog/catalog.h"
@@ -45,12 +46,6 @@ std::optional<std::vector<Firm>> LoadFirmFiles(const std::vector<std::string>& p
 
 // --encoding (utf-8 by default, or gb18030). nullopt after printing an error.
 std::optional<InputEncoding> EncodingOption(const po::variables_map& vm);
-// The one-line refusal when no firm record was accepted ("no firm record accepted …"); empty if
-// some were.
-std::string NoneAccepted(const IngestStats& stats);
-// Counts the firms founded after `as_of` (their founding-date conditions see a negative age): a
-// warning on stderr naming the first, with `command` as the prefix. Returns the count.
-int64_t WarnFoundedAfter(const FirmStore& store, absl::CivilDay as_of, const std::string& command);
 
 // The firm registry of a command: --snapshot S, or --firms F… indexed on the fly (exactly one of
 // them). nullopt after printing an error (`exit_code` gets kUsage, or kProblems when no firm
@@ -61,7 +56,9 @@ std::optional<FirmStore> LoadRegistry(const po::variables_map& vm, const Taxonom
 void AddRegistryOptions(po::options_description& options);
 
 // Writes `rejects` to the --rejects file if the option was given, one `file:line: reason` each.
-// False (after printing the error) when the file cannot be written.
+// InvalidArgument naming the flag or the file when it cannot be written.
+absl::Status RejectsOption(const po::variables_map& vm, const std::vector<Rejection>& rejects);
+// The same; false after printing the error.
 bool WriteRejectsOption(const po::variables_map& vm, const std::vector<Rejection>& rejects);
 
 // --as-of (default today). nullopt after printing an error.

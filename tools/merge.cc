@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "engine/ledger/nightly.h"
+#include "engine/api/nightly.h"
 #include "engine/output/night_shard.h"
 #include "engine/output/output_dir.h"
 #include "tools/cli.h"
@@ -87,24 +87,10 @@ int RunMerge(int argc, char** argv) {
                                                        StreamOptions(), ledger ? &night : nullptr);
   absl::Status committed = merged.status();
   if (committed.ok() && ledger) {
-    // The merged night's firms are the registry's rows, in the same order.
-    if (merged->rules_digest != RulesDigest(*catalog)) {
-      committed = absl::InvalidArgumentError("--rules are not the rules the shards were matched with");
-    } else if (store->num_rows() != night.num_firms() ||
-               [&] {
-                 for (uint32_t row = 0; row < store->num_rows(); ++row) {
-                   if (store->credit_code(row) != night.code(row)) return true;
-                 }
-                 return false;
-               }()) {
-      committed = absl::InvalidArgumentError("the registry given is not the one the shards matched (its firms differ)");
-    } else {
-      night.name_source = &*store;
-      absl::StatusOr<LedgerNightCounts> counts =
-          RunLedgerNight(vm["ledger"].as<std::string>(), vm["rules"].as<std::string>(), *catalog, night, *store, out->get());
-      if (counts.ok()) std::cerr << "merge: ledger: " << DescribeCounts(*counts) << "\n";
-      committed = counts.status();
-    }
+    absl::StatusOr<LedgerNightCounts> counts = ProposeMergedNight(
+        vm["ledger"].as<std::string>(), vm["rules"].as<std::string>(), *catalog, *store, *merged, night, out->get());
+    if (counts.ok()) std::cerr << "merge: ledger: " << DescribeCounts(*counts) << "\n";
+    committed = counts.status();
   }
   if (committed.ok()) committed = (*out)->Commit();
   if (!committed.ok()) {

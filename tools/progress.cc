@@ -30,12 +30,15 @@ void ProgressBar::Finish() {
   if (last_percent_ >= 0) std::fprintf(stderr, "\r\033[K");
 }
 
+void PrintPhase(const std::string& phase, double seconds, const std::string& note) {
+  std::fprintf(stderr, "  %-12s %8.3f s%s\n", phase.c_str(), seconds, note.c_str());
+}
+
 PhaseTimer::PhaseTimer() : start_(std::chrono::steady_clock::now()), last_(start_) {}
 
 void PhaseTimer::Lap(const std::string& phase) {
   const auto now = std::chrono::steady_clock::now();
-  std::fprintf(stderr, "  %-12s %8.3f s\n", phase.c_str(),
-               std::chrono::duration<double>(now - last_).count());
+  PrintPhase(phase, std::chrono::duration<double>(now - last_).count());
   last_ = now;
 }
 

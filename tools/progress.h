@@ -26,6 +26,9 @@ class ProgressBar {
   int last_percent_ = -1;
 };
 
+// One phase's line on stderr: "  phase        1.234 s" and `note` after it.
+void PrintPhase(const std::string& phase, double seconds, const std::string& note = "");
+
 // Wall-clock phases and peak RSS, printed to stderr as "phase: 1.23 s".
 class PhaseTimer {
  public:

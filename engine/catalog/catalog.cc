@@ -182,6 +182,17 @@ struct CatalogBuilder {
   }
 };
 
+absl::Status CheckRulesDir(const std::string& rules_dir) {
+  std::error_code ec;
+  for (const char* sub : {"", "/taxonomy", "/policies"}) {
+    if (!std::filesystem::is_directory(rules_dir + sub, ec)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          rules_dir, sub, ": not a directory (a rules directory holds taxonomy/ and policies/)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Catalog> Catalog::LoadDir(const std::string& rules_dir, Diagnostics* diags,
                                          const RuleLimits& limits) {
   const int errors_before = diags->error_count();

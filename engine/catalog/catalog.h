@@ -58,6 +58,10 @@ struct CompiledGrantCap {
   int line = 0;
 };
 
+// Ok when `rules_dir`, `rules_dir`/taxonomy and `rules_dir`/policies are directories; otherwise
+// InvalidArgument "DIR: not a directory (a rules directory holds taxonomy/ and policies/)".
+absl::Status CheckRulesDir(const std::string& rules_dir);
+
 class Catalog {
  public:
   // Loads `rules_dir`/taxonomy and every `rules_dir`/policies/*.textproto (in name order).

@@ -79,6 +79,13 @@ FirmFormat FormatByExtension(absl::string_view name) {
 
 std::string Rejection::ToString() const { return absl::StrCat(file, ":", line, ": ", reason); }
 
+std::string NoneAccepted(const IngestStats& stats) {
+  if (stats.accepted > 0) return "";
+  if (stats.records == 0) return "no firm record accepted: the firm data holds no records";
+  return absl::StrCat("no firm record accepted: all ", stats.records,
+                      " records were rejected (see the reasons above)");
+}
+
 namespace ingest_internal {
 
 absl::Status ReadRecords(std::istream& in, const std::string& name, FirmFormat format,

@@ -122,6 +122,10 @@ absl::StatusOr<std::vector<Firm>> LoadFirms(const std::vector<std::string>& path
                                             std::vector<Rejection>* rejects, IngestStats* stats,
                                             InputEncoding encoding = InputEncoding::kUtf8);
 
+// The one-line refusal when no firm record was accepted ("no firm record accepted: …"); empty
+// when some were.
+std::string NoneAccepted(const IngestStats& stats);
+
 }  // namespace polmatch
 
 #endif  // POLMATCH_INGEST_FIRM_READER_H_
