@@ -73,9 +73,6 @@ absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const 
                                                  const FirmStore& store, AtomicOutputDir* out);
 std::string DescribeCounts(const LedgerNightCounts& counts);
 
-// One CSV field, quoted when it holds a comma, a quote or a line break.
-void AppendCsvCell(std::string* out, absl::string_view s);
-
 }  // namespace polmatch
 
 #endif  // POLMATCH_LEDGER_NIGHTLY_H_
