@@ -25,16 +25,13 @@ using testing::Polmatch;
 class AnalysisCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("analysis_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "policies");
-    fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", dir_ / "taxonomy");
-    std::ofstream(dir_ / "policies/p.textproto") << R"pb(
+    dir_ = testing::FreshTempDir("analysis_cli");
+    testing::WriteRulesDir(dir_, R"pb(
       policy { id: "sw-it" title: "培育名录库" mode: AUTO_GRANT benefit: "5万" valid_from: "2021-01-01"
         eligibility: "industry under \"I\" and region under \"441500\" and revenue >= 1000万元" }
       policy { id: "hb-hitech" title: "高企奖励" mode: AUTO_GRANT benefit: "20万" valid_from: "2021-01-01"
         eligibility: "qual.hitech and region under \"420000\"" }
-    )pb";
+    )pb");
     std::ofstream firms(dir_ / "firms.jsonl");
     const int revenues[] = {9999000, 9000000, 5000000, 12000000};
     for (int i = 0; i < 4; ++i) {
@@ -53,7 +50,6 @@ class AnalysisCliTest : public ::testing::Test {
   fs::path dir_;
   std::vector<std::string> codes_;
   std::string wuhan_;
-  static inline int counter_ = 0;
 };
 
 TEST_F(AnalysisCliTest, Help) {

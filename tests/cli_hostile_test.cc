@@ -25,25 +25,11 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct RunResult {
-  int exit_code = -1;  // -1: killed by a signal; 124: timed out (hung)
-  std::string out;
-};
+// exit_code -1: killed by a signal; 124: timed out (hung).
+using RunResult = testing::CmdResult;
 
 // The binary under `timeout` (a hang is a failure, not a stuck suite), stdout and stderr together.
-RunResult Polmatch(const std::string& args) {
-  RunResult r;
-  const std::string cmd = "timeout -s KILL 30 " + std::string(POLMATCH_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (r.exit_code == 137) r.exit_code = 124;  // killed by timeout -s KILL
-  return r;
-}
+RunResult Polmatch(const std::string& args) { return testing::Polmatch(args, /*kill_after_seconds=*/30); }
 
 std::string Slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

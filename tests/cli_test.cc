@@ -25,18 +25,15 @@ using testing::Polmatch;
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "policies");
+    dir_ = testing::FreshTempDir("cli");
     fs::create_directories(dir_ / "tests");
-    fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", dir_ / "taxonomy");
-    std::ofstream(dir_ / "policies/p.textproto") << R"pb(
+    testing::WriteRulesDir(dir_, R"pb(
       policy { id: "sw-4.4" title: "新型研发机构引进资助" mode: AUTO_GRANT
         eligibility: "org.new_rd_institution and region under \"441500\" and new_rd_equipment_investment > 0"
         benefit: "min(new_rd_equipment_investment * 20%, if(org.new_rd_institution.public_interest, 200万, 100万))" }
       policy { id: "sw-it" title: "培育名录库" mode: AUTO_GRANT benefit_note: "纳入培育名录库"
         eligibility: "industry under \"I\" and revenue >= 1000万元" }
-    )pb";
+    )pb");
     code_ = testing::MakeCreditCode("441502", 42);
     other_ = testing::MakeCreditCode("441502", 43);
     std::ofstream(dir_ / "firms.jsonl")
@@ -50,7 +47,6 @@ class CliTest : public ::testing::Test {
   std::string Firms() const { return (dir_ / "firms.jsonl").string(); }
   fs::path dir_;
   std::string code_, other_;
-  static inline int counter_ = 0;
 };
 
 TEST_F(CliTest, UsageAndHelp) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "engine/index/firm_store.h"
 #include "engine/index/snapshot.h"
 #include "gtest/gtest.h"
@@ -20,30 +21,20 @@ namespace fs = std::filesystem;
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path(::testing::TempDir()) / ("engine_" + std::to_string(::getpid()));
-    fs::remove_all(root_);
+    root_ = testing::FreshTempDir("engine");
     for (const char* amount : {"10万", "20万"}) {
-      const fs::path dir = root_ / (std::string("rules_") + (amount[0] == '1' ? "a" : "b"));
-      fs::create_directories(dir / "policies");
-      fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", dir / "taxonomy");
-      std::ofstream(dir / "policies/p.textproto")
-          << "policy { id: \"grant\" title: \"高企奖励\" mode: AUTO_GRANT eligibility: \"qual.hitech and region under \\\"441500\\\"\" benefit: \""
-          << amount << "\" }\n"
-          << "policy { id: \"top1\" title: \"择优\" eligibility: \"qual.hitech\" limit: 1 rank_by: \"revenue\" }\n"
-          << "policy { id: \"wuhan\" title: \"武汉\" eligibility: \"region under \\\"420100\\\" and qual.hitech\" }\n";
+      testing::WriteRulesDir(
+          root_ / (std::string("rules_") + (amount[0] == '1' ? "a" : "b")),
+          absl::StrCat("policy { id: \"grant\" title: \"高企奖励\" mode: AUTO_GRANT eligibility: \"qual.hitech and "
+                       "region under \\\"441500\\\"\" benefit: \"",
+                       amount, "\" }\n",
+                       "policy { id: \"top1\" title: \"择优\" eligibility: \"qual.hitech\" limit: 1 rank_by: \"revenue\" }\n"
+                       "policy { id: \"wuhan\" title: \"武汉\" eligibility: \"region under \\\"420100\\\" and "
+                       "qual.hitech\" }\n"));
     }
-    std::vector<Firm> firms;
-    for (int i = 0; i < 3; ++i) {
-      FirmProfile p = testing::MakeProfile("441502", 500 + i);
-      p.add_tags()->set_id("qual.hitech");
-      (*p.mutable_facts())["revenue"] = std::to_string(100 + i);
-      codes_.push_back(p.credit_code());
-      firms.push_back(testing::MakeFirm(p));
-    }
-    absl::StatusOr<FirmStore> store = FirmStore::Build(firms, testing::RealTaxonomy());
-    ASSERT_TRUE(store.ok());
     snapshot_ = (root_ / "r.snap").string();
-    ASSERT_TRUE(WriteSnapshotFile(snapshot_, *store, testing::RealTaxonomy()).ok());
+    codes_ = testing::WriteHitechSnapshot(snapshot_, 500, 100);
+    ASSERT_FALSE(HasFailure());
   }
   EngineOptions Options(const char* rules) const {
     EngineOptions o;

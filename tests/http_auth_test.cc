@@ -2,10 +2,7 @@
 // refusal over a real loopback server; the access audit trail; rate limits; /metrics counters;
 // and `polmatch serve` as a process: the loopback-only default, --insecure-open, the audit file
 // that `polmatch audit` filters.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
@@ -18,20 +15,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "engine/index/firm_store.h"
-#include "engine/index/snapshot.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/http_test_client.h"
+#include "tests/http_test_fixture.h"
 #include "tests/test_util.h"
 #include "tools/auth.h"
 #include "tools/auth_gate.h"
 #include "tools/http_server.h"
 #include "tools/http_service.h"
-
-extern char** environ;
 
 namespace polmatch {
 namespace {
@@ -41,6 +35,10 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::HttpResult;
 using testing::RawConnection;
+using testing::ReadFile;
+using testing::SpawnPolmatch;
+using testing::WaitExit;
+using testing::WaitForText;
 
 constexpr char kKeyBase64[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";  // 32 bytes
 constexpr char kStaffKey[] = "staff-key-3f9a1c0e7b";
@@ -74,55 +72,18 @@ std::string Field(const std::string& body, const std::string& name) {
 }
 
 // A small registry: three firms, one policy.
-class Registry {
+constexpr char kPolicies[] =
+    "policy { id: \"grant\" title: \"高企奖励\" issuer: \"某市科技局\" source { document: \"某市办法\" } "
+    "mode: AUTO_GRANT eligibility: \"qual.hitech\" benefit: \"10万\" }\n";
+class Registry : public testing::TestRegistry {
  public:
-  Registry() {
-    root_ = fs::path(::testing::TempDir()) / ("http_auth_" + std::to_string(::getpid()) + "_" +
-                                              std::to_string(counter_++));
-    fs::remove_all(root_);
-    fs::create_directories(root_ / "rules/policies");
-    fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", root_ / "rules/taxonomy");
-    std::ofstream(root_ / "rules/policies/p.textproto")
-        << "policy { id: \"grant\" title: \"高企奖励\" issuer: \"某市科技局\" source { document: \"某市办法\" } "
-           "mode: AUTO_GRANT eligibility: \"qual.hitech\" benefit: \"10万\" }\n";
-    std::vector<Firm> firms;
-    for (int i = 0; i < 3; ++i) {
-      FirmProfile p = testing::MakeProfile("441502", 700 + i);
-      p.add_tags()->set_id("qual.hitech");
-      (*p.mutable_facts())["revenue"] = std::to_string(10000000 + i);
-      codes.push_back(p.credit_code());
-      firms.push_back(testing::MakeFirm(p));
-    }
-    absl::StatusOr<FirmStore> store = FirmStore::Build(firms, testing::RealTaxonomy());
-    EXPECT_TRUE(store.ok());
-    snapshot = (root_ / "r.snap").string();
-    EXPECT_TRUE(WriteSnapshotFile(snapshot, *store, testing::RealTaxonomy()).ok());
-    rules = (root_ / "rules").string();
-  }
-  ~Registry() {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
-  }
-  fs::path root() const { return root_; }
-
-  std::string rules, snapshot;
-  std::vector<std::string> codes;
-
- private:
-  fs::path root_;
-  static inline int counter_ = 0;
+  Registry() : TestRegistry("http_auth", kPolicies, 10000000) {}
 };
 
 class HttpAuthTest : public ::testing::Test {
  protected:
   // Serves the registry behind a gate with `config` (and an audit trail) on a loopback port.
   void Start(const AuthConfig& config, bool with_auth = true) {
-    EngineOptions o;
-    o.rules_dir = registry_.rules;
-    o.snapshot_path = registry_.snapshot;
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(o);
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = std::move(*engine);
     absl::StatusOr<http::Authenticator> auth = http::Authenticator::FromConfig(config, registry_.root());
     ASSERT_TRUE(auth.ok()) << auth.status();
     auth_ = std::make_unique<http::Authenticator>(*std::move(auth));
@@ -136,20 +97,19 @@ class HttpAuthTest : public ::testing::Test {
     g.per_principal = http::RateLimitSettings::Of(config, false);
     g.per_address = http::RateLimitSettings::Of(config, true);
     gate_ = std::make_unique<http::AccessGate>(g);
-    service_ = std::make_unique<http::HttpService>(*engine_);
-    service_->SetGate(gate_.get());
-    server_ = std::make_unique<http::HttpServer>(*service_, http::HttpServerOptions{});
-    absl::StatusOr<int> port = server_->Listen("127.0.0.1", 0);
-    ASSERT_TRUE(port.ok()) << port.status();
-    port_ = *port;
-    server_->Start();
+    EngineOptions o;
+    o.rules_dir = registry_.rules;
+    o.snapshot_path = registry_.snapshot;
+    const absl::Status started =
+        served_.Start(o, {}, [this](http::HttpService& service) { service.SetGate(gate_.get()); });
+    ASSERT_TRUE(started.ok()) << started;
   }
-  void TearDown() override { server_.reset(); }
+  void TearDown() override { served_.server.reset(); }
 
   // One request with the given extra header lines ("Name: value\r\n" each).
   HttpResult Get(const std::string& path, const std::string& headers = "") const {
     RawConnection c;
-    if (!c.Connect(port_)) return HttpResult::Failed("cannot connect");
+    if (!c.Connect(served_.port)) return HttpResult::Failed("cannot connect");
     c.Send("GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + headers + "\r\n");
     return c.Read();
   }
@@ -179,14 +139,11 @@ class HttpAuthTest : public ::testing::Test {
   }
 
   Registry registry_;
-  std::unique_ptr<Engine> engine_;
   std::unique_ptr<http::Authenticator> auth_;
   std::unique_ptr<http::AuditLog> audit_;
   fs::path audit_path_;
   std::unique_ptr<http::AccessGate> gate_;
-  std::unique_ptr<http::HttpService> service_;
-  std::unique_ptr<http::HttpServer> server_;
-  int port_ = 0;
+  testing::LoopbackServer served_;  // declared after the gate it uses: stopped first
 };
 
 // Public endpoints answer without any credential, and do not even look at a bad one.
@@ -200,7 +157,7 @@ TEST_F(HttpAuthTest, PublicEndpointsNeedNoCredentials) {
     }
   }
   RawConnection c;
-  ASSERT_TRUE(c.Connect(port_));
+  ASSERT_TRUE(c.Connect(served_.port));
   const std::string body = R"({"region": "441502", "tags": [{"id": "qual.hitech"}]})";
   c.Send("POST /api/v1/evaluate?as_of=2023-06-30 HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
@@ -220,7 +177,7 @@ TEST_F(HttpAuthTest, FirmTokenSeesItsOwnFirmOnly) {
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_THAT(r->body, HasSubstr(own));
   // The same answer as without a gate: the authorised caller's bytes are unchanged.
-  http::HttpService open(*engine_);
+  http::HttpService open(*served_.engine);
   EXPECT_EQ(r->body, open.Handle({"GET", Matches(own), ""}).body);
   // The explanation too, and the token as the portal's cookie, and a lower-case header name.
   r = Get("/api/v1/firms/" + own + "/policies/grant/explain?as_of=2023-06-30", "authorization: bearer " + token + "\r\n");
@@ -486,57 +443,14 @@ TEST(RateLimitSettingsTest, DefaultsAndUnlimited) {
 }
 
 // `polmatch serve` and `polmatch audit` as processes.
-class Process {
- public:
-  // Runs polmatch with `args`, stderr to `log`; returns the pid.
-  static pid_t Spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> all = {POLMATCH_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    EXPECT_EQ(posix_spawn(&pid, POLMATCH_BINARY, &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    return pid;
-  }
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  // Waits for the pid (bounded); its exit status, -1 if still running after 30 s.
-  static int Wait(pid_t pid) {
-    for (int i = 0; i < 3000; ++i) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return -1;
-  }
-  // Until `text` appears in the file (bounded).
-  static bool WaitFor(const std::string& path, const std::string& text) {
-    for (int i = 0; i < 3000; ++i) {
-      if (Read(path).find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-};
-
 TEST(ServeAuthProcessTest, NonLoopbackWithoutAuthIsRefused) {
   Registry reg;
   const std::string out = (reg.root() / "out").string(), err = (reg.root() / "err").string();
   for (const char* bind : {"0.0.0.0", "::", "192.0.2.1"}) {
-    pid_t pid = Process::Spawn({"serve", "--rules", reg.rules, "--snapshot", reg.snapshot, "--bind", bind, "--port", "0"},
-                               out, err);
-    EXPECT_EQ(Process::Wait(pid), 2) << bind;
-    const std::string text = Process::Read(err);
+    pid_t pid = SpawnPolmatch({"serve", "--rules", reg.rules, "--snapshot", reg.snapshot, "--bind", bind, "--port", "0"},
+                              out, err);
+    EXPECT_EQ(WaitExit(pid), 2) << bind;
+    const std::string text = ReadFile(err);
     EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
     EXPECT_THAT(text, HasSubstr("without --auth"));
   }
@@ -545,29 +459,29 @@ TEST(ServeAuthProcessTest, NonLoopbackWithoutAuthIsRefused) {
 TEST(ServeAuthProcessTest, LoopbackDefaultSaysFirmDataIsOpen) {
   Registry reg;
   const std::string out = (reg.root() / "out").string(), err = (reg.root() / "err").string();
-  pid_t pid = Process::Spawn({"serve", "--rules", reg.rules, "--snapshot", reg.snapshot, "--port", "0", "--quiet"}, out, err);
-  EXPECT_TRUE(Process::WaitFor(err, "firm data is open")) << Process::Read(err);
-  EXPECT_THAT(Process::Read(err), HasSubstr("listening on http://127.0.0.1:"));
+  pid_t pid = SpawnPolmatch({"serve", "--rules", reg.rules, "--snapshot", reg.snapshot, "--port", "0", "--quiet"}, out, err);
+  EXPECT_TRUE(WaitForText(err, "firm data is open")) << ReadFile(err);
+  EXPECT_THAT(ReadFile(err), HasSubstr("listening on http://127.0.0.1:"));
   kill(pid, SIGTERM);
-  EXPECT_EQ(Process::Wait(pid), 0);
+  EXPECT_EQ(WaitExit(pid), 0);
 }
 
 TEST(ServeAuthProcessTest, InsecureOpenBindsAnyAddressWithAWarning) {
   Registry reg;
   const std::string out = (reg.root() / "out").string(), err = (reg.root() / "err").string();
-  pid_t pid = Process::Spawn({"serve", "--rules", reg.rules, "--snapshot", reg.snapshot, "--bind", "0.0.0.0", "--port",
-                              "0", "--quiet", "--insecure-open"},
-                             out, err);
-  EXPECT_TRUE(Process::WaitFor(err, "WARNING --insecure-open")) << Process::Read(err);
-  const std::string log = Process::Read(err);
+  pid_t pid = SpawnPolmatch({"serve", "--rules", reg.rules, "--snapshot", reg.snapshot, "--bind", "0.0.0.0", "--port",
+                             "0", "--quiet", "--insecure-open"},
+                            out, err);
+  EXPECT_TRUE(WaitForText(err, "WARNING --insecure-open")) << ReadFile(err);
+  const std::string log = ReadFile(err);
   ASSERT_THAT(log, HasSubstr("listening on http://0.0.0.0:"));
-  const int port = std::stoi(log.substr(log.find("0.0.0.0:") + 8));
+  const int port = testing::ListeningPort(log, "0.0.0.0");
   testing::HttpClient c("127.0.0.1", port);
   HttpResult r = c.Get("/api/v1/firms/" + reg.codes[0] + "/matches");
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->status, 200) << "open, as asked";
   kill(pid, SIGTERM);
-  EXPECT_EQ(Process::Wait(pid), 0);
+  EXPECT_EQ(WaitExit(pid), 0);
 }
 
 // serve --auth (a text-format auth file) --audit-log on any address; `polmatch audit` filters
@@ -582,21 +496,21 @@ TEST(ServeAuthProcessTest, AuthFileAuditLogAndAuditCommand) {
       << "\" role: STAFF }\n";
   const std::string out = (dir / "out").string(), err = (dir / "err").string();
   const std::string audit = (dir / "audit.jsonl").string(), access = (dir / "access.log").string();
-  pid_t pid = Process::Spawn({"serve", "--rules", reg.rules, "--snapshot", reg.snapshot, "--bind", "0.0.0.0", "--port",
-                              "0", "--auth", (dir / "auth.textproto").string(), "--audit-log", audit, "--access-log",
-                              access},
-                             out, err);
-  ASSERT_TRUE(Process::WaitFor(err, "listening on")) << Process::Read(err);
-  const std::string log = Process::Read(err);
+  pid_t pid = SpawnPolmatch({"serve", "--rules", reg.rules, "--snapshot", reg.snapshot, "--bind", "0.0.0.0", "--port",
+                             "0", "--auth", (dir / "auth.textproto").string(), "--audit-log", audit, "--access-log",
+                             access},
+                            out, err);
+  ASSERT_TRUE(WaitForText(err, "listening on")) << ReadFile(err);
+  const std::string log = ReadFile(err);
   EXPECT_THAT(log, HasSubstr("--auth"));
-  const int port = std::stoi(log.substr(log.find("0.0.0.0:") + 8));
+  const int port = testing::ListeningPort(log, "0.0.0.0");
   // The token as `polmatch auth token` prints it.
   const std::string tok_out = (dir / "token").string();
-  ASSERT_EQ(Process::Wait(Process::Spawn({"auth", "token", "--auth", (dir / "auth.textproto").string(), "--firm",
-                                          reg.codes[0], "--ttl", "600"},
-                                         tok_out, err)),
+  ASSERT_EQ(WaitExit(SpawnPolmatch({"auth", "token", "--auth", (dir / "auth.textproto").string(), "--firm",
+                                    reg.codes[0], "--ttl", "600"},
+                                   tok_out, err)),
             0);
-  std::string token = Process::Read(tok_out);
+  std::string token = ReadFile(tok_out);
   token = token.substr(0, token.find('\n'));
   const auto get = [port](const std::string& path, const std::string& headers) {
     RawConnection c;
@@ -611,29 +525,29 @@ TEST(ServeAuthProcessTest, AuthFileAuditLogAndAuditCommand) {
   EXPECT_EQ(get(m1, "X-API-Key: " + std::string(kStaffKey) + "\r\n")->status, 200);
   EXPECT_EQ(get(m1, "")->status, 401);
   kill(pid, SIGTERM);
-  EXPECT_EQ(Process::Wait(pid), 0);
+  EXPECT_EQ(WaitExit(pid), 0);
   // `polmatch audit --firm`: the four reads of the second firm, in order.
   const std::string filtered = (dir / "filtered").string();
-  EXPECT_EQ(Process::Wait(Process::Spawn({"audit", "--log", audit, "--firm", reg.codes[1]}, filtered, err)), 0);
-  std::vector<std::string> lines = absl::StrSplit(Process::Read(filtered), '\n', absl::SkipEmpty());
-  ASSERT_EQ(lines.size(), 4u) << Process::Read(filtered);
+  EXPECT_EQ(WaitExit(SpawnPolmatch({"audit", "--log", audit, "--firm", reg.codes[1]}, filtered, err)), 0);
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(filtered), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u) << ReadFile(filtered);
   EXPECT_THAT(lines[0], HasSubstr("\"role\":\"firm\""));
   EXPECT_THAT(lines[0], HasSubstr("\"status\":403"));
   EXPECT_THAT(lines[1], HasSubstr("\"status\":400"));
   EXPECT_THAT(lines[2], HasSubstr("\"principal\":\"bureau-staff\",\"role\":\"staff\""));
   EXPECT_THAT(lines[3], HasSubstr("\"status\":401"));
-  EXPECT_THAT(Process::Read(err), HasSubstr("audit: 4 entries"));
+  EXPECT_THAT(ReadFile(err), HasSubstr("audit: 4 entries"));
   // `--principal`: the firm's own two.
-  EXPECT_EQ(Process::Wait(Process::Spawn({"audit", "--log", audit, "--principal", reg.codes[0]}, filtered, err)), 0);
-  lines = absl::StrSplit(Process::Read(filtered), '\n', absl::SkipEmpty());
+  EXPECT_EQ(WaitExit(SpawnPolmatch({"audit", "--log", audit, "--principal", reg.codes[0]}, filtered, err)), 0);
+  lines = absl::StrSplit(ReadFile(filtered), '\n', absl::SkipEmpty());
   EXPECT_EQ(lines.size(), 2u);
   // Neither the key nor the token is in any log (the token put in a URL is redacted).
   for (const std::string& file : {access, audit, err}) {
-    const std::string text = Process::Read(file);
+    const std::string text = ReadFile(file);
     EXPECT_THAT(text, Not(HasSubstr(kStaffKey))) << file;
     EXPECT_THAT(text, Not(HasSubstr(token.substr(token.rfind('.') + 1)))) << file;
   }
-  EXPECT_THAT(Process::Read(access), HasSubstr("token=REDACTED"));
+  EXPECT_THAT(ReadFile(access), HasSubstr("token=REDACTED"));
 }
 
 }  // namespace

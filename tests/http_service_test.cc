@@ -2,9 +2,7 @@
 // error path, queries during reloads; and `polmatch serve` as a process (signals, exit status).
 #include "tools/http_service.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -14,18 +12,16 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/index/firm_store.h"
-#include "engine/index/snapshot.h"
+#include "absl/strings/str_cat.h"
 #include "engine/util/dates.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/http_test_client.h"
+#include "tests/http_test_fixture.h"
 #include "tests/test_util.h"
 #include "tools/http_server.h"
-
-extern char** environ;
 
 namespace polmatch {
 namespace {
@@ -89,40 +85,28 @@ const PolicyResult* Find(const FirmMatches& m, const std::string& id) {
 class HttpServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path(::testing::TempDir()) / ("http_" + std::to_string(::getpid()) + "_" +
-                                              std::to_string(counter_++));
-    fs::remove_all(root_);
+    root_ = testing::FreshTempDir("http");
     for (const char* amount : {"10万", "20万"}) {
-      const fs::path dir = root_ / (std::string("rules_") + (amount[0] == '1' ? "a" : "b"));
-      fs::create_directories(dir / "policies");
-      fs::create_directory_symlink(fs::path(testing::RulesDir()) / "taxonomy", dir / "taxonomy");
-      std::ofstream(dir / "policies/p.textproto")
-          << "policy { id: \"grant\" title: \"高企奖励\" source { document: \"某市办法\" clause: \"一\" "
-             "quote: \"给予10万元奖励\" } mode: AUTO_GRANT "
-             "eligibility: \"qual.hitech and region under \\\"441500\\\"\" benefit: \""
-          << amount << "\" }\n"
-          << "policy { id: \"scale\" title: \"规上培育\" eligibility: \"region under \\\"441500\\\" "
-             "and revenue >= 1000万\" }\n"
-          << "policy { id: \"rd\" title: \"研发补助\" eligibility: \"qual.hitech and rd_expense > 0\" "
-             "benefit: \"rd_expense * 10%\" }\n"
-          << "policy { id: \"pct\" title: \"按收入\" eligibility: \"qual.hitech\" benefit: \"revenue * 10%\" }\n";
+      testing::WriteRulesDir(
+          root_ / (std::string("rules_") + (amount[0] == '1' ? "a" : "b")),
+          absl::StrCat("policy { id: \"grant\" title: \"高企奖励\" source { document: \"某市办法\" clause: \"一\" "
+                       "quote: \"给予10万元奖励\" } mode: AUTO_GRANT "
+                       "eligibility: \"qual.hitech and region under \\\"441500\\\"\" benefit: \"",
+                       amount, "\" }\n",
+                       "policy { id: \"scale\" title: \"规上培育\" eligibility: \"region under \\\"441500\\\" "
+                       "and revenue >= 1000万\" }\n"
+                       "policy { id: \"rd\" title: \"研发补助\" eligibility: \"qual.hitech and rd_expense > 0\" "
+                       "benefit: \"rd_expense * 10%\" }\n"
+                       "policy { id: \"pct\" title: \"按收入\" eligibility: \"qual.hitech\" "
+                       "benefit: \"revenue * 10%\" }\n"));
     }
-    std::vector<Firm> firms;
-    for (int i = 0; i < 3; ++i) {
-      FirmProfile p = testing::MakeProfile("441502", 700 + i);
-      p.add_tags()->set_id("qual.hitech");
-      (*p.mutable_facts())["revenue"] = std::to_string(100 + i);
-      codes_.push_back(p.credit_code());
-      firms.push_back(testing::MakeFirm(p));
-    }
-    absl::StatusOr<FirmStore> store = FirmStore::Build(firms, testing::RealTaxonomy());
-    ASSERT_TRUE(store.ok());
     snapshot_ = (root_ / "r.snap").string();
-    ASSERT_TRUE(WriteSnapshotFile(snapshot_, *store, testing::RealTaxonomy()).ok());
+    codes_ = testing::WriteHitechSnapshot(snapshot_, 700, 100);
+    ASSERT_FALSE(HasFailure());
   }
 
   void TearDown() override {
-    server_.reset();
+    served_.server.reset();
     std::error_code ignored;
     fs::remove_all(root_, ignored);
   }
@@ -136,19 +120,12 @@ class HttpServiceTest : public ::testing::Test {
 
   // Loads rules_a and serves it on a free loopback port.
   void Start(http::HttpServerOptions options = {}) {
-    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(Options("rules_a"));
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = std::move(*engine);
-    service_ = std::make_unique<http::HttpService>(*engine_);
-    server_ = std::make_unique<http::HttpServer>(*service_, options);
-    absl::StatusOr<int> port = server_->Listen("127.0.0.1", 0);
-    ASSERT_TRUE(port.ok()) << port.status();
-    port_ = *port;
-    server_->Start();
+    const absl::Status started = served_.Start(Options("rules_a"), options);
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   testing::HttpClient Client() const {
-    testing::HttpClient c("127.0.0.1", port_);
+    testing::HttpClient c("127.0.0.1", served_.port);
     c.set_read_timeout(10, 0);
     return c;
   }
@@ -160,11 +137,7 @@ class HttpServiceTest : public ::testing::Test {
   fs::path root_;
   std::string snapshot_;
   std::vector<std::string> codes_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<http::HttpService> service_;
-  std::unique_ptr<http::HttpServer> server_;
-  int port_ = 0;
-  static inline int counter_ = 0;
+  testing::LoopbackServer served_;
 };
 
 // The direct JSON writer prints what protobuf prints: every code point, every enum value (and
@@ -258,7 +231,7 @@ TEST_F(HttpServiceTest, Matches) {
   EXPECT_THAT(r->body, HasSubstr("\"value\":\"FALSE\""));
   EXPECT_THAT(r->body, HasSubstr("高企奖励"));  // UTF-8, not \u escapes
   const FirmMatches got = ParseMatches(r->body);
-  absl::StatusOr<FirmMatches> want = engine_->Match(codes_[0], absl::CivilDay(2023, 6, 30));
+  absl::StatusOr<FirmMatches> want = served_.engine->Match(codes_[0], absl::CivilDay(2023, 6, 30));
   ASSERT_TRUE(want.ok());
   EXPECT_EQ(got.SerializeAsString(), want->SerializeAsString());
   EXPECT_EQ(r->body, ProtobufJson(*want));  // byte for byte
@@ -336,7 +309,7 @@ TEST_F(HttpServiceTest, Explain) {
   EXPECT_EQ(why.conditions(0).value(), ConditionTrace::TRUE);
   EXPECT_EQ(why.conditions(1).value(), ConditionTrace::FALSE);
   EXPECT_THAT(why.conditions(1).detail(), HasSubstr("100"));
-  absl::StatusOr<PolicyResult> want = engine_->Explain(codes_[0], "scale", absl::CivilDay(2023, 6, 30));
+  absl::StatusOr<PolicyResult> want = served_.engine->Explain(codes_[0], "scale", absl::CivilDay(2023, 6, 30));
   ASSERT_TRUE(want.ok());
   EXPECT_EQ(why.SerializeAsString(), want->SerializeAsString());
 
@@ -364,7 +337,7 @@ TEST_F(HttpServiceTest, Policies) {
   EXPECT_THAT(r->body, HasSubstr("\"limit\":0"));  // every field, as protobuf's JSON mapping
   Policy p;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r->body, &p).ok());
-  absl::StatusOr<Policy> want = engine_->GetPolicy("grant");
+  absl::StatusOr<Policy> want = served_.engine->GetPolicy("grant");
   ASSERT_TRUE(want.ok());
   EXPECT_EQ(p.SerializeAsString(), want->SerializeAsString());
   EXPECT_EQ(p.source().quote(), "给予10万元奖励");
@@ -514,7 +487,7 @@ TEST_F(HttpServiceTest, AccessLog) {
   testing::HttpClient c = Client();
   ASSERT_EQ(c.Get("/healthz")->status, 200);
   ASSERT_EQ(c.Get("/api/v1/policies/nope")->status, 404);
-  server_.reset();
+  served_.server.reset();
   const std::string lines = log.str();
   EXPECT_THAT(lines, ::testing::ContainsRegex(R"(127\.0\.0\.1 GET /healthz 200 [0-9]+us)"));
   EXPECT_THAT(lines, ::testing::ContainsRegex(R"(GET /api/v1/policies/nope 404 [0-9]+us)"));
@@ -554,13 +527,13 @@ TEST_F(HttpServiceTest, QueriesDuringReloads) {
     });
   }
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(engine_->Reload(Options(i % 2 ? "rules_a" : "rules_b")).ok());
+    ASSERT_TRUE(served_.engine->Reload(Options(i % 2 ? "rules_a" : "rules_b")).ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   // A failed reload changes nothing.
   EngineOptions broken = Options("rules_a");
   broken.snapshot_path = (root_ / "missing.snap").string();
-  EXPECT_FALSE(engine_->Reload(broken).ok());
+  EXPECT_FALSE(served_.engine->Reload(broken).ok());
   stop = true;
   for (std::thread& t : clients) t.join();
   EXPECT_EQ(failures.load(), 0);
@@ -572,18 +545,10 @@ TEST_F(HttpServiceTest, QueriesDuringReloads) {
 // state when the new one does not load) and exits 0 on SIGTERM.
 TEST_F(HttpServiceTest, ServeProcess) {
   const std::string log_path = (root_ / "serve.log").string();
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   const std::string rules = (root_ / "rules_a").string();
-  std::vector<std::string> args = {POLMATCH_BINARY, "serve", "--rules", rules, "--snapshot", snapshot_,
-                                   "--port", "0", "--threads", "2"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, POLMATCH_BINARY, &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  pid_t pid = testing::SpawnPolmatch(
+      {"serve", "--rules", rules, "--snapshot", snapshot_, "--port", "0", "--threads", "2"}, "", log_path);
+  ASSERT_GT(pid, 0);
   // Should an assertion end the test early, the server does not outlive it.
   struct Reaper {
     pid_t& pid;
@@ -594,21 +559,10 @@ TEST_F(HttpServiceTest, ServeProcess) {
       }
     }
   } reaper{pid};
-  const auto read_log = [&] {
-    std::ifstream in(log_path);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  const auto wait_for = [&](const std::string& text) {
-    for (int i = 0; i < 1000; ++i) {
-      if (read_log().find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  };
+  const auto read_log = [&] { return testing::ReadFile(log_path); };
+  const auto wait_for = [&](const std::string& text) { return testing::WaitForText(log_path, text); };
   ASSERT_TRUE(wait_for("listening on http://127.0.0.1:")) << read_log();
-  const std::string log = read_log();
-  const size_t at = log.find("127.0.0.1:") + 10;
-  const int port = std::stoi(log.substr(at));
+  const int port = testing::ListeningPort(read_log(), "127.0.0.1");
   testing::HttpClient c("127.0.0.1", port);
   testing::HttpResult r = c.Get(MatchesPath(codes_[0]));
   ASSERT_TRUE(r);

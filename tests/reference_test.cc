@@ -165,6 +165,25 @@ TEST_F(ReferenceTest, LimitSelectsTheTopRanked) {
   EXPECT_EQ(all[5][0].status, INELIGIBLE);
 }
 
+// A tie at the limit's edge goes to the smaller credit code, whatever the input order.
+TEST_F(ReferenceTest, LimitTieGoesToTheSmallerCreditCode) {
+  Catalog c = MakeCatalog(R"pb(
+    policy { id: "top1" title: "t" eligibility: "qual.hitech" limit: 1 rank_by: "revenue" }
+  )pb");
+  std::vector<Firm> firms;
+  for (int serial : {103, 101}) {
+    FirmProfile p = MakeProfile("420102", serial);
+    (*p.mutable_facts())["revenue"] = "9";
+    p.add_tags()->set_id("qual.hitech");
+    firms.push_back(MakeFirm(p));
+  }
+  ASSERT_LT(firms[1].credit_code, firms[0].credit_code);
+  ReferenceMatcher m(c);
+  auto all = m.EvaluateAll(firms, *ParseDate("2022-01-01"));
+  EXPECT_EQ(all[1][0].status, ELIGIBLE);
+  EXPECT_EQ(all[0][0].status, NOT_SELECTED);
+}
+
 TEST_F(ReferenceTest, ExplainTracesConditions) {
   Catalog c = MakeCatalog(kShanwei);
   FirmProfile p = MakeProfile("441502", 14, "I6513");

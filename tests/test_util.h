@@ -5,7 +5,9 @@
 #ifndef POLMATCH_TESTS_TEST_UTIL_H_
 #define POLMATCH_TESTS_TEST_UTIL_H_
 
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "engine/ingest/firm.h"
 #include "engine/taxonomy/taxonomy.h"
@@ -25,12 +27,25 @@ FirmProfile MakeProfile(const std::string& region, int serial, const std::string
 // Converts, failing the current test on error.
 Firm MakeFirm(const FirmProfile& profile);
 
+// A new empty directory under the test temp dir, named `prefix`_<pid>_<n>.
+std::filesystem::path FreshTempDir(const std::string& prefix);
+// A rules directory at `dir`: policies/p.textproto holding `policies` (text-format `policy { … }`
+// entries) and a link to the real tag library as taxonomy/.
+void WriteRulesDir(const std::filesystem::path& dir, const std::string& policies);
+// A registry snapshot at `path` of `n` firms in region 441502, each tagged qual.hitech, with
+// serials serial_base + i and the fact revenue = revenue_base + i; their credit codes in order.
+// Fails the current test on error.
+std::vector<std::string> WriteHitechSnapshot(const std::string& path, int serial_base, long long revenue_base,
+                                             int n = 3);
+
 // The polmatch binary run with `args` (a shell command line tail), stdout and stderr together.
 struct CmdResult {
   int exit_code = -1;
   std::string out;
 };
-CmdResult Polmatch(const std::string& args);
+// With `kill_after_seconds` > 0 it runs under `timeout -s KILL`, and a run that was still going
+// then (a hang) exits 124.
+CmdResult Polmatch(const std::string& args, int kill_after_seconds = 0);
 
 }  // namespace polmatch::testing
 

@@ -503,15 +503,11 @@ class MappedSnapshot : public SnapshotSource {
 
 absl::StatusOr<FirmStore> ReadSnapshotFile(const std::string& path, const Taxonomy& taxonomy,
                                            SnapshotLoad load, std::shared_ptr<const SnapshotSource>* source) {
-  absl::StatusOr<int> opened = OpenRegularFile(path);  // a FIFO or device is refused, not read
+  absl::StatusOr<RegularFile> opened = OpenRegularFileWithStat(path);  // a FIFO or device is refused, not read
   if (!opened.ok()) return opened.status();
-  const int fd = *opened;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
+  const int fd = opened->fd;
+  const struct stat st = opened->st;
+  const size_t size = opened->size();
   if (size == 0) {
     ::close(fd);
     return absl::DataLossError(absl::StrCat(path, ": snapshot is corrupt or truncated: empty file"));

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "engine/expr/eval.h"
+#include "engine/util/csv_field.h"
 #include "engine/util/dates.h"
 #include "engine/util/framing.h"
 #include "engine/util/status_macros.h"
@@ -96,29 +97,16 @@ void AppendProposalRow(std::string* out, const HistoryEntry& h, absl::string_vie
                        absl::string_view credit_code, absl::string_view name, absl::string_view period) {
   for (absl::string_view cell : {absl::string_view(h.grant_id), policy_id, credit_code, name, period,
                                  absl::string_view(h.event)}) {
-    AppendCsvCell(out, cell);
+    AppendCsvField(cell, out);
     out->push_back(',');
   }
   absl::StrAppend(out, FenToYuan(h.amount_fen), ",",
                   h.event == "NEW" || h.event == "ADJUSTMENT" ? "" : FenToYuan(h.previous_fen), ",");
-  AppendCsvCell(out, h.note);
+  AppendCsvField(h.note, out);
   out->push_back('\n');
 }
 
 }  // namespace
-
-void AppendCsvCell(std::string* out, absl::string_view s) {
-  if (s.find_first_of(",\"\r\n") == absl::string_view::npos) {
-    out->append(s.data(), s.size());
-    return;
-  }
-  out->push_back('"');
-  for (char c : s) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
 
 namespace {
 

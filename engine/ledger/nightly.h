@@ -85,9 +85,6 @@ absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const 
                                                  const std::string& previous_proposals = "");
 std::string DescribeCounts(const LedgerNightCounts& counts);
 
-// One CSV field, quoted when it holds a comma, a quote or a line break.
-void AppendCsvCell(std::string* out, absl::string_view s);
-
 }  // namespace polmatch
 
 #endif  // POLMATCH_LEDGER_NIGHTLY_H_

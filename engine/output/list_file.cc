@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "engine/util/csv_field.h"
 #include "engine/util/dates.h"
 #include "engine/util/decimal.h"
 #include "xlsxwriter.h"
@@ -171,25 +172,12 @@ bool NeedsDefusing(const std::string& text) {
   return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
 }
 
-void AppendCsvCell(const std::string& text, std::string* out) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) {
-    out->append(text);
-    return;
-  }
-  out->push_back('"');
-  for (char c : text) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
-
 std::string CsvText(const ListTable& table, const std::vector<std::vector<Cell>>& cells) {
   std::string out = "\xEF\xBB\xBF";
   for (size_t c = 0; c < table.columns.size(); ++c) {
     if (c > 0) out.push_back(',');
     const std::string& h = table.columns[c].header;
-    AppendCsvCell(NeedsDefusing(h) ? "'" + h : h, &out);
+    AppendCsvField(NeedsDefusing(h) ? "'" + h : h, &out);
   }
   out.append("\r\n");
   for (const std::vector<Cell>& row : cells) {
@@ -198,7 +186,7 @@ std::string CsvText(const ListTable& table, const std::vector<std::vector<Cell>>
       const std::string& t = row[c].text;
       // Numbers are checked numbers; text and dates may start like a formula.
       const bool text_kind = table.columns[c].kind == ListColumn::kText;
-      AppendCsvCell(text_kind && NeedsDefusing(t) ? "'" + t : t, &out);
+      AppendCsvField(text_kind && NeedsDefusing(t) ? "'" + t : t, &out);
     }
     out.append("\r\n");
   }

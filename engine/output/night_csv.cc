@@ -6,29 +6,11 @@
 
 #include "engine/output/night.h"
 #include "engine/output/night_internal.h"
+#include "engine/util/csv_field.h"
 
 namespace polmatch {
 
 using night_internal::AppendYuan;
-
-namespace {
-
-void AppendCsvField(std::string* out, absl::string_view s) {
-  bool plain = true;
-  for (char c : s) plain &= c != ',' && c != '"' && c != '\n' && c != '\r';
-  if (plain) {
-    out->append(s.data(), s.size());
-    return;
-  }
-  out->push_back('"');
-  for (char c : s) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
-
-}  // namespace
 
 namespace {
 
@@ -61,7 +43,7 @@ absl::Status WriteEligibleRows(const NightResult& night, ByteSink* sink, const S
     std::sort(firms.begin(), firms.end(),
               [](const auto& x, const auto& y) { return x.first < y.first; });
     std::string id;
-    AppendCsvField(&id, p.id);
+    AppendCsvField(p.id, &id);
     std::string field;
     // Lines in blocks: the codes and names (scattered in memory at S2) of a block are looked up
     // and prefetched first, so their cache misses overlap instead of stalling line by line.
@@ -85,7 +67,7 @@ absl::Status WriteEligibleRows(const NightResult& night, ByteSink* sink, const S
         out.push_back(',');
         out.append(codes[i].data(), codes[i].size());
         out.push_back(',');
-        AppendCsvField(&out, names[i]);
+        AppendCsvField(names[i], &out);
         out.push_back(',');
         out.append(field);
         out.push_back('\n');
@@ -115,7 +97,7 @@ absl::Status WriteListsCsv(const NightResult& night, ByteSink* sink, const Strea
       night, sink, options, "policy_id,credit_code,name,benefit_note\n",
       [](const PolicyNight& p) { return p.listed; },
       [](const PolicyNight& p, int64_t, std::string* field) {
-        AppendCsvField(field, p.benefit_note);
+        AppendCsvField(p.benefit_note, field);
         return true;
       });
 }

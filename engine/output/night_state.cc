@@ -337,15 +337,10 @@ absl::StatusOr<std::unique_ptr<StateReader>> StateReader::FromBytes(absl::string
 }
 
 absl::StatusOr<std::unique_ptr<StateReader>> StateReader::Open(const std::string& path) {
-  absl::StatusOr<int> opened = OpenRegularFile(path);  // a FIFO or device is refused, not read
+  absl::StatusOr<RegularFile> opened = OpenRegularFileWithStat(path);  // a FIFO or device is refused, not read
   if (!opened.ok()) return opened.status();
-  const int fd = *opened;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return absl::NotFoundError(absl::StrCat(path, ": not a regular file"));
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
+  const int fd = opened->fd;
+  const size_t size = opened->size();
   if (size < sizeof kMagic + 8) {
     ::close(fd);
     return StateFrame(std::string(size, '\0')).status();  // the same error as for the bytes

@@ -23,6 +23,12 @@ const char* KindOf(mode_t mode) {
 }  // namespace
 
 absl::StatusOr<int> OpenRegularFile(const std::string& path) {
+  absl::StatusOr<RegularFile> file = OpenRegularFileWithStat(path);
+  if (!file.ok()) return file.status();
+  return file->fd;
+}
+
+absl::StatusOr<RegularFile> OpenRegularFileWithStat(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("empty file name");
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
@@ -49,7 +55,7 @@ absl::StatusOr<int> OpenRegularFile(const std::string& path) {
     ::close(fd);
     return absl::UnavailableError(message);
   }
-  return fd;
+  return RegularFile{fd, st};
 }
 
 absl::Status CheckRegularFile(const std::string& path) {

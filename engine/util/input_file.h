@@ -13,6 +13,9 @@
 #ifndef POLMATCH_UTIL_INPUT_FILE_H_
 #define POLMATCH_UTIL_INPUT_FILE_H_
 
+#include <sys/stat.h>
+
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -24,6 +27,15 @@ namespace polmatch {
 // the caller closes it. NotFound / PermissionDenied with the system's reason when it cannot be
 // opened; InvalidArgument "PATH: not a regular file (a directory|a FIFO|a device|a socket)".
 absl::StatusOr<int> OpenRegularFile(const std::string& path);
+
+// OpenRegularFile with the fstat that found the file regular: for readers that map the file and
+// need its size (the snapshot, the state file).
+struct RegularFile {
+  int fd = -1;  // the caller closes it
+  struct stat st {};
+  size_t size() const { return static_cast<size_t>(st.st_size); }
+};
+absl::StatusOr<RegularFile> OpenRegularFileWithStat(const std::string& path);
 
 // The same check without keeping the file open, for readers that open the path themselves
 // (std::ifstream) right after.

@@ -12,6 +12,7 @@
 // file reproduces alone: 1..16 bytes (about one line a block) and 17..272 bytes (several lines a
 // block, a partial line carried into the next).
 #include "tests/fuzz/fuzz_taxonomy.h"
+#include "tests/fuzz/fuzz_support.h"
 
 #include <unistd.h>
 
@@ -70,20 +71,6 @@ uint64_t Hash(const uint8_t* data, size_t size) {
   uint64_t h = 14695981039346656037ull;  // FNV-1a
   for (size_t i = 0; i < size; ++i) h = (h ^ data[i]) * 1099511628211ull;
   return h;
-}
-
-// Exactly the one-line refusal of a GB18030 file read as UTF-8 (ingest_internal::Gb18030Refusal),
-// not just any message quoting its words (a header error echoes the input).
-bool IsGb18030Refusal(absl::string_view message, const std::string& file) {
-  absl::string_view rest = message;
-  if (!absl::ConsumePrefix(&rest, file) || !absl::ConsumePrefix(&rest, ":")) return false;
-  int line = 0;
-  size_t digits = 0;
-  while (digits < rest.size() && digits < 9 && rest[digits] >= '0' && rest[digits] <= '9') {
-    line = line * 10 + (rest[digits++] - '0');
-  }
-  return digits > 0 &&
-         message == polmatch::ingest_internal::Gb18030Refusal(file, line).message();
 }
 
 struct Result {
@@ -204,8 +191,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
        {polmatch::InputEncoding::kUtf8, polmatch::InputEncoding::kGb18030}) {
     const Result want = Sequential(paths, encoding);
     if (!want.status.ok() && (encoding != polmatch::InputEncoding::kUtf8 ||
-                              !(IsGb18030Refusal(want.status.message(), paths[0]) ||
-                                IsGb18030Refusal(want.status.message(), paths[1])))) {
+                              !(polmatch::fuzz::IsGb18030Refusal(want.status.message(), paths[0]) ||
+                                polmatch::fuzz::IsGb18030Refusal(want.status.message(), paths[1])))) {
       Fail(absl::StrCat("LoadFirms failed on readable files: ", want.status.ToString()));
     }
     Compare(want, Parallel(paths, small_block, /*build_threads=*/2, encoding), small_block, 2);

@@ -3,33 +3,22 @@
 // value that round-trips: what it serializes to parses again, to the same bytes (abort otherwise).
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <iostream>
 #include <string>
 
 #include "engine/output/night_shard.h"
-#include "engine/util/framing.h"
+#include "tests/fuzz/fuzz_support.h"
 
 namespace {
 
-void Fail(const char* what) {
-  std::cerr << "round trip failed: " << what << "\n";
-  std::abort();
-}
+constexpr char kWho[] = "shard_manifest_fuzzer";
 
 void RoundTrip(const std::string& bytes) {
-  if (auto m = polmatch::ParseShardManifest(bytes); m.ok()) {
-    const std::string once = polmatch::SerializeShardManifest(*m);
-    auto again = polmatch::ParseShardManifest(once);
-    if (!again.ok()) Fail("a serialized manifest does not parse");
-    if (polmatch::SerializeShardManifest(*again) != once) Fail("manifest bytes changed");
-  }
-  if (auto s = polmatch::ParseShardSelection(bytes); s.ok()) {
-    const std::string once = polmatch::SerializeShardSelection(*s);
-    auto again = polmatch::ParseShardSelection(once);
-    if (!again.ok()) Fail("a serialized selection does not parse");
-    if (polmatch::SerializeShardSelection(*again) != once) Fail("selection bytes changed");
-  }
+  polmatch::fuzz::CheckRoundTrip(
+      bytes, [](const std::string& b) { return polmatch::ParseShardManifest(b); },
+      [](const polmatch::ShardManifest& m) { return polmatch::SerializeShardManifest(m); }, kWho, "manifest");
+  polmatch::fuzz::CheckRoundTrip(
+      bytes, [](const std::string& b) { return polmatch::ParseShardSelection(b); },
+      [](const polmatch::ShardSelection& s) { return polmatch::SerializeShardSelection(s); }, kWho, "selection");
 }
 
 }  // namespace
@@ -40,11 +29,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (bytes.empty()) return 0;
   RoundTrip(bytes);
   // Behind the checksum too: the trailer is fixed up so the structural checks are exercised.
-  if (bytes.size() > 16) {
-    std::string fixed = bytes.substr(0, bytes.size() - 8);
-    const uint64_t sum = polmatch::Checksum64(fixed);
-    fixed.append(reinterpret_cast<const char*>(&sum), 8);
-    RoundTrip(fixed);
-  }
+  if (bytes.size() > 16) RoundTrip(polmatch::fuzz::WithFixedChecksum(bytes));
   return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "engine/index/snapshot.h"
 #include "engine/output/night.h"
+#include "tests/fuzz/fuzz_support.h"
 
 namespace {
 
@@ -92,9 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (bytes.empty()) return 0;
   RoundTrip(bytes);
   if (bytes.size() > 16) {
-    std::string fixed = bytes.substr(0, bytes.size() - 8);
-    const uint64_t sum = polmatch::Checksum64(fixed);
-    fixed.append(reinterpret_cast<const char*>(&sum), 8);
+    const std::string fixed = polmatch::fuzz::WithFixedChecksum(bytes);
     auto s2 = polmatch::ParseSnapshot(fixed, Tax());
     if (s2.ok()) {
       for (uint32_t row = 0; row < s2->num_rows(); ++row) (void)s2->ToFirm(row);
