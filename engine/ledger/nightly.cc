@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 
@@ -109,33 +107,6 @@ void AppendProposalRow(std::string* out, const HistoryEntry& h, absl::string_vie
 }  // namespace
 
 namespace {
-
-// Whether `path` is a regular file of `size` bytes whose Checksum64 is `checksum` (false when it
-// cannot be read).
-bool FileHasSizeAndChecksum(const std::string& path, uint64_t size, uint64_t checksum) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) != size || ec) return false;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  Checksum64Stream sum;
-  std::string buf(size_t{4} << 20, '\0');
-  uint64_t read = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const std::streamsize n = in.gcount();
-    if (n <= 0) break;
-    sum.Update(absl::string_view(buf.data(), static_cast<size_t>(n)));
-    read += static_cast<uint64_t>(n);
-  }
-  return !in.bad() && read == size && sum.Finish() == checksum;
-}
-
-// The rows of proposals.csv (without the header) the nights of `as_of` wrote, in order.
-absl::Status AppendNightRows(LedgerTransaction& txn, const std::string& as_of, std::string* out) {
-  return txn.ForEachNightEntry(as_of, [&](const NightEntry& e) {
-    AppendProposalRow(out, e.entry, e.policy_id, e.credit_code, e.name, e.period);
-  });
-}
 
 // proposals.csv streamed to a sink in chunks (S2's first night lists 16 million grants: 2 GB),
 // counting and checksumming what it wrote.
@@ -338,6 +309,21 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
         w.refresh_firm = firm;
         w.policy = &a;
       };
+      // A new PROPOSED grant (a first one, or an adjustment of `base_id`) of `amount` fen.
+      auto propose = [&](Work& w, ActivePolicy& a, absl::string_view code, std::string base_id, int64_t amount,
+                         uint32_t firm, int64_t entitlement) {
+        w.candidate = true;
+        GrantRecord& g = w.after;
+        g.policy_id = a.policy->id();
+        g.credit_code = std::string(code);
+        g.period = a.period;
+        g.base_id = std::move(base_id);
+        g.cap_key = a.cap_key;
+        g.state = GrantState::kProposed;
+        g.requires_confirmation = a.policy->policy.requires_confirmation();
+        g.uncapped_fen = g.amount_fen = amount;
+        refresh(w, a, firm, entitlement);
+      };
 
       // 1. Tonight's eligible firms.
       for (ActivePolicy* batch_policy : batch) {
@@ -356,14 +342,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
           w.candidate = true;
           GrantRecord& g = w.after;
           if (inserted) {
-            g.policy_id = p.id();
-            g.credit_code = std::string(code);
-            g.period = a.period;
-            g.cap_key = a.cap_key;
-            g.state = GrantState::kProposed;
-            g.requires_confirmation = p.requires_confirmation();
-            g.uncapped_fen = g.amount_fen = fen;
-            refresh(w, a, firm, fen);
+            propose(w, a, code, std::string(), fen, firm, fen);
             continue;
           }
           if (g.state == GrantState::kWithdrawn) {
@@ -417,17 +396,7 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
               }
             } else {
               Work& adj = add(absl::StrCat(g.id, "/ADJ", last + 1));
-              adj.candidate = true;
-              GrantRecord& ag = adj.after;
-              ag.policy_id = p.id();
-              ag.credit_code = std::string(code);
-              ag.period = a.period;
-              ag.base_id = g.id;
-              ag.cap_key = a.cap_key;
-              ag.state = GrantState::kProposed;
-              ag.requires_confirmation = p.requires_confirmation();
-              ag.uncapped_fen = ag.amount_fen = extra;
-              refresh(adj, a, firm, fen);
+              propose(adj, a, code, g.id, extra, firm, fen);
               adj.reason = absl::StrCat("补发: the amount is now ", FenToYuan(fen), ", ", FenToYuan(covered),
                                         " was granted by ", g.id);
             }
@@ -634,8 +603,12 @@ absl::StatusOr<LedgerNightCounts> ProposeNight(LedgerStore& ledger, const Ledger
 }
 
 absl::StatusOr<std::string> ProposalsCsv(LedgerStore& ledger, const std::string& as_of) {
-  std::string out = kProposalsHeader;
-  RETURN_IF_ERROR(ledger.Read([&](LedgerTransaction& txn) { return AppendNightRows(txn, as_of, &out); }));
+  std::string out;
+  StringSink sink(&out);
+  ProposalsWriter writer(&sink);
+  writer.buf().append(kProposalsHeader);
+  RETURN_IF_ERROR(ledger.Read([&](LedgerTransaction& txn) { return writer.ReadBack(txn, as_of); }));
+  RETURN_IF_ERROR(writer.Flush());
   return out;
 }
 
@@ -650,7 +623,8 @@ absl::StatusOr<LedgerNightCounts> RunLedgerNight(const std::string& path, const 
   ASSIGN_OR_RETURN(in.taxonomy, ReadTaxonomyTexts(rules_dir + "/taxonomy"));
   if (!previous_proposals.empty()) {
     in.can_reuse_proposals = [&previous_proposals](const ProposalsMemo& memo) {
-      return FileHasSizeAndChecksum(previous_proposals, memo.size, memo.checksum);
+      absl::StatusOr<FileSum> file = ChecksumFile(previous_proposals);  // any error: not reused
+      return file.ok() && file->size == memo.size && file->checksum == memo.checksum;
     };
   }
   ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> ledger, OpenSqliteLedger(path, LedgerMode::kReadWrite));

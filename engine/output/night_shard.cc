@@ -785,18 +785,9 @@ class FileLines {
 };
 
 absl::Status VerifyFile(const std::string& path, const ShardFileSum& want) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot read: ", std::strerror(errno)));
-  Checksum64Stream sum;
-  uint64_t size = 0;
-  std::vector<char> buf(size_t{1} << 20);
-  ssize_t n;
-  while ((n = ::read(fd, buf.data(), buf.size())) > 0) {
-    sum.Update(absl::string_view(buf.data(), static_cast<size_t>(n)));
-    size += static_cast<uint64_t>(n);
-  }
-  ::close(fd);
-  if (n < 0 || size != want.size || sum.Finish() != want.checksum) {
+  absl::StatusOr<FileSum> got = ChecksumFile(path);
+  if (absl::IsNotFound(got.status())) return got.status();
+  if (!got.ok() || got->size != want.size || got->checksum != want.checksum) {
     return absl::DataLossError(absl::StrCat(path, ": not the bytes the shard wrote (checksum mismatch: corrupt, "
                                                   "truncated or changed since)"));
   }

@@ -1,6 +1,11 @@
 #include "engine/util/framing.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -91,6 +96,28 @@ absl::StatusOr<absl::string_view> VerifyFrame(absl::string_view bytes, absl::str
     return absl::DataLossError(absl::StrCat(corrupt_prefix, ": checksum mismatch"));
   }
   return bytes.substr(magic.size(), bytes.size() - magic.size() - 8);
+}
+
+absl::StatusOr<FileSum> ChecksumFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": cannot read: ", std::strerror(errno)));
+  Checksum64Stream sum;
+  FileSum out;
+  std::vector<char> buf(size_t{1} << 20);
+  ssize_t n;
+  while ((n = ::read(fd, buf.data(), buf.size())) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return absl::DataLossError(absl::StrCat(path, ": cannot read: ", std::strerror(err)));
+    }
+    sum.Update(absl::string_view(buf.data(), static_cast<size_t>(n)));
+    out.size += static_cast<uint64_t>(n);
+  }
+  ::close(fd);
+  out.checksum = sum.Finish();
+  return out;
 }
 
 }  // namespace polmatch

@@ -41,6 +41,14 @@ absl::StatusOr<absl::string_view> VerifyFrame(absl::string_view bytes, absl::str
                                               absl::string_view kind,
                                               absl::string_view corrupt_prefix);
 
+// A file's size and Checksum64, read through once. NotFound "<path>: cannot read: …" when it
+// cannot be opened; DataLoss when a read fails.
+struct FileSum {
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+};
+absl::StatusOr<FileSum> ChecksumFile(const std::string& path);
+
 }  // namespace polmatch
 
 #endif  // POLMATCH_UTIL_FRAMING_H_
